@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+//
+// MLDeploy — operationalize analytic web services from Swift.
+// Targets follow DESIGN.md: one responsibility per module, the core knows no concrete backend.
+
+import PackageDescription
+
+/// Settings every target shares: Swift 6 language mode (implied by tools 6.1) plus the upcoming
+/// features the style models (swift-log, Hummingbird) turn on.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "MLDeploy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MLDeploy", targets: ["MLDeploy"]),
+        .library(name: "ServiceRuntime", targets: ["ServiceRuntime"]),
+        .library(name: "InMemoryBackend", targets: ["InMemoryBackend"]),
+        .library(name: "MLDeployConformance", targets: ["MLDeployConformance"]),
+        .executable(name: "mldeploy", targets: ["mldeploy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "MLDeploy",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ServiceRuntime",
+            dependencies: ["MLDeploy", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "InMemoryBackend",
+            dependencies: ["MLDeploy", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MLDeployConformance",
+            dependencies: ["MLDeploy"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "mldeploy",
+            dependencies: [
+                "MLDeploy", "InMemoryBackend",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MLDeployTests",
+            dependencies: ["MLDeploy"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ServiceRuntimeTests",
+            dependencies: ["MLDeploy", "ServiceRuntime"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InMemoryBackendTests",
+            dependencies: ["MLDeploy", "InMemoryBackend", "ServiceRuntime", "MLDeployConformance"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConformanceTests",
+            dependencies: ["MLDeploy", "ServiceRuntime", "MLDeployConformance"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "QuickTourTests",
+            dependencies: ["MLDeploy", "InMemoryBackend"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,71 @@
+/// How to create one kind of backend: its names, URI schemes and factory.
+///
+/// Backend modules publish one as a static member so applications can write
+/// `try BackendRegistry.shared.register(.memory)`:
+///
+/// ```swift
+/// extension BackendRegistration {
+///     public static var memory: BackendRegistration {
+///         BackendRegistration(name: "memory", uriSchemes: ["memory"], summary: "In-process store") { _ in
+///             MemoryBackend()
+///         }
+///     }
+/// }
+/// ```
+public struct BackendRegistration: Sendable {
+    /// The canonical name, e.g. `"MLServer"`. Lookups ignore case.
+    public var name: String
+    /// Other names that resolve to this backend, e.g. `"azureml.deploy.server.MLServer"`.
+    public var aliases: [String]
+    /// URI schemes that resolve to this backend, e.g. `["mlserver+http", "mlserver+https"]`.
+    public var uriSchemes: [String]
+    /// One line saying what the backend is, shown by `mldeploy backends` and in errors.
+    public var summary: String
+    private let factory: @Sendable (BackendConfiguration) throws -> any Backend
+
+    /// Creates a registration.
+    ///
+    /// - Parameters:
+    ///   - name: The canonical name.
+    ///   - aliases: Other names.
+    ///   - uriSchemes: URI schemes.
+    ///   - summary: One line saying what the backend is.
+    ///   - factory: Creates a backend from its configuration. Keep it cheap: real work belongs in
+    ///     ``Backend/initialize(context:)``.
+    public init(
+        name: String,
+        aliases: [String] = [],
+        uriSchemes: [String] = [],
+        summary: String,
+        factory: @escaping @Sendable (BackendConfiguration) throws -> any Backend
+    ) {
+        self.name = name
+        self.aliases = aliases
+        self.uriSchemes = uriSchemes.map { $0.lowercased() }
+        self.summary = summary
+        self.factory = factory
+    }
+
+    /// Creates a registration for a backend type that knows how to configure itself.
+    public init<B: ConfigurableBackend>(
+        _ type: B.Type,
+        name: String,
+        aliases: [String] = [],
+        uriSchemes: [String] = [],
+        summary: String
+    ) {
+        self.init(name: name, aliases: aliases, uriSchemes: uriSchemes, summary: summary) { try B(configuration: $0) }
+    }
+
+    /// Creates a backend.
+    public func makeBackend(_ configuration: BackendConfiguration) throws -> any Backend {
+        try self.factory(configuration)
+    }
+}
+
+/// A backend that can be created from a ``BackendConfiguration`` alone, so a type is enough to
+/// name it (``DeployTarget/backend(_:options:)``) or to register it.
+public protocol ConfigurableBackend: Backend {
+    /// Creates the backend. Keep it cheap; do the real work in ``Backend/initialize(context:)``.
+    init(configuration: BackendConfiguration) throws
+}

@@ -1,0 +1,84 @@
+/// Where a ``DeployClient`` deploys: a registered backend by name, a target URI, or a backend you
+/// created yourself.
+///
+/// A string literal is read as a URI when it starts with a scheme (`"memory:"`, `"file:./services"`,
+/// `"mlserver+http://localhost:12800"`) and as a registry name otherwise (`"MLServer"`, `"memory"`).
+public struct DeployTarget: Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+    enum Storage: Sendable {
+        case named(name: String, host: String?, options: [String: String])
+        case uri(String, options: [String: String])
+        case instance(any Backend)
+        case factory(name: String, make: @Sendable (BackendConfiguration) throws -> any Backend, options: [String: String])
+    }
+
+    let storage: Storage
+
+    /// A backend registered under `name` (ignoring case; aliases allowed), with its host and options.
+    public static func named(_ name: String, host: String? = nil, options: [String: String] = [:]) -> DeployTarget {
+        DeployTarget(storage: .named(name: name, host: host, options: options))
+    }
+
+    /// A target URI: `memory:`, `file:PATH`, `mlserver+http://HOST:PORT`, or a scheme you registered.
+    public static func uri(_ uri: String, options: [String: String] = [:]) -> DeployTarget {
+        DeployTarget(storage: .uri(uri, options: options))
+    }
+
+    /// A backend instance you created. The client runs its lifecycle: it initializes it and shuts it
+    /// down.
+    public static func backend(_ backend: any Backend) -> DeployTarget {
+        DeployTarget(storage: .instance(backend))
+    }
+
+    /// A backend type, created from `options` without any registry.
+    public static func backend<B: ConfigurableBackend>(_ type: B.Type, options: [String: String] = [:]) -> DeployTarget {
+        DeployTarget(storage: .factory(name: String(describing: type), make: { try B(configuration: $0) }, options: options))
+    }
+
+    /// Reads a target from text: a URI if it starts with a scheme, a registry name otherwise.
+    public init(_ text: String) {
+        self = TargetURI.looksLikeURI(text) ? .uri(text) : .named(text)
+    }
+
+    /// Reads a target from a literal. See ``init(_:)``.
+    public init(stringLiteral value: String) {
+        self.init(value)
+    }
+
+    private init(storage: Storage) {
+        self.storage = storage
+    }
+
+    /// The target as given.
+    public var description: String {
+        switch self.storage {
+        case .named(let name, let host, _): return host.map { "\(name) (\($0))" } ?? name
+        case .uri(let uri, _): return uri
+        case .instance(let backend): return String(describing: type(of: backend))
+        case .factory(let name, _, _): return name
+        }
+    }
+
+    /// Resolves the target to a fresh backend and the configuration it was made from.
+    func resolve(in registry: BackendRegistry) throws -> (any Backend, BackendConfiguration) {
+        switch self.storage {
+        case .named(let name, let host, let options):
+            guard let registration = registry.registration(named: name) else {
+                throw registry.unknownBackendError(name, isScheme: false)
+            }
+            let configuration = BackendConfiguration(backendName: registration.name, host: host, options: options)
+            return (try registration.makeBackend(configuration), configuration)
+        case .uri(let text, let options):
+            let uri = try TargetURI(parsing: text)
+            guard let registration = registry.registration(forScheme: uri.scheme) else {
+                throw registry.unknownBackendError(uri.scheme, isScheme: true)
+            }
+            let configuration = BackendConfiguration(backendName: registration.name, uri: uri, options: options)
+            return (try registration.makeBackend(configuration), configuration)
+        case .instance(let backend):
+            return (backend, BackendConfiguration(backendName: String(describing: type(of: backend))))
+        case .factory(let name, let make, let options):
+            let configuration = BackendConfiguration(backendName: name, options: options)
+            return (try make(configuration), configuration)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+/// A value passed to or returned from a service: one of the seven ML Server parameter types, or null.
+///
+/// Literals make calls read naturally:
+///
+/// ```swift
+/// let response = try await service.consume(["hp": 120.0, "wt": 2.8, "label": "car", "flags": [1, 0]])
+/// ```
+///
+/// How each case travels on the wire is fixed by spec §4 — see ``json(as:)`` and ``init(json:as:)``.
+public enum MLValue: Sendable, Hashable, CustomStringConvertible {
+    /// No value (JSON `null`, Python `None`). Accepted for any declared type.
+    case null
+    /// A whole number (`integer`).
+    case integer(Int)
+    /// A floating-point number (`numeric`); must be finite.
+    case numeric(Double)
+    /// A string (`character`).
+    case character(String)
+    /// A boolean (`logical`).
+    case logical(Bool)
+    /// A one-dimensional array (`vector`).
+    case vector([MLScalar])
+    /// A two-dimensional array, row-major (`matrix`).
+    case matrix([[MLScalar]])
+    /// A table (`data.frame`).
+    case dataFrame(DataFrame)
+
+    /// The parameter type this value naturally has, or `nil` for ``null``.
+    public var naturalType: ParameterType? {
+        switch self {
+        case .null: return nil
+        case .integer: return .integer
+        case .numeric: return .numeric
+        case .character: return .character
+        case .logical: return .logical
+        case .vector: return .vector
+        case .matrix: return .matrix
+        case .dataFrame: return .dataFrame
+        }
+    }
+
+    /// The number as a double, for ``integer(_:)`` and ``numeric(_:)``.
+    public var doubleValue: Double? {
+        switch self {
+        case .integer(let value): return Double(value)
+        case .numeric(let value): return value
+        default: return nil
+        }
+    }
+
+    /// The whole number, for ``integer(_:)`` (and ``numeric(_:)`` holding an exact whole number).
+    public var intValue: Int? {
+        switch self {
+        case .integer(let value): return value
+        case .numeric(let value): return Int(exactly: value)
+        default: return nil
+        }
+    }
+
+    /// The string, for ``character(_:)``.
+    public var stringValue: String? {
+        if case .character(let value) = self { return value }
+        return nil
+    }
+
+    /// The boolean, for ``logical(_:)``.
+    public var boolValue: Bool? {
+        if case .logical(let value) = self { return value }
+        return nil
+    }
+
+    /// The cells, for ``vector(_:)``.
+    public var vectorValue: [MLScalar]? {
+        if case .vector(let value) = self { return value }
+        return nil
+    }
+
+    /// The rows, for ``matrix(_:)``.
+    public var matrixValue: [[MLScalar]]? {
+        if case .matrix(let value) = self { return value }
+        return nil
+    }
+
+    /// The table, for ``dataFrame(_:)``.
+    public var dataFrameValue: DataFrame? {
+        if case .dataFrame(let value) = self { return value }
+        return nil
+    }
+
+    /// Whether this is ``null``.
+    public var isNull: Bool { self == .null }
+
+    /// A short, Python-like rendering for logs and the CLI.
+    public var description: String {
+        switch self {
+        case .null: return "None"
+        case .integer(let value): return String(value)
+        case .numeric(let value): return value.description
+        case .character(let value): return "'\(value)'"
+        case .logical(let value): return value ? "True" : "False"
+        case .vector(let cells): return "[" + cells.map(\.description).joined(separator: ", ") + "]"
+        case .matrix(let rows):
+            return "[" + rows.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
+        case .dataFrame(let frame): return frame.description
+        }
+    }
+}
+
+extension MLValue: ExpressibleByNilLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral
+{
+    /// ``null``.
+    public init(nilLiteral: ()) { self = .null }
+    /// ``integer(_:)``.
+    public init(integerLiteral value: Int) { self = .integer(value) }
+    /// ``numeric(_:)``.
+    public init(floatLiteral value: Double) { self = .numeric(value) }
+    /// ``character(_:)``.
+    public init(stringLiteral value: String) { self = .character(value) }
+    /// ``logical(_:)``.
+    public init(booleanLiteral value: Bool) { self = .logical(value) }
+    /// ``vector(_:)``.
+    public init(arrayLiteral elements: MLScalar...) { self = .vector(elements) }
+}
