@@ -187,6 +187,7 @@ public final class DeployClient: Sendable {
 ///   - body: The work to do with the client.
 /// - Returns: What `body` returns.
 /// - Throws: What client creation, `body` or the shutdown throws (`body`'s error wins).
+@discardableResult
 public func withDeployClient<Result>(
     target: DeployTarget,
     auth: AuthContext? = nil,
