@@ -73,11 +73,13 @@ public final class MemoryBackend: ConfigurableBackend {
 
     // MARK: Reading
 
+    /// The version, or the most recently deployed one; `notFound` if absent.
     public func getService(_ name: String, version: String?) async throws -> ServiceInfo {
         try await self.faults.apply(.getService)
         return try self.store.withLock { store in try Self.find(name, version, in: store).info }
     }
 
+    /// Services sorted by name, each name's versions oldest first.
     public func listServices(_ query: ServiceQuery) async throws -> [ServiceInfo] {
         try await self.faults.apply(.listServices)
         return self.store.withLock { store in
@@ -105,6 +107,7 @@ public final class MemoryBackend: ConfigurableBackend {
 
     // MARK: Writing
 
+    /// Removes one version and cancels its batch executions.
     public func deleteService(_ name: String, version: String) async throws {
         try await self.faults.apply(.deleteService)
         try self.store.withLock { store in
@@ -117,6 +120,7 @@ public final class MemoryBackend: ConfigurableBackend {
         await self.batches.cancelAll(for: ServiceReference(name: name, version: version))
     }
 
+    /// Stores a new version (a UUID version when none is given); `conflict` if it exists.
     public func deployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
         try await self.faults.apply(.deployService)
         try definition.validate(for: .deploy)
@@ -148,6 +152,7 @@ public final class MemoryBackend: ConfigurableBackend {
         }
     }
 
+    /// Changes the fields the definition sets, atomically; `notFound` if the version is absent.
     public func redeployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
         try await self.faults.apply(.redeployService)
         try definition.validate(for: .redeploy)
@@ -180,6 +185,7 @@ public final class MemoryBackend: ConfigurableBackend {
         }
     }
 
+    /// Stores a realtime version with the fixed `inputData`/`outputData` schema.
     public func deployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
         try await self.faults.apply(.deployRealtime)
         try definition.validate(for: .deploy)
@@ -204,6 +210,7 @@ public final class MemoryBackend: ConfigurableBackend {
         }
     }
 
+    /// Changes a realtime version's description, alias or model.
     public func redeployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
         try await self.faults.apply(.redeployRealtime)
         try definition.validate(for: .redeploy)
@@ -252,12 +259,14 @@ public final class MemoryBackend: ConfigurableBackend {
 
     // MARK: Running
 
+    /// Runs one call through the local runtime.
     public func consume(_ request: ConsumeRequest) async throws -> ServiceResponse {
         try await self.faults.apply(.consume)
         let stored = try self.store.withLock { try Self.find(request.service.name, request.service.version, in: $0) }
         return try await self.runtime.run(stored.info, implementation: stored.implementation, namespace: stored.namespace, inputs: request.inputs)
     }
 
+    /// Starts running the records in the background and returns the execution id.
     public func startBatch(_ request: BatchRequest) async throws -> String {
         try await self.faults.apply(.startBatch)
         let stored = try self.store.withLock { try Self.find(request.service.name, request.service.version, in: $0) }
@@ -268,27 +277,32 @@ public final class MemoryBackend: ConfigurableBackend {
         }
     }
 
+    /// The execution's state and, if asked, its finished records' responses.
     public func batchStatus(_ batch: BatchReference, includeResults: Bool) async throws -> BatchStatus {
         try await self.faults.apply(.batchStatus)
         return try await self.batches.status(batch, includeResults: includeResults)
     }
 
+    /// The version's execution ids, oldest first.
     public func listBatchExecutions(_ service: ServiceReference) async throws -> [String] {
         try await self.faults.apply(.listBatchExecutions)
         _ = try self.store.withLock { try Self.find(service.name, service.version, in: $0) }
         return await self.batches.executionIDs(for: service)
     }
 
+    /// Cancels and deletes an execution.
     public func cancelBatch(_ batch: BatchReference) async throws {
         try await self.faults.apply(.cancelBatch)
         try await self.batches.cancel(batch)
     }
 
+    /// The artifact names of one finished record.
     public func batchArtifactNames(_ batch: BatchReference, index: Int) async throws -> [String] {
         try await self.faults.apply(.batchArtifacts)
         return try await self.batches.artifactNames(batch, index: index)
     }
 
+    /// The bytes of one artifact of one finished record.
     public func batchArtifact(_ batch: BatchReference, index: Int, fileName: String) async throws -> Data {
         try await self.faults.apply(.batchArtifacts)
         return try await self.batches.artifact(batch, index: index, fileName: fileName)

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import InMemoryBackend
+import MLDeploy
+
+/// `mldeploy`: operationalize analytic web services from the shell.
+@main
+struct MLDeployCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mldeploy",
+        abstract: "Publish, consume and manage analytic web services on any deployment target.",
+        discussion: """
+            Exit codes: 0 success; 1 an operation failed (the error's code is printed to stderr); \
+            64 the command line was invalid.
+            """,
+        version: MLDeployVersion.current,
+        subcommands: [DemoCommand.self, BackendsCommand.self]
+    )
+
+    /// Registers the backends this executable links, once, before any command runs.
+    static func registerBuiltInBackends(in registry: BackendRegistry = .shared) throws {
+        try registry.register(.memory)
+    }
+}
+
+/// The version printed by `mldeploy --version`.
+enum MLDeployVersion {
+    static let current = "0.1.0"
+}
+
+/// Runs `body`, printing an ``MLDeployError`` as `error[code]: message` to stderr and exiting 1.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try MLDeployCommand.registerBuiltInBackends()
+        try await body()
+    } catch let error as MLDeployError {
+        FileHandle.standardError.write(Data("error[\(error.code)]: \(error.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing MLDeploy needs on a fresh Debian machine of this kind, and
+# nothing when it is already there. Idempotent; safe to run before every build.
+set -euo pipefail
+
+# System packages the build and the tests need (Debian names). The Swift toolchain is expected on
+# the machine (/opt/swift); everything else is installed here.
+APT_PACKAGES=()
+
+# Python packages the tests need.
+PIP_PACKAGES=()
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "bootstrap: the Swift toolchain is not on PATH (expected Swift 6.1 or later)" >&2
+    exit 1
+fi
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
+    python3 -m pip install -q "${PIP_PACKAGES[@]}"
+fi
