@@ -183,15 +183,7 @@ extension Service {
     /// Starts a batch with one record per row of `frame`; columns are matched to inputs by name.
     public func batch(_ frame: DataFrame, parallelCount: Int = 10) async throws -> Batch {
         let records = (0..<frame.rowCount).map { row in
-            frame.row(row).mapValues { cell -> MLValue in
-                switch cell {
-                case .null: return .null
-                case .integer(let value): return .integer(value)
-                case .numeric(let value): return .numeric(value)
-                case .character(let value): return .character(value)
-                case .logical(let value): return .logical(value)
-                }
-            }
+            frame.row(row).mapValues(MLValue.init)
         }
         return try await self.batch(records, parallelCount: parallelCount)
     }

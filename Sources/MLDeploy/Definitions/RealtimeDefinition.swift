@@ -35,15 +35,7 @@ public struct RealtimeDefinition: Sendable {
     /// - Throws: ``MLDeployError`` naming the first problem: an invalid name or version, a missing
     ///   version for a redeploy, or a missing or empty model for a deploy.
     public func validate(for purpose: DefinitionPurpose) throws {
-        try NameRules.checkServiceName(self.name)
-        if let version = self.version {
-            try NameRules.checkVersion(version)
-        } else if purpose == .redeploy {
-            throw MLDeployError(
-                code: .missingVersion,
-                message: "Redeploying realtime service '\(self.name)' needs the version to change. Give .version(…), or use DeployClient.redeployRealtime, which picks the latest."
-            )
-        }
+        try purpose.checkIdentity(name: self.name, version: self.version, kind: "realtime service", redeployCall: "redeployRealtime")
         if let alias = self.alias {
             try NameRules.checkIdentifier(alias, role: "alias")
         }

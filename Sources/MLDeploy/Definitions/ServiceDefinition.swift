@@ -93,15 +93,7 @@ public struct ServiceDefinition: Sendable {
     ///   ``MLDeployError/Code/invalidVersion``, ``MLDeployError/Code/missingVersion`` or
     ///   ``MLDeployError/Code/invalidArgument``.
     public func validate(for purpose: DefinitionPurpose) throws {
-        try NameRules.checkServiceName(self.name)
-        if let version = self.version {
-            try NameRules.checkVersion(version)
-        } else if purpose == .redeploy {
-            throw MLDeployError(
-                code: .missingVersion,
-                message: "Redeploying service '\(self.name)' needs the version to change. Give .version(…), or use DeployClient.redeployService, which picks the latest."
-            )
-        }
+        try purpose.checkIdentity(name: self.name, version: self.version, kind: "service", redeployCall: "redeployService")
         if self.code != nil, self.handler != nil {
             throw MLDeployError.invalidArgument(
                 "Service '\(self.name)' has both Python code and a Swift handler; give exactly one."
@@ -157,4 +149,17 @@ public enum DefinitionPurpose: Sendable, Hashable {
     case deploy
     /// A change to an existing service version.
     case redeploy
+
+    /// Checks a definition's name and version; a redeploy needs the version.
+    func checkIdentity(name: String, version: String?, kind: String, redeployCall: String) throws {
+        try NameRules.checkServiceName(name)
+        if let version {
+            try NameRules.checkVersion(version)
+        } else if self == .redeploy {
+            throw MLDeployError(
+                code: .missingVersion,
+                message: "Redeploying \(kind) '\(name)' needs the version to change. Give .version(…), or use DeployClient.\(redeployCall), which picks the latest."
+            )
+        }
+    }
 }

@@ -96,11 +96,6 @@ extension MLValue {
     /// - Throws: ``MLDeployError`` (``MLDeployError/Code/invalidValue``) for NaN or infinity.
     public func jsonValue() throws -> JSONValue {
         switch self {
-        case .null: return .null
-        case .integer(let value): return .integer(value)
-        case .numeric(let value): return try MLScalar.numeric(value).jsonValue()
-        case .character(let value): return .string(value)
-        case .logical(let value): return .bool(value)
         case .vector(let cells): return .array(try cells.map { try $0.jsonValue() })
         case .matrix(let rows): return .array(try rows.map { .array(try $0.map { try $0.jsonValue() }) })
         case .dataFrame(let frame):
@@ -109,6 +104,8 @@ extension MLValue {
                 object.append(column.name, .array(try column.values.map { try $0.jsonValue() }))
             }
             return .object(object)
+        default:
+            return try self.scalar!.jsonValue()
         }
     }
 
@@ -234,11 +231,8 @@ extension MLValue {
     /// arrays a data frame. Returns `nil` for anything else.
     public init?(untypedJSON json: JSONValue) {
         switch json {
-        case .null: self = .null
-        case .bool(let flag): self = .logical(flag)
-        case .integer(let number): self = .integer(number)
-        case .double(let number): self = .numeric(number)
-        case .string(let text): self = .character(text)
+        case .null, .bool, .integer, .double, .string:
+            self = MLValue(MLScalar(json: json)!)
         case .array(let elements):
             if elements.allSatisfy({ $0.arrayValue != nil }), !elements.isEmpty,
                 let value = try? Self.decode(json, as: .matrix)

@@ -39,35 +39,40 @@ public enum MLValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The number as a double, for ``integer(_:)`` and ``numeric(_:)``.
-    public var doubleValue: Double? {
+    /// The value as a scalar, for the four scalar cases and ``null``.
+    public var scalar: MLScalar? {
         switch self {
-        case .integer(let value): return Double(value)
-        case .numeric(let value): return value
-        default: return nil
+        case .null: return .null
+        case .integer(let value): return .integer(value)
+        case .numeric(let value): return .numeric(value)
+        case .character(let value): return .character(value)
+        case .logical(let value): return .logical(value)
+        case .vector, .matrix, .dataFrame: return nil
         }
     }
+
+    /// A value holding one scalar.
+    public init(_ scalar: MLScalar) {
+        switch scalar {
+        case .null: self = .null
+        case .integer(let value): self = .integer(value)
+        case .numeric(let value): self = .numeric(value)
+        case .character(let value): self = .character(value)
+        case .logical(let value): self = .logical(value)
+        }
+    }
+
+    /// The number as a double, for ``integer(_:)`` and ``numeric(_:)``.
+    public var doubleValue: Double? { self.scalar?.doubleValue }
 
     /// The whole number, for ``integer(_:)`` (and ``numeric(_:)`` holding an exact whole number).
-    public var intValue: Int? {
-        switch self {
-        case .integer(let value): return value
-        case .numeric(let value): return Int(exactly: value)
-        default: return nil
-        }
-    }
+    public var intValue: Int? { self.scalar?.intValue }
 
     /// The string, for ``character(_:)``.
-    public var stringValue: String? {
-        if case .character(let value) = self { return value }
-        return nil
-    }
+    public var stringValue: String? { self.scalar?.stringValue }
 
     /// The boolean, for ``logical(_:)``.
-    public var boolValue: Bool? {
-        if case .logical(let value) = self { return value }
-        return nil
-    }
+    public var boolValue: Bool? { self.scalar?.boolValue }
 
     /// The cells, for ``vector(_:)``.
     public var vectorValue: [MLScalar]? {
@@ -93,15 +98,11 @@ public enum MLValue: Sendable, Hashable, CustomStringConvertible {
     /// A short, Python-like rendering for logs and the CLI.
     public var description: String {
         switch self {
-        case .null: return "None"
-        case .integer(let value): return String(value)
-        case .numeric(let value): return value.description
-        case .character(let value): return "'\(value)'"
-        case .logical(let value): return value ? "True" : "False"
         case .vector(let cells): return "[" + cells.map(\.description).joined(separator: ", ") + "]"
         case .matrix(let rows):
             return "[" + rows.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
         case .dataFrame(let frame): return frame.description
+        default: return self.scalar!.description
         }
     }
 }
