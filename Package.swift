@@ -17,6 +17,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "MLDeploy", targets: ["MLDeploy"]),
+        .library(name: "MLDeployHTTP", targets: ["MLDeployHTTP"]),
+        .library(name: "MLDeployCrypto", targets: ["MLDeployCrypto"]),
         .library(name: "ServiceRuntime", targets: ["ServiceRuntime"]),
         .library(name: "InMemoryBackend", targets: ["InMemoryBackend"]),
         .library(name: "MLDeployConformance", targets: ["MLDeployConformance"]),
@@ -25,11 +27,29 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .target(
             name: "MLDeploy",
             dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CCurlShims", dependencies: ["CCurl"]),
+        .target(
+            name: "MLDeployHTTP",
+            dependencies: [
+                "MLDeploy", "CCurl", "CCurlShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MLDeployCrypto",
+            dependencies: ["COpenSSL"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -59,6 +79,21 @@ let package = Package(
         .testTarget(
             name: "MLDeployTests",
             dependencies: ["MLDeploy"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MLDeployHTTPTests",
+            dependencies: [
+                "MLDeploy", "MLDeployHTTP", "MLDeployCrypto",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MLDeployCryptoTests",
+            dependencies: ["MLDeployCrypto"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

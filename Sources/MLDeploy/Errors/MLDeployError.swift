@@ -120,6 +120,16 @@ extension MLDeployError {
         public static let injectedFault = Code("injected-fault")
         /// The backend failed for a reason of its own (an I/O error, an unexpected server response).
         public static let backendFailure = Code("backend-failure")
+        /// An HTTP request could not be built as given: a malformed URL, an unsupported scheme, a
+        /// header with CR or LF.
+        public static let invalidRequest = Code("invalid-request")
+        /// The connection failed: refused, reset, unreachable, closed before the response was complete.
+        public static let transportFailure = Code("transport-failure")
+        /// TLS failed: the server's certificate did not verify, the handshake failed, a client
+        /// certificate was refused or could not be loaded.
+        public static let tlsFailure = Code("tls-failure")
+        /// A response body exceeded the configured maximum size.
+        public static let responseTooLarge = Code("response-too-large")
     }
 }
 

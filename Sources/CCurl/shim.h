@@ -1,0 +1,4 @@
+#ifndef MLDEPLOY_CCURL_SHIM_H
+#define MLDEPLOY_CCURL_SHIM_H
+#include <curl/curl.h>
+#endif

@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import MLDeploy
+import Metrics
+
+/// An asynchronous HTTP client on libcurl, with a fixed chain of middleware.
+///
+/// One thread drives libcurl's multi interface; tasks never block on the network. Connections are
+/// kept alive and reused, HTTP/2 is used when a server offers it, and cancelling a task aborts its
+/// transfer at once.
+///
+/// Every request passes through, in this order:
+///
+/// 1. **authentication** — adds `Authorization: Bearer <token>`, refreshes the token before it expires
+///    and once after a 401 (``HTTPAuthentication``);
+/// 2. **retry** — replays failed attempts with backoff, per ``RetryPolicy``;
+/// 3. **your middlewares**, in the order given — once per attempt;
+/// 4. **logging and metrics** — one log line and one measurement per attempt;
+/// 5. **the transport** — proxy, TLS, timeouts, redirects, decompression.
+///
+/// ```swift
+/// let client = HTTPClient(configuration: .init())
+/// let response = try await client.send(try HTTPRequest(.get, "https://example.com/status"))
+/// try await client.shutdown()
+/// ```
+///
+/// Call ``shutdown()`` when done: it cancels running requests and stops the thread.
+public final class HTTPClient: Sendable {
+    /// The configuration the client was created with.
+    public let configuration: Configuration
+    /// The credentials the authentication step uses; install a token source to enable it.
+    public let authentication: HTTPAuthentication
+    /// The user's middlewares, between retry and logging.
+    public let middlewares: [any HTTPClientMiddleware]
+
+    private let chain: [any HTTPClientMiddleware]
+    private let transport: CurlTransport
+    private let loop: CurlLoop
+    private let logger: Logger
+
+    /// Creates a client and starts its network thread.
+    ///
+    /// - Parameters:
+    ///   - configuration: Timeouts, TLS, proxy, retries and the rest.
+    ///   - middlewares: Your own steps, run per attempt between retry and logging.
+    ///   - logger: Where requests are logged (debug level; credentials never appear).
+    ///   - metricsFactory: Where request counts and durations go; the process's bootstrapped
+    ///     factory by default.
+    public init(
+        configuration: Configuration = Configuration(),
+        middlewares: [any HTTPClientMiddleware] = [],
+        logger: Logger = Logger(label: "mldeploy.http"),
+        metricsFactory: (any MetricsFactory)? = nil
+    ) {
+        self.configuration = configuration
+        self.middlewares = middlewares
+        self.logger = logger
+        self.authentication = HTTPAuthentication(settings: configuration.authentication)
+        self.loop = CurlLoop(maximumConnections: configuration.maximumConnections)
+        self.transport = CurlTransport(loop: self.loop, configuration: configuration, proxy: configuration.proxy.resolve())
+        self.chain =
+            [AuthenticationMiddleware(authentication: self.authentication), RetryMiddleware(configuration: configuration.retry)]
+            + middlewares
+            + [LoggingMiddleware(metricsFactory: metricsFactory ?? MetricsSystem.factory)]
+        self.authentication.attach(TokenTransport { [weak self] request in
+            guard let self else { throw MLDeployError(code: .cancelled, message: "The HTTP client is gone.") }
+            return try await self.send(request)
+        })
+    }
+
+    /// Sends a request and reads the whole response body into memory (up to
+    /// ``Configuration/maximumResponseSize``).
+    ///
+    /// Any status is a response, not an error: check ``HTTPResponse/status``.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError`` — ``MLDeploy/MLDeployError/Code/invalidRequest``,
+    ///   ``MLDeploy/MLDeployError/Code/transportFailure``, ``MLDeploy/MLDeployError/Code/timeout``,
+    ///   ``MLDeploy/MLDeployError/Code/tlsFailure``, ``MLDeploy/MLDeployError/Code/responseTooLarge``,
+    ///   ``MLDeploy/MLDeployError/Code/authenticationFailed``, ``MLDeploy/MLDeployError/Code/cancelled``.
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await self.execute(request, mode: .buffered)
+    }
+
+    /// Sends a request and returns as soon as the response headers arrive; the body is a stream the
+    /// caller reads at its own pace, with bounded memory. Dropping the body before its end cancels
+    /// the transfer.
+    ///
+    /// - Throws: As ``send(_:)``; errors while reading the body are thrown by the body's iterator.
+    public func stream(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await self.execute(request, mode: .streamed)
+    }
+
+    /// Cancels the requests still running and stops the network thread. Requests sent afterwards fail
+    /// with ``MLDeploy/MLDeployError/Code/cancelled``.
+    public func shutdown() async {
+        await self.loop.shutdown()
+    }
+
+    private func execute(_ request: HTTPRequest, mode: CurlTransfer.Mode) async throws -> HTTPResponse {
+        let requestID = UUID().uuidString.lowercased()
+        var logger = self.logger
+        logger[metadataKey: "request-id"] = "\(requestID)"
+        let context = HTTPRequestContext(requestID: requestID, attempt: 1, logger: logger, responseMode: mode)
+        return try await self.run(0, request, context)
+    }
+
+    private func run(_ index: Int, _ request: HTTPRequest, _ context: HTTPRequestContext) async throws -> HTTPResponse {
+        guard index < self.chain.count else {
+            return try await self.transport.execute(request, context: context)
+        }
+        return try await self.chain[index].intercept(request, context: context) { request, context in
+            try await self.run(index + 1, request, context)
+        }
+    }
+
+    /// libcurl's version string (`libcurl/7.88.1 OpenSSL/3.0.22 …`), for diagnostics.
+    public static var libcurlVersion: String { CurlGlobal.version }
+}

@@ -1,0 +1,191 @@
+import CCurl
+import CCurlShims
+import Foundation
+import MLDeploy
+import Synchronization
+
+/// The one thread that drives libcurl's multi interface for an ``HTTPClient``.
+///
+/// Tasks never call libcurl: they hand transfers to the loop and suspend. The loop adds them to the
+/// multi handle, runs `curl_multi_perform`, collects finished transfers, resumes their tasks, and
+/// sleeps in `curl_multi_poll` until a socket is ready or a task wakes it. Easy handles are kept in
+/// a pool and reused; connections are kept alive in the multi handle's cache (HTTP/1.1 keep-alive,
+/// HTTP/2 multiplexing).
+final class CurlLoop: Sendable {
+    private enum Command {
+        case start(CurlTransfer)
+        case cancel(CurlTransfer, any Error)
+        case resume(CurlTransfer)
+        case shutdown(CheckedContinuation<Void, Never>)
+    }
+
+    private struct Shared {
+        var commands: [Command] = []
+        var sleeping = false
+        var stopped = false
+    }
+
+    private nonisolated(unsafe) let multi: UnsafeMutableRawPointer
+    private let shared = Mutex(Shared())
+    private let handlePoolSize: Int
+
+    init(maximumConnections: Int) {
+        _ = CurlGlobal.initialized
+        self.multi = curl_multi_init()
+        self.handlePoolSize = max(4, maximumConnections)
+        _ = mld_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, max(1, maximumConnections))
+        _ = mld_multi_setopt_long(self.multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+        let thread = Thread { [self] in self.run() }
+        thread.name = "mldeploy.curl"
+        thread.start()
+    }
+
+    /// Hands a transfer to the loop.
+    func start(_ transfer: CurlTransfer) {
+        self.send(.start(transfer))
+    }
+
+    /// Stops a transfer, failing it with `error`. Safe to call for a transfer that already finished.
+    func cancel(_ transfer: CurlTransfer, with error: any Error) {
+        transfer.cancelRequested.store(true, ordering: .releasing)
+        self.send(.cancel(transfer, error))
+    }
+
+    /// Resumes a transfer paused by a full (download) or empty (upload) buffer.
+    func resume(_ transfer: CurlTransfer) {
+        self.send(.resume(transfer))
+    }
+
+    /// Cancels every transfer still running and stops the thread.
+    func shutdown() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            self.send(.shutdown(continuation))
+        }
+    }
+
+    private func send(_ command: Command) {
+        // The wake-up happens under the lock: the loop marks itself stopped under the same lock before
+        // it frees the multi handle, so a wake-up can never reach a freed handle.
+        let accepted: Bool = self.shared.withLock { shared in
+            guard !shared.stopped else { return false }
+            shared.commands.append(command)
+            if shared.sleeping {
+                shared.sleeping = false
+                curl_multi_wakeup(self.multi)
+            }
+            return true
+        }
+        if !accepted { Self.refuse(command) }
+    }
+
+    private static func refuse(_ command: Command) {
+        let closed = MLDeployError(code: .cancelled, message: "The HTTP client was shut down.")
+        switch command {
+        case .start(let transfer): transfer.fail(closed)
+        case .cancel, .resume: break
+        case .shutdown(let continuation): continuation.resume()
+        }
+    }
+
+    // MARK: The loop thread
+
+    private func run() {
+        var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+        var pool: [UnsafeMutableRawPointer] = []
+        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+
+        func recycle(_ easy: UnsafeMutableRawPointer) {
+            if pool.count < self.handlePoolSize {
+                curl_easy_reset(easy)
+                pool.append(easy)
+            } else {
+                curl_easy_cleanup(easy)
+            }
+        }
+
+        while true {
+            let commands: [Command] = self.shared.withLock { shared in
+                defer { shared.commands.removeAll(keepingCapacity: true) }
+                return shared.commands
+            }
+            for command in commands {
+                switch command {
+                case .start(let transfer):
+                    if transfer.cancelRequested.load(ordering: .acquiring) {
+                        transfer.fail(MLDeployError(code: .cancelled, message: "\(transfer.request.method) \(CurlFailure.describe(transfer.request.url)) was cancelled."))
+                        continue
+                    }
+                    guard let easy = pool.popLast() ?? curl_easy_init() else {
+                        transfer.fail(MLDeployError(code: .transportFailure, message: "libcurl could not create a handle (out of memory?)."))
+                        continue
+                    }
+                    do {
+                        try transfer.configure(easy)
+                    } catch {
+                        transfer.fail(error)
+                        recycle(easy)
+                        continue
+                    }
+                    active[easy] = transfer
+                    curl_multi_add_handle(self.multi, easy)
+                case .cancel(let transfer, let error):
+                    guard let easy = transfer.easy, active[easy] === transfer else { continue }
+                    active[easy] = nil
+                    curl_multi_remove_handle(self.multi, easy)
+                    transfer.fail(error)
+                    recycle(easy)
+                case .resume(let transfer):
+                    guard let easy = transfer.easy, active[easy] === transfer else { continue }
+                    curl_easy_pause(easy, CURLPAUSE_CONT)
+                case .shutdown(let continuation):
+                    shutdownWaiters.append(continuation)
+                }
+            }
+            if !shutdownWaiters.isEmpty {
+                break
+            }
+
+            var running: Int32 = 0
+            curl_multi_perform(self.multi, &running)
+            var finished: UnsafeMutableRawPointer?
+            var code = CURLE_OK
+            while mld_multi_next_done(self.multi, &finished, &code) == 1 {
+                guard let easy = finished, let transfer = active.removeValue(forKey: easy) else { continue }
+                transfer.complete(code)
+                curl_multi_remove_handle(self.multi, easy)
+                recycle(easy)
+            }
+
+            let sleep: Bool = self.shared.withLock { shared in
+                guard shared.commands.isEmpty else { return false }
+                shared.sleeping = true
+                return true
+            }
+            if sleep {
+                var timeout = -1
+                curl_multi_timeout(self.multi, &timeout)
+                let wait = active.isEmpty ? 1000 : (timeout < 0 ? 200 : min(timeout, 200))
+                var ready: Int32 = 0
+                curl_multi_poll(self.multi, nil, 0, Int32(wait), &ready)
+                self.shared.withLock { $0.sleeping = false }
+            }
+        }
+
+        // Shutting down: fail what is still running, release everything.
+        let closed = MLDeployError(code: .cancelled, message: "The HTTP client was shut down while the request was running.")
+        for (easy, transfer) in active {
+            curl_multi_remove_handle(self.multi, easy)
+            transfer.fail(closed)
+            curl_easy_cleanup(easy)
+        }
+        for easy in pool { curl_easy_cleanup(easy) }
+        let leftovers: [Command] = self.shared.withLock { shared in
+            shared.stopped = true
+            defer { shared.commands = [] }
+            return shared.commands
+        }
+        for command in leftovers { Self.refuse(command) }
+        curl_multi_cleanup(self.multi)
+        for waiter in shutdownWaiters { waiter.resume() }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import MLDeploy
+
+/// The end of the chain: turns a request into a ``CurlTransfer``, hands it to the loop and waits.
+struct CurlTransport: Sendable {
+    let loop: CurlLoop
+    let configuration: HTTPClient.Configuration
+    let proxy: HTTPClient.ResolvedProxy
+
+    func execute(_ request: HTTPRequest, context: HTTPRequestContext) async throws -> HTTPResponse {
+        var headers = request.headers
+        for field in self.configuration.defaultHeaders where !headers.contains(field.name) {
+            headers.add(field.name, field.value)
+        }
+        if !headers.contains("User-Agent") { headers["User-Agent"] = self.configuration.userAgent }
+        if !headers.contains("X-Request-ID") { headers["X-Request-ID"] = context.requestID }
+        try headers.validate()
+        try HTTPRequest.check(request.url)
+
+        let settings = TransferSettings(
+            connectTimeout: self.configuration.timeout.connect,
+            totalTimeout: self.configuration.timeout.limit(for: request.options.kind, override: request.options.timeout),
+            proxy: self.proxy.proxy(for: request.url),
+            noProxy: self.proxy.noProxy,
+            tls: self.configuration.tls,
+            maximumRedirects: self.configuration.redirects.maximum,
+            decompression: self.configuration.decompression,
+            httpVersion: self.configuration.httpVersion,
+            maximumBufferedSize: self.configuration.maximumResponseSize,
+            streamBufferSize: self.configuration.streamBufferSize
+        )
+        let transfer = CurlTransfer(
+            request: request,
+            headerLines: headers.map { "\($0.name): \($0.value)" },
+            settings: settings,
+            mode: context.responseMode
+        )
+        let loop = self.loop
+        if context.responseMode == .streamed {
+            transfer.downstream = ResponseStream(
+                highWater: settings.streamBufferSize,
+                resumeNetwork: { loop.resume(transfer) },
+                abandon: { loop.cancel(transfer, with: MLDeployError(code: .cancelled, message: "The response body was abandoned.")) }
+            )
+        }
+        if let body = request.body, body.iterationBehavior == .single {
+            let pump = UploadPump(highWater: settings.streamBufferSize) { loop.resume(transfer) }
+            transfer.upload = pump
+            transfer.uploadTask = Task { await pump.pump(body) }
+        }
+
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+                transfer.continuation = continuation
+                loop.start(transfer)
+            }
+        } onCancel: {
+            loop.cancel(transfer, with: MLDeployError(code: .cancelled, message: "\(request.method) \(CurlFailure.describe(request.url)) was cancelled."))
+        }
+    }
+}
