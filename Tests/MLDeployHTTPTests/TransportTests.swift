@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import MLDeployCrypto
 import MLDeployHTTP
 import Testing
 
@@ -7,8 +8,8 @@ import Testing
 struct TransportTests {
     @Test("sends method, headers and body, and reads status, headers and body")
     func roundTrip() async throws {
-        try await FaultServer.with { server in
-            try await withHTTPClient(testConfiguration()) { client in
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
                 let request = try HTTPRequest(.post, server.url("/echo?x=1"), headers: ["Content-Type": "application/json", "X-Custom": "a b"], body: .string(#"{"a":1}"#))
                 let response = try await client.send(request)
                 #expect(response.status == 200)
@@ -19,9 +20,370 @@ struct TransportTests {
                 #expect(echo["headers"]?["x-custom"] == "a b")
                 #expect(echo["headers"]?["user-agent"]?.stringValue?.hasPrefix("mldeploy/") == true)
                 #expect(echo["headers"]?["x-request-id"]?.stringValue?.count == 36)
-                #expect(echo["headers"]?["expect"] == nil)
+                #expect(echo["headers"]?["expect"] == nil, "no 100-continue wait")
                 #expect(echo["body"] == #"{"a":1}"#)
                 #expect(response.version == .http1)
+            }
+        }
+    }
+
+    @Test("every method, with and without a body", arguments: [
+        (HTTPMethod.get, false), (.delete, false), (.delete, true), (.put, true), (.patch, true), (.post, false), (.options, false),
+    ])
+    func methods(method: HTTPMethod, withBody: Bool) async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                let body: HTTPBody? = withBody ? .string("payload") : nil
+                let echo = try await client.send(try HTTPRequest(method, server.url("/echo"), body: body)).json
+                #expect(echo["method"] == .string(method.rawValue))
+                #expect(echo["body_length"] == .integer(withBody ? 7 : 0))
+            }
+        }
+    }
+
+    @Test("HEAD reads headers and no body")
+    func head() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                let response = try await client.send(try HTTPRequest(.head, server.url("/status/200")))
+                #expect(response.status == 200 && response.bytes.isEmpty)
+                #expect(response.headers["Content-Length"] != nil)
+            }
+        }
+    }
+
+    @Test("keeps default headers and the user agent unless the request sets them")
+    func defaultHeaders() async throws {
+        try await FaultServer.with { server throws in
+            var configuration = testConfiguration()
+            configuration.defaultHeaders = ["X-Team": "ml", "Accept": "application/json"]
+            configuration.userAgent = "custom-agent/1"
+            try await withHTTPClient(configuration) { client throws in
+                let echo = try await client.send(try HTTPRequest(.get, server.url("/echo"), headers: ["Accept": "text/plain"])).json
+                #expect(echo["headers"]?["x-team"] == "ml")
+                #expect(echo["headers"]?["accept"] == "text/plain")
+                #expect(echo["headers"]?["user-agent"] == "custom-agent/1")
+            }
+        }
+    }
+
+    @Test("decompresses gzip when asked to, and passes it through when not")
+    func decompression() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                let json = try await client.send(try HTTPRequest(.get, server.url("/gzip"))).json
+                #expect(json["compressed"] == true)
+                #expect(json["accept_encoding"]?.stringValue?.contains("gzip") == true)
+            }
+            var raw = testConfiguration()
+            raw.decompression = false
+            try await withHTTPClient(raw) { client throws in
+                let response = try await client.send(try HTTPRequest(.get, server.url("/gzip")))
+                #expect(response.bytes.starts(with: [0x1F, 0x8B]), "gzip magic")
+            }
+        }
+    }
+
+    @Test("follows redirects up to the limit, or returns them when redirects are off")
+    func redirects() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                let followed = try await client.send(try HTTPRequest(.get, server.url("/redirect?to=/echo")))
+                #expect(followed.status == 200)
+                #expect(try followed.json["path"] == "/echo")
+            }
+            var short = testConfiguration()
+            short.redirects = .follow(maximum: 1)
+            try await withHTTPClient(short) { client throws in
+                let twoHops = server.url("/redirect?to=/redirect%3Fto%3D/echo")
+                await #expect { try await client.send(try HTTPRequest(.get, twoHops)) } throws: {
+                    ($0 as? MLDeployError)?.code == .transportFailure && "\($0)".contains("more than 1")
+                }
+            }
+            var off = testConfiguration()
+            off.redirects = .disallow
+            try await withHTTPClient(off) { client throws in
+                let response = try await client.send(try HTTPRequest(.get, server.url("/redirect?to=/echo&status=307")))
+                #expect(response.status == 307 && response.headers["Location"] == "/echo")
+            }
+        }
+    }
+
+    @Test("refuses a body over the size limit with a typed error, then keeps working")
+    func sizeLimit() async throws {
+        try await FaultServer.with { server throws in
+            var configuration = testConfiguration()
+            configuration.maximumResponseSize = 100_000
+            try await withHTTPClient(configuration) { client throws in
+                await #expect { try await client.send(try HTTPRequest(.get, server.url("/bytes?n=100001"))) } throws: {
+                    ($0 as? MLDeployError)?.code == .responseTooLarge
+                }
+                let exact = try await client.send(try HTTPRequest(.get, server.url("/bytes?n=100000")))
+                #expect(exact.bytes.count == 100_000)
+            }
+        }
+    }
+
+    @Test("refuses malformed URLs, other schemes and header injection before sending", arguments: [
+        "not a url", "ftp://127.0.0.1/file", "file:///etc/passwd", "http://", "mailto:a@b.c", "//no-scheme/path",
+    ])
+    func badURLs(url: String) {
+        #expect { try HTTPRequest(.get, url) } throws: { ($0 as? MLDeployError)?.code == .invalidRequest }
+    }
+
+    @Test("refuses CR, LF or NUL in header names and values", arguments: [
+        ("X-Evil", "a\r\nInjected: yes"), ("X-Evil", "a\nb"), ("X-Evil", "nul\u{0}"), ("Bad Name", "v"), ("Bad:Name", "v"), ("", "v"), ("X\r\nY", "v"),
+    ])
+    func headerInjection(name: String, value: String) async throws {
+        try await withHTTPClient(testConfiguration()) { client throws in
+            var headers = HTTPHeaders()
+            headers.add(name, value)
+            let request = try HTTPRequest(.get, "http://127.0.0.1:9/never", headers: headers)
+            await #expect { try await client.send(request) } throws: { ($0 as? MLDeployError)?.code == .invalidRequest }
+        }
+    }
+
+    @Test("a refused connection is a transport failure naming the target")
+    func refused() async throws {
+        var configuration = testConfiguration()
+        configuration.retry = .disabled
+        let port = try freePort()
+        try await withHTTPClient(configuration) { client throws in
+            await #expect { try await client.send(try HTTPRequest(.get, "http://127.0.0.1:\(port)/x")) } throws: { error in
+                guard let error = error as? MLDeployError, error.code == .transportFailure else { return false }
+                return error.message.contains("127.0.0.1:\(port)") && (error.underlying as? HTTPTransportFailure)?.requestWasSent == false
+            }
+        }
+    }
+
+    @Test("the whole-request timeout applies per kind, and a per-call override wins")
+    func timeouts() async throws {
+        try await FaultServer.with { server throws in
+            var configuration = testConfiguration()
+            configuration.retry = .disabled
+            configuration.timeout = .init(connect: .seconds(5), controlPlane: .milliseconds(300), consume: .seconds(5))
+            try await withHTTPClient(configuration) { client throws in
+                let clock = ContinuousClock()
+                let slow = try HTTPRequest(.get, server.url("/sleep?seconds=1.5"))
+                let started = clock.now
+                await #expect { try await client.send(slow) } throws: { ($0 as? MLDeployError)?.code == .timeout }
+                let elapsed = clock.now - started
+                #expect(elapsed < .seconds(1.4), "the 300 ms control-plane timeout applied")
+
+                var consume = slow
+                consume.options.kind = .consume
+                #expect(try await client.send(consume).status == 200, "consume calls have their own, longer timeout")
+
+                var unlimited = slow
+                unlimited.options.timeout = .none
+                #expect(try await client.send(unlimited).status == 200, "an override of none lifts the limit")
+
+                var tight = try HTTPRequest(.get, server.url("/sleep?seconds=1"))
+                tight.options.kind = .consume
+                tight.options.timeout = .limit(.milliseconds(200))
+                await #expect { try await client.send(tight) } throws: { ($0 as? MLDeployError)?.code == .timeout }
+            }
+        }
+    }
+
+    @Test("cancelling the task aborts the transfer promptly and frees it")
+    func cancellation() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                let request = try HTTPRequest(.get, server.url("/sleep?seconds=10"))
+                let task = Task { try await client.send(request) }
+                try await Task.sleep(for: .milliseconds(200))
+                let clock = ContinuousClock()
+                let started = clock.now
+                task.cancel()
+                await #expect { try await task.value } throws: { ($0 as? MLDeployError)?.code == .cancelled }
+                #expect(clock.now - started < .seconds(1))
+                // The client keeps working, and many cancellations leak nothing.
+                for _ in 0..<20 {
+                    let short = Task { try await client.send(request) }
+                    short.cancel()
+                    _ = try? await short.value
+                }
+                #expect(try await client.send(try HTTPRequest(.get, server.url("/echo"))).status == 200)
+            }
+        }
+    }
+
+    @Test("a cancelled task never starts its request")
+    func cancelledBeforeStart() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                let key = UUID().uuidString
+                let task = Task {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    return try await client.send(try HTTPRequest(.get, server.url("/sequence/\(key)")))
+                }
+                await #expect(throws: MLDeployError.self) { try await task.value }
+                let hits = try await client.send(try HTTPRequest(.get, server.url("/hits/\(key)"))).json["hits"]
+                #expect(hits == 0)
+            }
+        }
+    }
+
+    @Test("100 concurrent requests all complete on one loop thread")
+    func concurrency() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<100 {
+                        group.addTask {
+                            let echo = try await client.send(try HTTPRequest(.get, server.url("/echo?i=\(index)"))).json
+                            return Int(echo["query"]?["i"]?.stringValue ?? "") ?? -1
+                        }
+                    }
+                    var seen = Set<Int>()
+                    for try await index in group { seen.insert(index) }
+                    #expect(seen == Set(0..<100))
+                }
+            }
+        }
+    }
+
+    @Test("a shut-down client refuses new requests")
+    func shutdown() async throws {
+        let client = HTTPClient(configuration: testConfiguration())
+        await client.shutdown()
+        await #expect { try await client.send(try HTTPRequest(.get, "http://127.0.0.1:9/")) } throws: { ($0 as? MLDeployError)?.code == .cancelled }
+    }
+}
+
+@Suite("Streaming bodies", .serialized)
+struct StreamingTests {
+    static let size = 100 * 1024 * 1024
+
+    /// The process's peak resident memory, in bytes.
+    static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_maxrss * 1024
+    }
+
+    @Test("downloads 100 MB as a stream without holding it in memory")
+    func download() async throws {
+        try await FaultServer.with { server throws in
+            var configuration = testConfiguration()
+            configuration.streamBufferSize = 1024 * 1024
+            try await withHTTPClient(configuration) { client throws in
+                let before = Self.peakResidentBytes()
+                let response = try await client.stream(try HTTPRequest(.get, server.url("/bytes?n=\(Self.size)")))
+                #expect(response.status == 200 && response.body.length == Self.size)
+                var hasher = SHA256()
+                var received = 0
+                var largestChunk = 0
+                for try await chunk in response.body {
+                    hasher.update(chunk)
+                    received += chunk.count
+                    largestChunk = max(largestChunk, chunk.count)
+                    if received < 20 * 1024 * 1024 { try await Task.sleep(for: .microseconds(50)) }  // a slow reader, at first
+                }
+                #expect(received == Self.size)
+                let pattern = (0..<(251 * 261)).map { UInt8($0 % 251) }
+                var expected = SHA256()
+                var remaining = Self.size
+                while remaining > 0 {
+                    let take = min(remaining, pattern.count)
+                    expected.update(Array(pattern[0..<take]))
+                    remaining -= take
+                }
+                let actualDigest = hasher.finalize()
+                let expectedDigest = expected.finalize()
+                #expect(actualDigest == expectedDigest)
+                let growth = Self.peakResidentBytes() - before
+                #expect(growth < 40 * 1024 * 1024, "peak memory grew by \(growth / 1_048_576) MiB for a 100 MiB body")
+            }
+        }
+    }
+
+    @Test("uploads 100 MB from a stream, with and without a known length")
+    func upload() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                let chunk = [UInt8](repeating: 7, count: 1 << 20)
+                var expected = SHA256()
+                for _ in 0..<100 { expected.update(chunk) }
+                let digest = Hex.encode(expected.finalize())
+                let before = StreamingTests.peakResidentBytes()
+                for length in [Self.size, nil] as [Int?] {
+                    let source = AsyncStream<[UInt8]> { continuation in
+                        for _ in 0..<100 { continuation.yield(chunk) }
+                        continuation.finish()
+                    }
+                    let request = try HTTPRequest(.put, server.url("/upload"), body: .stream(source, length: length))
+                    let result = try await client.send(request).json
+                    #expect(result["length"] == .integer(Self.size))
+                    #expect(result["sha256"] == .string(digest))
+                    #expect(result["chunked"] == .bool(length == nil))
+                }
+                let growth = StreamingTests.peakResidentBytes() - before
+                #expect(growth < 60 * 1024 * 1024, "peak memory grew by \(growth / 1_048_576) MiB")
+            }
+        }
+    }
+
+    @Test("an upload whose source fails ends with the source's error")
+    func failingUpload() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                struct SourceBroke: Error {}
+                let source = AsyncThrowingStream<[UInt8], any Error> { continuation in
+                    continuation.yield([1, 2, 3])
+                    continuation.finish(throwing: SourceBroke())
+                }
+                await #expect(throws: SourceBroke.self) {
+                    try await client.send(try HTTPRequest(.post, server.url("/upload"), body: .stream(source)))
+                }
+                let after = try await client.send(try HTTPRequest(.get, server.url("/echo")))
+                #expect(after.status == 200)
+            }
+        }
+    }
+
+    @Test("a streamed body can be read once; dropping it early cancels the transfer")
+    func abandon() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                do {
+                    let response = try await client.stream(try HTTPRequest(.get, server.url("/bytes?n=\(Self.size)")))
+                    var iterator = response.body.makeAsyncIterator()
+                    _ = try await iterator.next()
+                    var second = response.body.makeAsyncIterator()
+                    await #expect(throws: MLDeployError.self) { try await second.next() }
+                }
+                // The abandoned transfer released its connection: the client goes on working.
+                for _ in 0..<5 {
+                    #expect(try await client.send(try HTTPRequest(.get, server.url("/echo"))).status == 200)
+                }
+            }
+        }
+    }
+
+    @Test("a connection reset after the headers fails the body's reader")
+    func resetDuringBody() async throws {
+        try await FaultServer.with { server throws in
+            var configuration = testConfiguration()
+            configuration.retry = .disabled
+            try await withHTTPClient(configuration) { client throws in
+                let response = try await client.stream(try HTTPRequest(.get, server.url("/reset-after-headers")))
+                #expect(response.status == 200)
+                await #expect { try await response.body.collect(upTo: 10_000) } throws: { ($0 as? MLDeployError)?.code == .transportFailure }
+                await #expect { try await client.send(try HTTPRequest(.get, server.url("/reset-after-headers"))) } throws: {
+                    ($0 as? MLDeployError)?.code == .transportFailure
+                }
+            }
+        }
+    }
+
+    @Test("a slow body arrives whole")
+    func slowBody() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                let response = try await client.send(try HTTPRequest(.get, server.url("/slow?chunks=5&delay=0.1")))
+                #expect(response.bytes.count == 5 * 1024)
             }
         }
     }

@@ -9,19 +9,26 @@ public struct AccessToken: Sendable, Hashable, CustomStringConvertible {
     public var expiresAt: Date?
     /// A token that can be exchanged for a new access token, if the server issued one. Never logged.
     public var refreshToken: String?
+    /// When the token was obtained.
+    public var obtainedAt: Date
 
     /// Creates a token.
-    public init(value: String, expiresAt: Date? = nil, refreshToken: String? = nil) {
+    public init(value: String, expiresAt: Date? = nil, refreshToken: String? = nil, obtainedAt: Date = Date()) {
         self.value = value
         self.expiresAt = expiresAt
         self.refreshToken = refreshToken
+        self.obtainedAt = obtainedAt
     }
 
-    /// Whether the token expires within `margin` of `now`.
-    public func expires(within margin: Duration, of now: Date = Date()) -> Bool {
+    /// Whether the token should be replaced before use: it expires within `margin` of `now` — or,
+    /// for a token that lives shorter than twice the margin, within half its lifetime, so short-lived
+    /// tokens are not refreshed on every request.
+    public func needsRefresh(margin: Duration, now: Date = Date()) -> Bool {
         guard let expiresAt else { return false }
         let (seconds, attoseconds) = margin.components
-        return expiresAt.timeIntervalSince(now) <= Double(seconds) + Double(attoseconds) / 1e18
+        let configured = Double(seconds) + Double(attoseconds) / 1e18
+        let lifetime = expiresAt.timeIntervalSince(self.obtainedAt)
+        return expiresAt.timeIntervalSince(now) <= min(configured, max(0, lifetime) / 2)
     }
 
     /// The expiry only — the token itself is never printed.
@@ -54,7 +61,7 @@ public struct AccessToken: Sendable, Hashable, CustomStringConvertible {
         } else {
             expiresAt = nil
         }
-        self.init(value: value, expiresAt: expiresAt, refreshToken: json["refresh_token"]?.stringValue)
+        self.init(value: value, expiresAt: expiresAt, refreshToken: json["refresh_token"]?.stringValue, obtainedAt: now)
     }
 }
 

@@ -12,7 +12,8 @@ import Synchronization
 /// try await client.authentication.authenticate()   // log in now, so bad credentials fail here
 /// ```
 ///
-/// Tokens are refreshed **proactively**, when they are within the configured margin of their expiry,
+/// Tokens are refreshed **proactively**, when they are within the configured margin of their expiry
+/// (or half their lifetime, for tokens shorter-lived than twice the margin),
 /// and **reactively**, once, when the server answers 401 — after which the request is replayed once.
 /// Concurrent requests share one refresh (single flight): a hundred requests that find the token
 /// expired cause one refresh, not a hundred.
@@ -77,7 +78,7 @@ public final class HTTPAuthentication: Sendable {
         enum Decision { case none, use(AccessToken), wait(Task<AccessToken, any Error>) }
         let decision: Decision = self.state.withLock { state in
             guard state.source != nil else { return .none }
-            if let current = state.current, !current.expires(within: self.settings.refreshMargin) {
+            if let current = state.current, !current.needsRefresh(margin: self.settings.refreshMargin) {
                 return .use(current)
             }
             return .wait(self.startRefresh(&state, replacing: state.current))

@@ -20,7 +20,7 @@ public struct HTTPTransportFailure: Error, Sendable, Hashable, CustomStringConve
 /// Maps libcurl result codes to ``MLDeploy/MLDeployError``s that say what to do.
 enum CurlFailure {
     static func error(for code: CURLcode, transfer: CurlTransfer) -> any Error {
-        if let reason = transfer.abortReason {
+        if let reason = transfer.abortReason ?? transfer.upload?.failure {
             return reason
         }
         let detail: String = {

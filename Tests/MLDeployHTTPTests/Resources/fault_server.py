@@ -31,6 +31,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import os
 import socket
 import ssl
 import struct
@@ -305,7 +306,7 @@ def main():
     print("PORT %d" % server.server_address[1], flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdin.read()  # until the test process closes our stdin (or dies)
-    server.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":

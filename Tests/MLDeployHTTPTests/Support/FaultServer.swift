@@ -37,15 +37,17 @@ final class FaultServer: Sendable {
     }
 
     /// Runs `body` with a fresh server, stopping it afterwards.
-    static func with<T>(tls: Certificates? = nil, requireClientCertificate: Bool = false, _ body: (FaultServer) async throws -> T) async throws -> T {
+    static func with(tls: Certificates? = nil, requireClientCertificate: Bool = false, _ body: (FaultServer) async throws -> Void) async throws {
         let server = try await FaultServer.start(tls: tls, requireClientCertificate: requireClientCertificate)
         defer { server.stop() }
-        return try await body(server)
+        try await body(server)
     }
 
     /// Reads the server's `/admin/stats` counters.
     func stats(_ client: HTTPClient) async throws -> [String: Int] {
-        let response = try await client.send(try HTTPRequest(.get, self.url("/admin/stats")))
+        var request = try HTTPRequest(.get, self.url("/admin/stats"))
+        request.options.authenticate = false
+        let response = try await client.send(request)
         let json = try JSONValue(parsing: response.bytes)
         var counters: [String: Int] = [:]
         for member in json.objectValue ?? [:] { counters[member.key] = member.value.intValue }
@@ -54,16 +56,15 @@ final class FaultServer: Sendable {
 }
 
 /// A client that runs `body` and is always shut down.
-func withHTTPClient<T>(
+func withHTTPClient(
     _ configuration: HTTPClient.Configuration = HTTPClient.Configuration(),
     middlewares: [any HTTPClientMiddleware] = [],
-    _ body: (HTTPClient) async throws -> T
-) async throws -> T {
+    _ body: (HTTPClient) async throws -> Void
+) async throws {
     let client = HTTPClient(configuration: configuration, middlewares: middlewares)
     do {
-        let result = try await body(client)
+        try await body(client)
         await client.shutdown()
-        return result
     } catch {
         await client.shutdown()
         throw error
