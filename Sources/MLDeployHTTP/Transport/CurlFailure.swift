@@ -46,6 +46,12 @@ enum CurlFailure {
                 .tlsFailure,
                 "TLS with \(target) failed: \(detail). If the server uses a private CA, set tls.caBundle; if it requires a client certificate, set tls.clientCertificate."
             )
+        case _ where (code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) && (detail.contains("SSL routines") || detail.contains(" alert ")):
+            // With TLS 1.3 a refused client certificate arrives as an alert after the handshake.
+            return error(
+                .tlsFailure,
+                "TLS with \(target) failed after the handshake: \(detail). If the server requires a client certificate, set tls.clientCertificate."
+            )
         case CURLE_FILESIZE_EXCEEDED:
             return HTTPBody.tooLarge(transfer.settings.maximumBufferedSize)
         case CURLE_TOO_MANY_REDIRECTS:

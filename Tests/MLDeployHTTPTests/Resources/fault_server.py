@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A real HTTP/1.1 server for MLDeployHTTP's tests, with fault injection.
 
-Prints "PORT <n>" once listening on 127.0.0.1, then serves until its stdin closes (so it dies with
-the test process). Options: --tls CERT KEY [--client-ca CA] serves HTTPS, requiring a client
+Prints "PORT <n>" once listening on 127.0.0.1, then serves until killed (the tests run it under a
+guard that kills it when the test ends or dies). Options: --tls CERT KEY [--client-ca CA] serves HTTPS, requiring a client
 certificate signed by CA when given; --max-tls 1.2 caps the TLS version.
 
 Routes (all methods unless noted):
@@ -304,9 +304,7 @@ def main():
         server.socket = context.wrap_socket(server.socket, server_side=True)
 
     print("PORT %d" % server.server_address[1], flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sys.stdin.read()  # until the test process closes our stdin (or dies)
-    os._exit(0)
+    server.serve_forever()  # the test's process guard kills us when the test is done
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@ import Foundation
 
 /// A helper process for tests (a server, a proxy), stopped when the test is done.
 ///
-/// Its stdin stays open while it runs, so servers that exit at stdin EOF die with the test process
-/// even if it crashes.
+/// It runs under a small shell guard that SIGKILLs it as soon as its stdin closes — when the test
+/// stops it, or when the test process dies — so no helper outlives a crashed test run. The pipes are
+/// close-on-exec, so one helper never holds another's stdin open.
 final class ChildProcess: @unchecked Sendable {
     let process = Process()
     private let input = Pipe()
@@ -12,8 +13,12 @@ final class ChildProcess: @unchecked Sendable {
 
     init(_ executable: String, _ arguments: [String], name: String, environment: [String: String]? = nil) throws {
         self.name = name
-        self.process.executableURL = URL(fileURLWithPath: executable)
-        self.process.arguments = arguments
+        for descriptor in [self.input.fileHandleForWriting.fileDescriptor, self.output.fileHandleForReading.fileDescriptor] {
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        }
+        let guardScript = #"exec 3<&0; "$@" </dev/null & child=$!; cat <&3 >/dev/null; kill -9 $child 2>/dev/null; wait $child 2>/dev/null"#
+        self.process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        self.process.arguments = ["-c", guardScript, "guard", executable] + arguments
         self.process.standardInput = self.input
         self.process.standardOutput = self.output
         self.process.standardError = self.output
@@ -47,10 +52,12 @@ final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// Stops the helper: closing its stdin makes the guard kill it. Waits at most two seconds.
     func stop() {
         try? self.input.fileHandleForWriting.close()
-        if self.process.isRunning { self.process.terminate() }
-        self.process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(2)
+        while self.process.isRunning, Date() < deadline { usleep(10_000) }
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
     }
 
     deinit {
