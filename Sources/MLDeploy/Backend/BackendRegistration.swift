@@ -21,6 +21,9 @@ public struct BackendRegistration: Sendable {
     public var uriSchemes: [String]
     /// One line saying what the backend is, shown by `mldeploy backends` and in errors.
     public var summary: String
+    /// Resources every client of this backend needs in its context (an HTTP backend lists the HTTP
+    /// client provider). Callers can replace them by id.
+    public var contextProviders: [any BackendContextProvider]
     private let factory: @Sendable (BackendConfiguration) throws -> any Backend
 
     /// Creates a registration.
@@ -30,6 +33,7 @@ public struct BackendRegistration: Sendable {
     ///   - aliases: Other names.
     ///   - uriSchemes: URI schemes.
     ///   - summary: One line saying what the backend is.
+    ///   - contextProviders: Resources every client of this backend needs in its context.
     ///   - factory: Creates a backend from its configuration. Keep it cheap: real work belongs in
     ///     ``Backend/initialize(context:)``.
     public init(
@@ -37,12 +41,14 @@ public struct BackendRegistration: Sendable {
         aliases: [String] = [],
         uriSchemes: [String] = [],
         summary: String,
+        contextProviders: [any BackendContextProvider] = [],
         factory: @escaping @Sendable (BackendConfiguration) throws -> any Backend
     ) {
         self.name = name
         self.aliases = aliases
         self.uriSchemes = uriSchemes.map { $0.lowercased() }
         self.summary = summary
+        self.contextProviders = contextProviders
         self.factory = factory
     }
 
@@ -52,9 +58,12 @@ public struct BackendRegistration: Sendable {
         name: String,
         aliases: [String] = [],
         uriSchemes: [String] = [],
-        summary: String
+        summary: String,
+        contextProviders: [any BackendContextProvider] = []
     ) {
-        self.init(name: name, aliases: aliases, uriSchemes: uriSchemes, summary: summary) { try B(configuration: $0) }
+        self.init(name: name, aliases: aliases, uriSchemes: uriSchemes, summary: summary, contextProviders: contextProviders) {
+            try B(configuration: $0)
+        }
     }
 
     /// Creates a backend.

@@ -6,7 +6,7 @@ import Synchronization
 /// A client owns one backend and runs its lifecycle, as the Python SDK's `DeployClient` does:
 /// **initializer** (on creation) → **authentication** (on creation, only when credentials are given)
 /// → operations → **destructor** (``shutdown()``). Swift has no asynchronous `deinit`, so call
-/// ``shutdown()`` when done, or use ``withDeployClient(target:auth:registry:logger:_:)`` which always
+/// ``shutdown()`` when done, or use ``withDeployClient(target:auth:registry:providers:logger:_:)`` which always
 /// does. Using a client after shutdown fails with ``MLDeployError/Code/clientShutDown``.
 ///
 /// ```swift
@@ -29,6 +29,9 @@ public final class DeployClient: Sendable {
     public let configuration: BackendConfiguration
     /// The logger operations are logged to (label `mldeploy.client` unless given).
     public let logger: Logger
+    /// The context the backend was initialized with (its resources are released after shutdown).
+    public let context: BackendContext
+    private let providers: [any BackendContextProvider]
 
     private enum Phase {
         case running
@@ -55,6 +58,8 @@ public final class DeployClient: Sendable {
     ///     `.backend(myBackend)`.
     ///   - auth: Credentials, or `nil` to skip the authentication stage.
     ///   - registry: Where names and URI schemes are looked up.
+    ///   - providers: Resources for the backend's context, replacing the registration's defaults of
+    ///     the same id (for instance an HTTP client configuration from `MLDeployHTTP`).
     ///   - logger: The logger for operations.
     /// - Throws: ``MLDeployError``: ``MLDeployError/Code/unknownBackend``,
     ///   ``MLDeployError/Code/invalidTarget``, ``MLDeployError/Code/authenticationFailed``, or what the
@@ -63,23 +68,37 @@ public final class DeployClient: Sendable {
         target: DeployTarget,
         auth: AuthContext? = nil,
         registry: BackendRegistry = .shared,
+        providers: [any BackendContextProvider] = [],
         logger: Logger = Logger(label: "mldeploy.client")
     ) async throws {
-        let (backend, configuration) = try target.resolve(in: registry)
-        let context = BackendContext(configuration: configuration, logger: Logger(label: "mldeploy.backend.\(configuration.backendName)"))
+        let (backend, configuration, defaults) = try target.resolve(in: registry)
+        let providers = [any BackendContextProvider].merging(defaults: defaults, overrides: providers)
+        var context = BackendContext(configuration: configuration, logger: Logger(label: "mldeploy.backend.\(configuration.backendName)"))
+        var prepared: [any BackendContextProvider] = []
         do {
-            try await backend.initialize(context: context)
-            if let auth {
-                try await backend.authenticate(auth)
+            for provider in providers {
+                try await provider.prepare(&context)
+                prepared.append(provider)
+            }
+            do {
+                try await backend.initialize(context: context)
+                if let auth {
+                    try await backend.authenticate(auth)
+                }
+            } catch {
+                // The destructor runs whenever the initializer was called, so partial resources go.
+                try? await backend.shutdown()
+                throw error
             }
         } catch {
-            // The destructor runs whenever the initializer was called, so partial resources go.
-            try? await backend.shutdown()
+            for provider in prepared.reversed() { await provider.release(context) }
             logger.debug("client creation failed", metadata: ["target": "\(configuration)", "error": "\(error)"])
             throw error
         }
         self.backend = backend
         self.configuration = configuration
+        self.context = context
+        self.providers = providers
         self.logger = logger
         logger.debug("client ready", metadata: ["target": "\(configuration)", "authenticated": "\(auth != nil)"])
     }
@@ -124,7 +143,14 @@ public final class DeployClient: Sendable {
         }
         defer { self.lifecycle.withLock { $0.phase = .shutDown } }
         self.logger.debug("client shutting down", metadata: ["target": "\(self.configuration)"])
-        try await self.backend.shutdown()
+        var failure: (any Error)?
+        do {
+            try await self.backend.shutdown()
+        } catch {
+            failure = error
+        }
+        for provider in self.providers.reversed() { await provider.release(self.context) }
+        if let failure { throw failure }
     }
 
     /// Runs one backend operation: refuses it after shutdown, counts it in flight, logs its outcome
@@ -183,6 +209,7 @@ public final class DeployClient: Sendable {
 ///   - target: Where to deploy.
 ///   - auth: Credentials, or `nil`.
 ///   - registry: Where names and URI schemes are looked up.
+///   - providers: Resources for the backend's context (see ``DeployClient/init(target:auth:registry:providers:logger:)``).
 ///   - logger: The logger for operations.
 ///   - body: The work to do with the client.
 /// - Returns: What `body` returns.
@@ -192,10 +219,11 @@ public func withDeployClient<Result>(
     target: DeployTarget,
     auth: AuthContext? = nil,
     registry: BackendRegistry = .shared,
+    providers: [any BackendContextProvider] = [],
     logger: Logger = Logger(label: "mldeploy.client"),
     _ body: (DeployClient) async throws -> Result
 ) async throws -> Result {
-    let client = try await DeployClient(target: target, auth: auth, registry: registry, logger: logger)
+    let client = try await DeployClient(target: target, auth: auth, registry: registry, providers: providers, logger: logger)
     let result: Result
     do {
         result = try await body(client)

@@ -58,27 +58,28 @@ public struct DeployTarget: Sendable, ExpressibleByStringLiteral, CustomStringCo
         }
     }
 
-    /// Resolves the target to a fresh backend and the configuration it was made from.
-    func resolve(in registry: BackendRegistry) throws -> (any Backend, BackendConfiguration) {
+    /// Resolves the target to a fresh backend, the configuration it was made from, and the context
+    /// providers its registration asks for.
+    func resolve(in registry: BackendRegistry) throws -> (any Backend, BackendConfiguration, [any BackendContextProvider]) {
         switch self.storage {
         case .named(let name, let host, let options):
             guard let registration = registry.registration(named: name) else {
                 throw registry.unknownBackendError(name, isScheme: false)
             }
             let configuration = BackendConfiguration(backendName: registration.name, host: host, options: options)
-            return (try registration.makeBackend(configuration), configuration)
+            return (try registration.makeBackend(configuration), configuration, registration.contextProviders)
         case .uri(let text, let options):
             let uri = try TargetURI(parsing: text)
             guard let registration = registry.registration(forScheme: uri.scheme) else {
                 throw registry.unknownBackendError(uri.scheme, isScheme: true)
             }
             let configuration = BackendConfiguration(backendName: registration.name, uri: uri, options: options)
-            return (try registration.makeBackend(configuration), configuration)
+            return (try registration.makeBackend(configuration), configuration, registration.contextProviders)
         case .instance(let backend):
-            return (backend, BackendConfiguration(backendName: String(describing: type(of: backend))))
+            return (backend, BackendConfiguration(backendName: String(describing: type(of: backend))), [])
         case .factory(let name, let make, let options):
             let configuration = BackendConfiguration(backendName: name, options: options)
-            return (try make(configuration), configuration)
+            return (try make(configuration), configuration, [])
         }
     }
 }
