@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MLDeploy
 import Metrics
+import Synchronization
 
 /// An asynchronous HTTP client on libcurl, with a fixed chain of middleware.
 ///
@@ -34,6 +35,8 @@ public final class HTTPClient: Sendable {
     public let middlewares: [any HTTPClientMiddleware]
 
     private let chain: [any HTTPClientMiddleware]
+    private let requestIDPrefix = String(UUID().uuidString.prefix(8)).lowercased()
+    private let requestCounter = Atomic<Int>(0)
     private let transport: CurlTransport
     private let loop: CurlLoop
     private let logger: Logger
@@ -56,7 +59,7 @@ public final class HTTPClient: Sendable {
         self.middlewares = middlewares
         self.logger = logger
         self.authentication = HTTPAuthentication(settings: configuration.authentication)
-        self.loop = CurlLoop(maximumConnections: configuration.maximumConnections)
+        self.loop = CurlLoop(configuration: configuration)
         self.transport = CurlTransport(loop: self.loop, configuration: configuration, proxy: configuration.proxy.resolve())
         self.chain =
             [AuthenticationMiddleware(authentication: self.authentication), RetryMiddleware(configuration: configuration.retry)]
@@ -97,7 +100,8 @@ public final class HTTPClient: Sendable {
     }
 
     private func execute(_ request: HTTPRequest, mode: CurlTransfer.Mode) async throws -> HTTPResponse {
-        let requestID = UUID().uuidString.lowercased()
+        // Unique per client and request, and far cheaper than a UUID per request.
+        let requestID = "\(self.requestIDPrefix)-\(self.requestCounter.add(1, ordering: .relaxed).newValue)"
         var logger = self.logger
         logger[metadataKey: "request-id"] = "\(requestID)"
         let context = HTTPRequestContext(requestID: requestID, attempt: 1, logger: logger, responseMode: mode)

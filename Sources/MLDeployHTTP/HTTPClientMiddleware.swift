@@ -43,7 +43,8 @@ public protocol HTTPClientMiddleware: Sendable {
 
 /// Facts about one request as it passes through the chain.
 public struct HTTPRequestContext: Sendable {
-    /// An id for the logical request, the same across its attempts (sent as `X-Request-ID`).
+    /// An id for the logical request, the same across its attempts (sent as `X-Request-ID`): a
+    /// per-client random prefix and a counter, e.g. `3f9c2a1b-42`.
     public var requestID: String
     /// The attempt number, from 1; the retry middleware increments it.
     public var attempt: Int

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MLDeploy
 import Metrics
+import Synchronization
 
 /// The last step before the network: one debug log line and one measurement per attempt.
 ///
@@ -11,8 +12,14 @@ import Metrics
 /// Metrics: the counter `mldeploy_http_requests_total` and the timer
 /// `mldeploy_http_request_duration_seconds`, both with the dimensions `method` and `status` (the code,
 /// or `error`).
-struct LoggingMiddleware: HTTPClientMiddleware {
+final class LoggingMiddleware: HTTPClientMiddleware {
     let metricsFactory: any MetricsFactory
+    /// Counters and timers by method and status, created once each: this runs for every attempt.
+    private let instruments = Mutex<[String: (Counter, Timer)]>([:])
+
+    init(metricsFactory: any MetricsFactory) {
+        self.metricsFactory = metricsFactory
+    }
 
     func intercept(
         _ request: HTTPRequest,
@@ -20,32 +27,46 @@ struct LoggingMiddleware: HTTPClientMiddleware {
         next: (HTTPRequest, HTTPRequestContext) async throws -> HTTPResponse
     ) async throws -> HTTPResponse {
         let started = ContinuousClock.now
-        let target = CurlFailure.describe(request.url)
+        let logs = context.logger.logLevel <= .debug
         do {
             let response = try await next(request, context)
             let elapsed = ContinuousClock.now - started
-            self.record(method: request.method, status: "\(response.status)", elapsed: elapsed)
-            context.logger.debug(
-                "\(request.method) \(target) → \(response.status)",
-                metadata: ["attempt": "\(context.attempt)", "duration": "\(elapsed)", "operation": "\(request.options.operationID ?? "-")"]
-            )
+            self.record(method: request.method, status: response.status, elapsed: elapsed)
+            if logs {
+                context.logger.debug(
+                    "\(request.method) \(CurlFailure.describe(request.url)) → \(response.status)",
+                    metadata: ["attempt": "\(context.attempt)", "duration": "\(elapsed)", "operation": "\(request.options.operationID ?? "-")"]
+                )
+            }
             return response
         } catch {
             let elapsed = ContinuousClock.now - started
-            self.record(method: request.method, status: "error", elapsed: elapsed)
-            context.logger.debug(
-                "\(request.method) \(target) failed",
-                metadata: ["attempt": "\(context.attempt)", "duration": "\(elapsed)", "error": "\((error as? MLDeployError)?.code.rawValue ?? "\(type(of: error))")"]
-            )
+            self.record(method: request.method, status: nil, elapsed: elapsed)
+            if logs {
+                context.logger.debug(
+                    "\(request.method) \(CurlFailure.describe(request.url)) failed",
+                    metadata: ["attempt": "\(context.attempt)", "duration": "\(elapsed)", "error": "\((error as? MLDeployError)?.code.rawValue ?? "\(type(of: error))")"]
+                )
+            }
             throw error
         }
     }
 
-    private func record(method: HTTPMethod, status: String, elapsed: Duration) {
-        let dimensions = [("method", method.rawValue), ("status", status)]
-        Counter(label: "mldeploy_http_requests_total", dimensions: dimensions, factory: self.metricsFactory).increment()
+    private func record(method: HTTPMethod, status: Int?, elapsed: Duration) {
+        let statusText = status.map(String.init) ?? "error"
+        let key = method.rawValue + " " + statusText
+        let (counter, timer) = self.instruments.withLock { instruments in
+            if let existing = instruments[key] { return existing }
+            let dimensions = [("method", method.rawValue), ("status", statusText)]
+            let created = (
+                Counter(label: "mldeploy_http_requests_total", dimensions: dimensions, factory: self.metricsFactory),
+                Timer(label: "mldeploy_http_request_duration_seconds", dimensions: dimensions, factory: self.metricsFactory)
+            )
+            instruments[key] = created
+            return created
+        }
+        counter.increment()
         let (seconds, attoseconds) = elapsed.components
-        Timer(label: "mldeploy_http_request_duration_seconds", dimensions: dimensions, factory: self.metricsFactory)
-            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

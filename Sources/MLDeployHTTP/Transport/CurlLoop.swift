@@ -27,11 +27,22 @@ final class CurlLoop: Sendable {
 
     private nonisolated(unsafe) let multi: UnsafeMutableRawPointer
     private let shared = Mutex(Shared())
+    /// How many commands wait in `shared`; read without the lock, so the loop takes the lock only
+    /// when there is something to take.
+    private let pending = Atomic<Int>(0)
     private let handlePoolSize: Int
+    private let defaults: HandleDefaults
 
-    init(maximumConnections: Int) {
+    /// How long the loop keeps checking for new work after finishing a transfer before it sleeps.
+    /// A caller that sends its next request right after a response (the common sequential pattern)
+    /// then finds the loop awake: no wake-up syscall, no context switch.
+    private static let spinAfterCompletion: Duration = .microseconds(60)
+
+    init(configuration: HTTPClient.Configuration) {
         _ = CurlGlobal.initialized
         self.multi = curl_multi_init()
+        self.defaults = HandleDefaults(configuration)
+        let maximumConnections = configuration.maximumConnections
         self.handlePoolSize = max(4, maximumConnections)
         _ = mld_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, max(1, maximumConnections))
         _ = mld_multi_setopt_long(self.multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
@@ -69,6 +80,7 @@ final class CurlLoop: Sendable {
         let accepted: Bool = self.shared.withLock { shared in
             guard !shared.stopped else { return false }
             shared.commands.append(command)
+            self.pending.add(1, ordering: .releasing)
             if shared.sleeping {
                 shared.sleeping = false
                 curl_multi_wakeup(self.multi)
@@ -96,18 +108,36 @@ final class CurlLoop: Sendable {
 
         func recycle(_ easy: UnsafeMutableRawPointer) {
             if pool.count < self.handlePoolSize {
-                curl_easy_reset(easy)
                 pool.append(easy)
             } else {
                 curl_easy_cleanup(easy)
             }
         }
 
-        while true {
-            let commands: [Command] = self.shared.withLock { shared in
-                defer { shared.commands.removeAll(keepingCapacity: true) }
-                return shared.commands
+        func makeHandle() throws -> UnsafeMutableRawPointer {
+            guard let easy = curl_easy_init() else {
+                throw MLDeployError(code: .transportFailure, message: "libcurl could not create a handle (out of memory?).")
             }
+            do {
+                try self.defaults.apply(to: easy)
+            } catch {
+                curl_easy_cleanup(easy)
+                throw error
+            }
+            return easy
+        }
+
+        while true {
+            let commands: [Command] =
+                self.pending.load(ordering: .acquiring) == 0
+                ? []
+                : self.shared.withLock { shared in
+                    defer {
+                        self.pending.subtract(shared.commands.count, ordering: .relaxed)
+                        shared.commands.removeAll(keepingCapacity: true)
+                    }
+                    return shared.commands
+                }
             for command in commands {
                 switch command {
                 case .start(let transfer):
@@ -115,15 +145,18 @@ final class CurlLoop: Sendable {
                         transfer.fail(MLDeployError(code: .cancelled, message: "\(transfer.request.method) \(CurlFailure.describe(transfer.request.url)) was cancelled."))
                         continue
                     }
-                    guard let easy = pool.popLast() ?? curl_easy_init() else {
-                        transfer.fail(MLDeployError(code: .transportFailure, message: "libcurl could not create a handle (out of memory?)."))
+                    let easy: UnsafeMutableRawPointer
+                    do {
+                        easy = try pool.popLast() ?? makeHandle()
+                    } catch {
+                        transfer.fail(error)
                         continue
                     }
                     do {
                         try transfer.configure(easy)
                     } catch {
                         transfer.fail(error)
-                        recycle(easy)
+                        curl_easy_cleanup(easy)  // its options are in an unknown state
                         continue
                     }
                     active[easy] = transfer
@@ -149,12 +182,20 @@ final class CurlLoop: Sendable {
             curl_multi_perform(self.multi, &running)
             var finished: UnsafeMutableRawPointer?
             var code = CURLE_OK
+            var completed = false
             while mld_multi_next_done(self.multi, &finished, &code) == 1 {
                 guard let easy = finished, let transfer = active.removeValue(forKey: easy) else { continue }
                 transfer.complete(code)
                 curl_multi_remove_handle(self.multi, easy)
                 recycle(easy)
+                completed = true
             }
+
+            if completed, active.isEmpty, self.pending.load(ordering: .acquiring) == 0 {
+                let until = ContinuousClock.now + Self.spinAfterCompletion
+                while self.pending.load(ordering: .acquiring) == 0, ContinuousClock.now < until {}
+            }
+            if self.pending.load(ordering: .acquiring) > 0 { continue }
 
             let sleep: Bool = self.shared.withLock { shared in
                 guard shared.commands.isEmpty else { return false }

@@ -7,14 +7,10 @@ import Synchronization
 /// Everything the loop needs to run one request, resolved from the client's configuration before the
 /// request is handed over.
 struct TransferSettings: Sendable {
-    var connectTimeout: Duration?
     var totalTimeout: Duration?
     var proxy: String?
     var noProxy: String?
-    var tls: HTTPClient.TLS
     var maximumRedirects: Int
-    var decompression: Bool
-    var httpVersion: HTTPClient.HTTPVersionPreference
     var maximumBufferedSize: Int
     var streamBufferSize: Int
 }
@@ -75,16 +71,23 @@ final class CurlTransfer: @unchecked Sendable {
     // MARK: Callbacks (loop thread)
 
     func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
+        // Byte-level parsing: this runs for every header of every response, on the loop thread.
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
         var end = bytes.count
-        while end > 0, bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D { end -= 1 }
-        let line = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
-        if line.starts(with: "HTTP/".utf8) {
+        while end > 0, isSpace(bytes[end - 1]) { end -= 1 }
+        guard end > 0 else { return }
+        if end >= 5, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+            bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/")
+        {
             self.responseHeaders = HTTPHeaders()  // a new response (after a redirect or 100 Continue)
-        } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[..<colon]), as: UTF8.self)
-            let value = String(decoding: UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]), as: UTF8.self)
-            self.responseHeaders.add(name, value.trimmingCharacters(in: .whitespaces))
+            return
         }
+        guard let colon = bytes[0..<end].firstIndex(of: UInt8(ascii: ":")) else { return }
+        var start = colon + 1
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<colon]), as: UTF8.self)
+        let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        self.responseHeaders.add(name, value)
     }
 
     /// Returns how many bytes were taken: all, 0 to abort, or `CURL_WRITEFUNC_PAUSE`.
@@ -190,5 +193,5 @@ let curlHeaderCallback: mld_data_callback = { buffer, size, count, userData in
 }
 
 let curlReadCallback: mld_data_callback = { buffer, size, count, userData in
-    CurlTransfer.from(userData).upload!.read(into: buffer!, capacity: size * count)
+    CurlTransfer.from(userData).upload?.read(into: buffer!, capacity: size * count) ?? 0
 }

@@ -15,17 +15,12 @@ struct CurlTransport: Sendable {
         if !headers.contains("User-Agent") { headers["User-Agent"] = self.configuration.userAgent }
         if !headers.contains("X-Request-ID") { headers["X-Request-ID"] = context.requestID }
         try headers.validate()
-        try HTTPRequest.check(request.url)
 
         let settings = TransferSettings(
-            connectTimeout: self.configuration.timeout.connect,
             totalTimeout: self.configuration.timeout.limit(for: request.options.kind, override: request.options.timeout),
             proxy: self.proxy.proxy(for: request.url),
             noProxy: self.proxy.noProxy,
-            tls: self.configuration.tls,
             maximumRedirects: self.configuration.redirects.maximum,
-            decompression: self.configuration.decompression,
-            httpVersion: self.configuration.httpVersion,
             maximumBufferedSize: self.configuration.maximumResponseSize,
             streamBufferSize: self.configuration.streamBufferSize
         )

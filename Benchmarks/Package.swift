@@ -1,0 +1,26 @@
+// swift-tools-version:6.1
+//
+// MLDeploy's benchmarks: a package of their own, so the main build and CI never compile them.
+// Run them with Benchmarks/run-http-benchmark.sh (release build, nginx and wrk on loopback).
+
+import PackageDescription
+
+let package = Package(
+    name: "MLDeployBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "MLDeploy", path: ".."),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurlRaw", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "RawCurl", dependencies: ["CCurlRaw"]),
+        .executableTarget(
+            name: "HTTPBenchmark",
+            dependencies: [
+                "RawCurl",
+                .product(name: "MLDeployHTTP", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+            ]
+        ),
+    ]
+)
