@@ -5,7 +5,11 @@ set -euo pipefail
 
 # System packages the build and the tests need (Debian names). The Swift toolchain is expected on
 # the machine (/opt/swift); everything else is installed here.
-APT_PACKAGES=()
+#   libcurl4-openssl-dev, libssl-dev, pkg-config: the HTTP transport and the crypto module
+#   tinyproxy: the real forward proxy of the proxy tests
+#   nginx-light: HTTP/2 and keep-alive tests, and the HTTP benchmark's server
+#   openssl: test certificates are made with its command line
+APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl)
 
 # Python packages the tests need.
 PIP_PACKAGES=()
@@ -24,7 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo_cmd=""
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
+    # Debian starts services on install unless policy-rc.d forbids it; the tests start their own.
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+    for service in tinyproxy nginx; do
+        $sudo_cmd service "$service" stop >/dev/null 2>&1 || true
+    done
 fi
 
 if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then

@@ -186,6 +186,39 @@ struct TransportTests {
         }
     }
 
+    @Test("the connect timeout applies when a server never accepts the connection")
+    func connectTimeout() async throws {
+        // A listener whose accept queue is full drops further SYNs, so a new connect hangs.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        listen(listener, 0)
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<4 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) } }
+            fillers.append(filler)
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        var configuration = testConfiguration()
+        configuration.retry = .disabled
+        configuration.timeout = .init(connect: .milliseconds(300), controlPlane: .seconds(30), consume: .seconds(30))
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        try await withHTTPClient(configuration) { client throws in
+            let clock = ContinuousClock()
+            let started = clock.now
+            await #expect { try await client.send(try HTTPRequest(.get, "http://127.0.0.1:\(port)/")) } throws: { ($0 as? MLDeployError)?.code == .timeout }
+            let elapsed = clock.now - started
+            #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(5), "took \(elapsed)")
+        }
+    }
+
     @Test("cancelling the task aborts the transfer promptly and frees it")
     func cancellation() async throws {
         try await FaultServer.with { server throws in
