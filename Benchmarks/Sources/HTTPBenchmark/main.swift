@@ -50,16 +50,14 @@ func rate(_ requests: Int, _ body: () async throws -> Void) async throws -> Doub
     return Double(requests) / (Double(seconds) + Double(attoseconds) / 1e18)
 }
 
-func ours(_ client: HTTPClient, _ request: HTTPRequest, count: Int, concurrency: Int) async throws -> Double {
+/// Runs `count` calls of `call` spread over `concurrency` tasks and returns calls per second.
+func spread(count: Int, concurrency: Int, _ call: @escaping @Sendable () async throws -> Void) async throws -> Double {
     try await rate(count) {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<concurrency {
                 let share = count / concurrency + (worker < count % concurrency ? 1 : 0)
                 group.addTask {
-                    for _ in 0..<share {
-                        let response = try await client.send(request)
-                        guard response.status == 200, !response.bytes.isEmpty else { throw Failure(description: "HTTPClient got \(response.status)") }
-                    }
+                    for _ in 0..<share { try await call() }
                 }
             }
             try await group.waitForAll()
@@ -67,20 +65,17 @@ func ours(_ client: HTTPClient, _ request: HTTPRequest, count: Int, concurrency:
     }
 }
 
+func ours(_ client: HTTPClient, _ request: HTTPRequest, count: Int, concurrency: Int) async throws -> Double {
+    try await spread(count: count, concurrency: concurrency) {
+        let response = try await client.send(request)
+        guard response.status == 200, !response.bytes.isEmpty else { throw Failure(description: "HTTPClient got \(response.status)") }
+    }
+}
+
 func urlSession(_ session: URLSession, _ url: URL, count: Int, concurrency: Int) async throws -> Double {
-    try await rate(count) {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<concurrency {
-                let share = count / concurrency + (worker < count % concurrency ? 1 : 0)
-                group.addTask {
-                    for _ in 0..<share {
-                        let (data, response) = try await session.data(from: url)
-                        guard (response as? HTTPURLResponse)?.statusCode == 200, !data.isEmpty else { throw Failure(description: "URLSession failed") }
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+    try await spread(count: count, concurrency: concurrency) {
+        let (data, response) = try await session.data(from: url)
+        guard (response as? HTTPURLResponse)?.statusCode == 200, !data.isEmpty else { throw Failure(description: "URLSession failed") }
     }
 }
 
