@@ -11,8 +11,8 @@ import Synchronization
 /// ``MLDeploy/MLDeployError/Code/notFound``, a redeploy changes only what it sets, and a name's
 /// versions list oldest to newest — so code tested against it behaves the same against a server.
 ///
-/// Swift handler services run in-process. Python services are accepted and stored; calling one fails
-/// with ``MLDeploy/MLDeployError/Code/pythonRuntimeUnavailable`` until the Python runtime is wired in.
+/// Swift handler services run in-process; Python services run in a pool of `python3` workers
+/// (``ServiceRuntime/PythonRuntime``), started on first use.
 ///
 /// It is also the framework's test double: ``faults`` injects failures and latency into any operation.
 ///
@@ -49,15 +49,19 @@ public final class MemoryBackend: ConfigurableBackend {
 
     /// Creates an empty backend.
     ///
-    /// - Parameter handlers: Where persisted handler names resolve (in-memory services carry their
-    ///   handler, so this matters only for ``ServiceRuntime/ServiceImplementation/swiftHandlerNamed(_:)``).
-    public init(handlers: HandlerRegistry = .shared) {
-        self.runtime = LocalRuntime(handlers: handlers, logger: Logger(label: "mldeploy.backend.memory"))
+    /// - Parameters:
+    ///   - handlers: Where persisted handler names resolve (in-memory services carry their handler,
+    ///     so this matters only for ``ServiceRuntime/ServiceImplementation/swiftHandlerNamed(_:)``).
+    ///   - python: How Python workers are run, or `nil` to refuse running Python services.
+    public init(handlers: HandlerRegistry = .shared, python: PythonRuntime.Configuration? = PythonRuntime.Configuration()) {
+        let logger = Logger(label: "mldeploy.backend.memory")
+        self.runtime = LocalRuntime(handlers: handlers, python: python.map { PythonRuntime(configuration: $0, logger: logger) }, logger: logger)
     }
 
-    /// Creates an empty backend; the memory backend takes no options.
+    /// Creates an empty backend, reading the Python runtime's settings from the `python.*` options
+    /// (see ``ServiceRuntime/PythonRuntime/Configuration/init(options:)``).
     public convenience init(configuration: BackendConfiguration) throws {
-        self.init()
+        self.init(python: try PythonRuntime.Configuration(options: configuration.options))
     }
 
     /// Records who authenticated, so deployed versions name their publisher. Any credentials are
@@ -66,9 +70,11 @@ public final class MemoryBackend: ConfigurableBackend {
         self.store.withLock { $0.principal = credentials.passwordCredentials?.username ?? credentials.aadOptions?.username }
     }
 
-    /// Cancels every batch execution. The services stay, so a new client on the same instance sees them.
+    /// Cancels every batch execution and stops the Python workers. The services stay, so a new client
+    /// on the same instance sees them (and starts new workers).
     public func shutdown() async throws {
         await self.batches.cancelAll()
+        await self.runtime.shutdown()
     }
 
     // MARK: Reading
@@ -118,6 +124,7 @@ public final class MemoryBackend: ConfigurableBackend {
             if store.services[name]!.isEmpty { store.services[name] = nil }
         }
         await self.batches.cancelAll(for: ServiceReference(name: name, version: version))
+        await self.runtime.evict(ServiceReference(name: name, version: version))
     }
 
     /// Stores a new version (a UUID version when none is given); `conflict` if it exists.
@@ -127,7 +134,7 @@ public final class MemoryBackend: ConfigurableBackend {
         guard let implementation = ServiceImplementation(definition) else {
             throw MLDeployError.invalidArgument("Service '\(definition.name)' has no code and no handler.")
         }
-        return try self.insert(
+        let info = try self.insert(
             name: definition.name,
             version: definition.version,
             implementation: implementation,
@@ -150,13 +157,15 @@ public final class MemoryBackend: ConfigurableBackend {
                 handlerName: definition.handler?.name
             )
         }
+        try await self.runtime.prepare(info, implementation: implementation, namespace: definition.namespace)
+        return info
     }
 
     /// Changes the fields the definition sets, atomically; `notFound` if the version is absent.
     public func redeployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
         try await self.faults.apply(.redeployService)
         try definition.validate(for: .redeploy)
-        return try self.update(definition.name, definition.version!) { stored in
+        let info = try self.update(definition.name, definition.version!) { stored in
             guard stored.info.runtime != .realtime else {
                 throw MLDeployError.invalidArgument("'\(definition.name)' version '\(stored.info.version)' is a realtime service; change it with redeployRealtime.")
             }
@@ -173,8 +182,8 @@ public final class MemoryBackend: ConfigurableBackend {
                 }
             } else if let initCode = definition.initCode {
                 stored.info.initCode = initCode
-                if case .python(let code, _) = stored.implementation {
-                    stored.implementation = .python(code: code, initCode: initCode)
+                if case .python(let code, _, let revision) = stored.implementation {
+                    stored.implementation = .python(code: code, initCode: initCode, revision: revision)
                 }
             }
             if let inputs = definition.inputs { stored.info.inputs = inputs }
@@ -182,7 +191,10 @@ public final class MemoryBackend: ConfigurableBackend {
             if let artifacts = definition.artifacts { stored.info.artifacts = artifacts }
             if let objects = definition.objects { stored.objects = objects }
             if let models = definition.models { stored.models = models }
+            stored.implementation = stored.implementation.revised()  // running workers hold the old code and objects
         }
+        await self.runtime.evict(info.reference)
+        return info
     }
 
     /// Stores a realtime version with the fixed `inputData`/`outputData` schema.

@@ -88,6 +88,8 @@ public struct ServiceFlavor: Sendable, Hashable, CustomStringConvertible {
 
     /// Swift handlers (in-process backends).
     public static let swiftHandlers = ServiceFlavor(rawValue: "swift")
+    /// Python `code`/`initCode` (any backend with a Python runtime, local or remote).
+    public static let python = ServiceFlavor(rawValue: "python")
 
     /// The flavor's name.
     public var description: String { self.rawValue }

@@ -17,6 +17,8 @@ enum Fixtures {
             builder = builder.output(name + "_out", type)
         }
         switch harness.flavor {
+        case .python:
+            return builder.code(Self.echoTypes.map { "\($0.key)_out = \($0.key)" }.joined(separator: "\n"))
         default:
             return builder.handler("echo") { call in
                 for (name, value) in call.inputs {
@@ -39,6 +41,16 @@ enum Fixtures {
             .inputs(["a": .numeric, "b": .numeric]).outputs(["sum": .numeric]).artifact("result.txt")
         if let version { builder = builder.version(version) }
         switch harness.flavor {
+        case .python:
+            return builder.code(
+                """
+                sum = a + b
+                print('adding %s and %s' % (a, b))
+                with open('result.txt', 'w') as f:
+                    f.write(str(sum))
+                """,
+                initCode: "import os"
+            )
         default:
             return builder.handler("add") { call in
                 let sum = try call.numeric("a") + call.numeric("b")
@@ -53,6 +65,8 @@ enum Fixtures {
     static func failing(_ harness: ConformanceHarness, _ client: DeployClient) -> ServiceBuilder {
         let builder = client.service(harness.name("failing")).version("1.0").inputs(["x": .integer]).outputs(["y": .integer])
         switch harness.flavor {
+        case .python:
+            return builder.code("print('before failure')\nraise RuntimeError('boom')")
         default:
             return builder.handler("failing") { call in
                 call.print("before failure")
@@ -66,6 +80,8 @@ enum Fixtures {
     static func badOutput(_ harness: ConformanceHarness, _ client: DeployClient) -> ServiceBuilder {
         let builder = client.service(harness.name("bad-output")).version("1.0").inputs(["x": .integer]).outputs(["n": .integer])
         switch harness.flavor {
+        case .python:
+            return builder.code("n = 'not a number'")
         default:
             return builder.handler("badOutput") { call in
                 call.outputs["n"] = .character("not a number")
@@ -78,6 +94,16 @@ enum Fixtures {
         let builder = client.service(harness.name("slow")).version("1.0").inputs(["x": .integer, "delay": .numeric])
             .outputs(["y": .integer]).artifact("x.txt")
         switch harness.flavor {
+        case .python:
+            return builder.code(
+                """
+                import time
+                time.sleep(delay)
+                y = 2 * x
+                with open('x.txt', 'w') as f:
+                    f.write(str(x))
+                """
+            )
         default:
             return builder.handler("slow") { call in
                 let x = try call.integer("x")
@@ -85,6 +111,15 @@ enum Fixtures {
                 call.outputs["y"] = .integer(2 * x)
                 call.writeArtifact("x.txt", text: "\(x)")
             }
+        }
+    }
+
+    /// A service without inputs.
+    static func void(_ harness: ConformanceHarness, _ client: DeployClient) -> ServiceBuilder {
+        let builder = client.service(harness.name("void")).version("1.0")
+        switch harness.flavor {
+        case .python: return builder.code("pass")
+        default: return builder.handler("void") { _ in }
         }
     }
 

@@ -8,19 +8,42 @@ import MLDeploy
 ///   are checked against the output schema, and only declared artifacts are returned. A handler that
 ///   throws yields a failed ``ServiceResponse`` (like a Python exception on ML Server); outputs of
 ///   the wrong type are an ``MLDeployError/Code/outputMismatch`` error.
-/// - **Python code** needs the Python worker pool, which this runtime does not have yet: calling a
-///   Python service fails with ``MLDeployError/Code/pythonRuntimeUnavailable``.
+/// - **Python code** runs in the ``PythonRuntime``'s worker pool; without one, calling a Python
+///   service fails with ``MLDeployError/Code/pythonRuntimeUnavailable``.
 /// - **Realtime models** need the native scorer, which this runtime does not have yet: calling one
 ///   fails with ``MLDeployError/Code/unsupported``.
 public final class LocalRuntime: Sendable {
     /// Where persisted handler names are resolved.
     public let handlers: HandlerRegistry
+    /// The Python worker pool, if Python services can run.
+    public let python: PythonRuntime?
     private let logger: Logger
 
-    /// Creates a runtime resolving persisted handlers in `handlers`.
-    public init(handlers: HandlerRegistry = .shared, logger: Logger = Logger(label: "mldeploy.runtime")) {
+    /// Creates a runtime resolving persisted handlers in `handlers` and running Python services in
+    /// `python`.
+    public init(handlers: HandlerRegistry = .shared, python: PythonRuntime? = nil, logger: Logger = Logger(label: "mldeploy.runtime")) {
         self.handlers = handlers
+        self.python = python
         self.logger = logger
+    }
+
+    /// Starts a Python version's workers ahead of its first call, when the Python runtime is
+    /// configured to (``PythonRuntime/Configuration/warmUpOnDeploy``). Other implementations need nothing.
+    public func prepare(_ service: ServiceInfo, implementation: ServiceImplementation, namespace: [String: ServiceObject]) async throws {
+        guard case .python(let code, let initCode, let revision) = implementation, let python = self.python,
+            python.configuration.warmUpOnDeploy
+        else { return }
+        try await python.warmUp(PythonService(info: service, code: code, initCode: initCode, namespace: namespace, revision: revision))
+    }
+
+    /// Stops whatever runs a version that was deleted or replaced.
+    public func evict(_ reference: ServiceReference) async {
+        await self.python?.evict(reference)
+    }
+
+    /// Stops every worker.
+    public func shutdown() async {
+        await self.python?.shutdown()
     }
 
     /// Runs one call.
@@ -51,11 +74,14 @@ public final class LocalRuntime: Sendable {
                 )
             }
             return try await self.runHandler(handler, service: service, namespace: namespace, inputs: bound)
-        case .python:
-            throw MLDeployError(
-                code: .pythonRuntimeUnavailable,
-                message: "Service '\(service.name)' version '\(service.version)' is Python code, and the Python runtime is not available to this backend yet. It is stored and will run once the Python worker pool is enabled; Swift handler services run now."
-            )
+        case .python(let code, let initCode, let revision):
+            guard let python = self.python else {
+                throw MLDeployError(
+                    code: .pythonRuntimeUnavailable,
+                    message: "Service '\(service.name)' version '\(service.version)' is Python code, and this backend was created without a Python runtime."
+                )
+            }
+            return try await python.run(PythonService(info: service, code: code, initCode: initCode, namespace: namespace, revision: revision), inputs: bound)
         case .realtime:
             throw MLDeployError(
                 code: .unsupported,

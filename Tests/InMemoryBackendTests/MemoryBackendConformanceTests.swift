@@ -10,6 +10,11 @@ struct MemoryBackendConformanceTests {
         try await check.run(ConformanceConfiguration(credentials: .password(username: "alice", password: "secret")) { MemoryBackend() })
     }
 
+    @Test("passes with Python services", arguments: BackendConformance.checks)
+    func pythonConformance(_ check: ConformanceCheck) async throws {
+        try await check.run(ConformanceConfiguration(credentials: .password(username: "alice", password: "secret"), flavor: .python) { MemoryBackend() })
+    }
+
     @Test("passes without credentials", arguments: BackendConformance.checks.filter { $0.name.hasPrefix("lifecycle") })
     func conformanceWithoutCredentials(_ check: ConformanceCheck) async throws {
         try await check.run(ConformanceConfiguration { MemoryBackend() })

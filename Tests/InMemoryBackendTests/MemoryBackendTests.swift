@@ -80,21 +80,45 @@ struct MemoryBackendTests {
         }
     }
 
-    @Test("stores Python services and refuses to run them with a clear error until the runtime exists")
-    func pythonStored() async throws {
-        try await withDeployClient(target: .backend(MemoryBackend())) { client in
-            let service = try await client.service("py").version("1").code("answer = x * 2", initCode: "import math")
-                .inputs(["x": .numeric]).outputs(["answer": .numeric]).object("factor", 2).model("m", pickled: Data([0x80, 0x04, 0x4B, 0x32, 0x2E]))
+    @Test("runs Python services in its worker pool, and drops their workers when a version is deleted")
+    func pythonRuns() async throws {
+        let backend = MemoryBackend()
+        try await withDeployClient(target: .backend(backend)) { client in
+            let service = try await client.service("py").version("1").code("answer = x * factor", initCode: "import math")
+                .inputs(["x": .numeric]).outputs(["answer": .numeric]).object("factor", 2)
                 .deploy()
             #expect(service.info.runtime == .python)
-            #expect(service.info.code == "answer = x * 2" && service.info.initCode == "import math")
+            #expect(service.info.code == "answer = x * factor" && service.info.initCode == "import math")
+            let answer = try await service.consume(["x": 21]).output("answer")
+            #expect(answer == .numeric(42))
+            let batch = try await service.batch([["x": 1], ["x": 2]])
+            let status = try await batch.wait(pollingInterval: .milliseconds(10))
+            #expect(status.response(at: 1)?.output("answer") == .numeric(4))
+            // A redeploy with new objects is seen by the next call.
+            _ = try await client.service("py").version("1").object("factor", 10).redeploy()
+            let redeployed = try await client.getService("py", version: "1").consume(["x": 2]).output("answer")
+            #expect(redeployed == .numeric(20))
+            try await client.deleteService("py", version: "1")
+        }
+    }
+
+    @Test("refuses Python services clearly when created without a Python runtime")
+    func withoutPython() async throws {
+        try await withDeployClient(target: .backend(MemoryBackend(python: nil))) { client in
+            let service = try await client.service("py").version("1").code("answer = 1").inputs(["x": .numeric]).outputs(["answer": .numeric]).deploy()
             await #expect { try await service.consume(["x": 1]) } throws: {
                 ($0 as? MLDeployError)?.code == .pythonRuntimeUnavailable && "\($0)".contains("'py'")
             }
-            let batch = try await service.batch([["x": 1]])
-            let status = try await batch.wait(pollingInterval: .milliseconds(10))
-            #expect(status.response(at: 0)?.success == false)
-            #expect(status.response(at: 0)?.errorMessage?.contains("python-runtime-unavailable") == true)
+        }
+    }
+
+    @Test("reads python.* options from its configuration and refuses bad ones")
+    func pythonOptions() async throws {
+        let registry = BackendRegistry()
+        try registry.register(.memory)
+        try await withDeployClient(target: .uri("memory:", options: ["python.maxWorkers": "1"]), registry: registry) { _ in }
+        await #expect { try await DeployClient(target: .uri("memory:", options: ["python.maxWorkers": "many"]), registry: registry) } throws: {
+            "\($0)".contains("python.maxWorkers")
         }
     }
 

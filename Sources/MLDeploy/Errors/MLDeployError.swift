@@ -106,6 +106,10 @@ extension MLDeployError {
         public static let clientShutDown = Code("client-shut-down")
         /// The service needs the Python runtime, which is not available to this backend.
         public static let pythonRuntimeUnavailable = Code("python-runtime-unavailable")
+        /// The process running the service died during the call (a crash, `os._exit`, out of memory).
+        public static let workerCrashed = Code("worker-crashed")
+        /// A service's objects, models or init code failed to load.
+        public static let serviceLoadFailed = Code("service-load-failed")
         /// A persisted Swift handler is not registered in this process.
         public static let unresolvedHandler = Code("unresolved-handler")
         /// An artifact could not be decoded (for example, invalid base64 from a server).

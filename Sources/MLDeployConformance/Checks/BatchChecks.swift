@@ -99,7 +99,7 @@ extension BackendConformance {
                 try await h.expectError(.invalidArgument, "no records") { try await service.batch([]) }
                 try await h.expectError(.invalidArgument, "parallel count 0") { try await service.batch([["x": 1, "delay": 0]], parallelCount: 0) }
                 try h.expectEqual(try await service.batchExecutions(), before, "executions after refused batches")
-                let void = try await h.deploy(client.service(h.name("void")).version("1.0").handler("void") { _ in })
+                let void = try await h.deploy(Fixtures.void(h, client))
                 try await h.expectError(.invalidArgument, "a service without inputs") { try await void.batch([[:]]) }
             }
         },

@@ -1,0 +1,343 @@
+import Foundation
+import Logging
+import MLDeploy
+
+/// The workers of a ``PythonRuntime``, per service version, under the configured limits.
+///
+/// - Per version: at most `maximumWorkersPerVersion`; calls beyond that wait in a first-come,
+///   first-served queue and are handed the next released worker.
+/// - Globally: at most `maximumWorkers`. A version that needs a worker when the limit is reached takes
+///   one from the least recently used version with an idle worker; if every worker is busy, it waits,
+///   and the next worker released elsewhere (with nobody waiting for it there) is stopped to make room.
+/// - Idle workers beyond `minimumWorkersPerVersion` are stopped after `idleTimeout`.
+/// - A worker that timed out or crashed is discarded, and a replacement is started for whoever waits.
+actor PythonPool {
+    /// A worker lent to one call.
+    struct Lease: Sendable {
+        let worker: PythonWorker
+        let key: Key
+    }
+
+    struct Key: Hashable, Sendable {
+        let reference: ServiceReference
+        let revision: String
+    }
+
+    private final class Slot {
+        let service: PythonService
+        var idle: [(worker: PythonWorker, since: ContinuousClock.Instant)] = []
+        var busy: [Int: PythonWorker] = [:]
+        var starting = 0
+        var waiters: [(id: Int, continuation: CheckedContinuation<PythonWorker, any Error>)] = []
+        var lastUsed = ContinuousClock.now
+
+        init(service: PythonService) {
+            self.service = service
+        }
+
+        var total: Int { self.idle.count + self.busy.count + self.starting }
+    }
+
+    private let configuration: PythonRuntime.Configuration
+    private let directory: URL
+    private let logger: Logger
+    private var slots: [Key: Slot] = [:]
+    private var scriptPath: String?
+    private var nextWorkerID = 0
+    private var nextWaiterID = 0
+    private var waitOrder: [Key] = []
+    private var janitor: Task<Void, Never>?
+    private var closed = false
+
+    init(configuration: PythonRuntime.Configuration, directory: URL, logger: Logger) {
+        self.configuration = configuration
+        self.directory = directory
+        self.logger = logger
+    }
+
+    private var totalWorkers: Int { self.slots.values.reduce(0) { $0 + $1.total } }
+
+    // MARK: Lending workers
+
+    func acquire(_ service: PythonService) async throws -> Lease {
+        guard !self.closed else { throw MLDeployError(code: .cancelled, message: "The Python runtime was shut down.") }
+        let key = Key(reference: service.info.reference, revision: service.revision)
+        self.retireOtherRevisions(of: key)
+        let slot = self.slot(for: key, service: service)
+        slot.lastUsed = .now
+        if let (worker, _) = slot.idle.popLast() {
+            slot.busy[worker.id] = worker
+            return Lease(worker: worker, key: key)
+        }
+        if slot.total < self.configuration.maximumWorkersPerVersion, self.makeRoom(for: key) {
+            slot.starting += 1
+            let worker: PythonWorker
+            do {
+                worker = try await self.startWorker(for: slot.service)
+            } catch {
+                slot.starting -= 1
+                throw error
+            }
+            slot.starting -= 1
+            slot.busy[worker.id] = worker
+            return Lease(worker: worker, key: key)
+        }
+        self.nextWaiterID += 1
+        let waiterID = self.nextWaiterID
+        self.waitOrder.append(key)
+        let worker = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PythonWorker, any Error>) in
+                slot.waiters.append((waiterID, continuation))
+            }
+        } onCancel: {
+            Task { await self.abandonWait(waiterID, key: key) }
+        }
+        return Lease(worker: worker, key: key)
+    }
+
+    private func abandonWait(_ waiterID: Int, key: Key) {
+        guard let slot = self.slots[key], let index = slot.waiters.firstIndex(where: { $0.id == waiterID }) else { return }
+        let waiter = slot.waiters.remove(at: index)
+        if let position = self.waitOrder.firstIndex(of: key) { self.waitOrder.remove(at: position) }
+        waiter.continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The call was cancelled while it waited for a Python worker."))
+    }
+
+    func release(_ lease: Lease, healthy: Bool) {
+        guard let slot = self.slots[lease.key], !self.closed else {
+            lease.worker.kill()
+            return
+        }
+        slot.lastUsed = .now
+        guard healthy, !lease.worker.hasExited else {
+            lease.worker.kill()
+            slot.busy[lease.worker.id] = nil
+            self.serveWaiters(of: lease.key)
+            self.serveWaitersElsewhere()
+            return
+        }
+        if !slot.waiters.isEmpty {
+            let waiter = slot.waiters.removeFirst()
+            if let position = self.waitOrder.firstIndex(of: lease.key) { self.waitOrder.remove(at: position) }
+            waiter.continuation.resume(returning: lease.worker)
+            return
+        }
+        slot.busy[lease.worker.id] = nil
+        slot.idle.append((lease.worker, .now))
+        // Versions waiting for room under the global limit get it now: making room for them evicts
+        // the least recently used idle worker, which may be this one.
+        self.serveWaitersElsewhere()
+    }
+
+    /// Starts workers for the oldest waiters of `key`, as room allows.
+    private func serveWaiters(of key: Key) {
+        guard let slot = self.slots[key] else { return }
+        while !slot.waiters.isEmpty, slot.total < self.configuration.maximumWorkersPerVersion, self.makeRoom(for: key) {
+            let waiter = slot.waiters.removeFirst()
+            if let position = self.waitOrder.firstIndex(of: key) { self.waitOrder.remove(at: position) }
+            slot.starting += 1
+            Task {
+                do {
+                    let worker = try await self.startWorker(for: slot.service)
+                    self.started(worker, for: key, handingTo: waiter.continuation)
+                } catch {
+                    self.failedToStart(for: key)
+                    waiter.continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    private func started(_ worker: PythonWorker, for key: Key, handingTo continuation: CheckedContinuation<PythonWorker, any Error>) {
+        guard let slot = self.slots[key], !self.closed else {
+            worker.kill()
+            continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The service was evicted while its worker started."))
+            return
+        }
+        slot.starting -= 1
+        slot.busy[worker.id] = worker
+        continuation.resume(returning: worker)
+    }
+
+    private func failedToStart(for key: Key) {
+        self.slots[key]?.starting -= 1
+    }
+
+    /// Serves versions that wait for room under the global limit, oldest first.
+    private func serveWaitersElsewhere() {
+        for key in self.waitOrder {
+            self.serveWaiters(of: key)
+        }
+    }
+
+    /// Whether a worker may be added for `key`, stopping an idle worker of the least recently used
+    /// other version if the global limit requires it.
+    private func makeRoom(for key: Key) -> Bool {
+        if self.totalWorkers < self.configuration.maximumWorkers { return true }
+        let candidates = self.slots.filter { $0.key != key && !$0.value.idle.isEmpty }
+        guard let (victimKey, victim) = candidates.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return false }
+        let (worker, _) = victim.idle.removeFirst()
+        worker.stop()
+        self.logger.debug("evicted an idle worker to make room", metadata: ["from": "\(victimKey.reference)", "for": "\(key.reference)"])
+        self.dropIfEmpty(victimKey)
+        return true
+    }
+
+    // MARK: Starting workers
+
+    private func startWorker(for service: PythonService) async throws -> PythonWorker {
+        let script = try self.installScript()
+        self.nextWorkerID += 1
+        let worker = try await PythonWorker.start(id: self.nextWorkerID, script: script, configuration: self.configuration)
+        let capture = self.directory.appendingPathComponent("load-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: capture) }
+        let answer: WorkerFrame
+        do {
+            answer = try await worker.exchange(try service.loadFrame(capture: capture), timeout: self.configuration.callTimeout)
+        } catch {
+            worker.kill()
+            throw error
+        }
+        guard answer.header["ok"]?.boolValue == true else {
+            worker.kill()
+            let detail = answer.header["error"]?.stringValue ?? "unknown error"
+            throw ServiceLoadFailure(
+                message: "Loading service '\(service.info.name)' version '\(service.info.version)' failed (its objects, models or init code raised):\n\(detail)",
+                console: ""
+            )
+        }
+        self.logger.debug("worker started", metadata: ["service": "\(service.info.reference)", "worker": "\(worker.id)", "pid": "\(worker.processID ?? 0)"])
+        self.startJanitor()
+        return worker
+    }
+
+    /// Writes the worker script into the runtime's private directory, once.
+    private func installScript() throws -> String {
+        if let path = self.scriptPath { return path }
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let url = self.directory.appendingPathComponent(PythonWorkerScript.fileName)
+        try Data(PythonWorkerScript.source.utf8).write(to: url, options: .atomic)
+        self.scriptPath = url.path
+        return url.path
+    }
+
+    func warmUp(_ service: PythonService) async throws {
+        let key = Key(reference: service.info.reference, revision: service.revision)
+        self.retireOtherRevisions(of: key)
+        let slot = self.slot(for: key, service: service)
+        let wanted = min(max(1, self.configuration.minimumWorkersPerVersion), self.configuration.maximumWorkersPerVersion)
+        while slot.total < wanted, self.makeRoom(for: key) {
+            slot.starting += 1
+            do {
+                let worker = try await self.startWorker(for: service)
+                slot.starting -= 1
+                slot.idle.append((worker, .now))
+            } catch let failure as ServiceLoadFailure {
+                slot.starting -= 1
+                throw MLDeployError(code: .serviceLoadFailed, message: failure.message)
+            } catch {
+                slot.starting -= 1
+                throw error
+            }
+        }
+    }
+
+    // MARK: Housekeeping
+
+    private func slot(for key: Key, service: PythonService) -> Slot {
+        if let slot = self.slots[key] { return slot }
+        let slot = Slot(service: service)
+        self.slots[key] = slot
+        return slot
+    }
+
+    /// A newer revision of the same version replaces the older one's workers.
+    private func retireOtherRevisions(of key: Key) {
+        for (other, slot) in self.slots where other.reference == key.reference && other.revision != key.revision {
+            for (worker, _) in slot.idle { worker.stop() }
+            slot.idle = []
+            for waiter in slot.waiters {
+                waiter.continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The service was redeployed while the call waited."))
+            }
+            self.slots[other] = nil
+            self.waitOrder.removeAll { $0 == other }
+        }
+    }
+
+    private func dropIfEmpty(_ key: Key) {
+        if let slot = self.slots[key], slot.total == 0, slot.waiters.isEmpty {
+            self.slots[key] = nil
+        }
+    }
+
+    func evict(_ reference: ServiceReference) {
+        for (key, slot) in self.slots where key.reference == reference {
+            for (worker, _) in slot.idle { worker.stop() }
+            slot.idle = []
+            for waiter in slot.waiters {
+                waiter.continuation.resume(throwing: MLDeployError.notFound("Service \(reference) was removed while the call waited for a worker."))
+            }
+            self.slots[key] = nil
+            self.waitOrder.removeAll { $0 == key }
+        }
+    }
+
+    /// Stops idle workers idle longer than the timeout, keeping each version's minimum.
+    private func evictIdle() {
+        let cutoff = ContinuousClock.now - self.configuration.idleTimeout
+        for (key, slot) in self.slots {
+            while slot.total > self.configuration.minimumWorkersPerVersion, let oldest = slot.idle.first, oldest.since < cutoff {
+                slot.idle.removeFirst()
+                oldest.worker.stop()
+                self.logger.debug("stopped an idle worker", metadata: ["service": "\(key.reference)", "worker": "\(oldest.worker.id)"])
+            }
+            if slot.total == 0, slot.waiters.isEmpty, self.configuration.minimumWorkersPerVersion == 0 {
+                self.slots[key] = nil
+            }
+        }
+    }
+
+    private func startJanitor() {
+        guard self.janitor == nil else { return }
+        let interval = max(Duration.milliseconds(50), self.configuration.idleTimeout / 4)
+        self.janitor = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await self?.evictIdle()
+            }
+        }
+    }
+
+    func status() -> PythonRuntime.Status {
+        PythonRuntime.Status(
+            versions: self.slots.map { key, slot in
+                .init(service: key.reference, idle: slot.idle.count, busy: slot.busy.count, starting: slot.starting, queued: slot.waiters.count)
+            }.sorted { "\($0.service)" < "\($1.service)" },
+            interpreter: self.configuration.interpreter,
+            maximumWorkers: self.configuration.maximumWorkers
+        )
+    }
+
+    func shutdown() async {
+        self.closed = true
+        self.janitor?.cancel()
+        var stopping: [PythonWorker] = []
+        for slot in self.slots.values {
+            for (worker, _) in slot.idle {
+                worker.stop()
+                stopping.append(worker)
+            }
+            for worker in slot.busy.values {
+                worker.kill()
+                stopping.append(worker)
+            }
+            for waiter in slot.waiters {
+                waiter.continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The Python runtime was shut down."))
+            }
+        }
+        self.slots = [:]
+        self.waitOrder = []
+        for worker in stopping {
+            await worker.waitUntilExited()
+        }
+    }
+}

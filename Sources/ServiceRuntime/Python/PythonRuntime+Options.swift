@@ -1,0 +1,41 @@
+import MLDeploy
+
+extension PythonRuntime.Configuration {
+    /// The option keys ``init(options:)`` reads.
+    public static let optionKeys = [
+        "python.interpreter", "python.minWorkers", "python.maxWorkers", "python.maxTotalWorkers",
+        "python.idleTimeoutSeconds", "python.callTimeoutSeconds", "python.memoryLimitMB", "python.warmUp",
+    ]
+
+    /// Reads a configuration from backend options (`BackendConfiguration.options`), starting from the
+    /// defaults. Keys: `python.interpreter`, `python.minWorkers`, `python.maxWorkers`,
+    /// `python.maxTotalWorkers`, `python.idleTimeoutSeconds`, `python.callTimeoutSeconds` (`0` = no
+    /// limit), `python.memoryLimitMB` (`0` = no limit), `python.warmUp` (`true`/`false`).
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidArgument`` naming the key and the expected form.
+    public init(options: [String: String]) throws {
+        self.init(interpreter: options["python.interpreter"])
+        func integer(_ key: String, minimum: Int) throws -> Int? {
+            guard let text = options[key] else { return nil }
+            guard let value = Int(text), value >= minimum else {
+                throw MLDeployError.invalidArgument("Option \(key) must be a whole number ≥ \(minimum), not '\(text)'.")
+            }
+            return value
+        }
+        if let value = try integer("python.minWorkers", minimum: 0) { self.minimumWorkersPerVersion = value }
+        if let value = try integer("python.maxWorkers", minimum: 1) { self.maximumWorkersPerVersion = value }
+        if let value = try integer("python.maxTotalWorkers", minimum: 1) { self.maximumWorkers = value }
+        if let value = try integer("python.idleTimeoutSeconds", minimum: 1) { self.idleTimeout = .seconds(value) }
+        if let value = try integer("python.callTimeoutSeconds", minimum: 0) { self.callTimeout = value == 0 ? nil : .seconds(value) }
+        if let value = try integer("python.memoryLimitMB", minimum: 0) { self.memoryLimit = value == 0 ? nil : value << 20 }
+        if let text = options["python.warmUp"] {
+            guard let value = Bool(text) else {
+                throw MLDeployError.invalidArgument("Option python.warmUp must be true or false, not '\(text)'.")
+            }
+            self.warmUpOnDeploy = value
+        }
+        if self.minimumWorkersPerVersion > self.maximumWorkersPerVersion {
+            throw MLDeployError.invalidArgument("Option python.minWorkers (\(self.minimumWorkersPerVersion)) exceeds python.maxWorkers (\(self.maximumWorkersPerVersion)).")
+        }
+    }
+}

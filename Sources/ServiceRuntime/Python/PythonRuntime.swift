@@ -1,0 +1,282 @@
+import Foundation
+import Logging
+import MLDeploy
+
+/// Runs Python services the way ML Server does: in a pool of `python3` worker processes.
+///
+/// A worker serves one service version: it unpickles the version's objects and models into a
+/// namespace and runs its init code **once**; then, per call, it binds the inputs as variables
+/// (scalars as Python scalars, `vector` → `numpy.array`, `matrix` → `numpy.matrix`, `data.frame` →
+/// `pandas.DataFrame` — numpy and pandas are imported only when a service uses them), runs the code in
+/// a fresh temporary working directory, reads the outputs back by name, and returns what the code
+/// printed (stdout and stderr, C-level output included) and the declared artifact files it wrote.
+///
+/// - A Python exception in service code is a *failed* ``MLDeploy/ServiceResponse`` carrying the
+///   traceback and the console output — not a thrown error.
+/// - A call that exceeds ``Configuration/callTimeout`` kills its worker and fails with
+///   ``MLDeploy/MLDeployError/Code/timeout``; a worker that dies (`os._exit`, a segfault, out of memory)
+///   fails its call with ``MLDeploy/MLDeployError/Code/workerCrashed`` and the exit reason. Either way the
+///   pool replaces the worker; the host process is never affected.
+/// - Workers run with the host user's rights inside time and memory limits. **This is not a
+///   sandbox**: service code can read and write whatever the host user can.
+public final class PythonRuntime: Sendable {
+    /// How workers are started, pooled and limited.
+    public struct Configuration: Sendable, Hashable {
+        /// The interpreter: a name looked up in `PATH`, or a path. Default: `$MLDEPLOY_PYTHON`, else `python3`.
+        public var interpreter: String
+        /// Workers kept per service version even when idle.
+        public var minimumWorkersPerVersion: Int = 0
+        /// Workers at most per service version; further calls queue, first come first served.
+        public var maximumWorkersPerVersion: Int = 2
+        /// Workers at most across all versions. When reached, the least recently used version gives
+        /// up an idle worker.
+        public var maximumWorkers: Int = 8
+        /// How long an idle worker is kept (beyond the minimum).
+        public var idleTimeout: Duration = .seconds(300)
+        /// The longest a call may run before its worker is killed; `nil` means no limit.
+        public var callTimeout: Duration? = .seconds(60)
+        /// The address-space limit per worker (`RLIMIT_AS`), in bytes; `nil` means none. Default 4 GiB
+        /// (numpy and pandas reserve much more address space than they use).
+        public var memoryLimit: Int? = 4 << 30
+        /// How long a new worker may take to start and say it is ready.
+        public var startupTimeout: Duration = .seconds(30)
+        /// Whether deploying a version starts its workers at once (the local backends call
+        /// ``PythonRuntime/warmUp(_:)`` when this is set).
+        public var warmUpOnDeploy = false
+        /// Extra environment variables for workers.
+        public var environment: [String: String] = [:]
+
+        /// The defaults, with the interpreter from `MLDEPLOY_PYTHON`.
+        public init(interpreter: String? = nil) {
+            self.interpreter = interpreter ?? ProcessInfo.processInfo.environment["MLDEPLOY_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
+        }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    private let pool: PythonPool
+    let directory: URL
+    private let logger: Logger
+
+    /// Creates a runtime. Workers start on first use (or at ``warmUp(_:)``).
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "mldeploy.python")) {
+        self.configuration = configuration
+        self.logger = logger
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-python-\(getpid())-\(UUID().uuidString.prefix(8))")
+        self.pool = PythonPool(configuration: configuration, directory: self.directory, logger: logger)
+    }
+
+    /// Runs one call of a Python service.
+    ///
+    /// - Returns: The response; `success == false` when the service code raised.
+    /// - Throws: ``MLDeploy/MLDeployError``: ``MLDeploy/MLDeployError/Code/timeout``,
+    ///   ``MLDeploy/MLDeployError/Code/workerCrashed``, ``MLDeploy/MLDeployError/Code/outputMismatch``
+    ///   (an output the code produced cannot be encoded as its declared type),
+    ///   ``MLDeploy/MLDeployError/Code/pythonRuntimeUnavailable`` (no interpreter).
+    public func run(_ service: PythonService, inputs: [String: MLValue]) async throws -> ServiceResponse {
+        let bound = try service.info.bindInputs(inputs)
+        let lease: PythonPool.Lease
+        do {
+            lease = try await self.pool.acquire(service)
+        } catch let failure as ServiceLoadFailure {
+            return .failure(service: service.info, errorMessage: failure.message, consoleOutput: failure.console)
+        }
+        let workdir = self.directory.appendingPathComponent("call-\(UUID().uuidString)")
+        let capture = self.directory.appendingPathComponent("console-\(UUID().uuidString).txt")
+        var healthy = false
+        defer {
+            try? FileManager.default.removeItem(at: workdir)
+            try? FileManager.default.removeItem(at: capture)
+        }
+        do {
+            try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            var inputsJSON = JSONObject()
+            for definition in service.info.inputs {
+                inputsJSON.append(definition.name, try bound[definition.name, default: .null].json(as: definition.type, parameter: definition.name))
+            }
+            let call = WorkerFrame(header: [
+                "op": "call", "inputs": .object(inputsJSON), "workdir": .string(workdir.path), "capture": .string(capture.path),
+            ])
+            // Cancelling the caller (a cancelled batch, a client that went away) kills the worker, so
+            // abandoned work does not keep running.
+            let worker = lease.worker
+            let answer: WorkerFrame
+            do {
+                answer = try await withTaskCancellationHandler {
+                    try await worker.exchange(call, timeout: self.configuration.callTimeout)
+                } onCancel: {
+                    worker.kill()
+                }
+            } catch where Task.isCancelled {
+                throw MLDeployError(code: .cancelled, message: "The call of service '\(service.info.name)' was cancelled; its worker was stopped.")
+            }
+            healthy = true
+            await self.pool.release(lease, healthy: true)
+            return try Self.response(answer, service: service.info, workdir: workdir)
+        } catch {
+            if !healthy { await self.pool.release(lease, healthy: false) }
+            throw error
+        }
+    }
+
+    /// Starts the version's workers now (at least one, or the configured minimum) so its first call
+    /// does not pay for starting Python and loading the service.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/pythonRuntimeUnavailable``, or
+    ///   ``MLDeploy/MLDeployError/Code/serviceLoadFailed`` when its objects or init code fail.
+    public func warmUp(_ service: PythonService) async throws {
+        try await self.pool.warmUp(service)
+    }
+
+    /// Stops the workers of every revision of `reference` (its version was deleted or replaced).
+    public func evict(_ reference: ServiceReference) async {
+        await self.pool.evict(reference)
+    }
+
+    /// The pool's current workers, per service version.
+    public func status() async -> Status {
+        await self.pool.status()
+    }
+
+    /// Stops every worker and removes the runtime's temporary directory. Calls in flight fail.
+    public func shutdown() async {
+        await self.pool.shutdown()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+
+    /// The pool's workers.
+    public struct Status: Sendable, Hashable {
+        /// One service version's workers.
+        public struct Version: Sendable, Hashable {
+            /// The version.
+            public var service: ServiceReference
+            /// Workers waiting for calls.
+            public var idle: Int
+            /// Workers running calls.
+            public var busy: Int
+            /// Workers starting.
+            public var starting: Int
+            /// Calls waiting for a worker.
+            public var queued: Int
+        }
+
+        /// Per version.
+        public var versions: [Version]
+        /// The interpreter.
+        public var interpreter: String
+        /// The global worker limit.
+        public var maximumWorkers: Int
+        /// Workers now, all versions together.
+        public var workers: Int { self.versions.reduce(0) { $0 + $1.idle + $1.busy + $1.starting } }
+    }
+
+    // MARK: Decoding a worker's answer
+
+    static func response(_ answer: WorkerFrame, service: ServiceInfo, workdir: URL) throws -> ServiceResponse {
+        let header = answer.header
+        let console = header["console"]?.stringValue ?? ""
+        guard header["ok"]?.boolValue == true else {
+            let error = header["error"]?.stringValue ?? "The service failed without a message."
+            if header["kind"]?.stringValue == "output" {
+                throw MLDeployError(code: .outputMismatch, message: "Service '\(service.name)' version '\(service.version)': \(error)")
+            }
+            return .failure(service: service, errorMessage: error, consoleOutput: console)
+        }
+        var outputs: [String: MLValue] = [:]
+        let raw = header["outputs"]?.objectValue ?? [:]
+        for definition in service.outputs {
+            do {
+                outputs[definition.name] = try MLValue(json: raw[definition.name] ?? .null, as: definition.type, parameter: definition.name)
+            } catch var error as MLDeployError {
+                error.message = "Service '\(service.name)' version '\(service.version)': " + error.message
+                throw error
+            }
+        }
+        var artifacts: [String: Data] = [:]
+        for name in service.artifacts {
+            if let data = Self.readRegularFile(workdir.appendingPathComponent(name)) {
+                artifacts[name] = data
+            }
+        }
+        return try ServiceResponse(
+            service: service,
+            outputs: try service.checkOutputs(outputs),
+            artifacts: artifacts,
+            consoleOutput: console,
+            changedFiles: artifacts.keys.sorted()
+        )
+    }
+
+    /// The file's bytes if it is a regular file — never following a symbolic link, so service code
+    /// cannot make the host return files from elsewhere as artifacts.
+    static func readRegularFile(_ url: URL) -> Data? {
+        let descriptor = open(url.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return try? handle.readToEnd() ?? Data()
+    }
+}
+
+/// A Python service version as a worker loads it.
+public struct PythonService: Sendable {
+    /// The service's metadata: name, version, schema, artifacts.
+    public var info: ServiceInfo
+    /// The code run per call.
+    public var code: String
+    /// The code run once per worker, if any.
+    public var initCode: String?
+    /// Objects and models, by name.
+    public var namespace: [String: ServiceObject]
+    /// Identifies this revision of the version: workers loaded from another revision (before a
+    /// redeploy) are never reused for it.
+    public var revision: String
+
+    /// Creates a service description.
+    public init(info: ServiceInfo, code: String, initCode: String?, namespace: [String: ServiceObject], revision: String) {
+        self.info = info
+        self.code = code
+        self.initCode = initCode
+        self.namespace = namespace
+        self.revision = revision
+    }
+
+    /// The `load` frame: code, schema, values as JSON, pickles as blobs.
+    func loadFrame(capture: URL) throws -> WorkerFrame {
+        var objects: [JSONValue] = []
+        var blobs: [[UInt8]] = []
+        for (name, object) in self.namespace.sorted(by: { $0.key < $1.key }) {
+            switch object {
+            case .pickled(let data):
+                objects.append(["name": .string(name), "kind": "pickle", "blob": .integer(blobs.count)])
+                blobs.append(Array(data))
+            case .value(let value):
+                let type = value.naturalType.map { JSONValue.string($0.rawValue) } ?? .null
+                objects.append(["name": .string(name), "kind": "value", "type": type, "value": try value.jsonValue()])
+            }
+        }
+        func schema(_ parameters: [ParameterDefinition]) -> JSONValue {
+            .array(parameters.map { ["name": .string($0.name), "type": .string($0.type.rawValue)] })
+        }
+        return WorkerFrame(
+            header: [
+                "op": "load",
+                "service": .string("\(self.info.name)/\(self.info.version)"),
+                "code": .string(self.code),
+                "init_code": self.initCode.map(JSONValue.string) ?? .null,
+                "inputs": schema(self.info.inputs),
+                "outputs": schema(self.info.outputs),
+                "objects": .array(objects),
+                "capture": .string(capture.path),
+            ],
+            blobs: blobs
+        )
+    }
+}
+
+/// A version's objects or init code failed to load; calls get a failed response with the traceback.
+struct ServiceLoadFailure: Error {
+    let message: String
+    let console: String
+}

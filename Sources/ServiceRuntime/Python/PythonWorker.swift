@@ -1,0 +1,301 @@
+import Foundation
+import Logging
+import MLDeploy
+import Subprocess
+import Synchronization
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// One `python3` process running the worker script, driven over its stdin/stdout with
+/// ``WorkerFrame``s. It serves one service version and one call at a time; the pool decides which.
+///
+/// The process runs inside swift-subprocess's `run`, in a task the worker owns. Exchanges are queued
+/// to that task; if the process dies, the exchange in flight fails with the exit reason (status or
+/// signal, and the tail of what the process wrote to stderr before the script took over its output).
+final class PythonWorker: Sendable {
+    fileprivate struct Exchange: Sendable {
+        let frame: WorkerFrame
+        let continuation: CheckedContinuation<WorkerFrame, any Error>
+    }
+
+    fileprivate struct State {
+        var processID: pid_t?
+        var exited = false
+        var killedForTimeout = false
+        var stderrTail: [UInt8] = []
+        var inFlight: Exchange?
+        var queue: [Exchange] = []
+        var waiter: CheckedContinuation<Exchange?, Never>?
+        var closed = false
+    }
+
+    /// What the worker and its process task share; created before the task starts. Exchanges pass
+    /// through a single-consumer queue: the process task takes them one at a time.
+    fileprivate final class Shared: Sendable {
+        let state = Mutex(State())
+
+        func submit(_ exchange: Exchange) {
+            enum Outcome { case handed(CheckedContinuation<Exchange?, Never>), queued, refused }
+            let outcome: Outcome = self.state.withLock { state in
+                if state.closed || state.exited { return .refused }
+                if let waiter = state.waiter {
+                    state.waiter = nil
+                    return .handed(waiter)
+                }
+                state.queue.append(exchange)
+                return .queued
+            }
+            switch outcome {
+            case .handed(let waiter): waiter.resume(returning: exchange)
+            case .queued: break
+            case .refused: exchange.continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: "The Python worker has exited."))
+            }
+        }
+
+        func next() async -> Exchange? {
+            await withCheckedContinuation { continuation in
+                enum Outcome { case take(Exchange), end, wait }
+                let outcome: Outcome = self.state.withLock { state in
+                    if !state.queue.isEmpty { return .take(state.queue.removeFirst()) }
+                    if state.closed { return .end }
+                    state.waiter = continuation
+                    return .wait
+                }
+                switch outcome {
+                case .take(let exchange): continuation.resume(returning: exchange)
+                case .end: continuation.resume(returning: nil)
+                case .wait: break
+                }
+            }
+        }
+
+        /// No more exchanges: the consumer's wait ends, and queued ones fail with `reason`.
+        func close(failing reason: String? = nil) {
+            let (waiter, leftovers) = self.state.withLock { state -> (CheckedContinuation<Exchange?, Never>?, [Exchange]) in
+                state.closed = true
+                defer {
+                    state.waiter = nil
+                    if reason != nil { state.queue = [] }
+                }
+                return (state.waiter, reason == nil ? [] : state.queue)
+            }
+            waiter?.resume(returning: nil)
+            for exchange in leftovers {
+                exchange.continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: reason!))
+            }
+        }
+    }
+
+    /// A number identifying the worker in logs and status.
+    let id: Int
+    /// When the worker was started.
+    let started = ContinuousClock.now
+    private let shared: Shared
+    private let process: Task<Void, Never>
+
+
+    private init(id: Int, shared: Shared, process: Task<Void, Never>) {
+        self.id = id
+        self.shared = shared
+        self.process = process
+    }
+
+    /// Starts a worker and waits for its `ready` message.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/pythonRuntimeUnavailable`` when the interpreter cannot
+    ///   be started or does not answer within `startupTimeout`.
+    static func start(id: Int, script: String, configuration: PythonRuntime.Configuration) async throws -> PythonWorker {
+        let shared = Shared()
+        let ready = AsyncStream<Result<WorkerFrame, any Error>>.makeStream()
+        let process = Task {
+            await PythonWorker.drive(script: script, configuration: configuration, shared: shared, ready: ready.continuation)
+        }
+        let worker = PythonWorker(id: id, shared: shared, process: process)
+
+        let timeout = Task {
+            try await Task.sleep(for: configuration.startupTimeout)
+            ready.continuation.yield(.failure(MLDeployError(
+                code: .pythonRuntimeUnavailable,
+                message: "The Python interpreter '\(configuration.interpreter)' did not start a worker within \(configuration.startupTimeout)."
+            )))
+        }
+        defer { timeout.cancel() }
+        var iterator = ready.stream.makeAsyncIterator()
+        guard let first = await iterator.next() else {
+            throw MLDeployError(code: .pythonRuntimeUnavailable, message: "The Python worker stopped before it was ready.")
+        }
+        switch first {
+        case .success:
+            return worker
+        case .failure(let error):
+            worker.kill()
+            throw error
+        }
+    }
+
+    /// The process's id, once running.
+    var processID: pid_t? { self.shared.state.withLock { $0.processID } }
+
+    /// Whether the process has exited.
+    var hasExited: Bool { self.shared.state.withLock { $0.exited } }
+
+    /// Sends a frame and waits for the answer, killing the worker if it takes longer than `timeout`.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/timeout`` (the worker was killed),
+    ///   ``MLDeploy/MLDeployError/Code/workerCrashed`` (the worker died, with its exit reason).
+    func exchange(_ frame: WorkerFrame, timeout: Duration?) async throws -> WorkerFrame {
+        let killer: Task<Void, Never>? = timeout.map { limit in
+            Task { [self] in
+                guard (try? await Task.sleep(for: limit)) != nil else { return }
+                self.shared.state.withLock { $0.killedForTimeout = true }
+                self.kill()
+            }
+        }
+        defer { killer?.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            if self.hasExited {
+                continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: "The Python worker has already exited."))
+                return
+            }
+            self.shared.submit(Exchange(frame: frame, continuation: continuation))
+        }
+    }
+
+    /// Asks the worker to exit once its current exchange is done.
+    func stop() {
+        self.shared.close()
+    }
+
+    /// Kills the process at once (SIGKILL); an exchange in flight fails.
+    func kill() {
+        if let pid = self.processID, !self.hasExited {
+            Foundation.kill(pid, SIGKILL)
+        }
+        self.shared.close()
+    }
+
+    /// Waits until the process has exited.
+    func waitUntilExited() async {
+        await self.process.value
+    }
+
+    // MARK: The process task
+
+    private static func drive(
+        script: String,
+        configuration: PythonRuntime.Configuration,
+        shared: Shared,
+        ready: AsyncStream<Result<WorkerFrame, any Error>>.Continuation
+    ) async {
+        let executable: Executable =
+            configuration.interpreter.contains("/") ? .path(FilePath(configuration.interpreter)) : .name(configuration.interpreter)
+        var environment: [Environment.Key: String?] = [
+            "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        ]
+        for (key, value) in configuration.environment { environment[Environment.Key(stringLiteral: key)] = value }
+        let memoryLimit = configuration.memoryLimit.map(String.init) ?? "0"
+
+        var readySent = false
+        do {
+            let result = try await Subprocess.run(
+                executable,
+                arguments: ["-u", script, memoryLimit],
+                environment: .inherit.updating(environment),
+                input: .inputWriter,
+                output: .sequence,
+                error: .sequence
+            ) { execution in
+                let pid = execution.processIdentifier.value
+                shared.state.withLock { $0.processID = pid }
+                // The worker keeps its original stderr open until it exits, so the end of this
+                // stream is the process's end: stop waiting for exchanges then.
+                async let stderrTail: Void = {
+                    do {
+                        for try await chunk in execution.standardError {
+                            let bytes = chunk.withUnsafeBytes { Array($0) }
+                            shared.state.withLock { state in
+                                state.stderrTail.append(contentsOf: bytes)
+                                if state.stderrTail.count > 8192 { state.stderrTail.removeFirst(state.stderrTail.count - 8192) }
+                            }
+                        }
+                    } catch {}
+                    shared.close()
+                }()
+                var frames = WorkerFrameReader()
+                var output = execution.standardOutput.makeAsyncIterator()
+                func nextFrame() async throws -> WorkerFrame? {
+                    while true {
+                        if let frame = try frames.next() { return frame }
+                        guard let chunk = try await output.next() else { return nil }
+                        chunk.withUnsafeBytes { frames.append($0) }
+                    }
+                }
+                guard let hello = try await nextFrame() else { _ = await stderrTail; return }
+                readySent = true
+                ready.yield(.success(hello))
+                while let exchange = await shared.next() {
+                    shared.state.withLock { $0.inFlight = exchange }
+                    let bytes = try exchange.frame.encoded()
+                    _ = try await execution.standardInputWriter.write(bytes)
+                    guard let answer = try await nextFrame() else { break }
+                    shared.state.withLock { $0.inFlight = nil }
+                    exchange.continuation.resume(returning: answer)
+                }
+                try? await execution.standardInputWriter.finish()
+                // Read stdout to its end (the worker exits on end of input), so every stream of this
+                // process is finished before `run` closes its descriptors.
+                while (try? await output.next()) != nil {}
+                _ = await stderrTail
+            }
+            Self.finish(shared: shared, ready: ready, readySent: readySent, configuration: configuration, reason: Self.describe(result.terminationStatus))
+        } catch {
+            Self.finish(shared: shared, ready: ready, readySent: readySent, configuration: configuration, reason: "could not run: \(error)")
+        }
+    }
+
+    /// The process is gone: fail what still waits, with the exit reason.
+    private static func finish(
+        shared: Shared,
+        ready: AsyncStream<Result<WorkerFrame, any Error>>.Continuation,
+        readySent: Bool,
+        configuration: PythonRuntime.Configuration,
+        reason: String
+    ) {
+        let (inFlight, timedOut, tail) = shared.state.withLock { state -> (Exchange?, Bool, String) in
+            state.exited = true
+            defer { state.inFlight = nil }
+            return (state.inFlight, state.killedForTimeout, String(decoding: state.stderrTail, as: UTF8.self))
+        }
+        // Exchanges queued after the last one was taken never reached the worker.
+        shared.close(failing: "The Python worker exited (\(reason)) before the call started.")
+        let detail = tail.isEmpty ? "" : "\n" + tail.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !readySent {
+            ready.yield(.failure(MLDeployError(
+                code: .pythonRuntimeUnavailable,
+                message: "The Python interpreter '\(configuration.interpreter)' did not start a worker (\(reason)).\(detail) Set MLDEPLOY_PYTHON to a Python 3 interpreter."
+            )))
+        }
+        ready.finish()
+        if let inFlight {
+            if timedOut {
+                inFlight.continuation.resume(throwing: MLDeployError(code: .timeout, message: "The call did not finish in time; its worker was killed and will be replaced."))
+            } else {
+                inFlight.continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: "The Python worker died (\(reason)) during the call; it will be replaced.\(detail)"))
+            }
+        }
+    }
+
+    private static func describe(_ status: TerminationStatus) -> String {
+        switch status {
+        case .exited(let code): return "exit status \(code)"
+        case .signaled(let signal):
+            let names: [Int32: String] = [SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT", SIGTERM: "SIGTERM", SIGBUS: "SIGBUS"]
+            return "killed by \(names[signal] ?? "signal \(signal)")"
+        }
+    }
+}
+

@@ -1,0 +1,310 @@
+/// The Python side of a worker: a loop that loads one service version and runs its calls.
+///
+/// Embedded as text (and written to a private directory when a pool starts) so the runtime never
+/// depends on where an installation put its resource files.
+///
+/// Protocol, over the worker's stdin/stdout, which the script keeps for itself: each message is a
+/// 4-byte big-endian length, a UTF-8 JSON header, then raw blobs whose sizes the header lists in
+/// `blob_sizes`. File descriptors 1 and 2 are pointed at a capture file during calls (so `print`, and
+/// output from C code, become console output), and at /dev/null otherwise; fd 0 reads /dev/null.
+enum PythonWorkerScript {
+    /// The file name the script is written under.
+    static let fileName = "mldeploy_worker.py"
+
+    static let source = #"""
+# MLDeploy Python worker. Do not edit here: this file is written by the Swift runtime.
+import io
+import json
+import linecache
+import math
+import os
+import struct
+import sys
+import traceback
+import warnings
+
+PROTOCOL_IN = os.fdopen(os.dup(0), "rb", buffering=0)
+PROTOCOL_OUT = os.fdopen(os.dup(1), "wb", buffering=0)
+# Keep the original stderr pipe open until we exit: its end of file tells the host we are gone.
+_STDERR_KEEPALIVE = os.dup(2)
+_devnull_in = os.open(os.devnull, os.O_RDONLY)
+_devnull_out = os.open(os.devnull, os.O_WRONLY)
+os.dup2(_devnull_in, 0)
+os.dup2(_devnull_out, 1)
+os.dup2(_devnull_out, 2)
+
+try:
+    import dill as _pickler
+    PICKLER = "dill"
+except ImportError:
+    import pickle as _pickler
+    PICKLER = "pickle"
+
+
+def read_exact(n):
+    data = bytearray()
+    while len(data) < n:
+        chunk = PROTOCOL_IN.read(n - len(data))
+        if not chunk:
+            raise EOFError
+        data.extend(chunk)
+    return bytes(data)
+
+
+def receive():
+    (length,) = struct.unpack(">I", read_exact(4))
+    header = json.loads(read_exact(length))
+    blobs = [read_exact(size) for size in header.get("blob_sizes", [])]
+    return header, blobs
+
+
+def send(header, blobs=()):
+    header = dict(header)
+    header["blob_sizes"] = [len(b) for b in blobs]
+    body = json.dumps(header, allow_nan=False).encode()
+    PROTOCOL_OUT.write(struct.pack(">I", len(body)) + body + b"".join(blobs))
+
+
+# -- values ----------------------------------------------------------------------------------------
+_np = None
+_pd = None
+
+
+def numpy():
+    global _np
+    if _np is None:
+        import numpy as np
+        _np = np
+    return _np
+
+
+def pandas():
+    global _pd
+    if _pd is None:
+        import pandas as pd
+        _pd = pd
+    return _pd
+
+
+def _same_type(values):
+    kinds = {type(v) for v in values}
+    return len(kinds) == 1 and None.__class__ not in kinds
+
+
+def decode(kind, value):
+    """Wire value -> Python, as ML Server binds inputs (spec 4.3)."""
+    if value is None:
+        return None
+    if kind == "integer":
+        return int(value)
+    if kind == "numeric":
+        return float(value)
+    if kind == "character":
+        return value
+    if kind == "logical":
+        return bool(value)
+    if kind == "vector":
+        np = numpy()
+        return np.array(value) if value and _same_type(value) else np.array(value, dtype=object)
+    if kind == "matrix":
+        np = numpy()
+        flat = [cell for row in value for cell in row]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            return np.matrix(value) if flat and _same_type(flat) else np.matrix(value, dtype=object)
+    if kind == "data.frame":
+        pd = pandas()
+        columns = {}
+        for name, cells in value.items():
+            present = [c for c in cells if c is not None]
+            exact = present and all(type(c) is float for c in present)
+            columns[name] = pd.Series(cells, dtype=None if (exact or (present and _same_type(cells))) else object)
+        return pd.DataFrame(columns)
+    raise ValueError("unknown parameter type %r" % kind)
+
+
+def _cell(value):
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str, bytes)):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, float):
+        return None if (math.isnan(value) or math.isinf(value)) else value
+    if isinstance(value, (bool, int, str)):
+        return value
+    if _pd is not None and value is _pd.NA or (_pd is not None and value is _pd.NaT):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_cell(v) for v in value]
+    return str(value)
+
+
+def encode(kind, value):
+    """Python -> wire value, as ML Server reads outputs back (spec 4.4)."""
+    if value is None:
+        return None
+    if kind == "integer":
+        if isinstance(value, float) and not value.is_integer():
+            raise TypeError("%r is not a whole number" % value)
+        return int(value)
+    if kind == "numeric":
+        return _cell(float(value))
+    if kind == "character":
+        if not isinstance(value, str):
+            raise TypeError("%s is not a str" % type(value).__name__)
+        return value
+    if kind == "logical":
+        return bool(value)
+    if kind == "vector":
+        items = value.tolist() if hasattr(value, "tolist") else list(value)
+        return [_cell(v) for v in items]
+    if kind == "matrix":
+        rows = numpy().asarray(value).tolist()
+        return [[_cell(v) for v in row] for row in rows]
+    if kind == "data.frame":
+        if hasattr(value, "columns") and hasattr(value, "__getitem__"):
+            return {str(c): [_cell(v) for v in value[c].tolist()] for c in value.columns}
+        if isinstance(value, dict):
+            return {str(k): [_cell(v) for v in (c.tolist() if hasattr(c, "tolist") else list(c))] for k, c in value.items()}
+        raise TypeError("%s is not a DataFrame" % type(value).__name__)
+    raise ValueError("unknown parameter type %r" % kind)
+
+
+# -- running code ----------------------------------------------------------------------------------
+class Captured:
+    """Points fds 1 and 2 (and sys.stdout/stderr) at a capture file for the duration of a block."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(self.fd, 1)
+        os.dup2(self.fd, 2)
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os.dup2(_devnull_out, 1)
+        os.dup2(_devnull_out, 2)
+        os.close(self.fd)
+        return False
+
+    def text(self):
+        try:
+            with open(self.path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        finally:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def user_traceback(exc, filename):
+    """The traceback of `exc` from the first frame of service code on."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def compile_source(source, filename):
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return compile(source, filename, "exec")
+
+
+class Service:
+    def __init__(self, header, blobs, capture):
+        self.name = header["service"]
+        self.inputs = header["inputs"]
+        self.outputs = header["outputs"]
+        self.code_file = "<service %s>" % self.name
+        self.init_file = "<init %s>" % self.name
+        self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        for obj in header["objects"]:
+            if obj["kind"] == "pickle":
+                self.namespace[obj["name"]] = _pickler.loads(blobs[obj["blob"]])
+            else:
+                self.namespace[obj["name"]] = decode(obj["type"], obj["value"]) if obj.get("type") else obj["value"]
+        self.code = compile_source(header["code"], self.code_file)
+        init = header.get("init_code")
+        if init:
+            with Captured(capture):
+                exec(compile_source(init, self.init_file), self.namespace)
+
+    def call(self, header):
+        namespace = dict(self.namespace)
+        for definition in self.inputs:
+            name = definition["name"]
+            namespace[name] = decode(definition["type"], header["inputs"].get(name))
+        os.chdir(header["workdir"])
+        capture = Captured(header["capture"])
+        try:
+            with capture:
+                exec(self.code, namespace)
+        except BaseException as exc:  # service code raised (SystemExit included)
+            return {"ok": False, "kind": "exception", "error": user_traceback(exc, self.code_file), "console": capture.text()}
+        finally:
+            os.chdir("/")
+        console = capture.text()
+        outputs = {}
+        for definition in self.outputs:
+            name = definition["name"]
+            try:
+                outputs[name] = encode(definition["type"], namespace.get(name))
+            except Exception as exc:
+                return {"ok": False, "kind": "output", "error": "output '%s' (%s): %s" % (name, definition["type"], exc), "console": console}
+        return {"ok": True, "outputs": outputs, "console": console}
+
+
+def main():
+    if len(sys.argv) > 1 and int(sys.argv[1]) > 0:
+        import resource
+        limit = int(sys.argv[1])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    send({"op": "ready", "pid": os.getpid(), "python": sys.version.split()[0], "pickler": PICKLER})
+    service = None
+    while True:
+        try:
+            header, blobs = receive()
+        except EOFError:
+            return
+        op = header.get("op")
+        if op == "load":
+            try:
+                service = Service(header, blobs, header["capture"])
+                send({"op": "loaded", "ok": True})
+            except BaseException as exc:
+                filename = "<init %s>" % header.get("service")
+                detail = user_traceback(exc, filename) if exc.__traceback__ else repr(exc)
+                if filename not in detail:
+                    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                send({"op": "loaded", "ok": False, "error": detail})
+        elif op == "call":
+            try:
+                result = service.call(header)
+            except MemoryError:
+                result = {"ok": False, "kind": "exception", "error": "MemoryError: the service exceeded the worker's memory limit", "console": ""}
+            result["op"] = "result"
+            try:
+                send(result)
+            except ValueError as exc:  # not JSON-encodable
+                send({"op": "result", "ok": False, "kind": "output", "error": str(exc), "console": result.get("console", "")})
+        elif op == "exit":
+            return
+
+
+if __name__ == "__main__":
+    main()
+"""#
+}
