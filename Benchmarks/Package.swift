@@ -22,5 +22,12 @@ let package = Package(
                 .product(name: "MLDeploy", package: "MLDeploy"),
             ]
         ),
+        .executableTarget(
+            name: "PythonBenchmark",
+            dependencies: [
+                .product(name: "ServiceRuntime", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+            ]
+        ),
     ]
 )

@@ -11,8 +11,9 @@ set -euo pipefail
 #   openssl: test certificates are made with its command line
 APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl)
 
-# Python packages the tests need.
-PIP_PACKAGES=()
+# Python packages the tests need: the Python runtime binds vectors, matrices and data frames as numpy
+# and pandas values, and unpickles objects with dill when it is installed.
+PIP_PACKAGES=(numpy pandas dill)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "bootstrap: the Swift toolchain is not on PATH (expected Swift 6.1 or later)" >&2
@@ -35,6 +36,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     done
 fi
 
-if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
-    python3 -m pip install -q "${PIP_PACKAGES[@]}"
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "bootstrap: python3 is not on PATH (the Python runtime and the tests need Python 3)" >&2
+    exit 1
+fi
+missing_pip=()
+for package in "${PIP_PACKAGES[@]}"; do
+    python3 -c "import $package" >/dev/null 2>&1 || missing_pip+=("$package")
+done
+if [ ${#missing_pip[@]} -gt 0 ]; then
+    echo "bootstrap: installing Python packages ${missing_pip[*]}"
+    python3 -m pip install -q --disable-pip-version-check "${missing_pip[@]}"
 fi

@@ -16,6 +16,8 @@ actor PythonPool {
     struct Lease: Sendable {
         let worker: PythonWorker
         let key: Key
+        /// The worker's working directory (the artifacts of the call are read from it).
+        var workdir: URL
     }
 
     struct Key: Hashable, Sendable {
@@ -67,7 +69,7 @@ actor PythonPool {
         slot.lastUsed = .now
         if let (worker, _) = slot.idle.popLast() {
             slot.busy[worker.id] = worker
-            return Lease(worker: worker, key: key)
+            return Lease(worker: worker, key: key, workdir: self.workdir(of: worker))
         }
         if slot.total < self.configuration.maximumWorkersPerVersion, self.makeRoom(for: key) {
             slot.starting += 1
@@ -80,7 +82,7 @@ actor PythonPool {
             }
             slot.starting -= 1
             slot.busy[worker.id] = worker
-            return Lease(worker: worker, key: key)
+            return Lease(worker: worker, key: key, workdir: self.workdir(of: worker))
         }
         self.nextWaiterID += 1
         let waiterID = self.nextWaiterID
@@ -92,7 +94,7 @@ actor PythonPool {
         } onCancel: {
             Task { await self.abandonWait(waiterID, key: key) }
         }
-        return Lease(worker: worker, key: key)
+        return Lease(worker: worker, key: key, workdir: self.workdir(of: worker))
     }
 
     private func abandonWait(_ waiterID: Int, key: Key) {
@@ -104,12 +106,12 @@ actor PythonPool {
 
     func release(_ lease: Lease, healthy: Bool) {
         guard let slot = self.slots[lease.key], !self.closed else {
-            lease.worker.kill()
+            self.retire(lease.worker, kill: true)
             return
         }
         slot.lastUsed = .now
         guard healthy, !lease.worker.hasExited else {
-            lease.worker.kill()
+            self.retire(lease.worker, kill: true)
             slot.busy[lease.worker.id] = nil
             self.serveWaiters(of: lease.key)
             self.serveWaitersElsewhere()
@@ -149,7 +151,7 @@ actor PythonPool {
 
     private func started(_ worker: PythonWorker, for key: Key, handingTo continuation: CheckedContinuation<PythonWorker, any Error>) {
         guard let slot = self.slots[key], !self.closed else {
-            worker.kill()
+            self.retire(worker, kill: true)
             continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The service was evicted while its worker started."))
             return
         }
@@ -176,7 +178,7 @@ actor PythonPool {
         let candidates = self.slots.filter { $0.key != key && !$0.value.idle.isEmpty }
         guard let (victimKey, victim) = candidates.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return false }
         let (worker, _) = victim.idle.removeFirst()
-        worker.stop()
+        self.retire(worker, kill: false)
         self.logger.debug("evicted an idle worker to make room", metadata: ["from": "\(victimKey.reference)", "for": "\(key.reference)"])
         self.dropIfEmpty(victimKey)
         return true
@@ -184,21 +186,42 @@ actor PythonPool {
 
     // MARK: Starting workers
 
+    /// The worker's working directory: one per worker, emptied by the worker before each call.
+    func workdir(of worker: PythonWorker) -> URL {
+        self.directory.appendingPathComponent("worker-\(worker.id)")
+    }
+
+    private func console(of worker: PythonWorker) -> URL {
+        self.directory.appendingPathComponent("worker-\(worker.id).console")
+    }
+
+    /// Stops a worker and removes its files once it has exited.
+    private func retire(_ worker: PythonWorker, kill: Bool) {
+        if kill { worker.kill() } else { worker.stop() }
+        let files = [self.workdir(of: worker), self.console(of: worker)]
+        Task.detached {
+            await worker.waitUntilExited()
+            for file in files { try? FileManager.default.removeItem(at: file) }
+        }
+    }
+
     private func startWorker(for service: PythonService) async throws -> PythonWorker {
         let script = try self.installScript()
         self.nextWorkerID += 1
         let worker = try await PythonWorker.start(id: self.nextWorkerID, script: script, configuration: self.configuration)
-        let capture = self.directory.appendingPathComponent("load-\(UUID().uuidString).txt")
-        defer { try? FileManager.default.removeItem(at: capture) }
         let answer: WorkerFrame
         do {
-            answer = try await worker.exchange(try service.loadFrame(capture: capture), timeout: self.configuration.callTimeout)
+            try FileManager.default.createDirectory(at: self.workdir(of: worker), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            answer = try await worker.exchange(
+                try service.loadFrame(workdir: self.workdir(of: worker), capture: self.console(of: worker)),
+                timeout: self.configuration.callTimeout
+            )
         } catch {
-            worker.kill()
+            self.retire(worker, kill: true)
             throw error
         }
         guard answer.header["ok"]?.boolValue == true else {
-            worker.kill()
+            self.retire(worker, kill: true)
             let detail = answer.header["error"]?.stringValue ?? "unknown error"
             throw ServiceLoadFailure(
                 message: "Loading service '\(service.info.name)' version '\(service.info.version)' failed (its objects, models or init code raised):\n\(detail)",
@@ -253,7 +276,7 @@ actor PythonPool {
     /// A newer revision of the same version replaces the older one's workers.
     private func retireOtherRevisions(of key: Key) {
         for (other, slot) in self.slots where other.reference == key.reference && other.revision != key.revision {
-            for (worker, _) in slot.idle { worker.stop() }
+            for (worker, _) in slot.idle { self.retire(worker, kill: false) }
             slot.idle = []
             for waiter in slot.waiters {
                 waiter.continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The service was redeployed while the call waited."))
@@ -271,7 +294,7 @@ actor PythonPool {
 
     func evict(_ reference: ServiceReference) {
         for (key, slot) in self.slots where key.reference == reference {
-            for (worker, _) in slot.idle { worker.stop() }
+            for (worker, _) in slot.idle { self.retire(worker, kill: false) }
             slot.idle = []
             for waiter in slot.waiters {
                 waiter.continuation.resume(throwing: MLDeployError.notFound("Service \(reference) was removed while the call waited for a worker."))
@@ -287,7 +310,7 @@ actor PythonPool {
         for (key, slot) in self.slots {
             while slot.total > self.configuration.minimumWorkersPerVersion, let oldest = slot.idle.first, oldest.since < cutoff {
                 slot.idle.removeFirst()
-                oldest.worker.stop()
+                self.retire(oldest.worker, kill: false)
                 self.logger.debug("stopped an idle worker", metadata: ["service": "\(key.reference)", "worker": "\(oldest.worker.id)"])
             }
             if slot.total == 0, slot.waiters.isEmpty, self.configuration.minimumWorkersPerVersion == 0 {

@@ -62,7 +62,7 @@ public final class PythonRuntime: Sendable {
     public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "mldeploy.python")) {
         self.configuration = configuration
         self.logger = logger
-        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-python-\(getpid())-\(UUID().uuidString.prefix(8))")
+        self.directory = Self.scratchRoot().appendingPathComponent("mldeploy-python-\(getpid())-\(UUID().uuidString.prefix(8))")
         self.pool = PythonPool(configuration: configuration, directory: self.directory, logger: logger)
     }
 
@@ -81,22 +81,16 @@ public final class PythonRuntime: Sendable {
         } catch let failure as ServiceLoadFailure {
             return .failure(service: service.info, errorMessage: failure.message, consoleOutput: failure.console)
         }
-        let workdir = self.directory.appendingPathComponent("call-\(UUID().uuidString)")
-        let capture = self.directory.appendingPathComponent("console-\(UUID().uuidString).txt")
+        let workdir = lease.workdir
         var healthy = false
-        defer {
-            try? FileManager.default.removeItem(at: workdir)
-            try? FileManager.default.removeItem(at: capture)
-        }
         do {
-            try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             var inputsJSON = JSONObject()
             for definition in service.info.inputs {
                 inputsJSON.append(definition.name, try bound[definition.name, default: .null].json(as: definition.type, parameter: definition.name))
             }
-            let call = WorkerFrame(header: [
-                "op": "call", "inputs": .object(inputsJSON), "workdir": .string(workdir.path), "capture": .string(capture.path),
-            ])
+            // The worker empties its working directory before running the code, so every call starts in
+            // an empty directory; the host reads the artifacts before the worker takes another call.
+            let call = WorkerFrame(header: ["op": "call", "inputs": .object(inputsJSON)])
             // Cancelling the caller (a cancelled batch, a client that went away) kills the worker, so
             // abandoned work does not keep running.
             let worker = lease.worker
@@ -131,6 +125,18 @@ public final class PythonRuntime: Sendable {
     /// Stops the workers of every revision of `reference` (its version was deleted or replaced).
     public func evict(_ reference: ServiceReference) async {
         await self.pool.evict(reference)
+    }
+
+    /// Where working directories and console files go: memory-backed `/dev/shm` when it is there and
+    /// writable (creating files on a disk file system per call cost more than running the call), else
+    /// the temporary directory.
+    static func scratchRoot() -> URL {
+        let shm = "/dev/shm"
+        var info = stat()
+        if stat(shm, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, access(shm, W_OK | X_OK) == 0 {
+            return URL(fileURLWithPath: shm)
+        }
+        return FileManager.default.temporaryDirectory
     }
 
     /// The pool's current workers, per service version.
@@ -242,8 +248,9 @@ public struct PythonService: Sendable {
         self.revision = revision
     }
 
-    /// The `load` frame: code, schema, values as JSON, pickles as blobs.
-    func loadFrame(capture: URL) throws -> WorkerFrame {
+    /// The `load` frame: code, schema, values as JSON, pickles as blobs, and the worker's own working
+    /// directory and console file.
+    func loadFrame(workdir: URL, capture: URL) throws -> WorkerFrame {
         var objects: [JSONValue] = []
         var blobs: [[UInt8]] = []
         for (name, object) in self.namespace.sorted(by: { $0.key < $1.key }) {
@@ -268,6 +275,7 @@ public struct PythonService: Sendable {
                 "inputs": schema(self.info.inputs),
                 "outputs": schema(self.info.outputs),
                 "objects": .array(objects),
+                "workdir": .string(workdir.path),
                 "capture": .string(capture.path),
             ],
             blobs: blobs

@@ -18,6 +18,7 @@ import json
 import linecache
 import math
 import os
+import shutil
 import struct
 import sys
 import traceback
@@ -200,14 +201,8 @@ class Captured:
         return False
 
     def text(self):
-        try:
-            with open(self.path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        finally:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+        with open(self.path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
 
 
 def user_traceback(exc, filename):
@@ -223,8 +218,20 @@ def compile_source(source, filename):
     return compile(source, filename, "exec")
 
 
+def empty_directory(path):
+    """Removes everything in `path`, so each call starts in an empty working directory."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+
+
 class Service:
     def __init__(self, header, blobs, capture):
+        self.workdir = header["workdir"]
+        self.capture = capture
         self.name = header["service"]
         self.inputs = header["inputs"]
         self.outputs = header["outputs"]
@@ -239,16 +246,21 @@ class Service:
         self.code = compile_source(header["code"], self.code_file)
         init = header.get("init_code")
         if init:
-            with Captured(capture):
-                exec(compile_source(init, self.init_file), self.namespace)
+            os.chdir(self.workdir)
+            try:
+                with Captured(capture):
+                    exec(compile_source(init, self.init_file), self.namespace)
+            finally:
+                os.chdir("/")
 
     def call(self, header):
         namespace = dict(self.namespace)
         for definition in self.inputs:
             name = definition["name"]
             namespace[name] = decode(definition["type"], header["inputs"].get(name))
-        os.chdir(header["workdir"])
-        capture = Captured(header["capture"])
+        empty_directory(self.workdir)
+        os.chdir(self.workdir)
+        capture = Captured(self.capture)
         try:
             with capture:
                 exec(self.code, namespace)
