@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "MLDeployCrypto", targets: ["MLDeployCrypto"]),
         .library(name: "ServiceRuntime", targets: ["ServiceRuntime"]),
         .library(name: "InMemoryBackend", targets: ["InMemoryBackend"]),
+        .library(name: "FileStoreBackend", targets: ["FileStoreBackend"]),
         .library(name: "MLDeployConformance", targets: ["MLDeployConformance"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
     ],
@@ -68,6 +69,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "FileStoreBackend",
+            dependencies: ["MLDeploy", "ServiceRuntime", "MLDeployCrypto", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MLDeployConformance",
             dependencies: ["MLDeploy"],
             swiftSettings: swiftSettings
@@ -77,6 +83,20 @@ let package = Package(
             dependencies: [
                 "MLDeploy", "InMemoryBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "filestore-helper",
+            dependencies: ["FileStoreBackend", "MLDeploy", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/FileStoreHelper",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FileStoreBackendTests",
+            dependencies: [
+                "FileStoreBackend", "MLDeploy", "ServiceRuntime", "MLDeployConformance", "filestore-helper",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

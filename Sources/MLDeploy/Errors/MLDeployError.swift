@@ -132,6 +132,10 @@ extension MLDeployError {
         /// TLS failed: the server's certificate did not verify, the handshake failed, a client
         /// certificate was refused or could not be loaded.
         public static let tlsFailure = Code("tls-failure")
+        /// Storage failed: a file could not be read or written (read-only, full, permissions).
+        public static let storageFailure = Code("storage-failure")
+        /// A store's on-disk format is foreign or newer than this version understands.
+        public static let incompatibleStore = Code("incompatible-store")
         /// A response body exceeded the configured maximum size.
         public static let responseTooLarge = Code("response-too-large")
     }

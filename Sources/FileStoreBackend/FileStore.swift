@@ -1,0 +1,442 @@
+import Foundation
+import Logging
+import MLDeploy
+import MLDeployCrypto
+import ServiceRuntime
+import Synchronization
+
+/// A deployment target on disk: services stored under a root directory and run locally.
+///
+/// Durable, crash-safe and safe to share: every write is atomic (temporary file, fsync, rename, fsync
+/// of the directory); a deploy, redeploy or delete is all-or-nothing, even if the process is killed
+/// at any point; several processes may use one root at once (`flock`), and readers never see a
+/// partial version. Objects, models and realtime models are stored once per content (SHA-256) and
+/// collected when nothing references them any more.
+///
+/// Python services run through ``ServiceRuntime/PythonRuntime``. Swift handler services are stored
+/// by handler name and resolved against the ``ServiceRuntime/HandlerRegistry`` when called: deploying
+/// a handler registers it in this process; other processes that open the store register their own
+/// (an unregistered name fails at consume with ``MLDeploy/MLDeployError/Code/unresolvedHandler``).
+///
+/// The on-disk format is documented in `docs/filesystem-store.md`.
+public final class FileStore: ConfigurableBackend {
+    /// Everything but swagger (the client generates swagger from the metadata).
+    public let capabilities: BackendCapabilities = [.pythonServices, .swiftHandlers, .realtime, .batch, .batchArtifacts]
+
+    /// The store's root directory.
+    public let root: String
+    let layout: StoreLayout
+    let index: StoreIndex
+    private let runtime: LocalRuntime
+    private let handlers: HandlerRegistry
+    private let batches = BatchCoordinator()
+    let logger: Logger
+    private let principal = Mutex<String?>(nil)
+    private let readOnly = Mutex(false)
+
+    /// Whether this process can only read the store (a read-only mount or permissions).
+    public var isReadOnly: Bool { self.readOnly.withLock { $0 } }
+    /// How long the change log grows before a writer starts a new one.
+    static let changeLogLimit = 1 << 20
+
+    /// Creates a store at `root` (created on initialization if missing).
+    ///
+    /// - Parameters:
+    ///   - root: The root directory.
+    ///   - handlers: Where stored Swift handler names are resolved.
+    ///   - python: How Python workers run, or `nil` to refuse running Python services.
+    public init(root: String, handlers: HandlerRegistry = .shared, python: PythonRuntime.Configuration? = PythonRuntime.Configuration()) {
+        let logger = Logger(label: "mldeploy.backend.filesystem")
+        let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        self.root = (absolute as NSString).standardizingPath
+        self.layout = StoreLayout(root: self.root)
+        self.index = StoreIndex(layout: self.layout, logger: logger)
+        self.logger = logger
+        self.handlers = handlers
+        self.runtime = LocalRuntime(handlers: handlers, python: python.map { PythonRuntime(configuration: $0, logger: logger) }, logger: logger)
+    }
+
+    /// Creates a store from a target: `file:PATH` (or `file:///PATH`), or the `path` option; the
+    /// `python.*` options configure the Python runtime.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidTarget`` when no path is given.
+    public convenience init(configuration: BackendConfiguration) throws {
+        var path = configuration.options["path"]
+        if let uri = configuration.uri {
+            path = uri.remainder.hasPrefix("//") ? String(uri.remainder.dropFirst(2).drop { $0 != "/" }) : uri.remainder
+        }
+        guard let path, !path.isEmpty else {
+            throw MLDeployError(code: .invalidTarget, message: "The filesystem backend needs a root directory: write file:./services, or pass the 'path' option.")
+        }
+        self.init(root: path, python: try PythonRuntime.Configuration(options: configuration.options))
+    }
+
+    // MARK: Lifecycle
+
+    /// Opens the store: creates the root and its layout if needed, checks the format of an existing
+    /// one, and recovers from a writer that crashed mid-write.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/incompatibleStore`` for a directory that is not an
+    ///   MLDeploy store or has a newer format; ``MLDeploy/MLDeployError/Code/storageFailure``.
+    public func initialize(context: BackendContext) async throws {
+        let layout = self.layout
+        let readOnly = try await StoreIO.run { try Self.openLayout(layout) }
+        self.readOnly.withLock { $0 = readOnly }
+        let interrupted = try await StoreIO.run { try DurableFiles.exists(layout.intent) || !DurableFiles.list(layout.tmp).isEmpty }
+        if !readOnly, interrupted {
+            let lock = try await StoreLock(path: layout.lock, mode: .exclusive)
+            try await StoreIO.run { try self.recover() }
+            withExtendedLifetime(lock) {}
+        }
+    }
+
+    /// Creates or checks the layout; returns whether the store is read-only for this process.
+    private static func openLayout(_ layout: StoreLayout) throws -> Bool {
+        if let bytes = try DurableFiles.read(layout.marker) {
+            let marker = try? JSONValue(parsing: bytes)
+            guard marker?["format"]?.stringValue == StoreLayout.formatName, let version = marker?["version"]?.intValue else {
+                throw MLDeployError(code: .incompatibleStore, message: "\(layout.marker) is not an MLDeploy store marker; choose another root.")
+            }
+            guard version <= StoreLayout.formatVersion else {
+                throw MLDeployError(
+                    code: .incompatibleStore,
+                    message: "The store at \(layout.root) has format \(version); this MLDeploy understands up to \(StoreLayout.formatVersion). Upgrade MLDeploy to use it."
+                )
+            }
+            return access(layout.root, W_OK) != 0 || !Self.isWritable(layout.tmp)
+        }
+        let existing = try DurableFiles.list(layout.root)
+        guard existing.isEmpty else {
+            throw MLDeployError(
+                code: .incompatibleStore,
+                message: "\(layout.root) is not empty and is not an MLDeploy store (no mldeploy-store.json); choose an empty or new directory."
+            )
+        }
+        if !DurableFiles.exists(layout.root) {
+            try FileManager.default.createDirectory(atPath: layout.root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        for directory in [layout.services, layout.blobs, layout.refs, layout.tmp] {
+            try DurableFiles.makeDirectory(directory)
+        }
+        if !DurableFiles.exists(layout.lock) {
+            let descriptor = Glibc.open(layout.lock, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw DurableFiles.error("create", layout.lock) }
+            close(descriptor)
+        }
+        let marker: JSONValue = [
+            "format": .string(StoreLayout.formatName), "version": .integer(StoreLayout.formatVersion),
+            "created": .double(Date().timeIntervalSince1970),
+        ]
+        try DurableFiles.write(try marker.serializedBytes(), to: layout.marker, temporaryDirectory: layout.tmp)
+        try DurableFiles.sync(directory: layout.root)
+        return false
+    }
+
+    /// Whether a file can be created in `directory` (catches read-only mounts, where `access` lies to root).
+    private static func isWritable(_ directory: String) -> Bool {
+        let probe = directory + "/.probe-" + UUID().uuidString
+        let descriptor = Glibc.open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return false }
+        close(descriptor)
+        unlink(probe)
+        return true
+    }
+
+    /// Records who authenticated, as `publishedBy`. Any credentials are accepted.
+    public func authenticate(_ credentials: AuthContext) async throws {
+        self.principal.withLock { $0 = credentials.passwordCredentials?.username ?? credentials.aadOptions?.username }
+    }
+
+    /// Cancels batch executions and stops the Python workers. The store itself needs no closing.
+    public func shutdown() async throws {
+        await self.batches.cancelAll()
+        await self.runtime.shutdown()
+    }
+
+    // MARK: Reading
+
+    /// Runs `body` under the shared lock, after catching up with other writers, off the cooperative pool.
+    func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let lock = try await StoreLock(path: self.layout.lock, mode: .shared)
+        defer { withExtendedLifetime(lock) {} }
+        return try await StoreIO.run {
+            try self.index.catchUp()
+            return try body()
+        }
+    }
+
+    private func manifest(_ name: String, _ version: String?) async throws -> Manifest {
+        try await self.read {
+            guard let entry = try self.index.name(name) else { throw MLDeployError.serviceNotFound(name: name, version: version) }
+            guard let manifest = version.map({ entry.version($0) }) ?? entry.latest else {
+                throw MLDeployError.serviceNotFound(name: name, version: version)
+            }
+            return manifest
+        }
+    }
+
+    /// The version, or the most recently deployed one; `notFound` if absent.
+    public func getService(_ name: String, version: String?) async throws -> ServiceInfo {
+        try NameRules.checkServiceName(name)
+        if let version { try NameRules.checkVersion(version) }
+        return try await self.manifest(name, version).info
+    }
+
+    /// Services sorted by name, each name's versions oldest first. Unreadable manifests are skipped.
+    public func listServices(_ query: ServiceQuery) async throws -> [ServiceInfo] {
+        switch query {
+        case .all:
+            return try await self.read { try self.index.allNames().flatMap { $0.versions.map(\.manifest.info) } }
+        case .named(let name):
+            try NameRules.checkServiceName(name)
+            return try await self.read { try self.index.name(name)?.versions.map(\.manifest.info) ?? [] }
+        case .version(let name, let version):
+            try NameRules.checkServiceName(name)
+            try NameRules.checkVersion(version)
+            return try await self.read { try self.index.name(name)?.version(version).map { [$0.info] } ?? [] }
+        }
+    }
+
+    // MARK: Running
+
+    /// Loads what runs a version: the implementation and its objects and models (blobs are mapped,
+    /// not copied, so large models cost nothing until a worker loads them).
+    private func executable(_ name: String, _ version: String) async throws -> (ServiceInfo, ServiceImplementation, [String: ServiceObject]) {
+        try NameRules.checkServiceName(name)
+        try NameRules.checkVersion(version)
+        let layout = self.layout
+        return try await self.read {
+            guard let manifest = try self.index.name(name)?.version(version) else {
+                throw MLDeployError.serviceNotFound(name: name, version: version)
+            }
+            func load(_ objects: [String: Manifest.StoredObject]) throws -> [String: ServiceObject] {
+                try objects.mapValues { object in
+                    switch object {
+                    case .value(let value): return .value(value)
+                    case .blob(let reference): return .pickled(try Self.mapBlob(layout.blob(reference.hash)))
+                    }
+                }
+            }
+            var namespace = try load(manifest.models)
+            namespace.merge(try load(manifest.objects)) { _, object in object }
+            let implementation: ServiceImplementation
+            if let model = manifest.model {
+                implementation = .realtime(model: try Self.mapBlob(layout.blob(model.hash)))
+            } else if let handler = manifest.info.handlerName {
+                implementation = .swiftHandlerNamed(handler)
+            } else if let code = manifest.info.code {
+                implementation = .python(code: code, initCode: manifest.info.initCode, revision: manifest.revision)
+            } else {
+                throw MLDeployError(code: .storageFailure, message: "The manifest of \(name)/\(version) has no code, handler or model.")
+            }
+            return (manifest.info, implementation, namespace)
+        }
+    }
+
+    static func mapBlob(_ path: String) throws -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw MLDeployError(code: .storageFailure, message: "Blob \(path) is missing or unreadable; run verify on the store. (\(error))")
+        }
+    }
+
+    /// Runs one call through the local runtime.
+    public func consume(_ request: ConsumeRequest) async throws -> ServiceResponse {
+        let (info, implementation, namespace) = try await self.executable(request.service.name, request.service.version)
+        return try await self.runtime.run(info, implementation: implementation, namespace: namespace, inputs: request.inputs)
+    }
+
+    /// Starts running the records in the background and returns the execution id.
+    public func startBatch(_ request: BatchRequest) async throws -> String {
+        let (info, implementation, namespace) = try await self.executable(request.service.name, request.service.version)
+        let bound = try request.records.map { try info.bindInputs($0) }
+        let runtime = self.runtime
+        return await self.batches.start(service: info, records: bound, parallelCount: request.parallelCount) { _, inputs in
+            try await runtime.run(info, implementation: implementation, namespace: namespace, inputs: inputs)
+        }
+    }
+
+    /// The execution's state and, if asked, its finished records' responses.
+    public func batchStatus(_ batch: BatchReference, includeResults: Bool) async throws -> BatchStatus {
+        try await self.batches.status(batch, includeResults: includeResults)
+    }
+
+    /// The version's execution ids, oldest first.
+    public func listBatchExecutions(_ service: ServiceReference) async throws -> [String] {
+        try NameRules.checkServiceName(service.name)
+        try NameRules.checkVersion(service.version)
+        _ = try await self.manifest(service.name, service.version)
+        return await self.batches.executionIDs(for: service)
+    }
+
+    /// Cancels and deletes an execution.
+    public func cancelBatch(_ batch: BatchReference) async throws {
+        try await self.batches.cancel(batch)
+    }
+
+    /// The artifact names of one finished record.
+    public func batchArtifactNames(_ batch: BatchReference, index: Int) async throws -> [String] {
+        try await self.batches.artifactNames(batch, index: index)
+    }
+
+    /// The bytes of one artifact of one finished record.
+    public func batchArtifact(_ batch: BatchReference, index: Int, fileName: String) async throws -> Data {
+        try await self.batches.artifact(batch, index: index, fileName: fileName)
+    }
+
+    // MARK: Writing
+
+    /// Stores a new version (a UUID version when none is given); `conflict` if it exists. The version
+    /// is durable when this returns.
+    public func deployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
+        try definition.validate(for: .deploy)
+        let version = definition.version ?? UUID().uuidString.lowercased()
+        let principal = self.principal.withLock { $0 }
+        let objects = try Self.stage(definition.objects ?? [:]), models = try Self.stage(definition.models ?? [:])
+        let info = try await self.write(name: definition.name) { current in
+            if current?.version(version) != nil { throw MLDeployError.conflict(name: definition.name, version: version) }
+            let info = ServiceInfo(
+                name: definition.name, version: version, description: definition.description,
+                operationID: definition.effectiveAlias, inputs: definition.inputs ?? [], outputs: definition.outputs ?? [],
+                runtime: definition.runtime ?? .python, artifacts: definition.artifacts ?? [], creationTime: Date(),
+                publishedBy: principal, code: definition.code, initCode: definition.initCode, handlerName: definition.handler?.name
+            )
+            let manifest = Manifest(
+                info: info, sequence: (current?.latest?.sequence ?? 0) + 1, revision: UUID().uuidString,
+                objects: objects.stored, models: models.stored, model: nil
+            )
+            return .put(manifest, blobs: objects.blobs.merging(models.blobs) { first, _ in first })
+        }
+        if let handler = definition.handler { self.handlers.register(handler) }
+        try await self.prepare(info)
+        return info
+    }
+
+    /// Changes the fields the definition sets, atomically; `notFound` if the version is absent.
+    public func redeployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
+        try definition.validate(for: .redeploy)
+        let version = definition.version!
+        let objects = try definition.objects.map { try Self.stage($0) }, models = try definition.models.map { try Self.stage($0) }
+        let info = try await self.write(name: definition.name) { current in
+            guard var manifest = current?.version(version) else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
+            guard manifest.model == nil else {
+                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(version)' is a realtime service; change it with redeployRealtime.")
+            }
+            var info = manifest.info
+            if let description = definition.description { info.description = description }
+            if let alias = definition.alias { info.operationID = alias }
+            if let runtime = definition.runtime {
+                info.runtime = runtime
+                info.code = definition.code
+                info.initCode = definition.initCode
+                info.handlerName = definition.handler?.name
+                if definition.alias == nil, info.operationID == nil, let handler = definition.handler { info.operationID = handler.name }
+            } else if let initCode = definition.initCode {
+                info.initCode = initCode
+            }
+            if let inputs = definition.inputs { info.inputs = inputs }
+            if let outputs = definition.outputs { info.outputs = outputs }
+            if let artifacts = definition.artifacts { info.artifacts = artifacts }
+            manifest.info = info
+            var blobs: [String: [UInt8]] = [:]
+            if let objects {
+                manifest.objects = objects.stored
+                blobs.merge(objects.blobs) { first, _ in first }
+            }
+            if let models {
+                manifest.models = models.stored
+                blobs.merge(models.blobs) { first, _ in first }
+            }
+            manifest.revision = UUID().uuidString
+            return .put(manifest, blobs: blobs)
+        }
+        if let handler = definition.handler { self.handlers.register(handler) }
+        await self.runtime.evict(info.reference)
+        try await self.prepare(info)
+        return info
+    }
+
+    /// Stores a realtime version with the fixed `inputData`/`outputData` schema.
+    public func deployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
+        try definition.validate(for: .deploy)
+        let version = definition.version ?? UUID().uuidString.lowercased()
+        let principal = self.principal.withLock { $0 }
+        let model = Array(definition.serializedModel!)
+        let hash = SHA256.hex(model)
+        return try await self.write(name: definition.name) { current in
+            if current?.version(version) != nil { throw MLDeployError.conflict(name: definition.name, version: version) }
+            let info = ServiceInfo(
+                name: definition.name, version: version, description: definition.description, operationID: definition.alias,
+                inputs: RealtimeDefinition.inputs, outputs: RealtimeDefinition.outputs, runtime: .realtime,
+                creationTime: Date(), publishedBy: principal
+            )
+            let manifest = Manifest(
+                info: info, sequence: (current?.latest?.sequence ?? 0) + 1, revision: UUID().uuidString,
+                objects: [:], models: [:], model: .init(hash: hash, size: model.count)
+            )
+            return .put(manifest, blobs: [hash: model])
+        }
+    }
+
+    /// Changes a realtime version's description, alias or model.
+    public func redeployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
+        try definition.validate(for: .redeploy)
+        let version = definition.version!
+        let model = definition.serializedModel.map { Array($0) }
+        return try await self.write(name: definition.name) { current in
+            guard var manifest = current?.version(version) else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
+            guard manifest.model != nil else {
+                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(version)' is not a realtime service; change it with redeployService.")
+            }
+            if let description = definition.description { manifest.info.description = description }
+            if let alias = definition.alias { manifest.info.operationID = alias }
+            var blobs: [String: [UInt8]] = [:]
+            if let model {
+                let hash = SHA256.hex(model)
+                manifest.model = .init(hash: hash, size: model.count)
+                blobs[hash] = model
+            }
+            manifest.revision = UUID().uuidString
+            return .put(manifest, blobs: blobs)
+        }
+    }
+
+    /// Removes one version, collects blobs nothing references any more, and cancels its batches.
+    public func deleteService(_ name: String, version: String) async throws {
+        try NameRules.checkServiceName(name)
+        try NameRules.checkVersion(version)
+        _ = try await self.write(name: name) { current in
+            guard let manifest = current?.version(version) else { throw MLDeployError.serviceNotFound(name: name, version: version) }
+            return .delete(manifest)
+        }
+        let reference = ServiceReference(name: name, version: version)
+        await self.batches.cancelAll(for: reference)
+        await self.runtime.evict(reference)
+    }
+
+    private func prepare(_ info: ServiceInfo) async throws {
+        guard info.runtime == .python else { return }
+        let (info, implementation, namespace) = try await self.executable(info.name, info.version)
+        try await self.runtime.prepare(info, implementation: implementation, namespace: namespace)
+    }
+
+    /// Objects and models split into what the manifest stores and the blob bytes by hash.
+    private static func stage(_ objects: [String: ServiceObject]) throws -> (stored: [String: Manifest.StoredObject], blobs: [String: [UInt8]]) {
+        var stored: [String: Manifest.StoredObject] = [:]
+        var blobs: [String: [UInt8]] = [:]
+        for (name, object) in objects {
+            switch object {
+            case .value(let value):
+                _ = try value.jsonValue()  // refuse NaN before anything is written
+                stored[name] = .value(value)
+            case .pickled(let data):
+                let bytes = Array(data)
+                let hash = SHA256.hex(bytes)
+                stored[name] = .blob(.init(hash: hash, size: bytes.count))
+                blobs[hash] = bytes
+            }
+        }
+        return (stored, blobs)
+    }
+}

@@ -1,0 +1,66 @@
+import FileStoreBackend
+import Foundation
+import Logging
+import MLDeploy
+import ServiceRuntime
+
+/// A fresh store root under the temporary directory, removed by `withStore`.
+func temporaryRoot(_ label: String = "store") -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-\(label)-\(UUID().uuidString.prefix(8))").path
+}
+
+/// An initialized store on `root`.
+func openStore(_ root: String, python: Bool = false) async throws -> FileStore {
+    let store = FileStore(root: root, python: python ? .init() : nil)
+    try await store.initialize(context: BackendContext(configuration: BackendConfiguration(backendName: "filesystem"), logger: .init(label: "test")))
+    return store
+}
+
+/// The helper executable built next to the test bundle.
+var helperPath: String {
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
+    return directory.appendingPathComponent("filestore-helper").path
+}
+
+/// A running helper process.
+final class Helper: @unchecked Sendable {
+    let process = Process()
+    let input = Pipe()
+    let output = Pipe()
+
+    init(_ arguments: [String]) throws {
+        self.process.executableURL = URL(fileURLWithPath: helperPath)
+        self.process.arguments = arguments
+        self.process.standardInput = self.input
+        self.process.standardOutput = self.output
+        self.process.standardError = FileHandle.nullDevice
+        try self.process.run()
+    }
+
+    /// Waits for the next line of output ("ready", "done"), or nil at the end.
+    func line() -> String? {
+        var bytes: [UInt8] = []
+        let handle = self.output.fileHandleForReading
+        while true {
+            let byte = handle.readData(ofLength: 1)
+            if byte.isEmpty { return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self) }
+            if byte[0] == 0x0A { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte[0])
+        }
+    }
+
+    func go() {
+        self.input.fileHandleForWriting.write(Data("go\n".utf8))
+    }
+
+    func kill() {
+        Foundation.kill(self.process.processIdentifier, SIGKILL)
+        self.process.waitUntilExit()
+    }
+
+    func wait() -> Int32 {
+        self.process.waitUntilExit()
+        return self.process.terminationStatus
+    }
+}
