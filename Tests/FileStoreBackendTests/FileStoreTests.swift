@@ -212,6 +212,22 @@ struct FileStoreTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         var store = try await openStore(root)
         _ = try await store.deployService(Self.definition("crash", "base", description: "base-0", payload: "base-payload-0"))
+        // Calibrate: time each kind of operation whole in a child, so kills spread from before its
+        // first write to about its end (the span depends on the disk's fsync latency and the build).
+        var spans: [String: Int] = [:]  // microseconds, the shortest of three runs
+        for round in 0..<3 {
+            for arguments in [["deploy", "crash", "calibrate", "c", "c"], ["delete", "crash", "calibrate"]] {
+                let helper = try Helper([root] + arguments + ["--wait"])
+                #expect(helper.line() == "ready")
+                let start = ContinuousClock.now
+                helper.go()
+                #expect(helper.line() == "done", "calibration round \(round)")
+                let elapsed = (ContinuousClock.now - start).components
+                let micros = Int(elapsed.seconds) * 1_000_000 + Int(elapsed.attoseconds / 1_000_000_000_000)
+                spans[arguments[0]] = min(spans[arguments[0]] ?? .max, micros)
+                #expect(helper.wait() == 0)
+            }
+        }
         var generator = SystemRandomNumberGenerator()
         var outcomes: [String: Int] = [:]
         for iteration in 1...100 {
@@ -225,7 +241,8 @@ struct FileStoreTests {
             let helper = try Helper(arguments + ["--wait"])
             #expect(helper.line() == "ready")
             helper.go()
-            try await Task.sleep(for: .microseconds(Int.random(in: 0...4000, using: &generator)))
+            let span = spans[operation == "delete" ? "delete" : "deploy"]!
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...span, using: &generator)))
             helper.kill()
             if FileManager.default.fileExists(atPath: root + "/intent.json") { outcomes["interrupted mid-write", default: 0] += 1 }
 
@@ -264,7 +281,7 @@ struct FileStoreTests {
         // interrupted a write that recovery then finished or undid.
         #expect(outcomes.count >= 5, "outcomes: \(outcomes)")
         #expect(outcomes["interrupted mid-write", default: 0] >= 3, "outcomes: \(outcomes)")
-        print("crash outcomes:", outcomes.sorted { $0.key < $1.key })
+        print("crash outcomes (kills within \(spans) µs):", outcomes.sorted { $0.key < $1.key })
     }
 
     @Test("two processes deploying and deleting 1,000 versions concurrently lose nothing", .timeLimit(.minutes(5)))
