@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "mldeploy",
             dependencies: [
-                "MLDeploy", "InMemoryBackend",
+                "MLDeploy", "InMemoryBackend", "FileStoreBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "FileStoreBackendTests",
             dependencies: [
-                "FileStoreBackend", "MLDeploy", "ServiceRuntime", "MLDeployConformance", "filestore-helper",
+                "FileStoreBackend", "MLDeploy", "ServiceRuntime", "MLDeployConformance", "filestore-helper", "mldeploy",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -39,13 +39,26 @@ public final class FileStore: ConfigurableBackend {
     /// How long the change log grows before a writer starts a new one.
     static let changeLogLimit = 1 << 20
 
-    /// Creates a store at `root` (created on initialization if missing).
+    /// Whether opening creates a missing store (otherwise it is ``MLDeploy/MLDeployError/Code/notFound``).
+    public let createsMissingStore: Bool
+    /// Whether opening finishes or undoes a write that a crashed process left (otherwise the store
+    /// is opened as found, which is what ``verify()`` wants: it reports the interrupted write).
+    public let recoversOnOpen: Bool
+
+    /// Creates a store at `root`.
     ///
     /// - Parameters:
     ///   - root: The root directory.
     ///   - handlers: Where stored Swift handler names are resolved.
     ///   - python: How Python workers run, or `nil` to refuse running Python services.
-    public init(root: String, handlers: HandlerRegistry = .shared, python: PythonRuntime.Configuration? = PythonRuntime.Configuration()) {
+    ///   - create: Whether initialization creates the store when `root` has none.
+    ///   - recover: Whether initialization recovers from a writer that crashed mid-write.
+    public init(
+        root: String, handlers: HandlerRegistry = .shared, python: PythonRuntime.Configuration? = PythonRuntime.Configuration(),
+        create: Bool = true, recover: Bool = true
+    ) {
+        self.createsMissingStore = create
+        self.recoversOnOpen = recover
         let logger = Logger(label: "mldeploy.backend.filesystem")
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = (absolute as NSString).standardizingPath
@@ -57,9 +70,11 @@ public final class FileStore: ConfigurableBackend {
     }
 
     /// Creates a store from a target: `file:PATH` (or `file:///PATH`), or the `path` option; the
-    /// `python.*` options configure the Python runtime.
+    /// `python.*` options configure the Python runtime; `create` and `recover` (`true`, the default,
+    /// or `false`) are the parameters of ``init(root:handlers:python:create:recover:)``.
     ///
-    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidTarget`` when no path is given.
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidTarget`` when no path is given;
+    ///   ``MLDeploy/MLDeployError/Code/invalidArgument`` for a malformed option.
     public convenience init(configuration: BackendConfiguration) throws {
         var path = configuration.options["path"]
         if let uri = configuration.uri {
@@ -68,7 +83,17 @@ public final class FileStore: ConfigurableBackend {
         guard let path, !path.isEmpty else {
             throw MLDeployError(code: .invalidTarget, message: "The filesystem backend needs a root directory: write file:./services, or pass the 'path' option.")
         }
-        self.init(root: path, python: try PythonRuntime.Configuration(options: configuration.options))
+        func flag(_ key: String) throws -> Bool {
+            guard let text = configuration.options[key] else { return true }
+            guard let value = Bool(text) else {
+                throw MLDeployError.invalidArgument("Option \(key) of the filesystem backend must be true or false, not '\(text)'.")
+            }
+            return value
+        }
+        self.init(
+            root: path, python: try PythonRuntime.Configuration(options: configuration.options),
+            create: try flag("create"), recover: try flag("recover")
+        )
     }
 
     // MARK: Lifecycle
@@ -80,8 +105,10 @@ public final class FileStore: ConfigurableBackend {
     ///   MLDeploy store or has a newer format; ``MLDeploy/MLDeployError/Code/storageFailure``.
     public func initialize(context: BackendContext) async throws {
         let layout = self.layout
-        let readOnly = try await StoreIO.run { try Self.openLayout(layout) }
+        let create = self.createsMissingStore
+        let readOnly = try await StoreIO.run { try Self.openLayout(layout, create: create) }
         self.readOnly.withLock { $0 = readOnly }
+        guard self.recoversOnOpen else { return }
         let interrupted = try await StoreIO.run { try DurableFiles.exists(layout.intent) || !DurableFiles.list(layout.tmp).isEmpty }
         if !readOnly, interrupted {
             let lock = try await StoreLock(path: layout.lock, mode: .exclusive)
@@ -91,7 +118,7 @@ public final class FileStore: ConfigurableBackend {
     }
 
     /// Creates or checks the layout; returns whether the store is read-only for this process.
-    private static func openLayout(_ layout: StoreLayout) throws -> Bool {
+    private static func openLayout(_ layout: StoreLayout, create: Bool) throws -> Bool {
         if let bytes = try DurableFiles.read(layout.marker) {
             let marker = try? JSONValue(parsing: bytes)
             guard marker?["format"]?.stringValue == StoreLayout.formatName, let version = marker?["version"]?.intValue else {
@@ -104,6 +131,9 @@ public final class FileStore: ConfigurableBackend {
                 )
             }
             return access(layout.root, W_OK) != 0 || !Self.isWritable(layout.tmp)
+        }
+        guard create else {
+            throw MLDeployError(code: .notFound, message: "There is no MLDeploy store at \(layout.root) (no mldeploy-store.json).")
         }
         let existing = try DurableFiles.list(layout.root)
         guard existing.isEmpty else {

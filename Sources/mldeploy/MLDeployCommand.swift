@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FileStoreBackend
 import InMemoryBackend
 import MLDeploy
 
@@ -11,15 +12,16 @@ struct MLDeployCommand: AsyncParsableCommand {
         abstract: "Publish, consume and manage analytic web services on any deployment target.",
         discussion: """
             Exit codes: 0 success; 1 an operation failed (the error's code is printed to stderr); \
-            64 the command line was invalid.
+            2 verify found problems; 64 the command line was invalid.
             """,
         version: MLDeployVersion.current,
-        subcommands: [DemoCommand.self, BackendsCommand.self]
+        subcommands: [DemoCommand.self, BackendsCommand.self, VerifyCommand.self]
     )
 
     /// Registers the backends this executable links, once, before any command runs.
     static func registerBuiltInBackends(in registry: BackendRegistry = .shared) throws {
         try registry.register(.memory)
+        try registry.register(.filesystem)
     }
 }
 

@@ -16,11 +16,31 @@ func openStore(_ root: String, python: Bool = false) async throws -> FileStore {
     return store
 }
 
-/// The helper executable built next to the test bundle.
-var helperPath: String {
+/// An executable of this package, built next to the test bundle.
+func builtExecutable(_ name: String) -> String {
     var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
-    return directory.appendingPathComponent("filestore-helper").path
+    return directory.appendingPathComponent(name).path
+}
+
+/// The helper executable that writes to a store from another process.
+var helperPath: String { builtExecutable("filestore-helper") }
+
+/// Runs a command to its end, returning its exit status, standard output and standard error.
+func runCapturing(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
+    let process = Process()
+    let (output, error) = (Pipe(), Pipe())
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    // Both pipes are drained concurrently before waiting, so a chatty child cannot block on a full pipe.
+    let outputText = Task.detached { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+    let errorText = Task.detached { String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+    let texts = (await outputText.value, await errorText.value)
+    process.waitUntilExit()
+    return (process.terminationStatus, texts.0, texts.1)
 }
 
 /// A running helper process.

@@ -44,6 +44,20 @@ public struct DeployTarget: Sendable, ExpressibleByStringLiteral, CustomStringCo
         self.init(value)
     }
 
+    /// This target with `options` added to its own (a key given in both takes the new value). A
+    /// backend instance has no options, so it is returned unchanged.
+    ///
+    /// Lets a tool adjust a target its user wrote, such as opening a store without creating it.
+    public func addingOptions(_ options: [String: String]) -> DeployTarget {
+        func merged(_ own: [String: String]) -> [String: String] { own.merging(options) { _, new in new } }
+        switch self.storage {
+        case .named(let name, let host, let own): return DeployTarget(storage: .named(name: name, host: host, options: merged(own)))
+        case .uri(let uri, let own): return DeployTarget(storage: .uri(uri, options: merged(own)))
+        case .instance: return self
+        case .factory(let name, let make, let own): return DeployTarget(storage: .factory(name: name, make: make, options: merged(own)))
+        }
+    }
+
     private init(storage: Storage) {
         self.storage = storage
     }

@@ -1,0 +1,80 @@
+import ArgumentParser
+import FileStoreBackend
+import Foundation
+import MLDeploy
+
+/// `mldeploy verify`: checks a filesystem store without changing it.
+///
+/// Exit status 0 when the store is sound, 2 when problems were found (each printed as
+/// `kind path: detail`), 1 when the store could not be read at all.
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a filesystem store: unreadable manifests, missing or corrupt blobs, orphans, interrupted writes.",
+        discussion: """
+            Reads every manifest and every blob (checking its SHA-256), so it takes time proportional \
+            to the store's size. It changes nothing: opening the store for verification does not run \
+            crash recovery. Exit codes: 0 sound; 2 problems found; 1 the store could not be checked.
+            """
+    )
+
+    /// How the report is printed.
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    @Option(name: .long, help: "The store: file:PATH, or the name of a backend configured with a path.")
+    var target: String?
+
+    @Argument(help: "The store's root directory (instead of --target).")
+    var root: String?
+
+    @Option(name: .long, help: "text (one problem per line) or json.")
+    var format: Format = .text
+
+    func validate() throws {
+        if self.target != nil, self.root != nil {
+            throw ValidationError("Give the store either as --target file:PATH or as a ROOT argument, not both.")
+        }
+        if self.target == nil, self.root == nil {
+            throw ValidationError("Which store? Pass its root directory, or --target file:PATH.")
+        }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let report = try await Self.verify(self.root.map { DeployTarget.uri("file:" + $0) } ?? DeployTarget(self.target!))
+            switch self.format {
+            case .text:
+                for problem in report.problems { print(problem) }
+                print("\(report.versions) version(s), \(report.blobs) blob(s): \(report.isClean ? "no problems" : "\(report.problems.count) problem(s)")")
+            case .json:
+                print(try Self.json(report).serialized())
+            }
+            if !report.isClean { throw ExitCode(2) }
+        }
+    }
+
+    /// Opens the target as found (neither creating it nor recovering an interrupted write, which
+    /// verification reports) and verifies it; a target that is not a file store is an error rather
+    /// than an empty report.
+    static func verify(_ target: DeployTarget) async throws -> StoreVerification {
+        try await withDeployClient(target: target.addingOptions(["create": "false", "recover": "false"])) { client in
+            guard let store = client.backend as? FileStore else {
+                throw MLDeployError(
+                    code: .unsupported,
+                    message: "verify checks filesystem stores; \(client.configuration.backendName) is not one (use --target file:PATH)."
+                )
+            }
+            return try await store.verify()
+        }
+    }
+
+    /// The report as JSON: `{"clean", "versions", "blobs", "problems": [{"kind", "path", "detail"}]}`.
+    static func json(_ report: StoreVerification) -> JSONValue {
+        [
+            "clean": .bool(report.isClean), "versions": .integer(report.versions), "blobs": .integer(report.blobs),
+            "problems": .array(report.problems.map { ["kind": .string($0.kind.rawValue), "path": .string($0.path), "detail": .string($0.detail)] }),
+        ]
+    }
+}
