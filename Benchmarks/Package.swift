@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "MLDeploy", path: ".."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "CCurlRaw", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
@@ -27,6 +28,15 @@ let package = Package(
             dependencies: [
                 .product(name: "ServiceRuntime", package: "MLDeploy"),
                 .product(name: "MLDeploy", package: "MLDeploy"),
+            ]
+        ),
+        .executableTarget(
+            name: "FileStoreBenchmark",
+            dependencies: [
+                .product(name: "FileStoreBackend", package: "MLDeploy"),
+                .product(name: "InMemoryBackend", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

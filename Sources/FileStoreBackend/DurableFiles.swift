@@ -4,14 +4,20 @@ import MLDeploy
 /// The file operations the store is built from, in POSIX terms, each turning `errno` into an
 /// ``MLDeploy/MLDeployError`` that names the path and says what to do.
 ///
-/// Every write is atomic and durable: the bytes go to a temporary file in `tmp/`, which is fsync'd,
-/// renamed into place, and the directory fsync'd — so after a crash a file is either the old one or
-/// the new one, complete. Files are created owner-only (0600), directories 0700.
-enum DurableFiles {
-    /// Writes `bytes` to `path` atomically and durably, through a temporary file in `temporaryDirectory`
-    /// (which must be on the same file system).
-    static func write(_ bytes: [UInt8], to path: String, temporaryDirectory: String) throws {
-        let temporary = temporaryDirectory + "/" + UUID().uuidString
+/// Every write is atomic: the bytes go to a temporary file in `tmp/`, which is renamed into place,
+/// so a reader or a crashed process's successor sees the old file or the new one, complete. When
+/// `synchronous` (the default), the file is fsync'd before the rename and its directory after it, so
+/// the same holds after a power loss or kernel crash. Files are created owner-only (0600),
+/// directories 0700.
+struct DurableFiles: Sendable {
+    /// Where temporary files go (on the same file system as the files written).
+    let temporaryDirectory: String
+    /// Whether writes are fsync'd (durable across power loss), or only atomic.
+    let synchronous: Bool
+
+    /// Writes `bytes` to `path` atomically (and durably, when synchronous).
+    func write(_ bytes: [UInt8], to path: String) throws {
+        let temporary = self.temporaryDirectory + "/" + UUID().uuidString
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw Self.error("create", temporary) }
         var written = 0
@@ -32,7 +38,7 @@ enum DurableFiles {
             errno = writeResult
             throw Self.error("write", temporary)
         }
-        if fsync(descriptor) != 0 {
+        if self.synchronous, fsync(descriptor) != 0 {
             let saved = errno
             close(descriptor)
             unlink(temporary)
@@ -46,16 +52,17 @@ enum DurableFiles {
             errno = saved
             throw Self.error("rename into", path)
         }
-        try Self.syncDirectory(of: path)
+        try self.syncDirectory(of: path)
     }
 
     /// fsyncs the directory holding `path`, making a rename or unlink in it durable.
-    static func syncDirectory(of path: String) throws {
-        try Self.sync(directory: (path as NSString).deletingLastPathComponent)
+    func syncDirectory(of path: String) throws {
+        try self.sync(directory: (path as NSString).deletingLastPathComponent)
     }
 
-    /// fsyncs `directory`.
-    static func sync(directory: String) throws {
+    /// fsyncs `directory` (when synchronous).
+    func sync(directory: String) throws {
+        guard self.synchronous else { return }
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Self.error("open", directory) }
         defer { close(descriptor) }
@@ -64,6 +71,12 @@ enum DurableFiles {
 
     /// Reads a whole file; `nil` if it does not exist.
     static func read(_ path: String) throws -> [UInt8]? {
+        try Self.readStamped(path)?.bytes
+    }
+
+    /// Reads a whole file and the stamp it had when opened (one path lookup for both); `nil` if it
+    /// does not exist.
+    static func readStamped(_ path: String) throws -> (bytes: [UInt8], stamp: Stamp)? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT || errno == ENOTDIR { return nil }
@@ -72,6 +85,7 @@ enum DurableFiles {
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw Self.error("stat", path) }
+        let stamp = Stamp(info)
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var filled = 0
         while filled < bytes.count {
@@ -83,7 +97,7 @@ enum DurableFiles {
             if count == 0 { break }
             filled += count
         }
-        return filled == bytes.count ? bytes : Array(bytes[0..<filled])
+        return (filled == bytes.count ? bytes : Array(bytes[0..<filled]), stamp)
     }
 
     /// Creates `path` as a directory (0700) if it does not exist.
@@ -99,6 +113,25 @@ enum DurableFiles {
     /// Removes an empty directory; a missing or non-empty one is left alone.
     static func removeDirectoryIfEmpty(_ path: String) {
         _ = rmdir(path)
+    }
+
+    /// Whether a directory has no entries (or does not exist). Stops at the first entry, so it costs
+    /// the same for a directory of millions.
+    static func isEmptyDirectory(_ path: String) throws -> Bool {
+        guard let directory = opendir(path) else {
+            if errno == ENOENT { return true }
+            throw Self.error("list", path)
+        }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let isDot = withUnsafePointer(to: entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: UInt8.self, capacity: 3) { name in
+                    name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0))
+                }
+            }
+            if !isDot { return false }
+        }
+        return true
     }
 
     /// The names in a directory (without `.` and `..`); empty if it does not exist.
@@ -124,6 +157,13 @@ enum DurableFiles {
         let nanoseconds: Int
         let size: Int
         let inode: UInt64
+
+        init(_ info: stat) {
+            self.seconds = info.st_mtim.tv_sec
+            self.nanoseconds = info.st_mtim.tv_nsec
+            self.size = Int(info.st_size)
+            self.inode = UInt64(info.st_ino)
+        }
     }
 
     /// The stamp of `path`, or `nil` if it does not exist.
@@ -133,7 +173,7 @@ enum DurableFiles {
             if errno == ENOENT || errno == ENOTDIR { return nil }
             throw Self.error("stat", path)
         }
-        return Stamp(seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec, size: Int(info.st_size), inode: UInt64(info.st_ino))
+        return Stamp(info)
     }
 
     /// Whether `path` exists.

@@ -49,32 +49,33 @@ extension FileStore {
             try self.recordIntent(operation: "put", name: name, version: version, hashes: newHashes.union(oldHashes), added: added)
             for hash in added.sorted() {
                 try DurableFiles.makeDirectory(layout.blobDirectory(hash))
-                try DurableFiles.write(blobs[hash]!, to: layout.blob(hash), temporaryDirectory: layout.tmp)
+                try self.files.write(blobs[hash]!, to: layout.blob(hash))
             }
             try self.addReferences(newHashes, name: name, version: version)
             let directory = layout.serviceDirectory(name)
             if !DurableFiles.exists(directory) {
                 try DurableFiles.makeDirectory(directory)
-                try DurableFiles.sync(directory: layout.services)
+                try self.files.sync(directory: layout.services)
             }
-            try DurableFiles.write(try manifest.json().serializedBytes(), to: layout.manifest(name, version), temporaryDirectory: layout.tmp)
+            try self.files.write(try manifest.json().serializedBytes(), to: layout.manifest(name, version))
             for hash in oldHashes.subtracting(newHashes) {
                 try DurableFiles.remove(layout.reference(hash, name, version))
                 try self.collect(hash)
             }
-            try self.finish(name: name)
+            let stamp = try DurableFiles.stamp(layout.manifest(name, version))
+            try self.finish(name: name, version: version, written: stamp.map { StoreIndex.Version(stamp: $0, manifest: manifest) })
             return manifest.info
         case .delete(let manifest):
             let name = manifest.info.name, version = manifest.info.version
             try self.recordIntent(operation: "delete", name: name, version: version, hashes: manifest.blobHashes, added: [])
             try DurableFiles.remove(layout.manifest(name, version))
-            try DurableFiles.syncDirectory(of: layout.manifest(name, version))
+            try self.files.syncDirectory(of: layout.manifest(name, version))
             for hash in manifest.blobHashes {
                 try DurableFiles.remove(layout.reference(hash, name, version))
                 try self.collect(hash)
             }
             DurableFiles.removeDirectoryIfEmpty(layout.serviceDirectory(name))
-            try self.finish(name: name)
+            try self.finish(name: name, version: version, written: nil)
             return manifest.info
         }
     }
@@ -84,7 +85,7 @@ extension FileStore {
             "operation": .string(operation), "name": .string(name), "version": .string(version),
             "hashes": .array(hashes.sorted().map(JSONValue.string)), "added": .array(added.sorted().map(JSONValue.string)),
         ]
-        try DurableFiles.write(try intent.serializedBytes(), to: self.layout.intent, temporaryDirectory: self.layout.tmp)
+        try self.files.write(try intent.serializedBytes(), to: self.layout.intent)
     }
 
     /// Creates the reference markers `refs/HASH/NAME@VERSION`, durably.
@@ -100,25 +101,25 @@ extension FileStore {
             let descriptor = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
             guard descriptor >= 0 else { throw DurableFiles.error("create", marker) }
             close(descriptor)
-            try DurableFiles.sync(directory: directory)
+            try self.files.sync(directory: directory)
         }
-        if createdDirectory { try DurableFiles.sync(directory: self.layout.refs) }
+        if createdDirectory { try self.files.sync(directory: self.layout.refs) }
     }
 
     /// Deletes a blob (and its marker directory) when no version references it any more.
     func collect(_ hash: String) throws {
         let directory = self.layout.referenceDirectory(hash)
-        guard try DurableFiles.list(directory).isEmpty else { return }
+        guard try DurableFiles.isEmptyDirectory(directory) else { return }
         try DurableFiles.remove(self.layout.blob(hash))
         DurableFiles.removeDirectoryIfEmpty(directory)
         DurableFiles.removeDirectoryIfEmpty(self.layout.blobDirectory(hash))
     }
 
-    /// Tells other processes the name changed, and ends the write.
-    private func finish(name: String) throws {
+    /// Tells other processes the name changed, ends the write, and updates this process's index.
+    private func finish(name: String, version: String, written: StoreIndex.Version?) throws {
         let logged = try self.logChange(name)
         try DurableFiles.remove(self.layout.intent)
-        if let logged { self.index.changed(name, loggedBytes: logged) } else { self.index.invalidate(name) }
+        self.index.changed(name, version: version, to: written, loggedBytes: logged)
     }
 
     /// Appends `name` to the change log (starting a new log when it is long); returns the bytes
@@ -127,7 +128,7 @@ extension FileStore {
         let path = self.layout.changes
         var rotated = false
         if let stamp = try DurableFiles.stamp(path), stamp.size > Self.changeLogLimit {
-            try DurableFiles.write([], to: path, temporaryDirectory: self.layout.tmp)
+            try self.files.write([], to: path)
             rotated = true
         }
         let line = Array((name + "\n").utf8)
@@ -166,7 +167,7 @@ extension FileStore {
                 self.logger.notice("recovered from an interrupted write", metadata: ["service": "\(name)/\(version)", "state": "\(current == nil ? "absent" : "present")"])
             }
             try DurableFiles.remove(layout.intent)
-            try DurableFiles.sync(directory: layout.root)
+            try self.files.sync(directory: layout.root)
         }
         for leftover in try DurableFiles.list(layout.tmp) {
             try DurableFiles.remove(layout.tmp + "/" + leftover)

@@ -26,6 +26,7 @@ public final class FileStore: ConfigurableBackend {
     /// The store's root directory.
     public let root: String
     let layout: StoreLayout
+    let files: DurableFiles
     let index: StoreIndex
     private let runtime: LocalRuntime
     private let handlers: HandlerRegistry
@@ -45,6 +46,9 @@ public final class FileStore: ConfigurableBackend {
     /// is opened as found, which is what ``verify()`` wants: it reports the interrupted write).
     public let recoversOnOpen: Bool
 
+    /// Whether writes are fsync'd. See ``init(root:handlers:python:create:recover:fsync:)``.
+    public var isSynchronous: Bool { self.files.synchronous }
+
     /// Creates a store at `root`.
     ///
     /// - Parameters:
@@ -53,9 +57,12 @@ public final class FileStore: ConfigurableBackend {
     ///   - python: How Python workers run, or `nil` to refuse running Python services.
     ///   - create: Whether initialization creates the store when `root` has none.
     ///   - recover: Whether initialization recovers from a writer that crashed mid-write.
+    ///   - fsync: Whether writes are fsync'd, so a finished write survives a power loss or kernel
+    ///     crash. With `false`, writes are still atomic and survive a killed process (the kernel
+    ///     keeps them), and cost a fraction: for scratch stores, test fixtures and bulk imports.
     public init(
         root: String, handlers: HandlerRegistry = .shared, python: PythonRuntime.Configuration? = PythonRuntime.Configuration(),
-        create: Bool = true, recover: Bool = true
+        create: Bool = true, recover: Bool = true, fsync: Bool = true
     ) {
         self.createsMissingStore = create
         self.recoversOnOpen = recover
@@ -63,6 +70,7 @@ public final class FileStore: ConfigurableBackend {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = (absolute as NSString).standardizingPath
         self.layout = StoreLayout(root: self.root)
+        self.files = DurableFiles(temporaryDirectory: self.layout.tmp, synchronous: fsync)
         self.index = StoreIndex(layout: self.layout, logger: logger)
         self.logger = logger
         self.handlers = handlers
@@ -70,8 +78,8 @@ public final class FileStore: ConfigurableBackend {
     }
 
     /// Creates a store from a target: `file:PATH` (or `file:///PATH`), or the `path` option; the
-    /// `python.*` options configure the Python runtime; `create` and `recover` (`true`, the default,
-    /// or `false`) are the parameters of ``init(root:handlers:python:create:recover:)``.
+    /// `python.*` options configure the Python runtime; `create`, `recover` and `fsync` (`true`, the
+    /// default, or `false`) are the parameters of ``init(root:handlers:python:create:recover:fsync:)``.
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/invalidTarget`` when no path is given;
     ///   ``MLDeploy/MLDeployError/Code/invalidArgument`` for a malformed option.
@@ -92,7 +100,7 @@ public final class FileStore: ConfigurableBackend {
         }
         self.init(
             root: path, python: try PythonRuntime.Configuration(options: configuration.options),
-            create: try flag("create"), recover: try flag("recover")
+            create: try flag("create"), recover: try flag("recover"), fsync: try flag("fsync")
         )
     }
 
@@ -105,8 +113,8 @@ public final class FileStore: ConfigurableBackend {
     ///   MLDeploy store or has a newer format; ``MLDeploy/MLDeployError/Code/storageFailure``.
     public func initialize(context: BackendContext) async throws {
         let layout = self.layout
-        let create = self.createsMissingStore
-        let readOnly = try await StoreIO.run { try Self.openLayout(layout, create: create) }
+        let (create, files) = (self.createsMissingStore, self.files)
+        let readOnly = try await StoreIO.run { try Self.openLayout(layout, files: files, create: create) }
         self.readOnly.withLock { $0 = readOnly }
         guard self.recoversOnOpen else { return }
         let interrupted = try await StoreIO.run { try DurableFiles.exists(layout.intent) || !DurableFiles.list(layout.tmp).isEmpty }
@@ -118,7 +126,7 @@ public final class FileStore: ConfigurableBackend {
     }
 
     /// Creates or checks the layout; returns whether the store is read-only for this process.
-    private static func openLayout(_ layout: StoreLayout, create: Bool) throws -> Bool {
+    private static func openLayout(_ layout: StoreLayout, files: DurableFiles, create: Bool) throws -> Bool {
         if let bytes = try DurableFiles.read(layout.marker) {
             let marker = try? JSONValue(parsing: bytes)
             guard marker?["format"]?.stringValue == StoreLayout.formatName, let version = marker?["version"]?.intValue else {
@@ -157,8 +165,8 @@ public final class FileStore: ConfigurableBackend {
             "format": .string(StoreLayout.formatName), "version": .integer(StoreLayout.formatVersion),
             "created": .double(Date().timeIntervalSince1970),
         ]
-        try DurableFiles.write(try marker.serializedBytes(), to: layout.marker, temporaryDirectory: layout.tmp)
-        try DurableFiles.sync(directory: layout.root)
+        try files.write(try marker.serializedBytes(), to: layout.marker)
+        try files.sync(directory: layout.root)
         return false
     }
 

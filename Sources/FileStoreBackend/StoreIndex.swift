@@ -20,15 +20,48 @@ final class StoreIndex: Sendable {
 
     struct Name: Sendable {
         /// Versions in deploy order (oldest first).
-        let versions: [Version]
+        private(set) var versions: [Version]
         /// Files that could not be read, with the stamp they had when they failed.
-        let unreadable: [String: DurableFiles.Stamp]
+        private(set) var unreadable: [String: DurableFiles.Stamp]
+        /// Where each version is in `versions`.
+        private var positions: [String: Int] = [:]
+
+        init(versions: [Version], unreadable: [String: DurableFiles.Stamp]) {
+            self.versions = versions.sorted { ($0.manifest.sequence, $0.manifest.info.version) < ($1.manifest.sequence, $1.manifest.info.version) }
+            self.unreadable = unreadable
+            self.reindex()
+        }
 
         func version(_ version: String) -> Manifest? {
-            self.versions.first { $0.manifest.info.version == version }?.manifest
+            self.positions[version].map { self.versions[$0].manifest }
         }
 
         var latest: Manifest? { self.versions.last?.manifest }
+
+        /// Adds or replaces a version this process just wrote.
+        mutating func put(_ version: Version) {
+            let key = version.manifest.info.version
+            self.unreadable[key + ".json"] = nil
+            if let position = self.positions[key] {
+                self.versions[position] = version
+            } else if let last = self.versions.last?.manifest, (last.sequence, last.info.version) > (version.manifest.sequence, key) {
+                self = Name(versions: self.versions + [version], unreadable: self.unreadable)
+            } else {
+                self.positions[key] = self.versions.count
+                self.versions.append(version)
+            }
+        }
+
+        /// Removes a version this process just deleted.
+        mutating func remove(_ version: String) {
+            guard let position = self.positions[version] else { return }
+            self.versions.remove(at: position)
+            self.reindex()
+        }
+
+        private mutating func reindex() {
+            self.positions = Dictionary(uniqueKeysWithValues: self.versions.enumerated().map { ($1.manifest.info.version, $0) })
+        }
     }
 
     private struct State {
@@ -93,11 +126,15 @@ final class StoreIndex: Sendable {
     }
 
     /// Every service name with versions, sorted. Call holding the store lock, after ``catchUp()``.
+    ///
+    /// Names not yet loaded are loaded in parallel, one per core: a cold listing of a large store
+    /// is bound by `open`/`read` system calls and manifest parsing, both of which scale.
     func allNames() throws -> [Name] {
         let known: [String]? = self.state.withLock { state in
             state.complete ? state.names.keys.sorted() : nil
         }
         let names = try known ?? DurableFiles.list(self.layout.services).sorted()
+        try self.preload(names)
         let result = try names.compactMap { try self.name($0) }
         if known == nil {
             self.state.withLock { state in
@@ -109,6 +146,30 @@ final class StoreIndex: Sendable {
         return result
     }
 
+    /// Loads the names that are not fresh, spread over the cores.
+    private func preload(_ names: [String]) throws {
+        let stale = self.state.withLock { state in names.filter { !state.fresh.contains($0) } }
+        guard stale.count > 1 else { return }
+        let outcomes = Mutex<[String: Result<Name, any Error>]>([:])
+        let workers = min(stale.count, max(1, ProcessInfo.processInfo.activeProcessorCount))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var loaded: [String: Result<Name, any Error>] = [:]
+            for index in stride(from: worker, to: stale.count, by: workers) {
+                let name = stale[index]
+                let previous = self.state.withLock { $0.names[name] }
+                loaded[name] = Result { try self.load(name, previous: previous) }
+            }
+            outcomes.withLock { $0.merge(loaded) { first, _ in first } }
+        }
+        let loaded = try outcomes.withLock { $0 }.mapValues { try $0.get() }
+        self.state.withLock { state in
+            for (name, entry) in loaded {
+                state.names[name] = entry.versions.isEmpty && entry.unreadable.isEmpty ? nil : entry
+                state.fresh.insert(name)
+            }
+        }
+    }
+
     /// Forgets what is cached about a name, so the next read reloads it.
     func invalidate(_ name: String) {
         self.state.withLock { state in
@@ -117,12 +178,21 @@ final class StoreIndex: Sendable {
         }
     }
 
-    /// Marks a name changed by this process (the log line it appended is then skipped as already seen).
-    func changed(_ name: String, loggedBytes: Int) {
+    /// Records a write this process just committed under the exclusive lock, so the next read needs
+    /// no reload: `manifest` with the stamp of its new file (`nil` for a delete). The log line it
+    /// appended is skipped as already seen; `loggedBytes` `nil` means the log was replaced.
+    func changed(_ name: String, version: String, to written: Version?, loggedBytes: Int?) {
         self.state.withLock { state in
-            state.fresh.remove(name)
+            guard let loggedBytes, state.fresh.contains(name) || state.names[name] == nil else {
+                state.fresh.remove(name)
+                if loggedBytes == nil { state = State() } else if state.names[name] == nil { state.complete = false }
+                return
+            }
+            var entry = state.names[name] ?? Name(versions: [], unreadable: [:])
+            if let written { entry.put(written) } else { entry.remove(version) }
+            state.names[name] = entry.versions.isEmpty && entry.unreadable.isEmpty ? nil : entry
+            state.fresh.insert(name)
             state.logOffset += loggedBytes
-            if state.names[name] == nil { state.complete = false }
         }
     }
 
@@ -136,28 +206,35 @@ final class StoreIndex: Sendable {
         var unreadable: [String: DurableFiles.Stamp] = [:]
         for file in try DurableFiles.list(directory) where file.hasSuffix(".json") {
             let path = directory + "/" + file
-            guard let fileStamp = try DurableFiles.stamp(path) else { continue }  // deleted meanwhile
-            if let known = reusable[file], known.stamp == fileStamp {
-                versions.append(known)
-                continue
+            // A file seen before is reused if its stamp is unchanged; a new one is read with its
+            // stamp in one go (one path lookup instead of two: most of a cold load is syscalls).
+            if reusable[file] != nil || previous?.unreadable[file] != nil {
+                guard let fileStamp = try DurableFiles.stamp(path) else { continue }  // deleted meanwhile
+                if let known = reusable[file], known.stamp == fileStamp {
+                    versions.append(known)
+                    continue
+                }
+                if previous?.unreadable[file] == fileStamp {
+                    unreadable[file] = fileStamp
+                    continue
+                }
             }
-            if previous?.unreadable[file] == fileStamp {
-                unreadable[file] = fileStamp
-                continue
-            }
+            var fileStamp: DurableFiles.Stamp?
             do {
-                guard let bytes = try DurableFiles.read(path) else { continue }
+                guard let (bytes, stamp) = try DurableFiles.readStamped(path) else { continue }  // deleted meanwhile
+                fileStamp = stamp
                 let manifest = try Manifest(bytes: bytes)
                 guard manifest.info.name == name, manifest.info.version + ".json" == file else {
                     throw MLDeployError(code: .invalidResponse, message: "It describes \(manifest.info.name)/\(manifest.info.version), not the version its path names.")
                 }
-                versions.append(Version(stamp: fileStamp, manifest: manifest))
+                versions.append(Version(stamp: stamp, manifest: manifest))
             } catch {
-                unreadable[file] = fileStamp
+                // A manifest that cannot even be opened (permissions) is skipped like a corrupt one.
+                guard let stamp = try fileStamp ?? DurableFiles.stamp(path) else { continue }
+                unreadable[file] = stamp
                 self.logger.warning("skipping an unreadable manifest", metadata: ["path": "\(path)", "error": "\(error)"])
             }
         }
-        versions.sort { ($0.manifest.sequence, $0.manifest.info.version) < ($1.manifest.sequence, $1.manifest.info.version) }
         return Name(versions: versions, unreadable: unreadable)
     }
 

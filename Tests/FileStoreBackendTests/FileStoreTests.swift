@@ -36,10 +36,52 @@ struct FileStoreTests {
         #expect(try await second.getService("svc", version: "2").description == "patched")
         try await second.deleteService("svc", version: "1")
         #expect(try await first.listServices(.named("svc")).map(\.version) == ["2"])
+        // Full listings stay true as other instances add and remove names.
+        #expect(try await first.listServices(.all).map(\.name) == ["svc"])
+        _ = try await second.deployService(Self.definition("other", "1"))
+        #expect(try await first.listServices(.all).map(\.name) == ["other", "svc"])
+        try await first.deleteService("other", version: "1")
+        #expect(try await second.listServices(.all).map(\.name) == ["svc"])
         let reopened = try await openStore(root)
         let info = try await reopened.getService("svc", version: "2")
         #expect(info.description == "patched" && info.inputs == [.init(name: "x", type: .integer)])
         #expect(try await reopened.verify().isClean)
+    }
+
+    @Test("target options: create, recover and fsync, and clear errors for bad values")
+    func options() async throws {
+        let root = temporaryRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func configured(_ options: [String: String]) throws -> FileStore {
+            try FileStore(configuration: BackendConfiguration(backendName: "filesystem", uri: try TargetURI(parsing: "file:" + root), options: options))
+        }
+        func initialize(_ store: FileStore) async throws {
+            try await store.initialize(context: BackendContext(configuration: .init(backendName: "filesystem"), logger: .init(label: "t")))
+        }
+        await #expect { try await initialize(try configured(["create": "false"])) } throws: { ($0 as? MLDeployError)?.code == .notFound }
+        #expect(!FileManager.default.fileExists(atPath: root), "create=false leaves a missing root missing")
+
+        // Without fsync, writes are still whole and visible to other instances.
+        let unsynced = try configured(["fsync": "false"])
+        #expect(!unsynced.isSynchronous)
+        try await initialize(unsynced)
+        _ = try await unsynced.deployService(Self.definition("svc", "1"))
+        #expect(try await openStore(root).getService("svc", version: "1").inputs == [.init(name: "x", type: .integer)])
+
+        // recover=false opens the store as found; the default finishes the interrupted write.
+        try Data().write(to: URL(fileURLWithPath: root + "/tmp/leftover"))
+        let asFound = try configured(["recover": "false"])
+        try await initialize(asFound)
+        #expect(try await asFound.verify().problems.map(\.kind) == [.interruptedWrite])
+        try await initialize(try configured([:]))
+        #expect(!FileManager.default.fileExists(atPath: root + "/tmp/leftover"))
+
+        for (key, value) in [("fsync", "sometimes"), ("create", "1"), ("recover", "")] {
+            #expect { try configured([key: value]) } throws: { error in
+                (error as? MLDeployError)?.code == .invalidArgument && "\(error)".contains("Option \(key) of the filesystem backend must be true or false")
+            }
+        }
+        #expect(try configured([:]).isSynchronous)
     }
 
     @Test("blobs are stored once per content and collected when nothing refers to them")

@@ -72,7 +72,11 @@ public enum NameRules {
         let bytes = Array(name.utf8)
         if bytes.isEmpty { return "it is empty" }
         if bytes.count > Self.maximumNameLength { return "it is longer than \(Self.maximumNameLength) characters" }
+        var previous: UInt8 = 0
+        var doubleDot = false
         for byte in bytes {
+            doubleDot = doubleDot || (byte == UInt8(ascii: ".") && previous == UInt8(ascii: "."))
+            previous = byte
             let allowed = Self.isLetter(byte) || Self.isDigit(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
             if !allowed {
                 if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") { return "it contains a path separator" }
@@ -81,7 +85,7 @@ public enum NameRules {
             }
         }
         if bytes[0] == UInt8(ascii: ".") { return "it must not start with '.'" }
-        if name.contains("..") { return "it must not contain '..'" }
+        if doubleDot { return "it must not contain '..'" }
         return nil
     }
 
