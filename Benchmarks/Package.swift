@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 //
 // MLDeploy's benchmarks: a package of their own, so the main build and CI never compile them.
-// Run them with Benchmarks/run-http-benchmark.sh (release build, nginx and wrk on loopback).
+// Run them with Benchmarks/run-*-benchmark.sh (release builds; see Benchmarks/README.md).
 
 import PackageDescription
 

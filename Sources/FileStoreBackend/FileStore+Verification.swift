@@ -109,7 +109,14 @@ extension FileStore {
                     }
                     blobCount += 1
                     present.insert(file)
-                    guard let bytes = try DurableFiles.read(path) else { continue }
+                    // Mapped, not read: a multi-gigabyte model is hashed without being held in memory.
+                    let bytes: Data
+                    do {
+                        bytes = try Self.mapBlob(path)
+                    } catch {
+                        report(.missingBlob, path, "present but unreadable: \(error)")
+                        continue
+                    }
                     let actual = SHA256.hex(bytes)
                     if actual != file { report(.checksumMismatch, path, "its content hashes to \(actual)") }
                     if referenced[file] == nil { report(.orphanBlob, path, "no manifest refers to it") }

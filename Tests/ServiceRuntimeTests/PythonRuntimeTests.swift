@@ -248,7 +248,9 @@ struct PythonRuntimeTests {
 
     @Test("a call over the timeout kills its worker; the next call gets a new one")
     func timeout() async throws {
-        try await withPythonRuntime({ $0.callTimeout = .milliseconds(500) }) { runtime throws in
+        // The limit also covers loading a new worker, so it leaves room for a busy machine's python3
+        // start-up (a whole parallel test run); the sleeping call is far over it either way.
+        try await withPythonRuntime({ $0.callTimeout = .seconds(2) }) { runtime throws in
             let service = pythonService(
                 code: "import os, time\nif x > 0:\n    time.sleep(x)\npid = os.getpid()",
                 inputs: [.init(name: "x", type: .numeric)], outputs: [.init(name: "pid", type: .integer)]
@@ -257,7 +259,7 @@ struct PythonRuntimeTests {
             let clock = ContinuousClock()
             let started = clock.now
             await #expect { try await runtime.run(service, inputs: ["x": 30]) } throws: { ($0 as? MLDeployError)?.code == .timeout }
-            #expect(clock.now - started < .seconds(5))
+            #expect(clock.now - started < .seconds(10))
             let after = try await runtime.run(service, inputs: ["x": 0]).output("pid")
             #expect(after != nil && after != first)
         }
