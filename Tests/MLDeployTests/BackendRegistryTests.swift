@@ -40,6 +40,22 @@ struct BackendRegistryTests {
         }
     }
 
+    @Test("addingOptions merges into a named, URI or type target's options, the new value winning")
+    func addingOptions() async throws {
+        let registry = try self.registry()
+        let targets: [DeployTarget] = [
+            .named("mlserver", options: ["k": "old", "keep": "1"]), .uri("mlserver+http://h:1", options: ["k": "old", "keep": "1"]),
+            .backend(ProbeBackend.self, options: ["k": "old", "keep": "1"]),
+        ]
+        for target in targets {
+            try await withDeployClient(target: target.addingOptions(["k": "new", "added": "2"]), registry: registry) { client in
+                #expect(client.configuration.options == ["k": "new", "keep": "1", "added": "2"], "\(target)")
+            }
+        }
+        let instance = try ProbeBackend(configuration: BackendConfiguration(backendName: "probe"))
+        #expect((DeployTarget.backend(instance).addingOptions(["k": "v"])).description == "ProbeBackend")
+    }
+
     @Test("an unknown name lists what is registered and how to add a backend")
     func unknownName() async throws {
         let registry = try self.registry()
