@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "InMemoryBackend", targets: ["InMemoryBackend"]),
         .library(name: "FileStoreBackend", targets: ["FileStoreBackend"]),
         .library(name: "MLDeployConformance", targets: ["MLDeployConformance"]),
+        .library(name: "MLDeployServer", targets: ["MLDeployServer"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
     ],
     dependencies: [
@@ -30,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(
@@ -74,6 +76,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MLDeployServer",
+            dependencies: [
+                "MLDeploy", "MLDeployCrypto", "ServiceRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MLDeployConformance",
             dependencies: ["MLDeploy"],
             swiftSettings: swiftSettings
@@ -99,6 +110,11 @@ let package = Package(
                 "FileStoreBackend", "MLDeploy", "ServiceRuntime", "MLDeployConformance", "filestore-helper", "mldeploy",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MLDeployServerTests",
+            dependencies: ["MLDeployServer", "MLDeploy", "InMemoryBackend"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

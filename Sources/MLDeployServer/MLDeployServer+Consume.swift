@@ -1,0 +1,44 @@
+import Hummingbird
+import MLDeploy
+
+extension MLDeployServer {
+    /// Consume (spec §3.5.2): `POST /api/{name}/{version}` with the inputs as a JSON object; the
+    /// answer is a `WebServiceResult`. A service whose code raised is a 200 with `success: false`
+    /// (what the SDK surfaces as the response's error); bad inputs are a 400.
+    func addConsumeRoutes(to router: Router<ServerRequestContext>) {
+        router.post("/api/:name/:version") { request, context -> Response in
+            var request = request
+            let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
+            let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
+            return try await self.answering {
+                let service = try await self.client.getService(name, version: version)
+                let inputs = try Self.inputs(body, for: service.info)
+                return try Response.json(try await service.consume(inputs).webServiceResultJSON())
+            }
+        }
+    }
+
+    /// The typed inputs of a consume body: a JSON object keyed by input name, each value decoded as
+    /// its declared type; an unknown name is an `input-mismatch`.
+    static func inputs(_ body: JSONValue, for service: ServiceInfo) throws -> [String: MLValue] {
+        guard let object = body.objectValue else {
+            throw MLDeployError(code: .inputMismatch, message: "The inputs of \(service.name)/\(service.version) must be a JSON object keyed by input name.")
+        }
+        let types = Dictionary(service.inputs.map { ($0.name, $0.type) }, uniquingKeysWith: { first, _ in first })
+        var inputs: [String: MLValue] = [:]
+        for member in object {
+            guard let type = types[member.key] else {
+                throw MLDeployError(
+                    code: .inputMismatch,
+                    message: "\(service.name)/\(service.version) has no input '\(member.key)'; its inputs are \(service.inputs.map(\.name).joined(separator: ", "))."
+                )
+            }
+            do {
+                inputs[member.key] = try MLValue(json: member.value, as: type, parameter: member.key)
+            } catch let error as MLDeployError {
+                throw MLDeployError(code: .inputMismatch, message: "Input '\(member.key)' of \(service.name)/\(service.version): \(error.message)")
+            }
+        }
+        return inputs
+    }
+}

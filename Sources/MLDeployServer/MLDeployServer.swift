@@ -1,0 +1,62 @@
+import Hummingbird
+import Logging
+import MLDeploy
+import NIOCore
+import Synchronization
+
+/// The ML Server 9.x operationalization REST API (spec §3) in front of any backend, so the
+/// unmodified Python SDK — and MLDeploy's own MLServer backend — can publish and consume against it.
+///
+/// The server is a thin REST front over a ``MLDeploy/DeployClient``: every request becomes the same
+/// validated, logged client operation a Swift caller would make, on whatever target the client has.
+///
+/// ```swift
+/// try await withDeployClient(target: "file:./services") { client in
+///     let server = MLDeployServer(client: client, configuration: ServerConfiguration())
+///     try await server.run()          // until SIGINT or SIGTERM
+/// }
+/// ```
+public final class MLDeployServer: Sendable {
+    /// The client every request goes through.
+    public let client: DeployClient
+    /// How the server listens.
+    public let configuration: ServerConfiguration
+    let logger: Logger
+    private let boundPort = Mutex<Int?>(nil)
+
+    /// Creates a server over `client`'s target.
+    public init(client: DeployClient, configuration: ServerConfiguration, logger: Logger = Logger(label: "mldeploy.server")) {
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The port the server listens on, once it is running (the chosen one when configured with `0`).
+    public var port: Int? { self.boundPort.withLock { $0 } }
+
+    /// The router with every endpoint.
+    func makeRouter() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
+        self.addStatusRoutes(to: router)
+        self.addServiceRoutes(to: router)
+        self.addConsumeRoutes(to: router)
+        return router
+    }
+
+    /// Runs the server until the task is cancelled or the process gets SIGINT or SIGTERM; requests in
+    /// flight finish first. `onReady` runs once the socket is listening.
+    public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let application = Application(
+            router: self.makeRouter(),
+            configuration: .init(address: .hostname(self.configuration.host, port: self.configuration.port), serverName: "mldeploy"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? self.configuration.port
+                self.boundPort.withLock { $0 = port }
+                self.logger.info("listening", metadata: ["host": "\(self.configuration.host)", "port": "\(port)"])
+                await onReady(port)
+            },
+            logger: self.logger
+        )
+        try await application.runService()
+    }
+}

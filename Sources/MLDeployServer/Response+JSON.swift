@@ -1,0 +1,40 @@
+import Hummingbird
+import MLDeploy
+
+extension Response {
+    /// A response whose body is `value` as JSON.
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) throws -> Response {
+        let bytes = try value.serializedBytes()
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+        )
+    }
+
+    /// An empty response (the SDK does not parse these; spec §3.10 rule 2).
+    static func empty(_ status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status)
+    }
+}
+
+extension Request {
+    /// The body parsed as JSON, refusing bodies over `limit` bytes (413) and malformed JSON (400).
+    mutating func json(limit: Int) async throws -> JSONValue {
+        let buffer = try await self.body(limit: limit)
+        do {
+            return try JSONValue(parsing: Array(buffer.readableBytesView))
+        } catch let error as MLDeployError {
+            throw ServerError(.badRequest, "The request body is not valid JSON: \(error.message)", exceptionType: "invalid-json")
+        }
+    }
+
+    /// The whole body, refusing bodies over `limit` bytes with 413.
+    mutating func body(limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await self.collectBody(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw ServerError(.contentTooLarge, "The request body is larger than this server accepts (\(limit) bytes).", exceptionType: "body-too-large")
+        }
+    }
+}

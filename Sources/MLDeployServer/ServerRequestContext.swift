@@ -1,0 +1,16 @@
+import Hummingbird
+
+/// The per-request context: Hummingbird's core storage plus who made the request (set by the
+/// authentication middleware).
+public struct ServerRequestContext: RequestContext {
+    /// Hummingbird's storage.
+    public var coreContext: CoreRequestContextStorage
+    /// The authenticated user, once the bearer token was checked.
+    public var user: String?
+
+    /// Creates a context for a request.
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.user = nil
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import InMemoryBackend
+import MLDeploy
+import MLDeployServer
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Runs a real server on a free loopback port over a memory backend for the test's body.
+func withServer(_ body: @Sendable (DeployClient, URL) async throws -> Void) async throws {
+    let client = try await DeployClient(target: .backend(MemoryBackend(python: nil)))
+    var configuration = ServerConfiguration()
+    configuration.port = 0
+    let server = MLDeployServer(client: client, configuration: configuration)
+    let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
+    let running = Task { try await server.run { port in readyContinuation.yield(port) } }
+    var ports = ready.makeAsyncIterator()
+    let port = try #require(await ports.next())
+    do {
+        try await body(client, URL(string: "http://127.0.0.1:\(port)")!)
+    } catch {
+        running.cancel()
+        _ = await running.result
+        try await client.shutdown()
+        throw error
+    }
+    running.cancel()
+    _ = await running.result
+    try await client.shutdown()
+}
+
+/// One request; returns the status and the body.
+func call(_ base: URL, _ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, body: String) {
+    var request = URLRequest(url: URL(string: base.absoluteString + path)!)
+    request.httpMethod = method
+    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    request.httpBody = body.map { Data($0.utf8) }
+    let (data, response) = try await URLSession.shared.data(for: request)
+    return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+}
+
+@Suite("Server routes over a memory backend")
+struct ServerRoutesTests {
+    @Test("status, listing, get, consume and delete speak the ML Server wire format")
+    func lifecycle() async throws {
+        try await withServer { client, base in
+            #expect(try await call(base, "GET", "/status").status == 200)
+            _ = try await client.service("add").version("1.0").description("Adds")
+                .handler("add") { call in call.outputs["sum"] = .numeric(try call.numeric("a") + call.numeric("b")) }
+                .inputs(["a": .numeric, "b": .numeric]).outputs(["sum": .numeric]).deploy()
+
+            let listed = try await call(base, "GET", "/services")
+            #expect(listed.status == 200)
+            let services = try JSONValue(parsing: listed.body)
+            #expect(services.arrayValue?.count == 1)
+            let info = try ServiceInfo(webServiceJSON: try #require(services.arrayValue?.first))
+            #expect(info.name == "add" && info.version == "1.0" && info.inputs.map(\.name) == ["a", "b"])
+            #expect(services.arrayValue?.first?["description"]?.stringValue == "Adds")
+
+            let one = try await call(base, "GET", "/services/add/1.0")
+            let oneJSON = try JSONValue(parsing: one.body)
+            #expect(one.status == 200 && oneJSON.arrayValue?.count == 1)
+
+            let consumed = try await call(base, "POST", "/api/add/1.0", body: #"{"a": 1.5, "b": 2}"#)
+            #expect(consumed.status == 200)
+            let result = try JSONValue(parsing: consumed.body)
+            #expect(result["success"]?.boolValue == true)
+            #expect(result["outputParameters"]?["sum"]?.doubleValue == 3.5)
+            #expect(result["outputFiles"]?.objectValue != nil, "outputFiles is always an object")
+
+            #expect(try await call(base, "DELETE", "/services/add/1.0").status == 200)
+            #expect(try await call(base, "GET", "/services/add").body == "[]")
+        }
+    }
+
+    @Test("bad input gets the right 4xx as an ML Server error body, and the server keeps serving")
+    func badInput() async throws {
+        try await withServer { client, base in
+            _ = try await client.service("echo").version("1")
+                .handler("echo") { call in call.outputs["y"] = .integer(try call.integer("x")) }
+                .inputs(["x": .integer]).outputs(["y": .integer]).deploy()
+            let cases: [(String, String, String?, Int, String)] = [
+                ("GET", "/services/missing/1", nil, 404, "not-found"),
+                ("POST", "/api/echo/1", "{not json", 400, "invalid-json"),
+                ("POST", "/api/echo/1", #"{"x": "text"}"#, 400, "input-mismatch"),
+                ("POST", "/api/echo/1", #"{"nope": 1}"#, 400, "input-mismatch"),
+                ("POST", "/api/echo/1", "[1]", 400, "input-mismatch"),
+                ("GET", "/services/..%2Fetc/1", nil, 400, "invalid-name"),
+            ]
+            for (method, path, body, status, type) in cases {
+                let answer = try await call(base, method, path, body: body)
+                #expect(answer.status == status, "\(method) \(path)")
+                let error = try JSONValue(parsing: answer.body)
+                #expect(error["exceptionType"]?.stringValue == type, "\(method) \(path): \(answer.body)")
+                #expect(error["message"]?.stringValue?.isEmpty == false)
+            }
+            #expect(try await call(base, "POST", "/api/echo/1", body: #"{"x": 4}"#).status == 200)
+        }
+    }
+}
