@@ -1,0 +1,145 @@
+import Foundation
+import MLDeploy
+import MLDeployCrypto
+import Synchronization
+
+/// Issues and checks the server's tokens.
+///
+/// - **Access tokens** are self-contained: `mld1.<payload>.<signature>`, the payload a base64url JSON
+///   object (`sub`, `iat`, `exp`) and the signature HMAC-SHA256 over `mld1.<payload>` with a 32-byte
+///   key kept in `signing.key` (owner-only, made on first start). Checking one needs no storage;
+///   it expires after ``accessLifetime`` (1 h by default, as ML Server).
+/// - **Refresh tokens** are random 32-byte values, kept only as their SHA-256 in
+///   `refresh-tokens.json` with their user and expiry (14 days by default). Using one rotates it (the
+///   old one stops working); revoking one deletes it.
+public final class TokenService: Sendable {
+    /// An issued pair, as `POST /login` returns it.
+    public struct Grant: Sendable {
+        /// The bearer token for requests.
+        public let accessToken: String
+        /// The token that renews the pair.
+        public let refreshToken: String
+        /// When the access token expires.
+        public let expiresOn: Date
+        /// Its lifetime in seconds.
+        public let expiresIn: Int
+
+        /// The `AccessTokenResponse` JSON (spec §3.3.1).
+        public var json: JSONValue {
+            [
+                "token_type": "Bearer", "access_token": .string(self.accessToken), "expires_in": .integer(self.expiresIn),
+                "expires_on": .integer(Int(self.expiresOn.timeIntervalSince1970)), "refresh_token": .string(self.refreshToken),
+            ]
+        }
+    }
+
+    /// How long access tokens live.
+    public let accessLifetime: Duration
+    /// How long refresh tokens live.
+    public let refreshLifetime: Duration
+    private let key: [UInt8]
+    private let refreshPath: String
+    private let refreshTokens = Mutex<[String: (user: String, expires: Date)]>([:])
+
+    /// Opens (or creates) the signing key and refresh-token file in `directory`.
+    public init(directory: String, accessLifetime: Duration = .seconds(3600), refreshLifetime: Duration = .seconds(14 * 24 * 3600)) throws {
+        self.accessLifetime = accessLifetime
+        self.refreshLifetime = refreshLifetime
+        let keyPath = directory + "/signing.key"
+        if let key = try SecretFile.read(keyPath), key.count == 32 {
+            self.key = key
+        } else {
+            let key = SecureRandom.bytes(32)
+            try SecretFile.write(key, to: keyPath)
+            self.key = key
+        }
+        self.refreshPath = directory + "/refresh-tokens.json"
+        if let bytes = try SecretFile.read(self.refreshPath), let json = try? JSONValue(parsing: bytes) {
+            var tokens: [String: (user: String, expires: Date)] = [:]
+            for member in json["tokens"]?.objectValue ?? JSONObject() {
+                if let user = member.value["user"]?.stringValue, let expires = member.value["expires"]?.doubleValue {
+                    tokens[member.key] = (user, Date(timeIntervalSince1970: expires))
+                }
+            }
+            self.refreshTokens.withLock { $0 = tokens }
+        }
+    }
+
+    /// A new access and refresh token for `user`.
+    public func issue(for user: String, now: Date = Date()) throws -> Grant {
+        let expires = now.addingTimeInterval(Self.seconds(self.accessLifetime))
+        let payload: JSONValue = ["sub": .string(user), "iat": .integer(Int(now.timeIntervalSince1970)), "exp": .integer(Int(expires.timeIntervalSince1970))]
+        let body = "mld1." + Base64URL.encode(try payload.serializedBytes())
+        let access = body + "." + Base64URL.encode(HMAC.sha256(key: self.key, message: Array(body.utf8)))
+        let refresh = Base64URL.encode(SecureRandom.bytes(32))
+        try self.changeRefreshTokens { tokens in
+            tokens = tokens.filter { $0.value.expires > now }
+            tokens[SHA256.hex(Array(refresh.utf8))] = (user, now.addingTimeInterval(Self.seconds(self.refreshLifetime)))
+        }
+        return Grant(accessToken: access, refreshToken: refresh, expiresOn: expires, expiresIn: Int(Self.seconds(self.accessLifetime)))
+    }
+
+    /// The user an access token was issued to, or `nil` if it is malformed, forged or expired.
+    public func user(forAccessToken token: String, now: Date = Date()) -> String? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "mld1", let signature = Base64URL.decode(String(parts[2])) else { return nil }
+        let body = parts[0] + "." + parts[1]
+        guard SecureRandom.constantTimeEquals(HMAC.sha256(key: self.key, message: Array(body.utf8)), signature),
+            let payloadBytes = Base64URL.decode(String(parts[1])), let payload = try? JSONValue(parsing: payloadBytes),
+            let user = payload["sub"]?.stringValue, let expires = payload["exp"]?.intValue, Double(expires) > now.timeIntervalSince1970
+        else { return nil }
+        return user
+    }
+
+    /// Exchanges a refresh token for a new pair (the old refresh token stops working).
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/authenticationFailed`` for an unknown, revoked or expired token.
+    public func refresh(_ token: String, now: Date = Date()) throws -> Grant {
+        let hash = SHA256.hex(Array(token.utf8))
+        var user: String?
+        try self.changeRefreshTokens { tokens in
+            if let entry = tokens.removeValue(forKey: hash), entry.expires > now { user = entry.user }
+        }
+        guard let user else {
+            throw MLDeployError(code: .authenticationFailed, message: "The refresh token is unknown, revoked or expired; log in again.")
+        }
+        return try self.issue(for: user, now: now)
+    }
+
+    /// Revokes a refresh token; an unknown one is fine (revoking is idempotent).
+    public func revoke(_ token: String) throws {
+        let hash = SHA256.hex(Array(token.utf8))
+        try self.changeRefreshTokens { tokens in tokens[hash] = nil }
+    }
+
+    private func changeRefreshTokens(_ body: (inout [String: (user: String, expires: Date)]) throws -> Void) throws {
+        try self.refreshTokens.withLock { tokens in
+            var changed = tokens
+            try body(&changed)
+            var json = JSONObject()
+            for hash in changed.keys.sorted() {
+                json.append(hash, ["user": .string(changed[hash]!.user), "expires": .double(changed[hash]!.expires.timeIntervalSince1970)])
+            }
+            try SecretFile.write(try JSONValue.object(["format": 1, "tokens": .object(json)]).serializedBytes(), to: self.refreshPath)
+            tokens = changed
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// Base64 with the URL-safe alphabet and no padding (RFC 4648 §5), for tokens.
+enum Base64URL {
+    static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64).map(Array.init)
+    }
+}
