@@ -5,28 +5,56 @@ extension MLDeployServer {
     /// Service management (spec §3.5.1): list all, list a name's versions oldest first, get one,
     /// delete one.
     func addServiceRoutes(to router: Router<ServerRequestContext>) {
-        router.get("/services") { _, _ -> Response in
-            try await self.answering { try Response.json(.array(try await self.client.listServices().map { $0.webServiceJSON() })) }
+        router.get("/services") { _, context -> Response in
+            try await self.answering { try Response.json(.array(try await self.client.listServices().map { Self.webService($0, for: context) })) }
         }
         router.get("/services/:name") { _, context -> Response in
             let name = try context.parameters.require("name")
             return try await self.answering {
-                try Response.json(.array(try await self.client.listServices(name).map { $0.webServiceJSON() }))
+                try Response.json(.array(try await self.client.listServices(name).map { Self.webService($0, for: context) }))
             }
         }
         router.get("/services/:name/:version") { _, context -> Response in
             let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
             return try await self.answering {
                 // An array of one, as the swagger says; the SDK takes either (spec §3.10 rule 4).
-                try Response.json([try await self.client.getService(name, version: version).info.webServiceJSON()])
+                try Response.json([Self.webService(try await self.client.getService(name, version: version).info, for: context)])
             }
         }
         router.delete("/services/:name/:version") { _, context -> Response in
             let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
             return try await self.answering {
+                let info = try await self.client.getService(name, version: version).info
+                try Self.requireChange(of: info, context: context)
                 try await self.client.deleteService(name, version: version)
                 return .empty()
             }
+        }
+    }
+
+    /// The `WebService` JSON with the caller's `myPermissionOnService`.
+    static func webService(_ info: ServiceInfo, for context: ServerRequestContext) -> JSONValue {
+        var info = info
+        let writable = context.role?.canChange(serviceOf: info.publishedBy, as: context.user ?? "") ?? false
+        info.permission = writable ? "read/write" : "read only"
+        return info.webServiceJSON()
+    }
+
+    /// Refuses (403) a change to `info` the caller's role does not allow.
+    static func requireChange(of info: ServiceInfo, context: ServerRequestContext) throws {
+        guard let role = context.role, role.canChange(serviceOf: info.publishedBy, as: context.user ?? "") else {
+            throw ServerError(
+                .forbidden,
+                "\(context.user ?? "This user") (\(context.role?.rawValue ?? "no role")) may not change \(info.name)/\(info.version), published by \(info.publishedBy ?? "another user").",
+                exceptionType: "forbidden"
+            )
+        }
+    }
+
+    /// Refuses (403) publishing when the caller's role is Reader.
+    static func requirePublish(_ context: ServerRequestContext) throws {
+        guard context.role?.canPublish == true else {
+            throw ServerError(.forbidden, "\(context.user ?? "This user") is a Reader and may not publish services.", exceptionType: "forbidden")
         }
     }
 

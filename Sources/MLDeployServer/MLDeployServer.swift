@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import MLDeploy
@@ -19,13 +20,28 @@ import Synchronization
 public final class MLDeployServer: Sendable {
     /// The client every request goes through.
     public let client: DeployClient
+    /// The users who may log in.
+    public let users: UserStore
+    /// The access and refresh tokens.
+    public let tokens: TokenService
     /// How the server listens.
     public let configuration: ServerConfiguration
     let logger: Logger
     private let boundPort = Mutex<Int?>(nil)
 
-    /// Creates a server over `client`'s target.
-    public init(client: DeployClient, configuration: ServerConfiguration, logger: Logger = Logger(label: "mldeploy.server")) {
+    /// Creates a server over `client`'s target, with its users and signing key in the configuration's
+    /// data directory (created owner-only if missing).
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/storageFailure`` when the data directory cannot be
+    ///   made or its files read.
+    public init(client: DeployClient, configuration: ServerConfiguration, logger: Logger = Logger(label: "mldeploy.server")) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw MLDeployError(code: .storageFailure, message: "Cannot create the data directory \(configuration.dataDirectory): \(error.localizedDescription)")
+        }
+        self.users = try UserStore(directory: configuration.dataDirectory)
+        self.tokens = try TokenService(directory: configuration.dataDirectory, accessLifetime: configuration.accessTokenLifetime, refreshLifetime: configuration.refreshTokenLifetime)
         self.client = client
         self.configuration = configuration
         self.logger = logger
@@ -37,6 +53,8 @@ public final class MLDeployServer: Sendable {
     /// The router with every endpoint.
     func makeRouter() -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: AuthenticationMiddleware(users: self.users, tokens: self.tokens))
+        self.addLoginRoutes(to: router)
         self.addStatusRoutes(to: router)
         self.addServiceRoutes(to: router)
         self.addConsumeRoutes(to: router)

@@ -7,10 +7,13 @@ public struct ServerRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The authenticated user, once the bearer token was checked.
     public var user: String?
+    /// The user's role, read when the token was checked (so role changes apply at once).
+    public var role: ServerRole?
 
     /// Creates a context for a request.
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.user = nil
+        self.role = nil
     }
 }

@@ -1,0 +1,52 @@
+import Dispatch
+import Hummingbird
+import Logging
+import MLDeploy
+
+extension MLDeployServer {
+    /// Authentication (spec §3.3): `POST /login`, `POST /login/refreshToken`,
+    /// `DELETE /login/refreshToken?refreshToken=…`.
+    func addLoginRoutes(to router: Router<ServerRequestContext>) {
+        router.post("/login") { request, _ -> Response in
+            var request = request
+            let body = try await request.json(limit: 64 << 10)
+            guard let username = body["username"]?.stringValue, let password = body["password"]?.stringValue else {
+                throw ServerError(.badRequest, "POST /login takes {\"username\": …, \"password\": …}.", exceptionType: "invalid-argument")
+            }
+            // PBKDF2 is deliberately slow: run it off the cooperative pool.
+            let users = self.users
+            let role = await Self.offload { users.authenticate(name: username, password: password) }
+            guard role != nil else {
+                self.logger.notice("login refused", metadata: ["user": "\(username)"])
+                throw ServerError(.unauthorized, "Invalid user name or password.")
+            }
+            return try Response.json(try self.tokens.issue(for: username).json)
+        }
+        router.post("/login/refreshToken") { request, _ -> Response in
+            var request = request
+            let body = try await request.json(limit: 64 << 10)
+            guard let token = body["refreshToken"]?.stringValue else {
+                throw ServerError(.badRequest, "POST /login/refreshToken takes {\"refreshToken\": …}.", exceptionType: "invalid-argument")
+            }
+            do {
+                return try Response.json(try self.tokens.refresh(token).json)
+            } catch let error as MLDeployError {
+                throw ServerError(error)
+            }
+        }
+        router.delete("/login/refreshToken") { request, _ -> Response in
+            guard let token = request.uri.queryParameters.get("refreshToken") else {
+                throw ServerError(.badRequest, "DELETE /login/refreshToken takes the token as ?refreshToken=….", exceptionType: "invalid-argument")
+            }
+            try self.tokens.revoke(token)
+            return try Response.json(.array([]))
+        }
+    }
+
+    /// Runs blocking work on a dispatch queue, leaving Swift's cooperative threads free.
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: work()) }
+        }
+    }
+}
