@@ -114,7 +114,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MLDeployServerTests",
-            dependencies: ["MLDeployServer", "MLDeploy", "InMemoryBackend"],
+            dependencies: ["MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -338,7 +338,7 @@ public final class FileStore: ConfigurableBackend {
                 name: definition.name, version: version, description: definition.description,
                 operationID: definition.effectiveAlias, inputs: definition.inputs ?? [], outputs: definition.outputs ?? [],
                 runtime: definition.runtime ?? .python, artifacts: definition.artifacts ?? [], creationTime: Date(),
-                publishedBy: principal, code: definition.code, initCode: definition.initCode, handlerName: definition.handler?.name
+                publishedBy: definition.publishedBy ?? principal, code: definition.code, initCode: definition.initCode, handlerName: definition.handler?.name
             )
             let manifest = Manifest(
                 info: info, sequence: (current?.latest?.sequence ?? 0) + 1, revision: UUID().uuidString,
@@ -407,7 +407,7 @@ public final class FileStore: ConfigurableBackend {
             let info = ServiceInfo(
                 name: definition.name, version: version, description: definition.description, operationID: definition.alias,
                 inputs: RealtimeDefinition.inputs, outputs: RealtimeDefinition.outputs, runtime: .realtime,
-                creationTime: Date(), publishedBy: principal
+                creationTime: Date(), publishedBy: definition.publishedBy ?? principal
             )
             let manifest = Manifest(
                 info: info, sequence: (current?.latest?.sequence ?? 0) + 1, revision: UUID().uuidString,

@@ -151,7 +151,7 @@ public final class MemoryBackend: ConfigurableBackend {
                 runtime: implementation.runtime,
                 artifacts: definition.artifacts ?? [],
                 creationTime: Date(),
-                publishedBy: principal,
+                publishedBy: definition.publishedBy ?? principal,
                 code: definition.code,
                 initCode: definition.initCode,
                 handlerName: definition.handler?.name
@@ -217,7 +217,7 @@ public final class MemoryBackend: ConfigurableBackend {
                 outputs: RealtimeDefinition.outputs,
                 runtime: .realtime,
                 creationTime: Date(),
-                publishedBy: principal
+                publishedBy: definition.publishedBy ?? principal
             )
         }
     }

@@ -24,6 +24,7 @@ public final class MLDeployServer: Sendable {
     public let users: UserStore
     /// The access and refresh tokens.
     public let tokens: TokenService
+    let sessions = SessionStore()
     /// How the server listens.
     public let configuration: ServerConfiguration
     let logger: Logger
@@ -57,6 +58,8 @@ public final class MLDeployServer: Sendable {
         self.addLoginRoutes(to: router)
         self.addStatusRoutes(to: router)
         self.addServiceRoutes(to: router)
+        self.addSessionRoutes(to: router)
+        self.addPublishRoutes(to: router)
         self.addConsumeRoutes(to: router)
         return router
     }

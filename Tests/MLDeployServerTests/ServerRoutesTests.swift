@@ -2,6 +2,7 @@ import Foundation
 import InMemoryBackend
 import MLDeploy
 import MLDeployServer
+import ServiceRuntime
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -28,10 +29,11 @@ struct TestServer: Sendable {
 
 /// Runs `body` with a fresh ``TestServer``, then stops it and removes its data.
 func withServer(
+    python: Bool = false,
     configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: @Sendable (TestServer) async throws -> Void
 ) async throws {
-    let client = try await DeployClient(target: .backend(MemoryBackend(python: nil)))
+    let client = try await DeployClient(target: .backend(MemoryBackend(python: python ? .init() : nil)))
     var configuration = ServerConfiguration()
     configuration.port = 0
     configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-server-\(UUID().uuidString.prefix(8))").path
@@ -55,12 +57,12 @@ func withServer(
 }
 
 /// One request; returns the status and the body.
-func call(_ base: URL, _ method: String, _ path: String, body: String? = nil, token: String? = nil) async throws -> (status: Int, body: String) {
+func call(_ base: URL, _ method: String, _ path: String, body: String? = nil, bytes: Data? = nil, token: String? = nil) async throws -> (status: Int, body: String) {
     var request = URLRequest(url: URL(string: base.absoluteString + path)!)
     request.httpMethod = method
-    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    request.setValue(bytes == nil ? "application/json" : "application/octet-stream", forHTTPHeaderField: "Content-Type")
     if let token { request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
-    request.httpBody = body.map { Data($0.utf8) }
+    request.httpBody = bytes ?? body.map { Data($0.utf8) }
     let (data, response) = try await URLSession.shared.data(for: request)
     return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
 }

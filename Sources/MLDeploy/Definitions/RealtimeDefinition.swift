@@ -15,6 +15,9 @@ public struct RealtimeDefinition: Sendable {
     public var alias: String?
     /// The serialized model.
     public var serializedModel: Data?
+    /// Who publishes the version, when a server publishes on a user's behalf; backends record it as
+    /// ``ServiceInfo/publishedBy`` (otherwise the user the client authenticated as).
+    public var publishedBy: String?
 
     /// Creates a definition.
     public init(name: String, version: String? = nil, description: String? = nil, alias: String? = nil, serializedModel: Data? = nil) {

@@ -34,6 +34,9 @@ public struct ServiceDefinition: Sendable {
     public var outputs: [ParameterDefinition]?
     /// Artifact file names returned by every call (`outputFileNames`).
     public var artifacts: [String]?
+    /// Who publishes the version, when a server publishes on a user's behalf; backends record it as
+    /// ``ServiceInfo/publishedBy`` (otherwise the user the client authenticated as).
+    public var publishedBy: String?
 
     /// Creates a definition; every option but the name is optional.
     public init(

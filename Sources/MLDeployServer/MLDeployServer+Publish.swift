@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import MLDeploy
+
+extension MLDeployServer {
+    /// Publishing (spec §2.1, §2.2, §3.5.1): `POST /services/{name}` (a generated version),
+    /// `POST /services/{name}/{version}`, and `PATCH /services/{name}/{version}` with a
+    /// `PublishWebServiceRequest`. Each answers the version as a JSON string (spec §3.10 rule 1).
+    func addPublishRoutes(to router: Router<ServerRequestContext>) {
+        router.post("/services/:name") { request, context -> Response in
+            try await self.publish(request, context: context, version: nil)
+        }
+        router.post("/services/:name/:version") { request, context -> Response in
+            try await self.publish(request, context: context, version: try context.parameters.require("version"))
+        }
+        router.patch("/services/:name/:version") { request, context -> Response in
+            var request = request
+            let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
+            let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
+            return try await self.answering {
+                let current = try await self.client.getService(name, version: version).info
+                try Self.requireChange(of: current, context: context)
+                var definition = try self.definition(name: name, version: version, from: body, context: context, requireCode: false)
+                // The SDK sends a new snapshot with every redeploy, empty unless objects were given
+                // (spec §2.2); an empty one keeps the service's objects instead of silently dropping them.
+                if definition.objects?.isEmpty == true { definition.objects = nil }
+                let info = try await self.client.redeployService(definition).info
+                return try Response.json(.string(info.version))
+            }
+        }
+    }
+
+    private func publish(_ request: Request, context: ServerRequestContext, version: String?) async throws -> Response {
+        var request = request
+        let name = try context.parameters.require("name")
+        let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
+        return try await self.answering {
+            try Self.requirePublish(context)
+            let definition = try self.definition(name: name, version: version, from: body, context: context, requireCode: true)
+            let info = try await self.client.deployService(definition).info
+            return try Response.json(.string(info.version), status: .created)
+        }
+    }
+
+    /// A service definition from a `PublishWebServiceRequest`: the snapshot's workspace objects are
+    /// copied in (so the snapshot can be deleted at once, as the SDK does).
+    func definition(name: String, version: String?, from body: JSONValue, context: ServerRequestContext, requireCode: Bool) throws -> ServiceDefinition {
+        guard case .object = body else {
+            throw MLDeployError.invalidArgument("A publish request must be a JSON object (PublishWebServiceRequest).")
+        }
+        let runtime = body["runtimeType"]?.stringValue
+        if let runtime, runtime != "Python" {
+            throw MLDeployError(code: .unsupported, message: "This server runs Python services; runtimeType '\(runtime)' is not supported.")
+        }
+        if runtime == nil, requireCode {
+            throw MLDeployError(code: .unsupported, message: "This server runs Python services: send \"runtimeType\": \"Python\" (the protocol's default is R).")
+        }
+        func parameters(_ key: String) throws -> [ParameterDefinition]? {
+            guard let value = body[key], !value.isNull else { return nil }
+            guard let list = value.arrayValue else { throw MLDeployError.invalidArgument("'\(key)' must be an array of {name, type}.") }
+            return try list.map { item in
+                guard let name = item["name"]?.stringValue, let type = item["type"]?.stringValue else {
+                    throw MLDeployError.invalidArgument("Every entry of '\(key)' needs a name and a type.")
+                }
+                return ParameterDefinition(name: name, type: try ParameterType(parsing: type))
+            }
+        }
+        let code = body["code"]?.stringValue
+        if requireCode, code == nil {
+            throw MLDeployError.invalidArgument("A publish request needs 'code'.")
+        }
+        var objects: [String: ServiceObject]?
+        if let snapshotID = body["snapshotId"]?.stringValue {
+            let (user, isOwner) = context.identity
+            objects = try self.sessions.snapshot(snapshotID, user: user, isOwner: isOwner).objects.mapValues { ServiceObject.pickled($0) }
+        }
+        var definition = ServiceDefinition(
+            name: name, version: version, description: body["description"]?.stringValue, alias: body["operationId"]?.stringValue,
+            code: code, initCode: body["initCode"]?.stringValue, objects: objects,
+            inputs: try parameters("inputParameterDefinitions"), outputs: try parameters("outputParameterDefinitions"),
+            artifacts: try body["outputFileNames"].flatMap { value -> [String]? in
+                guard !value.isNull else { return nil }
+                guard let names = value.arrayValue?.compactMap(\.stringValue) else { throw MLDeployError.invalidArgument("'outputFileNames' must be an array of file names.") }
+                return names
+            }
+        )
+        definition.publishedBy = context.user
+        return definition
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Hummingbird
+import MLDeploy
+
+extension ServerRequestContext {
+    /// The authenticated user and whether they are an Owner (who may use anyone's sessions).
+    var identity: (user: String, isOwner: Bool) { (self.user ?? "", self.role == .owner) }
+}
+
+extension MLDeployServer {
+    /// Sessions, workspace objects and snapshots (spec §3.4), as the SDK's publish flow uses them.
+    func addSessionRoutes(to router: Router<ServerRequestContext>) {
+        let sessions = self.sessions
+        router.post("/sessions") { request, context -> Response in
+            var request = request
+            let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
+            let (user, isOwner) = context.identity
+            let runtime = body["runtimeType"]?.stringValue ?? "R"
+            guard runtime == "Python" else {
+                throw ServerError(.badRequest, "This server runs Python sessions only; send \"runtimeType\": \"Python\".", exceptionType: "unsupported")
+            }
+            return try await self.answering {
+                let snapshot = try body["snapshotId"]?.stringValue.map { try sessions.snapshot($0, user: user, isOwner: isOwner) }
+                let id = sessions.createSession(owner: user, name: body["name"]?.stringValue, runtimeType: runtime, from: snapshot)
+                return try Response.json(["sessionId": .string(id)], status: .created)
+            }
+        }
+        router.get("/sessions") { _, context -> Response in
+            let (user, isOwner) = context.identity
+            return try Response.json(.array(sessions.sessions(visibleTo: user, isOwner: isOwner).map { session in
+                ["id": .string(session.id), "name": session.name.map(JSONValue.string) ?? .null, "owner": .string(session.owner), "runtimeType": .string(session.runtimeType)]
+            }))
+        }
+        for path in ["/sessions/:id", "/sessions/:id/force"] {
+            router.delete(RouterPath(path)) { _, context -> Response in
+                let id = try context.parameters.require("id")
+                let (user, isOwner) = context.identity
+                return try await self.answering {
+                    try sessions.deleteSession(id, user: user, isOwner: isOwner)
+                    return try Response.json(.string(id))
+                }
+            }
+        }
+        router.get("/sessions/:id/workspace") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                try Response.json(.array(try sessions.session(id, user: user, isOwner: isOwner).workspace.keys.sorted().map(JSONValue.string)))
+            }
+        }
+        router.post("/sessions/:id/workspace/:object") { request, context -> Response in
+            var request = request
+            let (id, object) = (try context.parameters.require("id"), try context.parameters.require("object"))
+            let bytes = try await request.body(limit: self.configuration.maximumUploadSize)
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                try sessions.putObject(object, Data(bytes.readableBytesView), session: id, user: user, isOwner: isOwner)
+                return .empty()
+            }
+        }
+        router.get("/sessions/:id/workspace/:object") { _, context -> Response in
+            let (id, object) = (try context.parameters.require("id"), try context.parameters.require("object"))
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                guard let bytes = try sessions.session(id, user: user, isOwner: isOwner).workspace[object] else {
+                    throw MLDeployError(code: .notFound, message: "Session '\(id)' has no workspace object '\(object)'.")
+                }
+                return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
+        }
+        router.delete("/sessions/:id/workspace/:object") { _, context -> Response in
+            let (id, object) = (try context.parameters.require("id"), try context.parameters.require("object"))
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                try sessions.removeObject(object, session: id, user: user, isOwner: isOwner)
+                return .empty()
+            }
+        }
+        router.post("/sessions/:id/snapshot") { request, context -> Response in
+            var request = request
+            let id = try context.parameters.require("id")
+            let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                let snapshot = try sessions.snapshot(session: id, name: body["name"]?.stringValue, user: user, isOwner: isOwner)
+                return try Response.json(["snapshotId": .string(snapshot)], status: .created)
+            }
+        }
+        router.post("/sessions/:id/loadsnapshot/:snapshot") { _, context -> Response in
+            let (id, snapshot) = (try context.parameters.require("id"), try context.parameters.require("snapshot"))
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                try sessions.load(snapshot: snapshot, into: id, user: user, isOwner: isOwner)
+                return .empty()
+            }
+        }
+        router.get("/snapshots") { _, context -> Response in
+            let (user, isOwner) = context.identity
+            return try Response.json(.array(sessions.snapshots(visibleTo: user, isOwner: isOwner).map { snapshot in
+                [
+                    "id": .string(snapshot.id), "name": snapshot.name.map(JSONValue.string) ?? .null, "owner": .string(snapshot.owner),
+                    "creationTime": .string(DotNetDate.format(snapshot.creationTime)), "contentSize": .integer(snapshot.contentSize),
+                ]
+            }))
+        }
+        router.delete("/snapshots/:id") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                try sessions.deleteSnapshot(id, user: user, isOwner: isOwner)
+                return try Response.json(.string(id))
+            }
+        }
+    }
+}
