@@ -16,6 +16,9 @@ extension MLDeployServer {
                 return try Response.json(try await service.consume(inputs).webServiceResultJSON())
             }
         }
+        router.get("/api/:name/:version/swagger.json") { _, context -> Response in
+            try await self.answering { try Response.json(try await self.service(context).swagger()) }
+        }
     }
 
     /// The typed inputs of a consume body: a JSON object keyed by input name, each value decoded as

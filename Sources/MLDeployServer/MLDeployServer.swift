@@ -60,6 +60,7 @@ public final class MLDeployServer: Sendable {
         self.addServiceRoutes(to: router)
         self.addSessionRoutes(to: router)
         self.addPublishRoutes(to: router)
+        self.addBatchRoutes(to: router)
         self.addConsumeRoutes(to: router)
         return router
     }
