@@ -61,6 +61,7 @@ public final class MLDeployServer: Sendable {
         self.addSessionRoutes(to: router)
         self.addPublishRoutes(to: router)
         self.addBatchRoutes(to: router)
+        self.addRealtimeRoutes(to: router)
         self.addConsumeRoutes(to: router)
         return router
     }

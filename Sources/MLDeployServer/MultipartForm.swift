@@ -1,0 +1,80 @@
+import Foundation
+import MLDeploy
+
+/// A parsed `multipart/form-data` body (RFC 7578), as the SDK sends realtime models: named parts,
+/// a file part with or without its own Content-Type (spec §3.10 rule 9).
+struct MultipartForm {
+    /// One part: its field name, file name if any, and bytes.
+    struct Part {
+        let name: String
+        let fileName: String?
+        let bytes: Data
+    }
+
+    let parts: [Part]
+
+    /// The first part named `name`.
+    subscript(name: String) -> Part? { self.parts.first { $0.name == name } }
+
+    /// Parses `body` with the boundary from `contentType`.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidArgument`` for a missing boundary or a
+    ///   malformed body.
+    init(contentType: String?, body: [UInt8]) throws {
+        func malformed(_ detail: String) -> MLDeployError {
+            MLDeployError.invalidArgument("The request is not valid multipart/form-data: \(detail).")
+        }
+        guard let contentType, contentType.lowercased().hasPrefix("multipart/form-data") else {
+            throw malformed("its Content-Type is \(contentType ?? "missing"), not multipart/form-data")
+        }
+        guard let boundaryRange = contentType.range(of: "boundary=", options: .caseInsensitive) else { throw malformed("no boundary") }
+        var boundary = String(contentType[boundaryRange.upperBound...].prefix { $0 != ";" }).trimmingCharacters(in: .whitespaces)
+        if boundary.hasPrefix("\""), boundary.hasSuffix("\""), boundary.count >= 2 { boundary = String(boundary.dropFirst().dropLast()) }
+        guard !boundary.isEmpty else { throw malformed("an empty boundary") }
+        let delimiter = Array(("--" + boundary).utf8)
+        var parts: [Part] = []
+        guard var position = Self.find(delimiter, in: body, from: 0) else { throw malformed("the boundary never appears") }
+        while true {
+            position += delimiter.count
+            if body.count >= position + 2, body[position] == 0x2D, body[position + 1] == 0x2D { break }  // "--": the end
+            guard body.count >= position + 2, body[position] == 0x0D, body[position + 1] == 0x0A else { throw malformed("a boundary is not followed by CRLF") }
+            position += 2
+            guard let headerEnd = Self.find([0x0D, 0x0A, 0x0D, 0x0A], in: body, from: position) else { throw malformed("a part has no end of headers") }
+            let headers = String(decoding: body[position..<headerEnd], as: UTF8.self)
+            let contentStart = headerEnd + 4
+            guard let next = Self.find([0x0D, 0x0A] + delimiter, in: body, from: contentStart) else { throw malformed("a part is not closed by the boundary") }
+            var name: String?
+            var fileName: String?
+            for line in headers.components(separatedBy: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
+                name = Self.parameter("name", in: line)
+                fileName = Self.parameter("filename", in: line)
+            }
+            guard let name else { throw malformed("a part has no Content-Disposition name") }
+            parts.append(Part(name: name, fileName: fileName, bytes: Data(body[contentStart..<next])))
+            position = next + 2
+        }
+        self.parts = parts
+    }
+
+    private static func parameter(_ key: String, in line: String) -> String? {
+        for piece in line.split(separator: ";").dropFirst() {
+            let trimmed = piece.trimmingCharacters(in: .whitespaces)
+            guard trimmed.lowercased().hasPrefix(key + "=") else { continue }
+            var value = String(trimmed.dropFirst(key.count + 1))
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            return value
+        }
+        return nil
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        var index = start
+        let last = haystack.count - needle.count
+        while index <= last {
+            if haystack[index] == needle[0], haystack[index..<index + needle.count].elementsEqual(needle) { return index }
+            index += 1
+        }
+        return nil
+    }
+}
