@@ -92,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "mldeploy",
             dependencies: [
-                "MLDeploy", "InMemoryBackend", "FileStoreBackend",
+                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "MLDeployServer", "MLDeployCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -114,7 +114,8 @@ let package = Package(
         ),
         .testTarget(
             name: "MLDeployServerTests",
-            dependencies: ["MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime"],
+            dependencies: ["MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy"],
+            exclude: ["Resources"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

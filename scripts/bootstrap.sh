@@ -48,3 +48,17 @@ if [ ${#missing_pip[@]} -gt 0 ]; then
     echo "bootstrap: installing Python packages ${missing_pip[*]}"
     python3 -m pip install -q --disable-pip-version-check "${missing_pip[@]}"
 fi
+
+# The unmodified Python SDK, for the interoperability test against `mldeploy serve`: a venv of its
+# own (the SDK pins old APIs and needs Python <= 3.11), at .venv-sdk beside this script's repository.
+SDK_VENV="$(cd "$(dirname "$0")/.." && pwd)/.venv-sdk"
+if ! "$SDK_VENV/bin/python" -c "import azureml.deploy" >/dev/null 2>&1; then
+    echo "bootstrap: creating the Python SDK venv at $SDK_VENV"
+    sdk_python="$(command -v python3.11 || command -v python3)"
+    "$sdk_python" -c 'import sys; sys.exit(sys.version_info[:2] > (3, 11))' || {
+        echo "bootstrap: the Python SDK needs Python 3.11 or older; install python3.11" >&2
+        exit 1
+    }
+    "$sdk_python" -m venv "$SDK_VENV"
+    "$SDK_VENV/bin/pip" install -q --disable-pip-version-check "azureml-model-management-sdk==1.0.1b6.post1"
+fi

@@ -15,7 +15,7 @@ struct MLDeployCommand: AsyncParsableCommand {
             2 verify found problems; 64 the command line was invalid.
             """,
         version: MLDeployVersion.current,
-        subcommands: [DemoCommand.self, BackendsCommand.self, VerifyCommand.self]
+        subcommands: [DemoCommand.self, BackendsCommand.self, VerifyCommand.self, ServeCommand.self, UsersCommand.self]
     )
 
     /// Registers the backends this executable links, once, before any command runs.

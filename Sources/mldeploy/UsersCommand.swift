@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import MLDeploy
+import MLDeployServer
+
+/// `mldeploy users add|remove|list|set-role`: the server's users, in its data directory.
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users",
+        abstract: "Manage the users of 'mldeploy serve' (in the data directory; a running server sees changes at once).",
+        subcommands: [Add.self, Remove.self, List.self, SetRole.self]
+    )
+
+    /// The data directory option every subcommand shares.
+    struct DataDirectory: ParsableArguments {
+        @Option(name: .customLong("data-dir"), help: "The server's data directory (default $MLDEPLOY_DATA_DIR or ./mldeploy-data).")
+        var path: String?
+
+        func store() throws -> UserStore {
+            let path = self.path ?? ProcessInfo.processInfo.environment["MLDEPLOY_DATA_DIR"] ?? ServerConfiguration().dataDirectory
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            return try UserStore(directory: path)
+        }
+    }
+
+    /// `users add NAME [--role R] [--password-stdin]`.
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a user. The password is read from standard input with --password-stdin, else generated and printed once."
+        )
+        @Argument(help: "The user name.") var name: String
+        @Option(name: .long, help: "Owner, Contributor or Reader (default Contributor).") var role: String = "Contributor"
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of standard input.") var passwordFromStandardInput = false
+        @OptionGroup var dataDirectory: DataDirectory
+
+        func run() async throws {
+            try await reportingErrors {
+                let role = try UsersCommand.role(self.role)
+                var password: String
+                if self.passwordFromStandardInput {
+                    password = readLine(strippingNewline: true) ?? ""
+                } else {
+                    password = Base64Password.generate()
+                }
+                try self.dataDirectory.store().add(self.name, password: password, role: role)
+                print(self.passwordFromStandardInput ? "added \(self.name) (\(role))" : "added \(self.name) (\(role)) with the generated password: \(password)")
+                password = ""
+            }
+        }
+    }
+
+    /// `users remove NAME`.
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a user; their tokens stop working at once.")
+        @Argument(help: "The user name.") var name: String
+        @OptionGroup var dataDirectory: DataDirectory
+
+        func run() async throws {
+            try await reportingErrors {
+                try self.dataDirectory.store().remove(self.name)
+                print("removed \(self.name)")
+            }
+        }
+    }
+
+    /// `users list`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users and their roles.")
+        @OptionGroup var dataDirectory: DataDirectory
+
+        func run() async throws {
+            try await reportingErrors {
+                for user in try self.dataDirectory.store().list() {
+                    print("\(user.name)\t\(user.role)")
+                }
+            }
+        }
+    }
+
+    /// `users set-role NAME ROLE`.
+    struct SetRole: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set-role", abstract: "Change a user's role.")
+        @Argument(help: "The user name.") var name: String
+        @Argument(help: "Owner, Contributor or Reader.") var role: String
+        @OptionGroup var dataDirectory: DataDirectory
+
+        func run() async throws {
+            try await reportingErrors {
+                let role = try UsersCommand.role(self.role)
+                try self.dataDirectory.store().setRole(self.name, role)
+                print("\(self.name) is now \(role)")
+            }
+        }
+    }
+
+    static func role(_ text: String) throws -> ServerRole {
+        guard let role = ServerRole(spelling: text) else {
+            throw MLDeployError.invalidArgument("Unknown role '\(text)': use Owner, Contributor or Reader.")
+        }
+        return role
+    }
+}
