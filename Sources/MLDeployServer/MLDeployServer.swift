@@ -51,6 +51,17 @@ public final class MLDeployServer: Sendable {
     /// The port the server listens on, once it is running (the chosen one when configured with `0`).
     public var port: Int? { self.boundPort.withLock { $0 } }
 
+    /// Every route the server serves, as `METHOD /path/{parameter}` (OpenAPI's spelling), sorted:
+    /// what `docs/openapi.yaml` must describe.
+    public var routes: [String] {
+        self.makeRouter().routes.map { route in
+            let path = "\(route.path)".split(separator: "/", omittingEmptySubsequences: false).map { component in
+                component.hasPrefix(":") ? "{" + component.dropFirst() + "}" : String(component)
+            }.joined(separator: "/")
+            return "\(route.method) \(path.hasPrefix("/") ? path : "/" + path)"
+        }.sorted()
+    }
+
     /// The router with every endpoint.
     func makeRouter() -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)

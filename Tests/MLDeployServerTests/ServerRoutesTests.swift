@@ -134,3 +134,39 @@ struct ServerRoutesTests {
         }
     }
 }
+
+@Suite("Server OpenAPI document")
+struct OpenAPIDocumentTests {
+    /// `METHOD /path` for every operation in docs/openapi.yaml, read line by line (paths at two
+    /// spaces of indentation, methods at four).
+    static func documentedRoutes() throws -> [String] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        var routes: [String] = []
+        var inPaths = false
+        var path: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("paths:") { inPaths = true; continue }
+            if inPaths, !line.isEmpty, !line.hasPrefix(" "), !line.hasPrefix("#") { inPaths = false }
+            guard inPaths else { continue }
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                path = String(line.dropFirst(2).dropLast())
+            } else if let path, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
+                let method = line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()
+                if ["GET", "POST", "PATCH", "PUT", "DELETE"].contains(method) { routes.append("\(method) \(path)") }
+            }
+        }
+        return routes.sorted()
+    }
+
+    @Test("every route the server serves is documented, and every documented route is served")
+    func routesMatch() async throws {
+        try await withServer { server in
+            let served = server.server.routes
+            let documented = try Self.documentedRoutes()
+            #expect(served.count > 30)
+            #expect(Set(served).subtracting(documented).sorted() == [], "served but not in docs/openapi.yaml")
+            #expect(Set(documented).subtracting(served).sorted() == [], "in docs/openapi.yaml but not served")
+        }
+    }
+}
