@@ -114,7 +114,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MLDeployServerTests",
-            dependencies: ["MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy"],
+            dependencies: [
+                "MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Resources"],
             swiftSettings: swiftSettings
         ),

@@ -65,6 +65,7 @@ public final class MLDeployServer: Sendable {
     /// The router with every endpoint.
     func makeRouter() -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: AccessLogMiddleware(logger: self.logger, tokens: self.tokens))
         router.add(middleware: AuthenticationMiddleware(users: self.users, tokens: self.tokens))
         self.addLoginRoutes(to: router)
         self.addStatusRoutes(to: router)

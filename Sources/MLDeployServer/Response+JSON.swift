@@ -33,7 +33,7 @@ extension Request {
     mutating func body(limit: Int) async throws -> ByteBuffer {
         do {
             return try await self.collectBody(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw ServerError(.contentTooLarge, "The request body is larger than this server accepts (\(limit) bytes).", exceptionType: "body-too-large")
         }
     }

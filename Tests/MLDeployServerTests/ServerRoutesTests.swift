@@ -1,5 +1,6 @@
 import Foundation
 import InMemoryBackend
+import Logging
 import MLDeploy
 import MLDeployServer
 import ServiceRuntime
@@ -30,6 +31,7 @@ struct TestServer: Sendable {
 /// Runs `body` with a fresh ``TestServer``, then stops it and removes its data.
 func withServer(
     python: Bool = false,
+    logger: Logger = Logger(label: "mldeploy.server"),
     configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: @Sendable (TestServer) async throws -> Void
 ) async throws {
@@ -38,7 +40,7 @@ func withServer(
     configuration.port = 0
     configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-server-\(UUID().uuidString.prefix(8))").path
     configure(&configuration)
-    let server = try MLDeployServer(client: client, configuration: configuration)
+    let server = try MLDeployServer(client: client, configuration: configuration, logger: logger)
     // Low work factors keep the tests quick; the default is exercised in UserStoreTests.
     try server.users.add("admin", password: "Pass123!", role: .owner, iterations: 1000)
     try server.users.add("carol", password: "Pass123!", role: .contributor, iterations: 1000)

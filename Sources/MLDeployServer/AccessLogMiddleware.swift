@@ -1,0 +1,39 @@
+import Hummingbird
+import Logging
+
+/// One structured log line per request, at `info`: method, path (never the query, which can carry a
+/// refresh token), status, duration in milliseconds and the authenticated user, if any. Failed
+/// requests are logged with the status their error answers with.
+struct AccessLogMiddleware: RouterMiddleware {
+    typealias Context = ServerRequestContext
+
+    let logger: Logger
+    let tokens: TokenService
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let user = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? self.tokens.user(forAccessToken: String($0.dropFirst(7))) : nil }
+        func log(_ status: Int) {
+            let elapsed = (ContinuousClock.now - start).components
+            let milliseconds = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+            self.logger.info(
+                "request",
+                metadata: [
+                    "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(status)",
+                    "duration_ms": "\((milliseconds * 100).rounded() / 100)", "user": "\(user ?? "-")",
+                ]
+            )
+        }
+        do {
+            let response = try await next(request, context)
+            log(response.status.code)
+            return response
+        } catch let error as any HTTPResponseError {
+            log(error.status.code)
+            throw error
+        } catch {
+            log(500)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import MLDeploy
+import MLDeployServer
+import Synchronization
+import Testing
+
+/// Collects log lines, for checking what the server logs.
+final class CapturingLogHandler: LogHandler, Sendable {
+    private let storage = Mutex<[String]>([])
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    var logLevel: Logger.Level {
+        get { .info }
+        set {}
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        let metadata = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        self.storage.withLock { $0.append("\(event.message) \(metadata)") }
+    }
+
+    var lines: [String] { self.storage.withLock { $0 } }
+}
+
+@Suite("Server operations: access logs and limits")
+struct ServerOperationsTests {
+    @Test("one access log line per request: method, path without the query, status, duration, user — never a token")
+    func accessLog() async throws {
+        let handler = CapturingLogHandler()
+        try await withServer(logger: Logger(label: "test") { _ in handler }) { server in
+            let token = try await server.token("carol")
+            _ = try await call(server.base, "GET", "/services", token: token)
+            _ = try await call(server.base, "GET", "/services/missing/1", token: token)
+            _ = try await call(server.base, "DELETE", "/login/refreshToken?refreshToken=secret-refresh")
+            _ = try await call(server.base, "GET", "/services")
+        }
+        let requests = handler.lines.filter { $0.hasPrefix("request ") }
+        #expect(requests.contains { $0.contains("method=GET") && $0.contains("path=/services ") && $0.contains("status=200") && $0.contains("user=carol") })
+        #expect(requests.contains { $0.contains("path=/services/missing/1") && $0.contains("status=404") })
+        #expect(requests.contains { $0.contains("path=/services ") && $0.contains("status=401") && $0.contains("user=-") })
+        #expect(requests.contains { $0.contains("duration_ms=") })
+        let all = handler.lines.joined(separator: "\n")
+        #expect(!all.contains("secret-refresh") && !all.contains("Pass123!") && !all.contains("mld1."), "no secrets in logs")
+    }
+
+    @Test("oversized bodies get a 413 and over-deep JSON a 400, and the server keeps serving")
+    func limits() async throws {
+        try await withServer(configure: { $0.maximumJSONBodySize = 4096; $0.maximumUploadSize = 2048 }) { server in
+            let token = try await server.token()
+            let big = "{\"x\": \"" + String(repeating: "a", count: 5000) + "\"}"
+            let tooBig = try await call(server.base, "POST", "/api/a/1", body: big, token: token)
+            #expect(tooBig.status == 413 && tooBig.body.contains("larger than"))
+            let session = try #require(try JSONValue(parsing: try await call(server.base, "POST", "/sessions", body: #"{"runtimeType": "Python"}"#, token: token).body)["sessionId"]?.stringValue)
+            #expect(try await call(server.base, "POST", "/sessions/\(session)/workspace/m", bytes: Data(count: 4096), token: token).status == 413)
+            #expect(try await call(server.base, "POST", "/sessions/\(session)/workspace/m", bytes: Data(count: 1024), token: token).status == 200)
+            let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+            let tooDeep = try await call(server.base, "POST", "/api/a/1", body: deep, token: token)
+            #expect(tooDeep.status == 400 && tooDeep.body.contains("nesting"))
+            #expect(try await call(server.base, "GET", "/status").status == 200)
+        }
+    }
+}
