@@ -19,7 +19,7 @@ import Synchronization
 /// (an unregistered name fails at consume with ``MLDeploy/MLDeployError/Code/unresolvedHandler``).
 ///
 /// The on-disk format is documented in `docs/filesystem-store.md`.
-public final class FileStore: ConfigurableBackend {
+public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
     /// Everything but swagger (the client generates swagger from the metadata).
     public let capabilities: BackendCapabilities = [.pythonServices, .swiftHandlers, .realtime, .batch, .batchArtifacts]
 
@@ -29,6 +29,8 @@ public final class FileStore: ConfigurableBackend {
     let files: DurableFiles
     let index: StoreIndex
     private let runtime: LocalRuntime
+    /// The runtime this backend runs services with (``ServiceRuntime/LocalRuntimeHosting``).
+    public var localRuntime: LocalRuntime { self.runtime }
     private let handlers: HandlerRegistry
     private let batches = BatchCoordinator()
     let logger: Logger

@@ -18,7 +18,7 @@ import Synchronization
 ///
 /// The store belongs to the instance: every ``MLDeploy/DeployClient`` created from the `memory:` URI
 /// gets a fresh one; pass one instance with `DeployTarget.backend(_:)` to share it.
-public final class MemoryBackend: ConfigurableBackend {
+public final class MemoryBackend: ConfigurableBackend, LocalRuntimeHosting {
     /// Everything but swagger (the client generates swagger from the metadata).
     public let capabilities: BackendCapabilities = [.pythonServices, .swiftHandlers, .realtime, .batch, .batchArtifacts]
 
@@ -45,6 +45,8 @@ public final class MemoryBackend: ConfigurableBackend {
 
     private let store = Mutex(Store())
     private let runtime: LocalRuntime
+    /// The runtime this backend runs services with (``ServiceRuntime/LocalRuntimeHosting``).
+    public var localRuntime: LocalRuntime { self.runtime }
     private let batches = BatchCoordinator()
 
     /// Creates an empty backend.

@@ -1,18 +1,80 @@
 import Hummingbird
 import MLDeploy
+import ServiceRuntime
 
 extension MLDeployServer {
-    /// `GET /status`: ML Server's `StatusResponse` (spec §3.6.3); 200 as soon as the server is up.
+    /// `GET /status` — ML Server's `StatusResponse` (spec §3.6.3), 200 as soon as the server is up,
+    /// with the backend and, for backends that run services here, the Python pool — and service
+    /// pools (`/services/{name}/{version}/pool`, ML Server 9.3), mapped to the Python runtime's
+    /// per-version pool sizes.
     func addStatusRoutes(to router: Router<ServerRequestContext>) {
         router.get("/status") { _, _ -> Response in
-            let backend: JSONValue = [
-                "statusCode": "pass", "components": .null,
-                "details": [
-                    "backend": .string(self.client.configuration.backendName),
-                    "capabilities": .string("\(self.client.capabilities)"),
-                ],
+            var details: JSONObject = [
+                "backend": .string(self.client.configuration.backendName), "capabilities": .string("\(self.client.capabilities)"),
             ]
+            if let python = self.python {
+                let status = await python.status()
+                details["pythonInterpreter"] = .string(status.interpreter)
+                details["pythonMaxPoolSize"] = .integer(status.maximumWorkers)
+                details["pythonCurrentPoolSize"] = .integer(status.workers)
+                details["pythonActiveShellCount"] = .integer(status.versions.reduce(0) { $0 + $1.busy })
+                details["pythonQueuedCallCount"] = .integer(status.versions.reduce(0) { $0 + $1.queued })
+                details["pythonCanOpenShell"] = .string(status.workers < status.maximumWorkers ? "True" : "False")
+            }
+            let backend: JSONValue = ["statusCode": "pass", "components": .null, "details": .object(details)]
             return try Response.json(["statusCode": "pass", "components": ["backends": backend], "details": [:]])
         }
+        router.get("/services/:name/:version/pool") { _, context -> Response in
+            try await self.answering {
+                let (python, info) = try await self.pooledService(context)
+                let size = await python.poolSize(for: info.reference)
+                let own = await python.hasOwnPoolSize(info.reference)
+                let status = await python.status().versions.first { $0.service == info.reference }
+                return try Response.json([[
+                    "ComputeNodeEndpoint": "local", "Status": .string(own ? "Success" : "NotFound"),
+                    "InitialPoolSize": .integer(size.minimum), "MaxPoolSize": .integer(size.maximum),
+                    "CurrentPoolSize": .integer((status?.idle ?? 0) + (status?.busy ?? 0) + (status?.starting ?? 0)),
+                    "ActiveShellCount": .integer(status?.busy ?? 0),
+                ]])
+            }
+        }
+        router.post("/services/:name/:version/pool") { request, context -> Response in
+            var request = request
+            let body = try await request.json(limit: 64 << 10)
+            return try await self.answering {
+                let (python, info) = try await self.pooledService(context)
+                try Self.requireChange(of: info, context: context)
+                guard let initial = body["InitialPoolSize"]?.intValue, let maximum = body["MaxPoolSize"]?.intValue else {
+                    throw MLDeployError.invalidArgument("A pool takes {\"InitialPoolSize\": n, \"MaxPoolSize\": m}.")
+                }
+                try await python.setPoolSize(.init(minimum: initial, maximum: maximum), for: info.reference)
+                return try Response.json([["ComputeNodeEndpoint": "local", "Status": "Success"]])
+            }
+        }
+        router.delete("/services/:name/:version/pool") { _, context -> Response in
+            try await self.answering {
+                let (python, info) = try await self.pooledService(context)
+                try Self.requireChange(of: info, context: context)
+                try await python.setPoolSize(nil, for: info.reference)
+                return try Response.json([["ComputeNodeEndpoint": "local", "Status": "Success"]])
+            }
+        }
+    }
+
+    /// The backend's Python runtime, when it runs services in this process with one.
+    var python: PythonRuntime? {
+        (self.client.backend as? any LocalRuntimeHosting)?.localRuntime.python
+    }
+
+    /// The Python runtime and the Python service a pool request names.
+    private func pooledService(_ context: ServerRequestContext) async throws -> (PythonRuntime, ServiceInfo) {
+        let info = try await self.client.getService(try context.parameters.require("name"), version: try context.parameters.require("version")).info
+        guard let python = self.python else {
+            throw MLDeployError(code: .unsupported, message: "This server's backend (\(self.client.configuration.backendName)) has no local Python pool to size.")
+        }
+        guard info.runtime == .python else {
+            throw MLDeployError(code: .unsupported, message: "\(info.name)/\(info.version) is a \(info.runtime) service; only Python services have pools.")
+        }
+        return (python, info)
     }
 }

@@ -67,3 +67,42 @@ struct ServerOperationsTests {
         }
     }
 }
+
+@Suite("Server status and service pools", .serialized)
+struct ServerPoolTests {
+    @Test("status reports the Python pool; a version's pool size is set, read, enforced and reset")
+    func pools() async throws {
+        try await withServer(python: true) { server in
+            let (base, token) = (server.base, try await server.token())
+            let status = try JSONValue(parsing: try await call(base, "GET", "/status").body)
+            let details = status["components"]?["backends"]?["details"]
+            #expect(details?["pythonMaxPoolSize"]?.intValue == 8 && details?["pythonCurrentPoolSize"]?.intValue == 0)
+
+            let publish = #"{"code": "import os, time\ntime.sleep(0.2)\npid = os.getpid()", "runtimeType": "Python", "outputParameterDefinitions": [{"name": "pid", "type": "integer"}]}"#
+            #expect(try await call(base, "POST", "/services/p/1", body: publish, token: token).status == 201)
+            let initial = try JSONValue(parsing: try await call(base, "GET", "/services/p/1/pool", token: token).body).arrayValue?.first
+            #expect(initial?["Status"]?.stringValue == "NotFound" && initial?["MaxPoolSize"]?.intValue == 2)
+
+            #expect(try await call(base, "POST", "/services/p/1/pool", body: #"{"InitialPoolSize": 0, "MaxPoolSize": 1}"#, token: token).status == 200)
+            let set = try JSONValue(parsing: try await call(base, "GET", "/services/p/1/pool", token: token).body).arrayValue?.first
+            #expect(set?["Status"]?.stringValue == "Success" && set?["MaxPoolSize"]?.intValue == 1)
+            // With one worker allowed, concurrent calls share it (one process id).
+            let pids = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<4 {
+                    group.addTask { try JSONValue(parsing: try await call(base, "POST", "/api/p/1", body: "{}", token: token).body)["outputParameters"]?["pid"]?.intValue }
+                }
+                return try await group.reduce(into: Set<Int?>()) { $0.insert($1) }
+            }
+            #expect(pids.count == 1 && !pids.contains(nil), "\(pids)")
+
+            for body in [#"{"InitialPoolSize": 3, "MaxPoolSize": 2}"#, #"{"InitialPoolSize": 0, "MaxPoolSize": 0}"#, #"{"InitialPoolSize": 0, "MaxPoolSize": 99}"#, #"{"MaxPoolSize": 2}"#] {
+                #expect(try await call(base, "POST", "/services/p/1/pool", body: body, token: token).status == 400, "\(body)")
+            }
+            #expect(try await call(base, "POST", "/services/p/1/pool", body: #"{"InitialPoolSize": 0, "MaxPoolSize": 2}"#, token: try await server.token("rita")).status == 403)
+            #expect(try await call(base, "DELETE", "/services/p/1/pool", token: token).status == 200)
+            let reset = try JSONValue(parsing: try await call(base, "GET", "/services/p/1/pool", token: token).body).arrayValue?.first
+            #expect(reset?["Status"]?.stringValue == "NotFound" && reset?["MaxPoolSize"]?.intValue == 2)
+            #expect(try await call(base, "GET", "/services/none/1/pool", token: token).status == 404)
+        }
+    }
+}

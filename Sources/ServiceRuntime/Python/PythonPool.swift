@@ -44,6 +44,8 @@ actor PythonPool {
     private let directory: URL
     private let logger: Logger
     private var slots: [Key: Slot] = [:]
+    /// Pool sizes set for single versions, overriding the configuration's per-version limits.
+    private var sizes: [ServiceReference: PythonRuntime.PoolSize] = [:]
     private var scriptPath: String?
     private var nextWorkerID = 0
     private var nextWaiterID = 0
@@ -59,6 +61,27 @@ actor PythonPool {
 
     private var totalWorkers: Int { self.slots.values.reduce(0) { $0 + $1.total } }
 
+    /// The pool size of a version: its own, or the configuration's.
+    func size(of reference: ServiceReference) -> PythonRuntime.PoolSize {
+        self.sizes[reference]
+            ?? PythonRuntime.PoolSize(minimum: self.configuration.minimumWorkersPerVersion, maximum: self.configuration.maximumWorkersPerVersion)
+    }
+
+    /// Whether a version has a size of its own.
+    func hasOwnSize(_ reference: ServiceReference) -> Bool { self.sizes[reference] != nil }
+
+    /// Sets (or, with `nil`, forgets) a version's own pool size. Workers above a lower maximum are
+    /// stopped as they become idle; a higher minimum is started by the next call.
+    func setSize(_ size: PythonRuntime.PoolSize?, of reference: ServiceReference) {
+        self.sizes[reference] = size
+        let maximum = self.size(of: reference).maximum
+        for (key, slot) in self.slots where key.reference == reference {
+            while slot.total > maximum, let (worker, _) = slot.idle.popLast() {
+                self.retire(worker, kill: false)
+            }
+        }
+    }
+
     // MARK: Lending workers
 
     func acquire(_ service: PythonService) async throws -> Lease {
@@ -71,7 +94,7 @@ actor PythonPool {
             slot.busy[worker.id] = worker
             return Lease(worker: worker, key: key, workdir: self.workdir(of: worker))
         }
-        if slot.total < self.configuration.maximumWorkersPerVersion, self.makeRoom(for: key) {
+        if slot.total < self.size(of: key.reference).maximum, self.makeRoom(for: key) {
             slot.starting += 1
             let worker: PythonWorker
             do {
@@ -133,7 +156,7 @@ actor PythonPool {
     /// Starts workers for the oldest waiters of `key`, as room allows.
     private func serveWaiters(of key: Key) {
         guard let slot = self.slots[key] else { return }
-        while !slot.waiters.isEmpty, slot.total < self.configuration.maximumWorkersPerVersion, self.makeRoom(for: key) {
+        while !slot.waiters.isEmpty, slot.total < self.size(of: key.reference).maximum, self.makeRoom(for: key) {
             let waiter = slot.waiters.removeFirst()
             if let position = self.waitOrder.firstIndex(of: key) { self.waitOrder.remove(at: position) }
             slot.starting += 1
@@ -247,7 +270,8 @@ actor PythonPool {
         let key = Key(reference: service.info.reference, revision: service.revision)
         self.retireOtherRevisions(of: key)
         let slot = self.slot(for: key, service: service)
-        let wanted = min(max(1, self.configuration.minimumWorkersPerVersion), self.configuration.maximumWorkersPerVersion)
+        let size = self.size(of: key.reference)
+        let wanted = min(max(1, size.minimum), size.maximum)
         while slot.total < wanted, self.makeRoom(for: key) {
             slot.starting += 1
             do {
@@ -308,12 +332,13 @@ actor PythonPool {
     private func evictIdle() {
         let cutoff = ContinuousClock.now - self.configuration.idleTimeout
         for (key, slot) in self.slots {
-            while slot.total > self.configuration.minimumWorkersPerVersion, let oldest = slot.idle.first, oldest.since < cutoff {
+            let minimum = self.size(of: key.reference).minimum
+            while slot.total > minimum, let oldest = slot.idle.first, oldest.since < cutoff {
                 slot.idle.removeFirst()
                 self.retire(oldest.worker, kill: false)
                 self.logger.debug("stopped an idle worker", metadata: ["service": "\(key.reference)", "worker": "\(oldest.worker.id)"])
             }
-            if slot.total == 0, slot.waiters.isEmpty, self.configuration.minimumWorkersPerVersion == 0 {
+            if slot.total == 0, slot.waiters.isEmpty, minimum == 0 {
                 self.slots[key] = nil
             }
         }

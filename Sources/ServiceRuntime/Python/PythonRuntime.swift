@@ -139,6 +139,47 @@ public final class PythonRuntime: Sendable {
         return FileManager.default.temporaryDirectory
     }
 
+    /// How many workers one version keeps and may have.
+    public struct PoolSize: Sendable, Hashable {
+        /// Workers kept running even when idle (ML Server's `InitialPoolSize`); started by the next call.
+        public var minimum: Int
+        /// Workers the version may have at once (`MaxPoolSize`); more calls wait in line.
+        public var maximum: Int
+
+        /// A pool size.
+        public init(minimum: Int, maximum: Int) {
+            self.minimum = minimum
+            self.maximum = maximum
+        }
+    }
+
+    /// The pool size of a version: its own (``setPoolSize(_:for:)``) or the configuration's.
+    public func poolSize(for reference: ServiceReference) async -> PoolSize {
+        await self.pool.size(of: reference)
+    }
+
+    /// Whether a version has a pool size of its own.
+    public func hasOwnPoolSize(_ reference: ServiceReference) async -> Bool {
+        await self.pool.hasOwnSize(reference)
+    }
+
+    /// Gives a version a pool size of its own, overriding ``Configuration/minimumWorkersPerVersion``
+    /// and ``Configuration/maximumWorkersPerVersion``; `nil` returns it to the configuration's. The
+    /// size lasts while the runtime runs (a redeploy keeps it).
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidArgument`` unless 0 ≤ minimum ≤ maximum,
+    ///   1 ≤ maximum ≤ ``Configuration/maximumWorkers``.
+    public func setPoolSize(_ size: PoolSize?, for reference: ServiceReference) async throws {
+        if let size {
+            guard size.minimum >= 0, size.maximum >= 1, size.minimum <= size.maximum, size.maximum <= self.configuration.maximumWorkers else {
+                throw MLDeployError.invalidArgument(
+                    "A pool size needs 0 ≤ initial (\(size.minimum)) ≤ maximum (\(size.maximum)) and 1 ≤ maximum ≤ \(self.configuration.maximumWorkers), the runtime's total."
+                )
+            }
+        }
+        await self.pool.setSize(size, of: reference)
+    }
+
     /// The pool's current workers, per service version.
     public func status() async -> Status {
         await self.pool.status()
