@@ -39,5 +39,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "ServerBenchmark",
+            dependencies: [
+                .product(name: "MLDeployServer", package: "MLDeploy"),
+                .product(name: "InMemoryBackend", package: "MLDeploy"),
+                .product(name: "ServiceRuntime", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ]
 )

@@ -1,0 +1,226 @@
+// `mldeploy serve` throughput and latency beside Seldon MLServer, in one run on this machine:
+//   - wrk (2 threads, 16 connections) against consume of a trivial Python service and of a Swift
+//     handler on our server, and against MLServer's V2 inference endpoint serving an equivalent
+//     trivial custom Python model: requests per second, p50, p99;
+//   - then each target paced at half its measured maximum rate (open loop, latency measured from
+//     each request's scheduled time, so a stall counts against the server): p50, p99.
+//
+// Usage: ServerBenchmark --mlserver PATH-TO-mlserver [--seconds S] [--connections C]
+//        ServerBenchmark serve PORT-FILE   (internal: the server process the driver starts)
+
+import Foundation
+import InMemoryBackend
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import MLDeploy
+import MLDeployServer
+import ServiceRuntime
+
+// MARK: The server process
+
+func serve(portFile: String) async throws {
+    LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+    let data = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-bench-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    try await withDeployClient(target: .backend(MemoryBackend(python: .init()))) { client in
+        _ = try await client.service("trivial").version("1").code("y = x * 2").inputs(["x": .numeric]).outputs(["y": .numeric]).deploy()
+        _ = try await client.service("swift").version("1")
+            .handler("double") { call in call.outputs["y"] = .numeric(try call.numeric("x") * 2) }
+            .inputs(["x": .numeric]).outputs(["y": .numeric]).deploy()
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.dataDirectory = data
+        let server = try MLDeployServer(client: client, configuration: configuration, logger: Logger(label: "bench"))
+        try server.users.add("bench", password: "bench", role: .owner, iterations: 1000)
+        try await server.run { port in
+            try? "\(port)".write(toFile: portFile, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "serve" {
+    try await serve(portFile: CommandLine.arguments[2])
+    exit(0)
+}
+
+// MARK: The driver
+
+var mlserverBinary: String?
+nonisolated(unsafe) var seconds = 10
+nonisolated(unsafe) var connections = 16
+var arguments = CommandLine.arguments.dropFirst().makeIterator()
+while let argument = arguments.next() {
+    switch argument {
+    case "--mlserver": mlserverBinary = arguments.next()
+    case "--seconds": seconds = Int(arguments.next()!)!
+    case "--connections": connections = Int(arguments.next()!)!
+    default: fatalError("usage: ServerBenchmark --mlserver PATH [--seconds S] [--connections C]")
+    }
+}
+guard let mlserverBinary else { fatalError("--mlserver PATH is required (Benchmarks/run-server-benchmark.sh installs it)") }
+
+func run(_ executable: String, _ arguments: [String], output: FileHandle? = nil, directory: String? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = output ?? FileHandle.nullDevice
+    process.standardError = output ?? FileHandle.nullDevice
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    try process.run()
+    return process
+}
+
+/// Waits until `url` answers `GET` (any status below 500), up to 60 s.
+func waitUntilUp(_ url: String) async throws {
+    for _ in 0..<600 {
+        if let (_, response) = try? await URLSession.shared.data(from: URL(string: url)!), let http = response as? HTTPURLResponse, http.statusCode < 500 { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    fatalError("\(url) never came up")
+}
+
+struct Target {
+    let label: String
+    let url: String
+    let body: String
+    let headers: [String: String]
+}
+
+struct Measurement {
+    var rate = 0.0
+    var p50 = 0.0
+    var p99 = 0.0
+}
+
+/// wrk at full speed: requests per second and latency percentiles (ms).
+func saturate(_ target: Target) throws -> Measurement {
+    let script = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).lua").path
+    var lua = "wrk.method = \"POST\"\nwrk.body = [[\(target.body)]]\n"
+    for (name, value) in target.headers { lua += "wrk.headers[\"\(name)\"] = \"\(value)\"\n" }
+    try lua.write(toFile: script, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: script) }
+    let pipe = Pipe()
+    let wrk = try run("/usr/bin/wrk", ["-t2", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script, target.url], output: pipe.fileHandleForWriting)
+    wrk.waitUntilExit()
+    try pipe.fileHandleForWriting.close()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    func milliseconds(_ label: String) -> Double {
+        guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }) else { return .nan }
+        let value = line.split(separator: " ").last.map(String.init) ?? ""
+        if value.hasSuffix("ms") { return Double(value.dropLast(2)) ?? .nan }
+        if value.hasSuffix("us") { return (Double(value.dropLast(2)) ?? .nan) / 1000 }
+        if value.hasSuffix("s") { return (Double(value.dropLast(1)) ?? .nan) * 1000 }
+        return .nan
+    }
+    let rate = text.split(separator: "\n").first { $0.hasPrefix("Requests/sec:") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? .nan
+    if text.contains("Non-2xx") || !text.contains("Requests/sec") || ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil { print("  wrk on \(target.label):\n\(text)") }
+    return Measurement(rate: rate, p50: milliseconds("50%"), p99: milliseconds("99%"))
+}
+
+/// An open-loop load at `rate` per second for `seconds`: each request is sent at its scheduled time
+/// (on its own task) and its latency counted from then.
+func pace(_ target: Target, rate: Double) async throws -> Measurement {
+    var request = URLRequest(url: URL(string: target.url)!)
+    request.httpMethod = "POST"
+    request.httpBody = Data(target.body.utf8)
+    for (name, value) in target.headers { request.setValue(value, forHTTPHeaderField: name) }
+    let prepared = request
+    let configuration = URLSessionConfiguration.ephemeral
+    configuration.httpMaximumConnectionsPerHost = 64
+    let session = URLSession(configuration: configuration)
+    let total = Int(rate * Double(seconds))
+    let interval = Duration.seconds(1.0 / rate)
+    let clock = ContinuousClock()
+    let start = clock.now
+    let latencies = try await withThrowingTaskGroup(of: Double.self) { group in
+        for index in 0..<total {
+            let scheduled = start + interval * index
+            try await clock.sleep(until: scheduled)
+            group.addTask {
+                _ = try await session.data(for: prepared)
+                let elapsed = (clock.now - scheduled).components
+                return Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+            }
+        }
+        return try await group.reduce(into: [Double]()) { $0.append($1) }.sorted()
+    }
+    let achieved = Double(latencies.count) / Double(seconds)
+    return Measurement(rate: achieved, p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100])
+}
+
+// Our server, in a process of its own.
+let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("bench-port-\(getpid())").path
+let ours = try run(CommandLine.arguments[0], ["serve", portFile])
+defer { ours.terminate() }
+var port = ""
+for _ in 0..<600 where port.isEmpty {
+    port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
+    if port.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+}
+let base = "http://127.0.0.1:\(port)"
+try await waitUntilUp(base + "/status")
+var login = URLRequest(url: URL(string: base + "/login")!)
+login.httpMethod = "POST"
+login.httpBody = Data(#"{"username": "bench", "password": "bench"}"#.utf8)
+let token = try JSONValue(parsing: try await URLSession.shared.data(for: login).0)["access_token"]!.stringValue!
+
+// Seldon MLServer, serving the equivalent trivial custom Python model.
+let models = FileManager.default.temporaryDirectory.appendingPathComponent("mlserver-bench-\(getpid())")
+try FileManager.default.createDirectory(at: models.appendingPathComponent("trivial"), withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: models) }
+let mlserverPort = Int(port)! + 1
+// parallel_workers 0: MLServer 1.7.1's separate inference workers fail to start on this Python
+// ("no current event loop"); in-process inference is also its fastest mode for a trivial model.
+try #"{"http_port": \#(mlserverPort), "grpc_port": \#(mlserverPort + 1), "metrics_port": \#(mlserverPort + 2), "parallel_workers": 0, "host": "127.0.0.1"}"#
+    .write(to: models.appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
+try #"{"name": "trivial", "implementation": "model.TrivialModel"}"#
+    .write(to: models.appendingPathComponent("trivial/model-settings.json"), atomically: true, encoding: .utf8)
+try """
+    from mlserver import MLModel
+    from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
+
+    class TrivialModel(MLModel):
+        async def load(self) -> bool:
+            return True
+
+        async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+            x = payload.inputs[0].data[0]
+            return InferenceResponse(model_name=self.name, outputs=[ResponseOutput(name="y", shape=[1], datatype="FP64", data=[x * 2])])
+    """.write(to: models.appendingPathComponent("trivial/model.py"), atomically: true, encoding: .utf8)
+let seldon = try run(mlserverBinary, ["start", models.path], directory: models.path)
+defer { seldon.terminate() }
+try await waitUntilUp("http://127.0.0.1:\(mlserverPort)/v2/health/ready")
+
+let bearer = ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]
+let targets = [
+    Target(label: "ours: Python service", url: base + "/api/trivial/1", body: #"{"x": 21.0}"#, headers: bearer),
+    Target(label: "ours: Swift handler", url: base + "/api/swift/1", body: #"{"x": 21.0}"#, headers: bearer),
+    Target(label: "Seldon MLServer", url: "http://127.0.0.1:\(mlserverPort)/v2/models/trivial/infer",
+           body: #"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [21.0]}]}"#, headers: ["Content-Type": "application/json"]),
+]
+
+print("Server benchmark: wrk -t2 -c\(connections) for \(seconds) s per target, then each paced at half its maximum")
+var saturated: [String: Measurement] = [:]
+for target in targets {
+    _ = try saturate(Target(label: target.label, url: target.url, body: target.body, headers: target.headers))  // warm-up
+    saturated[target.label] = try saturate(target)
+    let result = saturated[target.label]!
+    print(String(format: "  %@: %.0f req/s, p50 %.2f ms, p99 %.2f ms", target.label, result.rate, result.p50, result.p99))
+    guard result.rate.isFinite, result.rate > 0 else { fatalError("wrk measured nothing for \(target.label)") }
+}
+var paced: [String: Measurement] = [:]
+for target in targets {
+    paced[target.label] = try await pace(target, rate: saturated[target.label]!.rate / 2)
+}
+print("\n| target | max req/s | p50 (ms) | p99 (ms) | paced at | p50 (ms) | p99 (ms) |")
+print("|---|---|---|---|---|---|---|")
+for target in targets {
+    let full = saturated[target.label]!, half = paced[target.label]!
+    print(String(format: "| %@ | %.0f | %.2f | %.2f | %.0f/s | %.2f | %.2f |", target.label, full.rate, full.p50, full.p99, half.rate, half.p50, half.p99))
+}
+let python = saturated["ours: Python service"]!.rate, peer = saturated["Seldon MLServer"]!.rate
+print(String(format: "\nPython-service consume / Seldon MLServer: %.2f× (target ≥ 1×: %@)", python / peer, python >= peer ? "met" : "NOT met"))
+print(String(format: "p99 at half the maximum rate, Python service: %.2f ms (target ≤ 5 ms: %@)", paced["ours: Python service"]!.p99, paced["ours: Python service"]!.p99 <= 5 ? "met" : "NOT met"))
+print(String(format: "p99 at half the maximum rate, Swift handler: %.2f ms", paced["ours: Swift handler"]!.p99))
