@@ -106,3 +106,46 @@ struct ServerPoolTests {
         }
     }
 }
+
+@Suite("Server under client disconnects", .serialized)
+struct ServerDisconnectTests {
+    /// Clients that hang up while their Python calls wait for a worker or run must not crash or wedge
+    /// the server: this once crashed the release build (a race on the pool's waiter list).
+    @Test("clients that hang up mid-request (queued or running) leave the server serving", .timeLimit(.minutes(3)))
+    func disconnects() async throws {
+        try await withServer(python: true) { server in
+            let (base, token) = (server.base, try await server.token())
+            let port = try #require(base.port)
+            let publish = #"{"code": "import time\ntime.sleep(0.01)\ny = x * 2", "runtimeType": "Python", "inputParameterDefinitions": [{"name": "x", "type": "integer"}], "outputParameterDefinitions": [{"name": "y", "type": "integer"}]}"#
+            #expect(try await call(base, "POST", "/services/d/1", body: publish, token: token).status == 201)
+            var answered = 0
+            for round in 0..<10 {
+                let outcomes = await withTaskGroup(of: String?.self) { group in
+                    for index in 0..<24 {
+                        let body = #"{"x": \#(index)}"#
+                        let request = "POST /api/d/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+                        // Every other client hangs up after a few milliseconds (half of those with a reset),
+                        // while its call waits in the queue or runs; the others read their answers.
+                        let hangUp: RawClient.HangUp? = (index + round) % 2 == 0 ? .after(.milliseconds(Int.random(in: 1...30)), reset: index % 4 == 0) : nil
+                        group.addTask { await RawClient.exchange(port: port, request: request, hangUp: hangUp) }
+                    }
+                    return await group.reduce(into: [String?]()) { $0.append($1) }
+                }
+                answered += outcomes.compactMap { $0 }.filter { $0.hasPrefix("HTTP/1.1 200") }.count
+            }
+            #expect(answered == 10 * 12, "every client that waited got its answer")
+            let answer = try await call(base, "POST", "/api/d/1", body: #"{"x": 21}"#, token: token)
+            #expect(answer.status == 200 && answer.body.contains("42"), "\(answer.body)")
+            // Nothing stays busy or queued once the abandoned calls are cleaned up.
+            var pool = JSONValue.null
+            for _ in 0..<100 {
+                pool = try JSONValue(parsing: try await call(base, "GET", "/services/d/1/pool", token: token).body).arrayValue?.first ?? .null
+                if pool["ActiveShellCount"]?.intValue == 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(pool["ActiveShellCount"]?.intValue == 0, "\(pool)")
+            #expect((pool["CurrentPoolSize"]?.intValue ?? 99) <= 2, "\(pool)")
+        }
+    }
+}
+

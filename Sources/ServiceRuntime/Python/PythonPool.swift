@@ -96,28 +96,55 @@ actor PythonPool {
         }
         if slot.total < self.size(of: key.reference).maximum, self.makeRoom(for: key) {
             slot.starting += 1
-            let worker: PythonWorker
-            do {
-                worker = try await self.startWorker(for: slot.service)
-            } catch {
-                slot.starting -= 1
-                throw error
-            }
+            // Starting a worker is shared work (callers queue behind it), so it runs in a task of its
+            // own that the caller's cancellation does not abort.
+            let service = slot.service
+            let started = await Task { try await self.startWorker(for: service) }.result
             slot.starting -= 1
-            slot.busy[worker.id] = worker
-            return Lease(worker: worker, key: key, workdir: self.workdir(of: worker))
+            if case .success(let worker) = started, self.slots[key] !== slot {
+                self.retire(worker, kill: true)
+                throw MLDeployError(code: .cancelled, message: "The service was redeployed or removed while its worker started.")
+            }
+            switch started {
+            case .failure(let error):
+                // Callers that queued behind this start must not wait for a worker that never comes.
+                self.serveWaiters(of: key)
+                self.serveWaitersElsewhere()
+                throw error
+            case .success(let worker):
+                slot.busy[worker.id] = worker
+                let lease = Lease(worker: worker, key: key, workdir: self.workdir(of: worker))
+                if Task.isCancelled {
+                    self.release(lease, healthy: true)  // the next caller gets it
+                    throw MLDeployError(code: .cancelled, message: "The call was cancelled while its Python worker started.")
+                }
+                return lease
+            }
         }
         self.nextWaiterID += 1
         let waiterID = self.nextWaiterID
-        self.waitOrder.append(key)
         let worker = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PythonWorker, any Error>) in
-                slot.waiters.append((waiterID, continuation))
+                // A synchronous call of an actor method: the compiler proves this closure runs on the
+                // actor. (Capturing only `slot` here once let the closure run off the actor, racing
+                // `release` on the waiter list and crashing the server when clients hung up.)
+                self.enqueueWaiter(waiterID, continuation, key: key)
             }
         } onCancel: {
             Task { await self.abandonWait(waiterID, key: key) }
         }
         return Lease(worker: worker, key: key, workdir: self.workdir(of: worker))
+    }
+
+    /// Queues a caller for the next worker of `key`, unless it was cancelled before it got here (its
+    /// cancellation handler then ran before there was a waiter to abandon).
+    private func enqueueWaiter(_ id: Int, _ continuation: CheckedContinuation<PythonWorker, any Error>, key: Key) {
+        guard !Task.isCancelled, let slot = self.slots[key] else {
+            continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The call was cancelled while it waited for a Python worker."))
+            return
+        }
+        slot.waiters.append((id, continuation))
+        self.waitOrder.append(key)
     }
 
     private func abandonWait(_ waiterID: Int, key: Key) {
@@ -163,28 +190,31 @@ actor PythonPool {
             Task {
                 do {
                     let worker = try await self.startWorker(for: slot.service)
-                    self.started(worker, for: key, handingTo: waiter.continuation)
+                    self.started(worker, for: key, slot: slot, handingTo: waiter.continuation)
                 } catch {
-                    self.failedToStart(for: key)
+                    self.failedToStart(for: key, slot: slot)
                     waiter.continuation.resume(throwing: error)
                 }
             }
         }
     }
 
-    private func started(_ worker: PythonWorker, for key: Key, handingTo continuation: CheckedContinuation<PythonWorker, any Error>) {
-        guard let slot = self.slots[key], !self.closed else {
+    private func started(_ worker: PythonWorker, for key: Key, slot: Slot, handingTo continuation: CheckedContinuation<PythonWorker, any Error>) {
+        slot.starting -= 1
+        // The slot may have been dropped (the version was redeployed, removed or evicted) meanwhile.
+        guard self.slots[key] === slot, !self.closed else {
             self.retire(worker, kill: true)
-            continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The service was evicted while its worker started."))
+            continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The service was redeployed or removed while its worker started."))
             return
         }
-        slot.starting -= 1
         slot.busy[worker.id] = worker
         continuation.resume(returning: worker)
     }
 
-    private func failedToStart(for key: Key) {
-        self.slots[key]?.starting -= 1
+    private func failedToStart(for key: Key, slot: Slot) {
+        slot.starting -= 1
+        // The next waiter gets a start of its own (each waiter gets its own error if starts keep failing).
+        if self.slots[key] === slot { self.serveWaiters(of: key) }
     }
 
     /// Serves versions that wait for room under the global limit, oldest first.

@@ -125,6 +125,7 @@ final class PythonWorker: Sendable {
         defer { timeout.cancel() }
         var iterator = ready.stream.makeAsyncIterator()
         guard let first = await iterator.next() else {
+            worker.kill()  // the caller was cancelled: the half-started process must not linger
             throw MLDeployError(code: .pythonRuntimeUnavailable, message: "The Python worker stopped before it was ready.")
         }
         switch first {
