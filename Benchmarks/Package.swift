@@ -46,6 +46,7 @@ let package = Package(
                 .product(name: "InMemoryBackend", package: "MLDeploy"),
                 .product(name: "ServiceRuntime", package: "MLDeploy"),
                 .product(name: "MLDeploy", package: "MLDeploy"),
+                .product(name: "MLDeployHTTP", package: "MLDeploy"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -36,6 +36,12 @@ extension HTTPClient {
         public var httpVersion = HTTPVersionPreference.automatic
         /// How many connections the client keeps open for reuse (keep-alive), across all hosts.
         public var maximumConnections = 32
+        /// How many connections the client opens to one host at once (`nil`: no limit). Requests
+        /// beyond it wait for a connection to come free — their timeouts run while they wait — so an
+        /// overloaded server sees a steady set of keep-alive connections rather than a storm of new
+        /// ones (which, unbounded, exhausts ports and file descriptors on both sides). Requests
+        /// multiplexed over one HTTP/2 connection count once.
+        public var maximumConnectionsPerHost: Int? = 64
         /// How many bytes of a streamed body are buffered before reading from (or writing to) the
         /// network pauses until the other side catches up. Bounds memory for huge transfers.
         public var streamBufferSize = 1024 * 1024

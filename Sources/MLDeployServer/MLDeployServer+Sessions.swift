@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MLDeploy
+import ServiceRuntime
 
 extension ServerRequestContext {
     /// The authenticated user and whether they are an Owner (who may use anyone's sessions).
@@ -76,6 +77,46 @@ extension MLDeployServer {
                 return .empty()
             }
         }
+        router.post("/sessions/:id/execute") { request, context -> Response in
+            var request = request
+            let id = try context.parameters.require("id")
+            let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                let (code, inputs, outputs) = try Self.executeRequest(body)
+                guard let python = self.python else {
+                    throw MLDeployError(code: .unsupported, message: "This server's backend runs no Python here, so sessions cannot execute code.")
+                }
+                let workspace = try sessions.beginExecution(session: id, user: user, isOwner: isOwner)
+                let outcome: PythonExecution
+                do {
+                    outcome = try await python.execute(code: code, workspace: workspace, inputs: inputs, outputs: outputs)
+                } catch {
+                    sessions.endExecution(session: id, code: code, outcome: nil)
+                    throw error
+                }
+                sessions.endExecution(session: id, code: code, outcome: outcome)
+                return try Response.json([
+                    "success": .bool(outcome.succeeded), "errorMessage": .string(outcome.errorMessage),
+                    "outputParameters": .array(outcome.outputs.map { ["name": .string($0.name), "value": $0.value] }),
+                    "consoleOutput": .string(outcome.consoleOutput), "changedFiles": .array(outcome.changedFiles.map(JSONValue.string)),
+                ])
+            }
+        }
+        router.get("/sessions/:id/console-output") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                try Response.json(["consoleOutput": .string(try sessions.session(id, user: user, isOwner: isOwner).consoleOutput)])
+            }
+        }
+        router.get("/sessions/:id/history") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            let (user, isOwner) = context.identity
+            return try await self.answering {
+                try Response.json(.array(try sessions.session(id, user: user, isOwner: isOwner).history.map(JSONValue.string)))
+            }
+        }
         router.post("/sessions/:id/snapshot") { request, context -> Response in
             var request = request
             let id = try context.parameters.require("id")
@@ -111,5 +152,37 @@ extension MLDeployServer {
                 return try Response.json(.string(id))
             }
         }
+    }
+
+    /// The fields of an `ExecuteRequest` (spec §3.4): `code`, then optional `inputParameters`
+    /// (`[{name, value}]`) and `outputParameters` (names); the SDK sends `null` for both.
+    static func executeRequest(_ body: JSONValue) throws -> (code: String, inputs: [(name: String, value: JSONValue)], outputs: [String]) {
+        guard let code = body["code"]?.stringValue else {
+            throw MLDeployError.invalidArgument("An execute request needs \"code\": a string of Python.")
+        }
+        var inputs: [(name: String, value: JSONValue)] = []
+        switch body["inputParameters"] {
+        case nil, .null?: break
+        case .array(let entries)?:
+            for entry in entries {
+                guard let name = entry["name"]?.stringValue else {
+                    throw MLDeployError.invalidArgument("Each of \"inputParameters\" is {\"name\": …, \"value\": …}.")
+                }
+                try NameRules.checkIdentifier(name, role: "input parameter")
+                inputs.append((name, entry["value"] ?? .null))
+            }
+        default: throw MLDeployError.invalidArgument("\"inputParameters\" is a list of {\"name\", \"value\"}.")
+        }
+        var outputs: [String] = []
+        switch body["outputParameters"] {
+        case nil, .null?: break
+        case .array(let names)?:
+            for name in names {
+                guard let name = name.stringValue else { throw MLDeployError.invalidArgument("\"outputParameters\" is a list of names.") }
+                outputs.append(name)
+            }
+        default: throw MLDeployError.invalidArgument("\"outputParameters\" is a list of names.")
+        }
+        return (code, inputs, outputs)
     }
 }

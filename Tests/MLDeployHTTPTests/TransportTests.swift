@@ -277,6 +277,24 @@ struct TransportTests {
         }
     }
 
+    @Test("connections per host are capped: requests beyond the cap wait for one to come free", arguments: [2, nil] as [Int?])
+    func connectionsPerHost(_ cap: Int?) async throws {
+        try await FaultServer.with { server throws in
+            var configuration = testConfiguration()
+            configuration.maximumConnectionsPerHost = cap
+            try await withHTTPClient(configuration) { client throws in
+                let ports = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<8 {
+                        group.addTask { try await client.send(try HTTPRequest(.get, server.url("/peer?seconds=0.3"))).json["port"]?.intValue ?? -1 }
+                    }
+                    return try await group.reduce(into: Set<Int>()) { $0.insert($1) }
+                }
+                // Each connection has its own client port: a cap of 2 means two ports, no cap one per request.
+                #expect(ports.count == (cap ?? 8), "\(ports)")
+            }
+        }
+    }
+
     @Test("a shut-down client refuses new requests")
     func shutdown() async throws {
         let client = HTTPClient(configuration: testConfiguration())

@@ -15,6 +15,7 @@ import FoundationNetworking
 #endif
 import Logging
 import MLDeploy
+import MLDeployHTTP
 import MLDeployServer
 import ServiceRuntime
 
@@ -50,6 +51,14 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "serve" {
 var mlserverBinary: String?
 nonisolated(unsafe) var seconds = 10
 nonisolated(unsafe) var connections = 16
+// Debugging aid: `ServerBenchmark pace URL TOKEN RATE` paces one of our consume URLs alone.
+if CommandLine.arguments.count == 5, CommandLine.arguments[1] == "pace" {
+    let (url, token, rate) = (CommandLine.arguments[2], CommandLine.arguments[3], Double(CommandLine.arguments[4])!)
+    let result = try await pace(Target(label: url, url: url, body: #"{"x": 21.0}"#, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]), rate: rate)
+    print(String(format: "%.0f/s p50 %.2f ms p99 %.2f ms", result.rate, result.p50, result.p99))
+    exit(0)
+}
+
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -120,34 +129,52 @@ func saturate(_ target: Target) throws -> Measurement {
 }
 
 /// An open-loop load at `rate` per second for `seconds`: each request is sent at its scheduled time
-/// (on its own task) and its latency counted from then.
+/// (on its own task) and its latency counted from then, so a stall counts against the server. The
+/// sender is MLDeployHTTP's client (libcurl, one loop thread): URLSession on Linux cannot send a few
+/// thousand requests a second, and its own queueing would be measured instead of the server.
 func pace(_ target: Target, rate: Double) async throws -> Measurement {
-    var request = URLRequest(url: URL(string: target.url)!)
-    request.httpMethod = "POST"
-    request.httpBody = Data(target.body.utf8)
-    for (name, value) in target.headers { request.setValue(value, forHTTPHeaderField: name) }
-    let prepared = request
-    let configuration = URLSessionConfiguration.ephemeral
-    configuration.httpMaximumConnectionsPerHost = 64
-    let session = URLSession(configuration: configuration)
+    var configuration = HTTPClient.Configuration()
+    configuration.proxy = .none
+    configuration.maximumConnections = 64
+    let client = HTTPClient(configuration: configuration)
+    defer { Task { await client.shutdown() } }
+    var headers = HTTPHeaders()
+    for (name, value) in target.headers { headers.add(name, value) }
+    let request = try HTTPRequest(.post, target.url, headers: headers, body: .string(target.body))
+    // Open the connections before the clock starts.
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<32 { group.addTask { _ = try await client.send(request) } }
+        try await group.waitForAll()
+    }
     let total = Int(rate * Double(seconds))
     let interval = Duration.seconds(1.0 / rate)
     let clock = ContinuousClock()
-    let start = clock.now
+    let start = clock.now + .milliseconds(10)
     let latencies = try await withThrowingTaskGroup(of: Double.self) { group in
-        for index in 0..<total {
-            let scheduled = start + interval * index
-            try await clock.sleep(until: scheduled)
-            group.addTask {
-                _ = try await session.data(for: prepared)
-                let elapsed = (clock.now - scheduled).components
-                return Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+        var index = 0
+        while index < total {
+            try await clock.sleep(until: start + interval * index, tolerance: .microseconds(50))
+            // Everything due by now goes out, so a late wake-up does not thin the load.
+            let now = clock.now
+            while index < total, start + interval * index <= now {
+                let scheduled = start + interval * index
+                group.addTask {
+                    let response = try await client.send(request)
+                    guard response.status == 200 else { throw BenchmarkFailure(description: "\(target.label) answered \(response.status)") }
+                    let elapsed = (clock.now - scheduled).components
+                    return Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+                }
+                index += 1
             }
         }
         return try await group.reduce(into: [Double]()) { $0.append($1) }.sorted()
     }
     let achieved = Double(latencies.count) / Double(seconds)
     return Measurement(rate: achieved, p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100])
+}
+
+struct BenchmarkFailure: Error, CustomStringConvertible {
+    let description: String
 }
 
 // Our server, in a process of its own.

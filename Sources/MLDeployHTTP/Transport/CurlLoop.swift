@@ -45,6 +45,9 @@ final class CurlLoop: Sendable {
         let maximumConnections = configuration.maximumConnections
         self.handlePoolSize = max(4, maximumConnections)
         _ = mld_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, max(1, maximumConnections))
+        if let perHost = configuration.maximumConnectionsPerHost {
+            _ = mld_multi_setopt_long(self.multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, perHost))
+        }
         _ = mld_multi_setopt_long(self.multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         let thread = Thread { [self] in self.run() }
         thread.name = "mldeploy.curl"

@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import ServiceRuntime
 import Synchronization
 
 /// The authoring sessions and snapshots the Python SDK's publish flow uses (spec §2.1, §3.4): a
@@ -17,6 +18,12 @@ final class SessionStore: Sendable {
         let name: String?
         let runtimeType: String
         var workspace: [String: Data] = [:]
+        /// The code of each execution, oldest first.
+        var history: [String] = []
+        /// The console output of the last execution.
+        var consoleOutput = ""
+        /// Whether an execution runs now (a session runs one at a time, as ML Server's do).
+        var executing = false
     }
 
     struct Snapshot: Sendable {
@@ -67,6 +74,36 @@ final class SessionStore: Sendable {
             throw MLDeployError(code: .notFound, message: "Session '\(id)' has no workspace object '\(name)'.")
         }
         self.state.withLock { $0.sessions[id]?.workspace[name] = nil }
+    }
+
+    /// Marks a session as executing and returns its workspace, or fails with a conflict while
+    /// another execution runs in it.
+    func beginExecution(session id: String, user: String, isOwner: Bool) throws -> [String: Data] {
+        _ = try self.session(id, user: user, isOwner: isOwner)
+        return try self.state.withLock { state in
+            guard let session = state.sessions[id] else { throw MLDeployError(code: .notFound, message: "There is no session '\(id)'.") }
+            guard !session.executing else {
+                throw MLDeployError(code: .conflict, message: "Session '\(id)' is running code; wait for it to finish (or cancel it).")
+            }
+            state.sessions[id]?.executing = true
+            return session.workspace
+        }
+    }
+
+    /// Ends an execution: applies its workspace changes (unless it failed outright) and records it.
+    /// A session closed meanwhile stays closed.
+    func endExecution(session id: String, code: String, outcome: PythonExecution?) {
+        self.state.withLock { state in
+            guard var session = state.sessions[id] else { return }
+            session.executing = false
+            if let outcome {
+                for (name, bytes) in outcome.changedObjects { session.workspace[name] = bytes }
+                for name in outcome.removedObjects { session.workspace[name] = nil }
+                session.consoleOutput = outcome.consoleOutput
+                session.history.append(code)
+            }
+            state.sessions[id] = session
+        }
     }
 
     /// Closes a session.

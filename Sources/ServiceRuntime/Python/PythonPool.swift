@@ -318,6 +318,26 @@ actor PythonPool {
         }
     }
 
+    /// Runs one exchange on a worker of its own that is stopped right after (an authoring session's
+    /// code, which must not share a process with a service). It counts against no pool limit: such
+    /// runs are rare, interactive work.
+    func runOnce(_ makeFrame: (_ workdir: URL, _ capture: URL) throws -> WorkerFrame) async throws -> WorkerFrame {
+        guard !self.closed else { throw MLDeployError(code: .cancelled, message: "The Python runtime was shut down.") }
+        let script = try self.installScript()
+        self.nextWorkerID += 1
+        let id = self.nextWorkerID
+        let configuration = self.configuration
+        let worker = try await Task { try await PythonWorker.start(id: id, script: script, configuration: configuration) }.value
+        defer { self.retire(worker, kill: true) }
+        try FileManager.default.createDirectory(at: self.workdir(of: worker), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let frame = try makeFrame(self.workdir(of: worker), self.console(of: worker))
+        return try await withTaskCancellationHandler {
+            try await worker.exchange(frame, timeout: configuration.callTimeout)
+        } onCancel: {
+            worker.kill()
+        }
+    }
+
     // MARK: Housekeeping
 
     private func slot(for key: Key, service: PythonService) -> Slot {

@@ -54,7 +54,7 @@ public final class PythonRuntime: Sendable {
 
     /// The configuration.
     public let configuration: Configuration
-    private let pool: PythonPool
+    let pool: PythonPool
     let directory: URL
     private let logger: Logger
 

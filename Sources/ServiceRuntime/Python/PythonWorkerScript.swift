@@ -279,6 +279,73 @@ class Service:
         return {"ok": True, "outputs": outputs, "console": console}
 
 
+def _plain(value):
+    """A JSON-encodable form of `value` for a session's output parameters: plain values as they are,
+    numpy and pandas values converted, anything else as its repr."""
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):
+        return {str(k): [_plain(v) for v in col] for k, col in value.to_dict(orient="list").items()}
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return None
+    return repr(value)
+
+
+def execute(header, blobs):
+    """Runs code in an authoring session: the session's workspace objects are the namespace; every
+    variable the code creates or changes goes back to the workspace (when it can be pickled)."""
+    workdir = header["workdir"]
+    filename = "<session>"
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    before = {}
+    for obj in header["objects"]:
+        blob = blobs[obj["blob"]]
+        namespace[obj["name"]] = _pickler.loads(blob)
+        before[obj["name"]] = blob
+    for parameter in header.get("inputs") or []:
+        namespace[parameter["name"]] = parameter.get("value")
+    empty_directory(workdir)
+    os.chdir(workdir)
+    capture = Captured(header["capture"])
+    error = None
+    try:
+        with capture:
+            exec(compile_source(header["code"], filename), namespace)
+    except BaseException as exc:  # the session's code raised; what it did before that still counts
+        error = user_traceback(exc, filename)
+    finally:
+        os.chdir("/")
+    changed, out_blobs, skipped = [], [], []
+    for name, value in namespace.items():
+        if name.startswith("__"):
+            continue
+        try:
+            blob = _pickler.dumps(value)
+        except Exception as exc:
+            skipped.append({"name": name, "reason": "%s: %s" % (type(exc).__name__, exc)})
+            continue
+        if before.get(name) != blob:
+            changed.append({"name": name, "blob": len(out_blobs)})
+            out_blobs.append(blob)
+    removed = [name for name in before if name not in namespace]
+    outputs = [{"name": name, "value": _plain(namespace.get(name))} for name in header.get("outputs") or []]
+    files = []
+    for root, _, names in os.walk(workdir):
+        files += [os.path.relpath(os.path.join(root, n), workdir) for n in names]
+    result = {"op": "executed", "ok": error is None, "error": error or "", "console": capture.text(),
+              "outputs": outputs, "objects": changed, "removed": removed, "skipped": skipped, "files": sorted(files)}
+    return result, out_blobs
+
+
 def main():
     if len(sys.argv) > 1 and int(sys.argv[1]) > 0:
         import resource
@@ -312,6 +379,12 @@ def main():
                 send(result)
             except ValueError as exc:  # not JSON-encodable
                 send({"op": "result", "ok": False, "kind": "output", "error": str(exc), "console": result.get("console", "")})
+        elif op == "execute":
+            try:
+                result, out_blobs = execute(header, blobs)
+            except BaseException as exc:  # a workspace object that does not unpickle here
+                result, out_blobs = {"op": "executed", "ok": False, "failed": True, "error": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}, []
+            send(result, out_blobs)
         elif op == "exit":
             return
 

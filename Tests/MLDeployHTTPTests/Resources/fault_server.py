@@ -15,6 +15,7 @@ Routes (all methods unless noted):
   /reset-after-headers       sends headers promising 1000 bytes, 10 bytes, then resets
   /slow?chunks=N&delay=S     N chunks of 1 KiB with S seconds between them
   /sleep?seconds=S           waits S seconds, then answers
+  /peer?seconds=S            waits S seconds, then answers {"port": the client's port}: one per connection
   /bytes?n=N                 N bytes of a fixed pattern (i % 251), with Content-Length
   /upload                    reads the body as it comes, answers its length and SHA-256
   /gzip                      a gzip-encoded JSON body
@@ -177,6 +178,10 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.read_body()
                 self.send_json(200, {"hit": n})
+        elif head == "peer":
+            self.read_body()
+            time.sleep(float(query.get("seconds", "0")))
+            self.send_json(200, {"port": self.client_address[1]})
         elif head == "reset-after-headers":
             self.read_body()
             self.send_response(200)
