@@ -32,6 +32,7 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
         case .notFound: return .notFound
         case .conflict: return .conflict
         case .authenticationFailed: return .unauthorized
+        case .permissionDenied: return .forbidden
         case .invalidName, .invalidVersion, .missingVersion, .invalidArgument, .unknownParameterType, .inputMismatch,
             .invalidValue, .invalidJSON, .invalidArtifact, .unsupported:
             return .badRequest

@@ -141,9 +141,14 @@ func pace(_ target: Target, rate: Double) async throws -> Measurement {
     var headers = HTTPHeaders()
     for (name, value) in target.headers { headers.add(name, value) }
     let request = try HTTPRequest(.post, target.url, headers: headers, body: .string(target.body))
-    // Open the connections before the clock starts.
+    // Warm up for a second at full speed before the clock starts: the connections open, and the
+    // Python pool (idle during the other targets' runs, so shrunk by its idle timeout) grows back
+    // to its working size, as it is in steady state.
+    let warmUntil = ContinuousClock.now + .seconds(1)
     try await withThrowingTaskGroup(of: Void.self) { group in
-        for _ in 0..<32 { group.addTask { _ = try await client.send(request) } }
+        for _ in 0..<32 {
+            group.addTask { while ContinuousClock.now < warmUntil { _ = try await client.send(request) } }
+        }
         try await group.waitForAll()
     }
     let total = Int(rate * Double(seconds))
@@ -237,17 +242,22 @@ for target in targets {
     print(String(format: "  %@: %.0f req/s, p50 %.2f ms, p99 %.2f ms", target.label, result.rate, result.p50, result.p99))
     guard result.rate.isFinite, result.rate > 0 else { fatalError("wrk measured nothing for \(target.label)") }
 }
+// The pacer (our own client, on the same two vCPUs as the servers) sends up to ~5,000 requests a
+// second cleanly; beyond that it measures itself. A target whose half-maximum is higher is paced at
+// the cap, and the table says so.
+let pacerCap = 4000.0
 var paced: [String: Measurement] = [:]
 for target in targets {
-    paced[target.label] = try await pace(target, rate: saturated[target.label]!.rate / 2)
+    paced[target.label] = try await pace(target, rate: min(pacerCap, saturated[target.label]!.rate / 2))
 }
 print("\n| target | max req/s | p50 (ms) | p99 (ms) | paced at | p50 (ms) | p99 (ms) |")
 print("|---|---|---|---|---|---|---|")
 for target in targets {
     let full = saturated[target.label]!, half = paced[target.label]!
-    print(String(format: "| %@ | %.0f | %.2f | %.2f | %.0f/s | %.2f | %.2f |", target.label, full.rate, full.p50, full.p99, half.rate, half.p50, half.p99))
+    let capped = full.rate / 2 > pacerCap ? " (cap)" : ""
+    print(String(format: "| %@ | %.0f | %.2f | %.2f | %.0f/s%@ | %.2f | %.2f |", target.label, full.rate, full.p50, full.p99, half.rate, capped, half.p50, half.p99))
 }
 let python = saturated["ours: Python service"]!.rate, peer = saturated["Seldon MLServer"]!.rate
 print(String(format: "\nPython-service consume / Seldon MLServer: %.2f× (target ≥ 1×: %@)", python / peer, python >= peer ? "met" : "NOT met"))
 print(String(format: "p99 at half the maximum rate, Python service: %.2f ms (target ≤ 5 ms: %@)", paced["ours: Python service"]!.p99, paced["ours: Python service"]!.p99 <= 5 ? "met" : "NOT met"))
-print(String(format: "p99 at half the maximum rate, Swift handler: %.2f ms", paced["ours: Swift handler"]!.p99))
+print(String(format: "p99 paced at %.0f/s, Swift handler: %.2f ms", paced["ours: Swift handler"]!.rate, paced["ours: Swift handler"]!.p99))

@@ -102,6 +102,9 @@ extension MLDeployError {
         public static let invalidTarget = Code("invalid-target")
         /// Credentials were rejected, or an operation needed credentials that were not given.
         public static let authenticationFailed = Code("authentication-failed")
+        /// The caller is authenticated but not allowed to do this (HTTP 403): a Reader publishing, a
+        /// Contributor changing someone else's service.
+        public static let permissionDenied = Code("permission-denied")
         /// The ``DeployClient`` was used after ``DeployClient/shutdown()``.
         public static let clientShutDown = Code("client-shut-down")
         /// The service needs the Python runtime, which is not available to this backend.

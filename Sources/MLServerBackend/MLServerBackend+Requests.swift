@@ -1,0 +1,96 @@
+import Foundation
+import MLDeploy
+import MLDeployHTTP
+
+extension MLServerBackend {
+    /// A path component, percent-encoded (names are validated, but versions may hold any character).
+    static func component(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    /// `/services/{name}[/{version}]`-style paths from raw components.
+    static func path(_ components: String...) -> String {
+        "/" + components.map(Self.component).joined(separator: "/")
+    }
+
+    /// Sends one request to the server and returns the response when it is a 2xx; any other status
+    /// becomes an ``MLDeploy/MLDeployError`` with the status, the server's message and the body.
+    ///
+    /// Requests carry the headers the Python SDK sends (`Accept: application/json`, a JSON content
+    /// type unless the body is something else).
+    ///
+    /// - Parameters:
+    ///   - idempotent: Whether the retry middleware may send it again after a dropped connection or
+    ///     a 503 (reads, deletes and PATCHes are; creating a session is not).
+    @discardableResult
+    func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        query: String? = nil,
+        json: JSONValue? = nil,
+        body: HTTPBody? = nil,
+        contentType: String? = nil,
+        idempotent: Bool? = nil,
+        consume: Bool = false
+    ) async throws -> HTTPResponse {
+        let http = try self.state.http
+        var headers: HTTPHeaders = ["Accept": "application/json"]
+        headers.add("Content-Type", contentType ?? "application/json")
+        let payload: HTTPBody? = try json.map { .bytes(try $0.serializedBytes()) } ?? body
+        var request = try HTTPRequest(method, self.baseURL + path + (query.map { "?" + $0 } ?? ""), headers: headers, body: payload)
+        if let idempotent { request.options.idempotent = idempotent }
+        if consume { request.options.kind = .consume }
+        let response = try await http.send(request)
+        guard response.isSuccess else { throw Self.failure(method, path, response) }
+        return response
+    }
+
+    /// The JSON of a 2xx response.
+    func sendJSON(
+        _ method: HTTPMethod,
+        _ path: String,
+        query: String? = nil,
+        json: JSONValue? = nil,
+        idempotent: Bool? = nil,
+        consume: Bool = false
+    ) async throws -> JSONValue {
+        let response = try await self.send(method, path, query: query, json: json, idempotent: idempotent, consume: consume)
+        do {
+            return try JSONValue(parsing: response.bytes)
+        } catch {
+            throw MLDeployError(
+                code: .invalidResponse,
+                message: "\(method.rawValue) \(path) answered with a body that is not JSON.",
+                httpStatus: response.status,
+                responseBody: String(response.text.prefix(2000))
+            )
+        }
+    }
+
+    /// The framework error for a non-2xx answer: 401 authentication, 403 permission, 404 not found,
+    /// 400 and 409 validation (invalid argument, conflict), 413 too large, other statuses a backend
+    /// failure — each with the server's message (`{"message": …}` when the body has one).
+    static func failure(_ method: HTTPMethod, _ path: String, _ response: HTTPResponse) -> MLDeployError {
+        let json = try? JSONValue(parsing: response.bytes)
+        let serverMessage = json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? String(response.text.prefix(500))
+        let code: MLDeployError.Code
+        switch response.status {
+        case 401: code = .authenticationFailed
+        case 403: code = .permissionDenied
+        case 404: code = .notFound
+        case 409: code = .conflict
+        case 400, 413, 415, 422: code = .invalidArgument
+        case 504: code = .timeout
+        default: code = .backendFailure
+        }
+        let detail = serverMessage.isEmpty ? "" : ": \(serverMessage)"
+        return MLDeployError(
+            code: code,
+            message: "\(method.rawValue) \(path) failed with HTTP \(response.status)\(detail)",
+            httpStatus: response.status,
+            responseBody: response.text
+        )
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import MLDeploy
+import MLDeployHTTP
+
+/// A backend that speaks the ML Server 9.x operationalization REST API (spec §3) — to a real
+/// Microsoft Machine Learning Server, or to `mldeploy serve` — through ``MLDeployHTTP/HTTPClient``
+/// and its middleware chain (authentication with refresh, retries, proxies, timeouts).
+///
+/// Target it by name and host, or by URI:
+///
+/// ```swift
+/// let client = try await DeployClient(target: .named("MLServer", host: "http://localhost:12800"),
+///                                     auth: .password(username: "admin", password: secret))
+/// let same = try await DeployClient(target: "mlserver+http://localhost:12800", auth: …)
+/// ```
+///
+/// It publishes Python services the way the Python SDK does (session → workspace objects →
+/// snapshot → publish → clean-up), realtime models as a multipart form, and returns every answer as
+/// the core API's typed values. `docs/mlserver-backend.md` lists where it deliberately differs from
+/// the SDK.
+public final class MLServerBackend: ConfigurableBackend {
+    /// What it supports: Python services (code runs on the server), realtime models, batch with
+    /// artifacts, swagger. Swift handlers run in-process and cannot be sent to a server.
+    public var capabilities: BackendCapabilities { [.pythonServices, .realtime, .batch, .batchArtifacts, .swagger] }
+
+    /// The server's base URL, e.g. `http://localhost:12800` (no trailing slash).
+    public let baseURL: String
+    let state = BackendState()
+
+    /// Creates a backend for the server the configuration names: the URI
+    /// (`mlserver+http://host:port[/prefix]`, `mlserver+https://…`) or the host (`http://host:port`;
+    /// a bare `host:port` means `http`).
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidTarget`` when neither is given or the address
+    ///   is not an http(s) URL.
+    public init(configuration: BackendConfiguration) throws {
+        self.baseURL = try Self.baseURL(of: configuration)
+    }
+
+    /// Creates a backend for the server at `baseURL` (`http://host:port`).
+    public convenience init(baseURL: String) throws {
+        try self.init(configuration: BackendConfiguration(backendName: "MLServer", host: baseURL))
+    }
+
+    static func baseURL(of configuration: BackendConfiguration) throws -> String {
+        var address: String
+        if let uri = configuration.uri {
+            guard uri.scheme.hasPrefix("mlserver+") else {
+                throw MLDeployError(code: .invalidTarget, message: "The MLServer backend takes mlserver+http:// or mlserver+https:// URIs, not '\(uri)'.")
+            }
+            address = String(uri.scheme.dropFirst("mlserver+".count)) + ":" + uri.remainder
+        } else if let host = configuration.host, !host.isEmpty {
+            address = host.contains("://") ? host : "http://" + host
+        } else {
+            throw MLDeployError(
+                code: .invalidTarget,
+                message: "The MLServer backend needs the server's address: a host such as http://localhost:12800, or a URI such as mlserver+http://localhost:12800."
+            )
+        }
+        while address.hasSuffix("/") { address.removeLast() }
+        guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host?.isEmpty == false else {
+            throw MLDeployError(code: .invalidTarget, message: "'\(address)' is not an http(s) server address (expected e.g. http://localhost:12800).")
+        }
+        return address
+    }
+
+    // MARK: Lifecycle
+
+    /// Takes the HTTP client its registration's provider prepared.
+    public func initialize(context: BackendContext) async throws {
+        self.state.set(http: try context.httpClient, logger: context.logger)
+    }
+
+    /// Authenticates every later request:
+    /// - a username and password: `POST /login`, refreshed through `/login/refreshToken` before expiry
+    ///   and on a 401 (logging in again when the refresh token is refused);
+    /// - an access token: sent as is;
+    /// - AAD options: a token from AAD's token endpoint (``MLDeployHTTP/AADTokenSource``).
+    ///
+    /// Bad credentials fail here, with ``MLDeploy/MLDeployError/Code/authenticationFailed``.
+    public func authenticate(_ credentials: AuthContext) async throws {
+        let http = try self.state.http
+        guard let base = URL(string: self.baseURL) else { return }
+        if let (username, password) = credentials.passwordCredentials {
+            http.authentication.use(LoginTokenSource(baseURL: base, username: username, password: password))
+        } else if let token = credentials.accessToken {
+            http.authentication.use(StaticTokenSource(token))
+        } else if let options = credentials.aadOptions {
+            http.authentication.use(try AADTokenSource(options: options))
+        } else {
+            throw MLDeployError(code: .authenticationFailed, message: "The MLServer backend does not know the credentials \(credentials).")
+        }
+        _ = try await http.authentication.authenticate()
+    }
+
+    /// Forgets the credentials. The HTTP client itself is shut down by its provider.
+    public func shutdown() async throws {
+        try? self.state.http.authentication.clear()
+    }
+}
