@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "FileStoreBackend", targets: ["FileStoreBackend"]),
         .library(name: "MLDeployConformance", targets: ["MLDeployConformance"]),
         .library(name: "MLDeployServer", targets: ["MLDeployServer"]),
+        .library(name: "MLServerBackend", targets: ["MLServerBackend"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
     ],
     dependencies: [
@@ -85,6 +86,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MLServerBackend",
+            dependencies: ["MLDeploy", "MLDeployHTTP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MLDeployConformance",
             dependencies: ["MLDeploy"],
             swiftSettings: swiftSettings
@@ -92,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "mldeploy",
             dependencies: [
-                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "MLDeployServer", "MLDeployCrypto",
+                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -121,6 +127,21 @@ let package = Package(
             exclude: ["Resources"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "MLDeployTestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MLServerBackendTests",
+            dependencies: [
+                "MLServerBackend", "MLDeployServer", "MLDeploy", "MLDeployHTTP", "InMemoryBackend", "FileStoreBackend",
+                "MLDeployConformance", "ServiceRuntime", "mldeploy", "MLDeployTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Resources"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MLDeployTests",
             dependencies: ["MLDeploy"],
@@ -129,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "MLDeployHTTPTests",
             dependencies: [
-                "MLDeploy", "MLDeployHTTP", "MLDeployCrypto",
+                "MLDeploy", "MLDeployHTTP", "MLDeployCrypto", "MLDeployTestSupport",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],

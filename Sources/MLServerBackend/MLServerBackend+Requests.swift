@@ -72,19 +72,30 @@ extension MLServerBackend {
     /// The framework error for a non-2xx answer: 401 authentication, 403 permission, 404 not found,
     /// 400 and 409 validation (invalid argument, conflict), 413 too large, other statuses a backend
     /// failure — each with the server's message (`{"message": …}` when the body has one).
+    /// Error codes a server may name in `exceptionType` that mean the same on this side.
+    static let roundTrippedCodes: Set<MLDeployError.Code> = [
+        .invalidName, .invalidVersion, .missingVersion, .invalidArgument, .unknownParameterType, .inputMismatch, .outputMismatch,
+        .invalidValue, .notFound, .conflict, .unsupported, .pythonRuntimeUnavailable, .workerCrashed, .serviceLoadFailed, .timeout,
+        .permissionDenied, .authenticationFailed, .invalidArtifact,
+    ]
+
     static func failure(_ method: HTTPMethod, _ path: String, _ response: HTTPResponse) -> MLDeployError {
         let json = try? JSONValue(parsing: response.bytes)
         let serverMessage = json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? String(response.text.prefix(500))
-        let code: MLDeployError.Code
+        let byStatus: MLDeployError.Code
         switch response.status {
-        case 401: code = .authenticationFailed
-        case 403: code = .permissionDenied
-        case 404: code = .notFound
-        case 409: code = .conflict
-        case 400, 413, 415, 422: code = .invalidArgument
-        case 504: code = .timeout
-        default: code = .backendFailure
+        case 401: byStatus = .authenticationFailed
+        case 403: byStatus = .permissionDenied
+        case 404: byStatus = .notFound
+        case 409: byStatus = .conflict
+        case 400, 413, 415, 422: byStatus = .invalidArgument
+        case 504: byStatus = .timeout
+        default: byStatus = .backendFailure
         }
+        // `mldeploy serve` names the framework's error code in `exceptionType`; adopting it keeps the
+        // exact kind of failure across the wire. (ML Server's .NET exception names are not codes.)
+        let named = json?["exceptionType"]?.stringValue.map(MLDeployError.Code.init)
+        let code = named.flatMap { Self.roundTrippedCodes.contains($0) ? $0 : nil } ?? byStatus
         let detail = serverMessage.isEmpty ? "" : ": \(serverMessage)"
         return MLDeployError(
             code: code,

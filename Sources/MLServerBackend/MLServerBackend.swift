@@ -67,9 +67,17 @@ public final class MLServerBackend: ConfigurableBackend {
 
     // MARK: Lifecycle
 
-    /// Takes the HTTP client its registration's provider prepared.
+    /// Takes the HTTP client its registration's provider prepared — or, for an instance handed to a
+    /// client directly (`DeployTarget.backend(MLServerBackend(…))`), makes one with the default
+    /// configuration and shuts it down with the backend.
     public func initialize(context: BackendContext) async throws {
-        self.state.set(http: try context.httpClient, logger: context.logger)
+        if let http = context[HTTPClientKey.self] {
+            self.state.set(http: http, owned: false, logger: context.logger)
+        } else {
+            var logger = context.logger
+            logger[metadataKey: "component"] = "http"
+            self.state.set(http: HTTPClient(logger: logger), owned: true, logger: context.logger)
+        }
     }
 
     /// Authenticates every later request:
@@ -94,8 +102,11 @@ public final class MLServerBackend: ConfigurableBackend {
         _ = try await http.authentication.authenticate()
     }
 
-    /// Forgets the credentials. The HTTP client itself is shut down by its provider.
+    /// Forgets the credentials, and shuts down an HTTP client it made itself (a provider's client is
+    /// shut down by the provider).
     public func shutdown() async throws {
-        try? self.state.http.authentication.clear()
+        guard let http = try? self.state.http else { return }
+        http.authentication.clear()
+        if self.state.ownsHTTP { await http.shutdown() }
     }
 }

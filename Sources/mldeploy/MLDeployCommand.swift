@@ -3,6 +3,7 @@ import Foundation
 import FileStoreBackend
 import InMemoryBackend
 import MLDeploy
+import MLServerBackend
 
 /// `mldeploy`: operationalize analytic web services from the shell.
 @main
@@ -22,6 +23,7 @@ struct MLDeployCommand: AsyncParsableCommand {
     static func registerBuiltInBackends(in registry: BackendRegistry = .shared) throws {
         try registry.register(.memory)
         try registry.register(.filesystem)
+        try registry.register(.mlServer)
     }
 }
 

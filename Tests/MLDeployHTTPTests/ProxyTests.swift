@@ -1,4 +1,5 @@
 import Foundation
+import MLDeployTestSupport
 import MLDeploy
 import MLDeployHTTP
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import MLDeployTestSupport
 
 /// A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with
 /// the `openssl` command line at test time.

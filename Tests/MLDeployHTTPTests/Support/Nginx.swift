@@ -1,4 +1,5 @@
 import Foundation
+import MLDeployTestSupport
 
 /// nginx (from Debian) on loopback: a plain HTTP/1.1 server with `stub_status` (to count accepted
 /// connections) and an HTTPS server offering HTTP/2.

@@ -1,4 +1,5 @@
 import Foundation
+import MLDeployTestSupport
 
 /// A real forward proxy (tinyproxy, from Debian) on a loopback port, logging every request it
 /// forwards — so tests can prove from the proxy's side which requests went through it.

@@ -1,17 +1,22 @@
 import Foundation
 
+/// Helpers shared by the test targets.
+
 /// A helper process for tests (a server, a proxy), stopped when the test is done.
 ///
 /// It runs under a small shell guard that SIGKILLs it as soon as its stdin closes — when the test
 /// stops it, or when the test process dies — so no helper outlives a crashed test run. The pipes are
 /// close-on-exec, so one helper never holds another's stdin open.
-final class ChildProcess: @unchecked Sendable {
-    let process = Process()
+public final class ChildProcess: @unchecked Sendable {
+    /// The guard process (the helper runs as its child).
+    public let process = Process()
     private let input = Pipe()
     private let output = Pipe()
-    let name: String
+    /// The helper's name, in errors.
+    public let name: String
 
-    init(_ executable: String, _ arguments: [String], name: String, environment: [String: String]? = nil) throws {
+    /// Starts `executable` with `arguments` under the guard.
+    public init(_ executable: String, _ arguments: [String], name: String, environment: [String: String]? = nil) throws {
         self.name = name
         for descriptor in [self.input.fileHandleForWriting.fileDescriptor, self.output.fileHandleForReading.fileDescriptor] {
             _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
@@ -27,7 +32,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Reads output lines until one satisfies `match`; fails after `timeout`.
-    func waitForLine(timeout: Duration = .seconds(10), _ match: @escaping @Sendable (String) -> Bool) async throws -> String {
+    public func waitForLine(timeout: Duration = .seconds(10), _ match: @escaping @Sendable (String) -> Bool) async throws -> String {
         let handle = self.output.fileHandleForReading
         let name = self.name
         return try await withCheckedThrowingContinuation { continuation in
@@ -53,7 +58,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Stops the helper: closing its stdin makes the guard kill it. Waits at most two seconds.
-    func stop() {
+    public func stop() {
         try? self.input.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(2)
         while self.process.isRunning, Date() < deadline { usleep(10_000) }
@@ -65,13 +70,16 @@ final class ChildProcess: @unchecked Sendable {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// A test's own failure, with a message.
+public struct TestFailure: Error, CustomStringConvertible {
+    /// What went wrong.
+    public let description: String
+    /// A failure saying `description`.
+    public init(_ description: String) { self.description = description }
 }
 
 /// A TCP port nothing listens on right now (for servers that cannot pick their own).
-func freePort() throws -> Int {
+public func freePort() throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var address = sockaddr_in()
@@ -86,7 +94,7 @@ func freePort() throws -> Int {
 }
 
 /// A fresh temporary directory, removed by the caller.
-func temporaryDirectory(_ label: String) throws -> URL {
+public func temporaryDirectory(_ label: String) throws -> URL {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-\(label)-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory
