@@ -1,0 +1,50 @@
+"""The Python SDK's side of the MLServer backend benchmark: consume of one service in a loop.
+
+Usage: python sdk_consume_loop.py HOST USER PASSWORD NAME VERSION CALLS
+
+Logs in with the unmodified SDK (azureml-model-management-sdk 1.0.1b6.post1), gets the service,
+warms up, then times CALLS sequential `service.consume(21.0)` calls and prints one line:
+"REQUESTS_PER_SECOND <rate>". The only change to the SDK is the run-time patch of spec §7 (the
+same as Tests/MLDeployServerTests/Resources/sdk_interop.py): `function_beget` builds code objects
+with the Python <= 3.7 signature, so on 3.8+ it is replaced with `code.replace(...)`.
+"""
+import sys
+import time
+import types
+
+import azureml.common.utils as sdk_utils
+import azureml.deploy.server.service as sdk_service
+
+
+def function_beget(fn, fn_name, fn_args, doc=''):
+    code = fn.__code__
+    pad = code.co_varnames[code.co_argcount:]
+    code = code.replace(co_argcount=len(fn_args), co_varnames=tuple(fn_args) + pad,
+                        co_nlocals=len(fn_args) + len(pad), co_name=fn_name)
+    beget = types.FunctionType(code, fn.__globals__, fn_name)
+    beget.__doc__ = doc
+    return beget
+
+
+sdk_utils.function_beget = function_beget
+sdk_service.function_beget = function_beget
+
+from azureml.deploy import DeployClient  # noqa: E402
+from azureml.deploy.server import MLServer  # noqa: E402
+
+host, user, password, name, version, calls = sys.argv[1:7]
+calls = int(calls)
+
+# `use=MLServer` (the class): the string 'MLServer' only resolves from the SDK's source root (spec §1.1).
+client = DeployClient(host, use=MLServer, auth=(user, password))
+service = client.get_service(name, version=version)
+answer = service.consume(21.0)
+assert answer.output('y') == 42, (answer.error, answer.output('y'))
+for _ in range(max(50, calls // 10)):
+    service.consume(21.0)
+
+start = time.perf_counter()
+for _ in range(calls):
+    service.consume(21.0)
+elapsed = time.perf_counter() - start
+print('REQUESTS_PER_SECOND %.1f' % (calls / elapsed), flush=True)
