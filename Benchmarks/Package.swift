@@ -50,5 +50,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "MLServerBackendBenchmark",
+            dependencies: [
+                .product(name: "MLServerBackend", package: "MLDeploy"),
+                .product(name: "MLDeployServer", package: "MLDeploy"),
+                .product(name: "InMemoryBackend", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+                .product(name: "MLDeployHTTP", package: "MLDeploy"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ]
 )

@@ -8,8 +8,12 @@ extension MLServerBackend {
     /// raised is a response with `success == false`, not an error.
     public func consume(_ request: ConsumeRequest) async throws -> ServiceResponse {
         let service = request.service
+        // A service call is stateless by ML Server's design (each runs in a fresh pooled session), so
+        // it may be repeated: the consume retry policy resends it on 429/502/503, statuses that mean
+        // it did not run, and after a connection that dropped.
         let answer = try await self.sendJSON(
-            .post, Self.path("api", service.name, service.version), json: .object(try Self.inputsJSON(request.inputs, for: service)), consume: true
+            .post, Self.path("api", service.name, service.version), json: .object(try Self.inputsJSON(request.inputs, for: service)),
+            idempotent: true, consume: true
         )
         return try ServiceResponse(webServiceResultJSON: answer, service: service)
     }

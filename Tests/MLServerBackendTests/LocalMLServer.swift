@@ -126,9 +126,9 @@ final class Front: Sendable {
         _ = try await URLSession.shared.data(for: request)
     }
 
-    /// The next `times` requests whose path starts with `prefix` get `status`.
-    func fail(_ prefix: String, status: Int, times: Int) async throws {
-        var request = URLRequest(url: URL(string: "\(self.base)/__front/fail?prefix=\(prefix)&status=\(status)&times=\(times)")!)
+    /// The next `times` requests whose path contains `match` get `status`.
+    func fail(_ match: String, status: Int, times: Int) async throws {
+        var request = URLRequest(url: URL(string: "\(self.base)/__front/fail?match=\(match)&status=\(status)&times=\(times)")!)
         request.httpMethod = "POST"
         _ = try await URLSession.shared.data(for: request)
     }

@@ -9,8 +9,8 @@ logged; the proxy's own routes live under /__front:
 
     GET    /__front/log                  the requests so far: [{method, path, headers, body (base64)}]
     DELETE /__front/log                  forgets them
-    POST   /__front/fail?prefix=P&status=S&times=N
-                                         the next N requests whose path starts with P get status S
+    POST   /__front/fail?match=P&status=S&times=N
+                                         the next N requests whose path contains P get status S
                                          ({"message": "injected"}) instead of being forwarded
 """
 import base64
@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 UPSTREAM = int(sys.argv[1])
 lock = threading.Lock()
 log = []
-faults = []  # [prefix, status, remaining]
+faults = []  # [substring, status, remaining]
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate"}
 
 
@@ -56,7 +56,7 @@ class Handler(BaseHTTPRequestHandler):
                     return self.answer(200, list(log))
             if parsed.path == "/__front/fail":
                 with lock:
-                    faults.append([query["prefix"], int(query.get("status", "503")), int(query.get("times", "1"))])
+                    faults.append([query["match"], int(query.get("status", "503")), int(query.get("times", "1"))])
                 return self.answer(200, {})
             return self.answer(404, {"message": "no front route " + parsed.path})
         with lock:
@@ -66,7 +66,7 @@ class Handler(BaseHTTPRequestHandler):
                 "body": base64.b64encode(body).decode(),
             })
             for fault in faults:
-                if parsed.path.startswith(fault[0]) and fault[2] > 0:
+                if fault[0] in parsed.path and fault[2] > 0:
                     fault[2] -= 1
                     return self.answer(fault[1], {"message": "injected", "link": None, "exceptionType": "injected"})
         connection = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=120)

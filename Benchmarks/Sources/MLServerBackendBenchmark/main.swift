@@ -1,0 +1,232 @@
+// MLServer backend benchmark: consume of a trivial Swift-handler service on one `mldeploy serve`
+// (a child process of this binary), in one run, rounds interleaved, medians and ratios:
+//   - sequential requests per second: our MLServer backend (`Service.consume` through DeployClient,
+//     MLServerBackend and MLDeployHTTP) against the unmodified Python SDK's `service.consume` in a
+//     loop (Benchmarks/Resources/sdk_consume_loop.py, one process per round);
+//   - concurrent requests per second: our backend from C tasks sharing one client against
+//     `wrk -t2 -cC` sending the same request (`POST /api/swift/1`, `{"x": 21.0}`, bearer token).
+//
+// Usage: MLServerBackendBenchmark --sdk-python PATH [--sdk-script PATH] [--requests N]
+//            [--sdk-calls N] [--rounds R] [--concurrency C] [--wrk-seconds S] [--only sequential|concurrent]
+//        MLServerBackendBenchmark serve PORT-FILE   (internal: the server process the driver starts)
+
+import Foundation
+import InMemoryBackend
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import MLDeploy
+import MLDeployHTTP
+import MLDeployServer
+import MLServerBackend
+
+// MARK: The server process
+
+/// Serves the Swift-handler service `swift` version `1` (`y = 2x`) over the memory backend, with
+/// the owner `bench`/`bench`, and writes the port it listens on to `portFile`.
+func serve(portFile: String) async throws {
+    LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+    let data = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-bench-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    try await withDeployClient(target: .backend(MemoryBackend(python: .init()))) { client in
+        _ = try await client.service("swift").version("1")
+            .handler("double") { call in call.outputs["y"] = .numeric(try call.numeric("x") * 2) }
+            .inputs(["x": .numeric]).outputs(["y": .numeric]).deploy()
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.dataDirectory = data
+        let server = try MLDeployServer(client: client, configuration: configuration, logger: Logger(label: "bench"))
+        try server.users.add("bench", password: "bench", role: .owner, iterations: 1000)
+        try await server.run { port in
+            try? "\(port)".write(toFile: portFile, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "serve" {
+    try await serve(portFile: CommandLine.arguments[2])
+    exit(0)
+}
+
+// MARK: The driver
+
+struct Options {
+    var sdkPython = ""
+    /// Beside this package's sources by default.
+    var sdkScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Resources/sdk_consume_loop.py").standardized.path
+    var requests = 5000
+    var sdkCalls = 2000
+    var rounds = 3
+    var concurrency = 16
+    var wrkSeconds = 10
+    var only: String?
+
+    init(_ arguments: [String]) {
+        var iterator = arguments.dropFirst().makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--sdk-python": self.sdkPython = iterator.next()!
+            case "--sdk-script": self.sdkScript = iterator.next()!
+            case "--requests": self.requests = Int(iterator.next()!)!
+            case "--sdk-calls": self.sdkCalls = Int(iterator.next()!)!
+            case "--rounds": self.rounds = Int(iterator.next()!)!
+            case "--concurrency": self.concurrency = Int(iterator.next()!)!
+            case "--wrk-seconds": self.wrkSeconds = Int(iterator.next()!)!
+            case "--only": self.only = iterator.next()!
+            default: fatalError("unknown argument \(argument); see the usage at the top of main.swift")
+            }
+        }
+        precondition(!self.sdkPython.isEmpty || self.only != nil, "--sdk-python PATH is required (Benchmarks/run-mlserver-backend-benchmark.sh passes .venv-sdk's)")
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Prints a line and flushes, so progress shows when the output is piped.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
+
+/// Runs `executable` to completion and returns its standard output; fails on a non-zero exit.
+func output(of executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard process.terminationStatus == 0 else { throw Failure(description: "\(executable) exited with \(process.terminationStatus):\n\(text)") }
+    return text
+}
+
+/// Calls `call` `count` times spread over `concurrency` tasks; returns calls per second.
+func rate(count: Int, concurrency: Int, _ call: @escaping @Sendable () async throws -> Void) async throws -> Double {
+    let elapsed = try await ContinuousClock().measure {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                let share = count / concurrency + (worker < count % concurrency ? 1 : 0)
+                group.addTask { for _ in 0..<share { try await call() } }
+            }
+            try await group.waitForAll()
+        }
+    }
+    let (seconds, attoseconds) = elapsed.components
+    return Double(count) / (Double(seconds) + Double(attoseconds) / 1e18)
+}
+
+/// Our backend: `service.consume(["x": 21])`, `count` times over `concurrency` tasks.
+func ours(_ service: Service, count: Int, concurrency: Int) async throws -> Double {
+    try await rate(count: count, concurrency: concurrency) {
+        let response = try await service.consume(["x": .numeric(21)])
+        guard response.success else { throw Failure(description: "consume failed: \(response.errorMessage ?? "?")") }
+    }
+}
+
+/// The Python SDK's sequential rate, from one run of the consume-loop script.
+func sdk(_ options: Options, base: String) throws -> Double {
+    var environment = ProcessInfo.processInfo.environment
+    environment["NO_PROXY"] = "127.0.0.1,localhost"  // requests honours *_PROXY; loopback must not go through one
+    let text = try output(of: options.sdkPython, [options.sdkScript, base, "bench", "bench", "swift", "1", "\(options.sdkCalls)"], environment: environment)
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("REQUESTS_PER_SECOND ") }),
+        let value = Double(line.split(separator: " ").last ?? "")
+    else { throw Failure(description: "could not read the SDK loop's output:\n\(text)") }
+    return value
+}
+
+/// wrk sending our request (`POST /api/swift/1`, bearer token, JSON body): requests per second.
+func wrk(_ base: String, token: String, connections: Int, seconds: Int) throws -> Double {
+    let script = FileManager.default.temporaryDirectory.appendingPathComponent("mlserver-bench-\(getpid()).lua").path
+    try """
+        wrk.method = "POST"
+        wrk.body = '{"x": 21.0}'
+        wrk.headers["Authorization"] = "Bearer \(token)"
+        wrk.headers["Content-Type"] = "application/json"
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: script) }
+    let text = try output(of: "/usr/bin/env", ["wrk", "-t2", "-c\(connections)", "-d\(seconds)s", "-s", script, base + "/api/swift/1"])
+    guard !text.contains("Non-2xx"), let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }),
+        let value = Double(line.split(separator: " ").last ?? "")
+    else { throw Failure(description: "wrk failed or got errors:\n\(text)") }
+    return value
+}
+
+func median(_ values: [Double]) -> Double {
+    values.sorted()[values.count / 2]
+}
+
+let options = Options(CommandLine.arguments)
+
+// Our server, in a process of its own.
+let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("mlserver-bench-port-\(getpid())").path
+let server = Process()
+server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+server.arguments = ["serve", portFile]
+try server.run()
+defer { server.terminate() }
+var port = ""
+for _ in 0..<600 where port.isEmpty {
+    port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
+    if port.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+}
+try? FileManager.default.removeItem(atPath: portFile)
+guard !port.isEmpty else { fatalError("the server never wrote its port") }
+let base = "http://127.0.0.1:\(port)"
+
+// Our client: the MLServer backend, logged in as bench.
+let registry = BackendRegistry()
+try registry.register(.mlServer)
+var http = HTTPClient.Configuration()
+http.proxy = .none
+let client = try await DeployClient(target: .named("MLServer", host: base), auth: .password(username: "bench", password: "bench"), http: http, registry: registry)
+let service = try await client.getService("swift", version: "1")
+let first = try await service.consume(["x": .numeric(21)])
+guard first.output("y")?.doubleValue == 42 else { fatalError("consume answered \(first)") }
+
+// Profiling aid: one of our modes alone, for a profiler to sample.
+if let only = options.only {
+    let concurrency = only == "sequential" ? 1 : options.concurrency
+    for _ in 0..<options.rounds { say("\(only) \(try await ours(service, count: options.requests * (concurrency == 1 ? 1 : 4), concurrency: concurrency))") }
+    try await client.shutdown()
+    exit(0)
+}
+
+// wrk's token, from the same login our backend does.
+var login = URLRequest(url: URL(string: base + "/login")!)
+login.httpMethod = "POST"
+login.setValue("application/json", forHTTPHeaderField: "Content-Type")
+login.httpBody = Data(#"{"username": "bench", "password": "bench"}"#.utf8)
+let token = try JSONValue(parsing: try await URLSession.shared.data(for: login).0)["access_token"]!.stringValue!
+
+say("MLServer backend benchmark — \(base), \(options.rounds) rounds: ours \(options.requests) sequential / \(options.requests * 4) concurrent (\(options.concurrency) tasks), SDK \(options.sdkCalls) sequential, wrk -t2 -c\(options.concurrency) \(options.wrkSeconds) s")
+// Warm-up: connections, the server's and the client's lazy state.
+_ = try await ours(service, count: 1000, concurrency: options.concurrency)
+_ = try wrk(base, token: token, connections: options.concurrency, seconds: 2)
+
+var results: [String: [Double]] = [:]
+let modes = ["ours sequential", "Python SDK sequential", "ours concurrent", "wrk concurrent"]
+for round in 1...options.rounds {
+    results[modes[0], default: []].append(try await ours(service, count: options.requests, concurrency: 1))
+    results[modes[1], default: []].append(try sdk(options, base: base))
+    results[modes[2], default: []].append(try await ours(service, count: options.requests * 4, concurrency: options.concurrency))
+    results[modes[3], default: []].append(try wrk(base, token: token, connections: options.concurrency, seconds: options.wrkSeconds))
+    say("round \(round): " + modes.map { String(format: "%@ %.0f", $0, results[$0]!.last!) }.joined(separator: ", "))
+}
+try await client.shutdown()
+
+say("\n| | req/s (median) | rounds |\n|---|---|---|")
+for mode in modes {
+    say(String(format: "| %@ | %.0f | %@ |", mode, median(results[mode]!), results[mode]!.map { String(format: "%.0f", $0) }.joined(separator: " / ")))
+}
+let sequential = median(results[modes[0]]!) / median(results[modes[1]]!)
+let concurrent = median(results[modes[2]]!) / median(results[modes[3]]!)
+say(String(format: "\nsequential: ours / Python SDK = %.1f×   (target ≥ 10×: %@)", sequential, sequential >= 10 ? "met" : "NOT met"))
+say(String(format: "concurrent: ours / wrk        = %.0f%%    (target ≥ 70%%: %@)", 100 * concurrent, concurrent >= 0.7 ? "met" : "NOT met"))
