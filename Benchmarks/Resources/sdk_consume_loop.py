@@ -3,7 +3,8 @@
 Usage: python sdk_consume_loop.py HOST USER PASSWORD NAME VERSION CALLS
 
 Logs in with the unmodified SDK (azureml-model-management-sdk 1.0.1b6.post1), gets the service,
-warms up, then times CALLS sequential `service.consume(21.0)` calls and prints one line:
+warms up, then times CALLS sequential calls `service.<alias>(21.0)` (the SDK names the consume method
+after the service's operation id, `double` for the benchmark's service) and prints one line:
 "REQUESTS_PER_SECOND <rate>". The only change to the SDK is the run-time patch of spec §7 (the
 same as Tests/MLDeployServerTests/Resources/sdk_interop.py): `function_beget` builds code objects
 with the Python <= 3.7 signature, so on 3.8+ it is replaced with `code.replace(...)`.
@@ -38,13 +39,14 @@ calls = int(calls)
 # `use=MLServer` (the class): the string 'MLServer' only resolves from the SDK's source root (spec §1.1).
 client = DeployClient(host, use=MLServer, auth=(user, password))
 service = client.get_service(name, version=version)
-answer = service.consume(21.0)
+consume = getattr(service, service.capabilities()['operation_id'])
+answer = consume(21.0)
 assert answer.output('y') == 42, (answer.error, answer.output('y'))
 for _ in range(max(50, calls // 10)):
-    service.consume(21.0)
+    consume(21.0)
 
 start = time.perf_counter()
 for _ in range(calls):
-    service.consume(21.0)
+    consume(21.0)
 elapsed = time.perf_counter() - start
 print('REQUESTS_PER_SECOND %.1f' % (calls / elapsed), flush=True)

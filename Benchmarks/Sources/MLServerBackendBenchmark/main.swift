@@ -163,70 +163,86 @@ func median(_ values: [Double]) -> Double {
     values.sorted()[values.count / 2]
 }
 
-let options = Options(CommandLine.arguments)
+/// Logs in through our backend, then measures in interleaved rounds and prints medians and ratios.
+func benchmark(_ options: Options, base: String) async throws {
+    let registry = BackendRegistry()
+    try registry.register(.mlServer)
+    var http = HTTPClient.Configuration()
+    http.proxy = .none
+    let client = try await DeployClient(
+        target: .named("MLServer", host: base), auth: .password(username: "bench", password: "bench"), http: http, registry: registry
+    )
+    defer { Task { try? await client.shutdown() } }
+    let service = try await client.getService("swift", version: "1")
+    let first = try await service.consume(["x": .numeric(21)])
+    guard first.output("y")?.doubleValue == 42 else { throw Failure(description: "consume answered \(first)") }
 
-// Our server, in a process of its own.
+    // Profiling aid: one of our modes alone, for a profiler to sample.
+    if let only = options.only {
+        let concurrency = only == "sequential" ? 1 : options.concurrency
+        for _ in 0..<options.rounds {
+            say("\(only) \(try await ours(service, count: options.requests * (concurrency == 1 ? 1 : 4), concurrency: concurrency))")
+        }
+        return
+    }
+
+    // wrk's token, from the same login our backend does.
+    var login = URLRequest(url: URL(string: base + "/login")!)
+    login.httpMethod = "POST"
+    login.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    login.httpBody = Data(#"{"username": "bench", "password": "bench"}"#.utf8)
+    guard let token = try JSONValue(parsing: try await URLSession.shared.data(for: login).0)["access_token"]?.stringValue else {
+        throw Failure(description: "POST /login answered no access_token")
+    }
+
+    say(
+        "MLServer backend benchmark — \(base), \(options.rounds) rounds: ours \(options.requests) sequential / \(options.requests * 4) concurrent "
+            + "(\(options.concurrency) tasks), Python SDK \(options.sdkCalls) sequential, wrk -t2 -c\(options.concurrency) \(options.wrkSeconds) s"
+    )
+    // Warm-up: connections, and the server's and the client's lazily built state.
+    _ = try await ours(service, count: 1000, concurrency: options.concurrency)
+    _ = try wrk(base, token: token, connections: options.concurrency, seconds: 2)
+
+    var results: [String: [Double]] = [:]
+    let modes = ["ours sequential", "Python SDK sequential", "ours concurrent", "wrk concurrent"]
+    for round in 1...options.rounds {
+        results[modes[0], default: []].append(try await ours(service, count: options.requests, concurrency: 1))
+        results[modes[1], default: []].append(try sdk(options, base: base))
+        results[modes[2], default: []].append(try await ours(service, count: options.requests * 4, concurrency: options.concurrency))
+        results[modes[3], default: []].append(try wrk(base, token: token, connections: options.concurrency, seconds: options.wrkSeconds))
+        say("round \(round): " + modes.map { String(format: "%@ %.0f", $0, results[$0]!.last!) }.joined(separator: ", "))
+    }
+
+    say("\n| | req/s (median) | rounds |\n|---|---|---|")
+    for mode in modes {
+        let rounds = results[mode]!.map { String(format: "%.0f", $0) }.joined(separator: " / ")
+        say(String(format: "| %@ | %.0f | %@ |", mode, median(results[mode]!), rounds))
+    }
+    let sequential = median(results[modes[0]]!) / median(results[modes[1]]!)
+    let concurrent = median(results[modes[2]]!) / median(results[modes[3]]!)
+    say(String(format: "\nsequential: ours / Python SDK = %.1f×   (target ≥ 10×: %@)", sequential, sequential >= 10 ? "met" : "NOT met"))
+    say(String(format: "concurrent: ours / wrk        = %.0f%%    (target ≥ 70%%: %@)", 100 * concurrent, concurrent >= 0.7 ? "met" : "NOT met"))
+}
+
+// Our server, in a process of its own, stopped however the benchmark ends.
+let options = Options(CommandLine.arguments)
 let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("mlserver-bench-port-\(getpid())").path
 let server = Process()
 server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
 server.arguments = ["serve", portFile]
 try server.run()
-defer { server.terminate() }
 var port = ""
 for _ in 0..<600 where port.isEmpty {
     port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
     if port.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
 }
 try? FileManager.default.removeItem(atPath: portFile)
-guard !port.isEmpty else { fatalError("the server never wrote its port") }
-let base = "http://127.0.0.1:\(port)"
-
-// Our client: the MLServer backend, logged in as bench.
-let registry = BackendRegistry()
-try registry.register(.mlServer)
-var http = HTTPClient.Configuration()
-http.proxy = .none
-let client = try await DeployClient(target: .named("MLServer", host: base), auth: .password(username: "bench", password: "bench"), http: http, registry: registry)
-let service = try await client.getService("swift", version: "1")
-let first = try await service.consume(["x": .numeric(21)])
-guard first.output("y")?.doubleValue == 42 else { fatalError("consume answered \(first)") }
-
-// Profiling aid: one of our modes alone, for a profiler to sample.
-if let only = options.only {
-    let concurrency = only == "sequential" ? 1 : options.concurrency
-    for _ in 0..<options.rounds { say("\(only) \(try await ours(service, count: options.requests * (concurrency == 1 ? 1 : 4), concurrency: concurrency))") }
-    try await client.shutdown()
-    exit(0)
+do {
+    guard !port.isEmpty else { throw Failure(description: "the server never wrote its port") }
+    try await benchmark(options, base: "http://127.0.0.1:\(port)")
+    server.terminate()
+} catch {
+    server.terminate()
+    FileHandle.standardError.write(Data("MLServerBackendBenchmark failed: \(error)\n".utf8))
+    exit(1)
 }
-
-// wrk's token, from the same login our backend does.
-var login = URLRequest(url: URL(string: base + "/login")!)
-login.httpMethod = "POST"
-login.setValue("application/json", forHTTPHeaderField: "Content-Type")
-login.httpBody = Data(#"{"username": "bench", "password": "bench"}"#.utf8)
-let token = try JSONValue(parsing: try await URLSession.shared.data(for: login).0)["access_token"]!.stringValue!
-
-say("MLServer backend benchmark — \(base), \(options.rounds) rounds: ours \(options.requests) sequential / \(options.requests * 4) concurrent (\(options.concurrency) tasks), SDK \(options.sdkCalls) sequential, wrk -t2 -c\(options.concurrency) \(options.wrkSeconds) s")
-// Warm-up: connections, the server's and the client's lazy state.
-_ = try await ours(service, count: 1000, concurrency: options.concurrency)
-_ = try wrk(base, token: token, connections: options.concurrency, seconds: 2)
-
-var results: [String: [Double]] = [:]
-let modes = ["ours sequential", "Python SDK sequential", "ours concurrent", "wrk concurrent"]
-for round in 1...options.rounds {
-    results[modes[0], default: []].append(try await ours(service, count: options.requests, concurrency: 1))
-    results[modes[1], default: []].append(try sdk(options, base: base))
-    results[modes[2], default: []].append(try await ours(service, count: options.requests * 4, concurrency: options.concurrency))
-    results[modes[3], default: []].append(try wrk(base, token: token, connections: options.concurrency, seconds: options.wrkSeconds))
-    say("round \(round): " + modes.map { String(format: "%@ %.0f", $0, results[$0]!.last!) }.joined(separator: ", "))
-}
-try await client.shutdown()
-
-say("\n| | req/s (median) | rounds |\n|---|---|---|")
-for mode in modes {
-    say(String(format: "| %@ | %.0f | %@ |", mode, median(results[mode]!), results[mode]!.map { String(format: "%.0f", $0) }.joined(separator: " / ")))
-}
-let sequential = median(results[modes[0]]!) / median(results[modes[1]]!)
-let concurrent = median(results[modes[2]]!) / median(results[modes[3]]!)
-say(String(format: "\nsequential: ours / Python SDK = %.1f×   (target ≥ 10×: %@)", sequential, sequential >= 10 ? "met" : "NOT met"))
-say(String(format: "concurrent: ours / wrk        = %.0f%%    (target ≥ 70%%: %@)", 100 * concurrent, concurrent >= 0.7 ? "met" : "NOT met"))
