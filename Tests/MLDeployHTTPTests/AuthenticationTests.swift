@@ -152,6 +152,58 @@ struct AuthenticationTests {
         }
     }
 
+    func aad(_ server: FaultServer, secret: String? = nil, password: String? = nil) throws -> AADTokenSource {
+        try AADTokenSource(options: AADOptions(
+            authority: server.url("") + "/", tenant: "contoso", clientID: "app", resource: "api",
+            username: password == nil ? nil : "alice", password: password, clientSecret: secret
+        ))
+    }
+
+    @Test("AAD: client-credentials and password grants get tokens; a refused grant is an authentication error")
+    func aadGrants() async throws {
+        try await FaultServer.with { server throws in
+            for source in [try self.aad(server, secret: "secret"), try self.aad(server, password: "secret")] {
+                try await withHTTPClient(testConfiguration()) { client throws in
+                    client.authentication.use(source)
+                    #expect(try await client.send(try self.protected(server)).status == 200)
+                }
+            }
+            try await withHTTPClient(testConfiguration()) { client throws in
+                #expect(try self.aad(server, secret: "x").tokenURL.absoluteString == server.url("/contoso/oauth2/token"))
+                client.authentication.use(try self.aad(server, secret: "wrong"))
+                await #expect { try await client.authentication.authenticate() } throws: {
+                    ($0 as? MLDeployError)?.code == .authenticationFailed && "\($0)".contains("AADSTS70002")
+                }
+                let stats = try await server.stats(client)
+                #expect(stats["aad_grants"] == 3)
+            }
+        }
+    }
+
+    @Test("AAD: an expired token is renewed with AAD's refresh token")
+    func aadRefresh() async throws {
+        try await FaultServer.with { server throws in
+            try await withHTTPClient(testConfiguration()) { client throws in
+                client.authentication.use(try self.aad(server, secret: "secret"))
+                #expect(try await client.send(try self.protected(server)).status == 200)
+                _ = try await client.send(try HTTPRequest(.post, server.url("/admin/expire-tokens")))
+                #expect(try await client.send(try self.protected(server)).status == 200)
+                let stats = try await server.stats(client)
+                #expect(stats["aad_grants"] == 1 && stats["aad_refreshes"] == 1)
+            }
+        }
+    }
+
+    @Test("AAD options without a secret or a password, or with a bad authority, are refused up front", arguments: [
+        AADOptions(authority: "https://login.windows.net", tenant: "t", clientID: "c", resource: "r"),
+        AADOptions(authority: "https://login.windows.net", tenant: "t", clientID: "c", resource: "r", username: "u"),
+        AADOptions(authority: "login.windows.net", tenant: "t", clientID: "c", resource: "r", clientSecret: "s"),
+        AADOptions(authority: "https://login.windows.net", tenant: "", clientID: "c", resource: "r", clientSecret: "s"),
+    ])
+    func aadOptions(_ options: AADOptions) {
+        #expect { try AADTokenSource(options: options) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
+    }
+
     @Test("a fixed token that is refused fails once with an authentication error, never a loop")
     func staticToken() async throws {
         try await FaultServer.with { server throws in

@@ -37,6 +37,10 @@ struct MLServerBackendTests {
             #expect(try await client.listServices().contains { $0.name == "scorer" })
             #expect(try await client.listServices("nobody").isEmpty)
 
+            // Redeploying without a version changes the latest (the Python SDK fails here, spec §1.11).
+            #expect(try await client.service("scorer").description("newest").redeploy().info.version == generated.info.version)
+            #expect(try await client.getService("scorer", version: generated.info.version).info.description == "newest")
+
             // A description-only redeploy keeps the objects (no snapshot is sent).
             let redeployed = try await client.service("scorer").version("1.0").description("Rescored").redeploy()
             #expect(redeployed.info.description == "Rescored")

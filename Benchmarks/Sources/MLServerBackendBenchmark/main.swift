@@ -163,7 +163,8 @@ func median(_ values: [Double]) -> Double {
     values.sorted()[values.count / 2]
 }
 
-/// Logs in through our backend, then measures in interleaved rounds and prints medians and ratios.
+/// Logs in through our backend (`MLServer` by name, from a registry of its own, no proxy), measures,
+/// and shuts the client down.
 func benchmark(_ options: Options, base: String) async throws {
     let registry = BackendRegistry()
     try registry.register(.mlServer)
@@ -172,7 +173,17 @@ func benchmark(_ options: Options, base: String) async throws {
     let client = try await DeployClient(
         target: .named("MLServer", host: base), auth: .password(username: "bench", password: "bench"), http: http, registry: registry
     )
-    defer { Task { try? await client.shutdown() } }
+    do {
+        try await measure(client, options, base: base)
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+    try await client.shutdown()
+}
+
+/// Measures in interleaved rounds and prints medians and ratios.
+func measure(_ client: DeployClient, _ options: Options, base: String) async throws {
     let service = try await client.getService("swift", version: "1")
     let first = try await service.consume(["x": .numeric(21)])
     guard first.output("y")?.doubleValue == 42 else { throw Failure(description: "consume answered \(first)") }

@@ -22,6 +22,9 @@ Routes (all methods unless noted):
   /redirect?to=PATH&status=C a redirect
   POST /login                {"username","password"} -> tokens (password must be "secret")
   POST /login/refreshToken   {"refreshToken"} -> new tokens
+  POST /<tenant>/oauth2/token an AAD v1 token endpoint (form body): client_credentials (client_secret
+                             "secret"), password (password "secret") or refresh_token grants, for
+                             client_id "app" and resource "api", as application/x-www-form-urlencoded
   /protected?delay=S         200 with a valid bearer token, 401 otherwise
   /admin/config?expires_in=S token lifetime for new tokens
   /admin/expire-tokens       every issued access token stops being accepted
@@ -45,7 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 lock = threading.Lock()
 hits = {}
 tokens = {"access": {}, "refresh": set(), "counter": 0, "expires_in": 3600}
-stats = {"logins": 0, "refreshes": 0, "protected_ok": 0, "protected_401": 0}
+stats = {"logins": 0, "refreshes": 0, "protected_ok": 0, "protected_401": 0, "aad_grants": 0, "aad_refreshes": 0}
 
 
 def issue_tokens():
@@ -238,6 +241,26 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", query.get("to", "/echo"))
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif len(parts) == 3 and parts[1:] == ["oauth2", "token"]:
+            form = dict(urllib.parse.parse_qsl(self.read_body().decode()))
+            grant = form.get("grant_type")
+            ok = form.get("client_id") == "app" and form.get("resource") == "api" and self.headers.get("Content-Type") == "application/x-www-form-urlencoded"
+            if grant == "client_credentials":
+                ok = ok and form.get("client_secret") == "secret"
+            elif grant == "password":
+                ok = ok and form.get("password") == "secret" and bool(form.get("username"))
+            elif grant == "refresh_token":
+                with lock:
+                    ok = ok and form.get("refresh_token") in tokens["refresh"]
+                    tokens["refresh"].discard(form.get("refresh_token"))
+            else:
+                ok = False
+            with lock:
+                stats["aad_refreshes" if grant == "refresh_token" else "aad_grants"] += 1
+            if ok:
+                self.send_json(200, issue_tokens())
+            else:
+                self.send_json(400, {"error": "invalid_grant", "error_description": "AADSTS70002: bad credentials"})
         elif head == "login" and len(parts) == 1:
             request = json.loads(self.read_body() or b"{}")
             with lock:
