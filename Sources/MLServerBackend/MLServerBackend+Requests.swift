@@ -3,11 +3,20 @@ import MLDeploy
 import MLDeployHTTP
 
 extension MLServerBackend {
+    /// RFC 3986's unreserved characters, the only ones a path component keeps as they are.
+    private static let unreserved: CharacterSet = {
+        var set = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        set.insert(charactersIn: "-._~")
+        return set
+    }()
+
     /// A path component, percent-encoded (names are validated, but versions may hold any character).
+    /// Plain names and versions — the usual case, three per consume — skip Foundation's encoder.
     static func component(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+        let plain = text.utf8.allSatisfy { byte in
+            (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
+        }
+        return plain ? text : (text.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? text)
     }
 
     /// `/services/{name}[/{version}]`-style paths from raw components.

@@ -182,10 +182,25 @@ struct BenchmarkFailure: Error, CustomStringConvertible {
     let description: String
 }
 
+/// Starts a long-running helper under a shell guard that kills it when this process's end of its
+/// stdin pipe closes — at exit, or if the driver is killed — so no server outlives the benchmark.
+func runGuarded(_ executable: String, _ arguments: [String], directory: String? = nil) throws -> (Process, Pipe) {
+    let stdin = Pipe()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", #"exec 3<&0; "$@" </dev/null & child=$!; cat <&3 >/dev/null; kill $child 2>/dev/null; wait $child"#, "guard", executable] + arguments
+    process.standardInput = stdin
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    try process.run()
+    return (process, stdin)
+}
+
 // Our server, in a process of its own.
 let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("bench-port-\(getpid())").path
-let ours = try run(CommandLine.arguments[0], ["serve", portFile])
-defer { ours.terminate() }
+let (ours, oursGuard) = try runGuarded(CommandLine.arguments[0], ["serve", portFile])
+defer { try? oursGuard.fileHandleForWriting.close(); ours.waitUntilExit() }
 var port = ""
 for _ in 0..<600 where port.isEmpty {
     port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
@@ -221,8 +236,8 @@ try """
             x = payload.inputs[0].data[0]
             return InferenceResponse(model_name=self.name, outputs=[ResponseOutput(name="y", shape=[1], datatype="FP64", data=[x * 2])])
     """.write(to: models.appendingPathComponent("trivial/model.py"), atomically: true, encoding: .utf8)
-let seldon = try run(mlserverBinary, ["start", models.path], directory: models.path)
-defer { seldon.terminate() }
+let (seldon, seldonGuard) = try runGuarded(mlserverBinary, ["start", models.path], directory: models.path)
+defer { try? seldonGuard.fileHandleForWriting.close(); seldon.waitUntilExit() }
 try await waitUntilUp("http://127.0.0.1:\(mlserverPort)/v2/health/ready")
 
 let bearer = ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]

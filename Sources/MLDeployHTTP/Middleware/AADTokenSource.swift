@@ -74,7 +74,8 @@ public struct AADTokenSource: TokenSource {
         var all = fields
         all["client_id"] = self.options.clientID
         all["resource"] = self.options.resource
-        var allowed = CharacterSet.alphanumerics
+        // ASCII letters and digits only: `CharacterSet.alphanumerics` would let non-ASCII letters through unencoded.
+        var allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         allowed.insert(charactersIn: "-._~")
         let form = all.sorted { $0.key < $1.key }.map { key, value in
             "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
