@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "MLDeployConformance", targets: ["MLDeployConformance"]),
         .library(name: "MLDeployServer", targets: ["MLDeployServer"]),
         .library(name: "MLServerBackend", targets: ["MLServerBackend"]),
+        .library(name: "MLDeployConfiguration", targets: ["MLDeployConfiguration"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
     ],
     dependencies: [
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
     ],
     targets: [
         .target(
@@ -91,6 +93,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MLDeployConfiguration",
+            dependencies: [
+                "MLDeploy", "MLDeployHTTP", "ServiceRuntime",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MLDeployConformance",
             dependencies: ["MLDeploy"],
             swiftSettings: swiftSettings
@@ -99,6 +110,7 @@ let package = Package(
             name: "mldeploy",
             dependencies: [
                 "MLDeploy", "InMemoryBackend", "FileStoreBackend", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
+                "MLDeployConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -140,6 +152,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Resources"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MLDeployConfigurationTests",
+            dependencies: ["MLDeployConfiguration", "MLDeploy", "MLDeployHTTP", "MLDeployTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -100,6 +100,9 @@ extension MLDeployError {
         public static let unknownBackend = Code("unknown-backend")
         /// A deployment target string or URI could not be understood.
         public static let invalidTarget = Code("invalid-target")
+        /// A configuration setting is malformed, contradictory or missing (the message names the
+        /// key, where it came from and the expected form), or a config file or profile is missing.
+        public static let invalidConfiguration = Code("invalid-configuration")
         /// Credentials were rejected, or an operation needed credentials that were not given.
         public static let authenticationFailed = Code("authentication-failed")
         /// The caller is authenticated but not allowed to do this (HTTP 403): a Reader publishing, a

@@ -1,0 +1,65 @@
+import Foundation
+
+/// One setting the configuration understands: its dotted key (as in the config file), its
+/// environment variable, the form its value must have, and whether it is a secret.
+public struct ConfigurationKey: Sendable, Hashable {
+    /// The key in the config file, dotted: `auth.username`.
+    public let name: String
+    /// The environment variable that sets it: `MLDEPLOY_USERNAME`.
+    public let environmentVariable: String
+    /// What a valid value looks like, for error messages.
+    public let form: String
+    /// Whether the value is a secret: masked by `config show`, never logged.
+    public let isSecret: Bool
+
+    init(_ name: String, env: String? = nil, form: String, secret: Bool = false) {
+        self.name = name
+        self.environmentVariable = env ?? "MLDEPLOY_" + name.uppercased().replacingOccurrences(of: ".", with: "_")
+        self.form = form
+        self.isSecret = secret
+    }
+
+    static let seconds = "a number of seconds, e.g. 30 or 2.5"
+    static let path = "a file path"
+    static let count = "a whole number of at least 1"
+
+    /// Every key, in the order `config show` prints them.
+    public static let all: [ConfigurationKey] = [
+        ConfigurationKey("target", form: "a URI (file:PATH, memory:, mlserver+http://HOST:PORT, mlserver+https://…) or a backend name (filesystem, memory, MLServer)"),
+        ConfigurationKey("host", env: "MLDEPLOY_TARGET_HOST", form: "the server address of a named target, e.g. http://localhost:12800"),
+        ConfigurationKey("auth.username", env: "MLDEPLOY_USERNAME", form: "a user name"),
+        ConfigurationKey("auth.password", env: "MLDEPLOY_PASSWORD", form: "a password", secret: true),
+        ConfigurationKey("auth.password_file", env: "MLDEPLOY_PASSWORD_FILE", form: "the path of a file holding the password"),
+        ConfigurationKey("auth.token", env: "MLDEPLOY_TOKEN", form: "an access token", secret: true),
+        ConfigurationKey("auth.token_file", env: "MLDEPLOY_TOKEN_FILE", form: "the path of a file holding an access token"),
+        ConfigurationKey("auth.aad.authority", env: "MLDEPLOY_AAD_AUTHORITY", form: "an https URL, e.g. https://login.windows.net"),
+        ConfigurationKey("auth.aad.tenant", env: "MLDEPLOY_AAD_TENANT", form: "a tenant id or domain"),
+        ConfigurationKey("auth.aad.client_id", env: "MLDEPLOY_AAD_CLIENT_ID", form: "an application (client) id"),
+        ConfigurationKey("auth.aad.resource", env: "MLDEPLOY_AAD_RESOURCE", form: "the resource (audience) id"),
+        ConfigurationKey("auth.aad.client_secret", env: "MLDEPLOY_AAD_CLIENT_SECRET", form: "a client secret", secret: true),
+        ConfigurationKey("auth.aad.client_secret_file", env: "MLDEPLOY_AAD_CLIENT_SECRET_FILE", form: "the path of a file holding the client secret"),
+        ConfigurationKey("http.timeout.connect", form: seconds),
+        ConfigurationKey("http.timeout.control_plane", form: seconds),
+        ConfigurationKey("http.timeout.consume", form: seconds),
+        ConfigurationKey("http.retry.attempts", form: count),
+        ConfigurationKey("http.proxy", form: "none, environment, or a proxy URL such as http://proxy:3128"),
+        ConfigurationKey("http.no_proxy", form: "comma-separated host names or domains"),
+        ConfigurationKey("http.tls.verify", form: "true or false"),
+        ConfigurationKey("http.tls.ca_bundle", form: path),
+        ConfigurationKey("http.tls.client_certificate", form: path),
+        ConfigurationKey("http.tls.client_key", form: path),
+        ConfigurationKey("runtime.python", env: "MLDEPLOY_PYTHON", form: "a Python 3 interpreter (a path or a name on PATH)"),
+        ConfigurationKey("runtime.max_workers", form: count),
+        ConfigurationKey("runtime.workers_per_version", form: count),
+        ConfigurationKey("runtime.call_timeout", form: seconds),
+        ConfigurationKey("server.host", env: "MLDEPLOY_HOST", form: "an address to listen on, e.g. 127.0.0.1"),
+        ConfigurationKey("server.port", env: "MLDEPLOY_PORT", form: "a port number from 0 to 65535"),
+        ConfigurationKey("server.data_dir", env: "MLDEPLOY_DATA_DIR", form: "a directory path"),
+        ConfigurationKey("server.backend", env: "MLDEPLOY_BACKEND", form: "a backend name or URI for the server to serve"),
+    ]
+
+    /// The key named `name`.
+    public static func named(_ name: String) -> ConfigurationKey? {
+        Self.all.first { $0.name == name }
+    }
+}

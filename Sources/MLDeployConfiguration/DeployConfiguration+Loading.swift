@@ -1,0 +1,150 @@
+import Foundation
+import MLDeploy
+import MLDeployHTTP
+import ServiceRuntime
+
+extension DeployConfiguration {
+    /// Loads the configuration from its sources, highest first: `flags` > `environment`
+    /// (`MLDEPLOY_*`) > the config file (the profile's section, then the top level) > defaults.
+    ///
+    /// Secrets can come from the environment or files (`auth.password_file`, `auth.token_file`,
+    /// `auth.aad.client_secret_file`); they are never required on the command line.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidConfiguration`` naming the key, its source and
+    ///   the expected form; for a missing or malformed file; for an unknown profile.
+    public static func load(
+        flags: [String: String] = [:],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        configFile: String? = nil,
+        profile: String? = nil,
+        currentDirectory: String = FileManager.default.currentDirectoryPath,
+        home: String = NSHomeDirectory()
+    ) async throws -> DeployConfiguration {
+        let sources = try await ConfigurationSources.load(
+            flags: flags, environment: environment, configFile: configFile, profile: profile, currentDirectory: currentDirectory, home: home
+        )
+        return try DeployConfiguration(sources: sources, environment: environment)
+    }
+
+    /// Builds the configuration from loaded sources.
+    public init(sources: ConfigurationSources, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        self.init()
+        self.file = sources.file
+        self.profile = sources.profile
+        for key in ConfigurationKey.all {
+            if let (_, source) = try sources.value(key.name) { self.sources[key.name] = source }
+        }
+        let text: (String) throws -> String? = { key in try sources.parsed(key) { $0.isEmpty ? nil : $0 } }
+        let seconds: (String) throws -> Duration? = { key in
+            try sources.parsed(key) { Double($0).flatMap { $0 > 0 && $0.isFinite ? Duration.milliseconds(Int64($0 * 1000)) : nil } }
+        }
+        let count: (String) throws -> Int? = { key in try sources.parsed(key) { Int($0).flatMap { $0 >= 1 ? $0 : nil } } }
+        let flag: (String) throws -> Bool? = { key in
+            try sources.parsed(key) { ["true": true, "yes": true, "1": true, "false": false, "no": false, "0": false][$0.lowercased()] }
+        }
+        // A secret given directly or as a file: whichever comes from the higher source (a profile's
+        // password file beats a top-level password); given both at one level, the value.
+        func secret(_ key: String, file fileKey: String) throws -> String? {
+            let direct = try sources.located(key), viaFile = try sources.located(fileKey)
+            if let direct, viaFile.map({ direct.rank <= $0.rank }) ?? true { return try text(key) }
+            guard let path = try sources.path(fileKey, currentDirectory: sources.currentDirectory) else { return nil }
+            do {
+                return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw MLDeployError(
+                    code: .invalidConfiguration,
+                    message: "Invalid configuration: \(fileKey) = '\(path)' from \(self.sources[fileKey] ?? "?") cannot be read: \(error.localizedDescription)"
+                )
+            }
+        }
+
+        self.target = try text("target")
+        if let target = self.target, target.contains(":") {
+            do {
+                _ = try TargetURI(parsing: target)  // a malformed URI fails here, naming its source
+            } catch let error as MLDeployError {
+                throw MLDeployError(
+                    code: .invalidConfiguration,
+                    message: "Invalid configuration: target = '\(target)' from \(self.sources["target"] ?? "?"); \(error.message)"
+                )
+            }
+        }
+        self.host = try text("host")
+
+        // Credentials: a token wins over a username and password, which win over AAD.
+        if let token = try secret("auth.token", file: "auth.token_file") {
+            self.auth = .accessToken(token)
+        } else if let username = try text("auth.username") {
+            guard let password = try secret("auth.password", file: "auth.password_file") else {
+                throw MLDeployError(
+                    code: .invalidConfiguration,
+                    message: "Invalid configuration: auth.username is set (from \(self.sources["auth.username"] ?? "?")) but no password: set MLDEPLOY_PASSWORD, auth.password_file or auth.password."
+                )
+            }
+            self.auth = .password(username: username, password: password)
+        } else if let authority = try text("auth.aad.authority") {
+            var missing: [String] = []
+            let tenant = try text("auth.aad.tenant"), clientID = try text("auth.aad.client_id"), resource = try text("auth.aad.resource")
+            if tenant == nil { missing.append("auth.aad.tenant") }
+            if clientID == nil { missing.append("auth.aad.client_id") }
+            if resource == nil { missing.append("auth.aad.resource") }
+            guard missing.isEmpty, let tenant, let clientID, let resource else {
+                throw MLDeployError(code: .invalidConfiguration, message: "Invalid configuration: AAD authentication also needs \(missing.joined(separator: ", ")).")
+            }
+            self.auth = .azureActiveDirectory(AADOptions(
+                authority: authority, tenant: tenant, clientID: clientID, resource: resource,
+                clientSecret: try secret("auth.aad.client_secret", file: "auth.aad.client_secret_file")
+            ))
+        }
+
+        if let value = try seconds("http.timeout.connect") { self.http.timeout.connect = value }
+        if let value = try seconds("http.timeout.control_plane") { self.http.timeout.controlPlane = value }
+        if let value = try seconds("http.timeout.consume") { self.http.timeout.consume = value }
+        if let attempts = try count("http.retry.attempts") {
+            self.http.retry.controlPlane.maximumAttempts = attempts
+            self.http.retry.consume.maximumAttempts = attempts
+        }
+        let noProxy = try text("http.no_proxy").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        if let proxy = try sources.parsed("http.proxy", { value -> HTTPClient.Proxy? in
+            switch value.lowercased() {
+            case "none": return HTTPClient.Proxy.none
+            case "environment": return .environment
+            default: return value.hasPrefix("http://") || value.hasPrefix("https://") || value.hasPrefix("socks5://") ? .explicit(value, noProxy: noProxy) : nil
+            }
+        }) {
+            self.http.proxy = proxy
+        }
+        if let verify = try flag("http.tls.verify") { self.http.tls.verify = verify }
+        let here = sources.currentDirectory
+        if let bundle = try sources.path("http.tls.ca_bundle", currentDirectory: here) { self.http.tls.caBundle = bundle }
+        if let certificate = try sources.path("http.tls.client_certificate", currentDirectory: here) {
+            guard let key = try sources.path("http.tls.client_key", currentDirectory: here) else {
+                throw MLDeployError(code: .invalidConfiguration, message: "Invalid configuration: http.tls.client_certificate needs http.tls.client_key too.")
+            }
+            self.http.tls.clientCertificate = .init(certificatePath: certificate, privateKeyPath: key)
+        }
+
+        if let python = try text("runtime.python") { self.python.interpreter = python }
+        if let value = try count("runtime.max_workers") { self.python.maximumWorkers = value }
+        if let value = try count("runtime.workers_per_version") { self.python.maximumWorkersPerVersion = value }
+        if let value = try seconds("runtime.call_timeout") { self.python.callTimeout = value }
+
+        if let host = try text("server.host") { self.server.host = host }
+        if let port = try sources.parsed("server.port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.port = port }
+        if let directory = try text("server.data_dir") { self.server.dataDirectory = directory }
+        self.server.backend = try text("server.backend")
+    }
+
+    /// The Python runtime settings that differ from the defaults, as the target options local
+    /// backends read (`python.interpreter`, …).
+    public var pythonOptions: [String: String] {
+        var options: [String: String] = [:]
+        if self.sources["runtime.python"] != nil { options["python.interpreter"] = self.python.interpreter }
+        if self.sources["runtime.max_workers"] != nil { options["python.maxTotalWorkers"] = String(self.python.maximumWorkers) }
+        if self.sources["runtime.workers_per_version"] != nil { options["python.maxWorkers"] = String(self.python.maximumWorkersPerVersion) }
+        if self.sources["runtime.call_timeout"] != nil, let limit = self.python.callTimeout {
+            options["python.callTimeoutSeconds"] = String(max(1, Int(limit.components.seconds)))
+        }
+        return options
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import MLDeploy
+import MLDeployHTTP
+import ServiceRuntime
+
+/// One configuration model for the library, the CLI and the server: the deployment target, the
+/// credentials, HTTP behaviour, the local Python runtime and the server's own settings.
+///
+/// Load it from flags, the environment, a config file and its profiles
+/// (``load(flags:environment:configFile:profile:currentDirectory:home:)``), then build a client
+/// from it — so switching targets is a configuration change, not a code change:
+///
+/// ```swift
+/// let configuration = try await DeployConfiguration.load(profile: "prod")
+/// let client = try await configuration.makeClient()
+/// ```
+///
+/// A config file (YAML, or JSON):
+///
+/// ```yaml
+/// target: file:./services
+/// profiles:
+///   prod:
+///     target: mlserver+https://ml.example.com:12800
+///     auth:
+///       username: deployer
+///       password_file: /run/secrets/ml-password
+///     http:
+///       timeout: { consume: 30 }
+/// ```
+public struct DeployConfiguration: Sendable {
+    /// The target as written (`file:./services`, `MLServer`), or `nil` for the default.
+    public var target: String?
+    /// The server address for a named target.
+    public var host: String?
+    /// The credentials, or `nil` when none are configured.
+    public var auth: AuthContext?
+    /// HTTP behaviour for HTTP backends.
+    public var http = HTTPClient.Configuration()
+    /// The local Python runtime, for backends that run Python here.
+    public var python = PythonRuntime.Configuration()
+    /// The server's own settings (`mldeploy serve`).
+    public var server = ServerSettings()
+    /// Where each set value came from, by key (`config show` prints it).
+    public var sources: [String: String] = [:]
+    /// The config file read, if any.
+    public var file: String?
+    /// The profile selected, if any.
+    public var profile: String?
+
+    /// `mldeploy serve`'s settings.
+    public struct ServerSettings: Sendable, Hashable {
+        /// The address to listen on.
+        public var host = "127.0.0.1"
+        /// The port (0 picks a free one).
+        public var port = 12800
+        /// Where users, keys and the default store live.
+        public var dataDirectory = "./mldeploy-data"
+        /// The backend served, or `nil` for a filesystem store in the data directory.
+        public var backend: String?
+        /// Default settings.
+        public init() {}
+    }
+
+    /// Default settings: the in-memory target, no credentials.
+    public init() {}
+
+    /// The target to deploy to: the configured one, or `defaultTarget`.
+    public func deployTarget(default defaultTarget: String = "memory:") -> DeployTarget {
+        let text = self.target ?? defaultTarget
+        if text.contains(":") { return .uri(text) }
+        return .named(text, host: self.host)
+    }
+
+    /// A client for the configured target, with the configured credentials and HTTP behaviour,
+    /// resolved in `registry`.
+    public func makeClient(registry: BackendRegistry = .shared, logger: Logger = Logger(label: "mldeploy.client")) async throws -> DeployClient {
+        // Local backends read the Python runtime's settings from the target's options.
+        try await DeployClient(target: self.deployTarget().addingOptions(self.pythonOptions), auth: self.auth, http: self.http, registry: registry, logger: logger)
+    }
+}
