@@ -2,6 +2,7 @@ import ArgumentParser
 import FileStoreBackend
 import Foundation
 import MLDeploy
+import MLDeployConfiguration
 import MLDeployCrypto
 import MLDeployServer
 
@@ -11,8 +12,9 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve the ML Server 9.x REST API over a backend (by default a filesystem store in the data directory).",
         discussion: """
-            Each option falls back to an environment variable: MLDEPLOY_HOST, MLDEPLOY_PORT, \
-            MLDEPLOY_DATA_DIR, MLDEPLOY_BACKEND. On first start with no users, the user 'admin' (Owner) \
+            Each option falls back to an environment variable (MLDEPLOY_HOST, MLDEPLOY_PORT, \
+            MLDEPLOY_DATA_DIR, MLDEPLOY_BACKEND), then to the config file's server section \
+            (server.host, server.port, server.data_dir, server.backend). On first start with no users, the user 'admin' (Owner) \
             is created with the password in MLDEPLOY_ADMIN_PASSWORD, or a generated one printed once. \
             Python workers use MLDEPLOY_PYTHON when set. Stops gracefully on SIGINT or SIGTERM.
             """
@@ -30,15 +32,23 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The backend: a registered name or a URI (default file:DATA-DIR/services).")
     var backend: String?
 
+    @OptionGroup var global: GlobalOptions
+
     func run() async throws {
         try await reportingErrors {
-            let environment = ProcessInfo.processInfo.environment
+            var flags: [String: String] = [:]
+            if let host = self.host { flags["server.host"] = host }
+            if let port = self.port { flags["server.port"] = String(port) }
+            if let directory = self.dataDirectory { flags["server.data_dir"] = directory }
+            if let backend = self.backend { flags["server.backend"] = backend }
+            let loaded = try await self.global.configuration(flags: flags)
             var configuration = ServerConfiguration()
-            configuration.host = self.host ?? environment["MLDEPLOY_HOST"] ?? configuration.host
-            if let port = try self.port ?? environment["MLDEPLOY_PORT"].map(Self.port) { configuration.port = port }
-            configuration.dataDirectory = self.dataDirectory ?? environment["MLDEPLOY_DATA_DIR"] ?? configuration.dataDirectory
-            let target = DeployTarget(self.backend ?? environment["MLDEPLOY_BACKEND"] ?? "file:" + configuration.dataDirectory + "/services")
+            configuration.host = loaded.server.host
+            configuration.port = loaded.server.port
+            configuration.dataDirectory = loaded.server.dataDirectory
+            let target = DeployTarget(loaded.server.backend ?? "file:" + configuration.dataDirectory + "/services").addingOptions(loaded.pythonOptions)
             let settings = configuration
+            let environment = ProcessInfo.processInfo.environment
             try await withDeployClient(target: target) { client in
                 let server = try MLDeployServer(client: client, configuration: settings)
                 try Self.bootstrapAdmin(server.users, environment: environment)
@@ -48,13 +58,6 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
         }
-    }
-
-    static func port(_ text: String) throws -> Int {
-        guard let port = Int(text), (0...65535).contains(port) else {
-            throw MLDeployError.invalidArgument("MLDEPLOY_PORT must be a port number from 0 to 65535, not '\(text)'.")
-        }
-        return port
     }
 
     /// Creates `admin` (Owner) when there are no users: with MLDEPLOY_ADMIN_PASSWORD, or a generated
