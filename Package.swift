@@ -110,7 +110,7 @@ let package = Package(
             name: "mldeploy",
             dependencies: [
                 "MLDeploy", "InMemoryBackend", "FileStoreBackend", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
-                "MLDeployConfiguration",
+                "MLDeployConfiguration", "MLDeployHTTP", "ServiceRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -43,7 +43,8 @@ public final class MLServerBackend: ConfigurableBackend {
         try self.init(configuration: BackendConfiguration(backendName: "MLServer", host: baseURL))
     }
 
-    static func baseURL(of configuration: BackendConfiguration) throws -> String {
+    /// The base URL a configuration names (see ``init(configuration:)``), e.g. `http://localhost:12800`.
+    public static func baseURL(of configuration: BackendConfiguration) throws -> String {
         var address: String
         if let uri = configuration.uri {
             guard uri.scheme.hasPrefix("mlserver+") else {

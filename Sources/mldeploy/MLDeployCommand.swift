@@ -16,7 +16,11 @@ struct MLDeployCommand: AsyncParsableCommand {
             2 verify found problems; 64 the command line was invalid.
             """,
         version: MLDeployVersion.current,
-        subcommands: [DemoCommand.self, BackendsCommand.self, VerifyCommand.self, ServeCommand.self, UsersCommand.self]
+        subcommands: [
+            DeployCommand.self, RedeployCommand.self, DeployRealtimeCommand.self, ListCommand.self, GetCommand.self, SwaggerCommand.self,
+            DeleteCommand.self, ConsumeCommand.self, BatchCommand.self, LoginCommand.self, LogoutCommand.self, ServeCommand.self,
+            UsersCommand.self, VerifyCommand.self, ConfigCommand.self, DoctorCommand.self, BackendsCommand.self, DemoCommand.self,
+        ]
     )
 
     /// Registers the backends this executable links, once, before any command runs.

@@ -1,0 +1,180 @@
+import ArgumentParser
+import Foundation
+import MLDeploy
+
+/// `mldeploy list`: services, all or by name (oldest version first).
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List services: all, the versions of one, or one version.")
+
+    @Argument(help: "A service name.")
+    var name: String?
+
+    @Option(name: .long, help: "A version (with a name).")
+    var version: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let services = try await withConfiguredClient(self.global) { try await $0.listServices(self.name, version: self.version) }
+            switch self.global.format {
+            case .json: try Output.json(.array(services.map { $0.webServiceJSON() }))
+            case .text:
+                Output.table(["NAME", "VERSION", "RUNTIME", "ALIAS", "DESCRIPTION"], services.map { info in
+                    [info.name, info.version, info.runtime.rawValue, info.operationID ?? "", info.description ?? ""]
+                })
+            }
+        }
+    }
+}
+
+/// `mldeploy get`: one version (the latest without `--version`).
+struct GetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a service version (the latest without --version).")
+
+    @Argument(help: "The service name.")
+    var name: String
+
+    @Option(name: .long, help: "The version.")
+    var version: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let service = try await withConfiguredClient(self.global) { try await $0.getService(self.name, version: self.version) }
+            try printService(service.info, format: self.global.format)
+        }
+    }
+}
+
+/// `mldeploy swagger`: a version's swagger 2.0 document.
+struct SwaggerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "swagger", abstract: "Print a service version's swagger.json.")
+
+    @Argument(help: "The service name.")
+    var name: String
+
+    @Option(name: .long, help: "The version (the latest when absent).")
+    var version: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let document = try await withConfiguredClient(self.global) { try await $0.getService(self.name, version: self.version).swagger() }
+            try Output.json(document)
+        }
+    }
+}
+
+/// `mldeploy delete`: remove a version.
+struct DeleteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a service version.")
+
+    @Argument(help: "The service name.")
+    var name: String
+
+    @Option(name: .long, help: "The version (required).")
+    var version: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            try await withConfiguredClient(self.global) { try await $0.deleteService(self.name, version: self.version) }
+            if self.global.format == .json { try Output.json(["deleted": ["name": .string(self.name), "version": .string(self.version)]]) } else { print("deleted \(self.name) \(self.version)") }
+        }
+    }
+}
+
+/// `mldeploy consume`: call a service once.
+struct ConsumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consume",
+        abstract: "Call a service with inputs and print its outputs.",
+        discussion: """
+            Inputs are NAME=VALUE arguments (VALUE is JSON, or text for character inputs), a JSON object \
+            in a file (--json FILE), or a JSON object on standard input (-). A service whose code raised \
+            prints its error and exits 1.
+            """
+    )
+
+    @Argument(help: "The service name.")
+    var name: String
+
+    @Argument(help: "Inputs: NAME=VALUE …, or - to read a JSON object from standard input.")
+    var inputs: [String] = []
+
+    @Option(name: .long, help: "The version (the latest when absent).")
+    var version: String?
+
+    @Option(name: .long, help: "A file holding the inputs as a JSON object.")
+    var json: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let response = try await withConfiguredClient(self.global) { client in
+                let service = try await client.getService(self.name, version: self.version)
+                return try await service.consume(try self.values(for: service.info))
+            }
+            guard response.success else {
+                FileHandle.standardError.write(Data("error[service-failed]: \(response.errorMessage ?? "the service failed")\n".utf8))
+                if !response.consoleOutput.isEmpty { FileHandle.standardError.write(Data(response.consoleOutput.utf8)) }
+                throw ExitCode(1)
+            }
+            switch self.global.format {
+            case .json: try Output.json(.object(response.rawOutputs))
+            case .text:
+                for definition in response.outputSchema {
+                    print("\(definition.name): \(response.output(definition.name).map(Output.text) ?? "null")")
+                }
+                if !response.artifactNames.isEmpty { print("artifacts: \(response.artifactNames.joined(separator: ", "))") }
+            }
+        }
+    }
+
+    /// The inputs, typed by the service's schema.
+    func values(for info: ServiceInfo) throws -> [String: MLValue] {
+        let types = Dictionary(uniqueKeysWithValues: info.inputs.map { ($0.name, $0.type) })
+        var object = JSONObject()
+        if let path = self.json {
+            object = try Self.object(try readFile(path, what: "inputs file"), source: path)
+        } else if self.inputs == ["-"] {
+            object = try Self.object(FileHandle.standardInput.readDataToEndOfFile(), source: "standard input")
+        } else {
+            for item in self.inputs {
+                let (name, text) = try keyValue(item, option: "an input")
+                guard let type = types[name] else {
+                    throw MLDeployError(code: .inputMismatch, message: "Service '\(info.name)' has no input '\(name)'. Its inputs: \(info.inputs.map(\.name).joined(separator: ", ")).")
+                }
+                object[name] = type == .character && (try? JSONValue(parsing: Data(text.utf8)))?.stringValue == nil ? .string(text) : try Self.parse(text, input: name)
+            }
+        }
+        var values: [String: MLValue] = [:]
+        for member in object {
+            guard let type = types[member.key] else {
+                throw MLDeployError(code: .inputMismatch, message: "Service '\(info.name)' has no input '\(member.key)'. Its inputs: \(info.inputs.map(\.name).joined(separator: ", ")).")
+            }
+            values[member.key] = try MLValue(json: member.value, as: type, parameter: member.key)
+        }
+        return values
+    }
+
+    static func object(_ data: Data, source: String) throws -> JSONObject {
+        guard let object = (try? JSONValue(parsing: data))?.objectValue else {
+            throw MLDeployError.invalidArgument("The inputs in \(source) must be a JSON object of NAME: VALUE.")
+        }
+        return object
+    }
+
+    static func parse(_ text: String, input: String) throws -> JSONValue {
+        do {
+            return try JSONValue(parsing: Data(text.utf8))
+        } catch {
+            throw MLDeployError.invalidArgument("Input '\(input)': '\(text)' is not a JSON value (quote text, write lists as [1, 2]).")
+        }
+    }
+}
