@@ -160,6 +160,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "MLDeployCLITests",
+            dependencies: ["MLDeploy", "MLDeployTestSupport", "mldeploy"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MLDeployTests",
             dependencies: ["MLDeploy"],
             swiftSettings: swiftSettings

@@ -39,7 +39,7 @@ public struct ConfigurationSources: Sendable {
         configFile: String? = nil,
         profile: String? = nil,
         currentDirectory: String = FileManager.default.currentDirectoryPath,
-        home: String = NSHomeDirectory()
+        home: String = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
     ) async throws -> ConfigurationSources {
         var layers: [Layer] = []
         var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]

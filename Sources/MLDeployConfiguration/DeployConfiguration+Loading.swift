@@ -18,7 +18,7 @@ extension DeployConfiguration {
         configFile: String? = nil,
         profile: String? = nil,
         currentDirectory: String = FileManager.default.currentDirectoryPath,
-        home: String = NSHomeDirectory()
+        home: String = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
     ) async throws -> DeployConfiguration {
         let sources = try await ConfigurationSources.load(
             flags: flags, environment: environment, configFile: configFile, profile: profile, currentDirectory: currentDirectory, home: home

@@ -6,7 +6,7 @@ import MLDeploy
 struct TokenCache {
     let path: String
 
-    init(home: String = NSHomeDirectory()) {
+    init(home: String = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()) {
         self.path = home + "/.config/mldeploy/tokens.json"
     }
 

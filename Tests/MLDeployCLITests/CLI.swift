@@ -1,0 +1,70 @@
+import Foundation
+import MLDeployTestSupport
+import Testing
+
+/// Runs the built `mldeploy` executable.
+struct CLI {
+    static var executable: String {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
+        return directory.appendingPathComponent("mldeploy").path
+    }
+
+    let directory: URL
+    var environment: [String: String]
+
+    /// A CLI working in a fresh directory, with a home of its own and no MLDEPLOY_* from outside.
+    init() throws {
+        self.directory = try temporaryDirectory("cli")
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
+        environment["HOME"] = self.directory.appendingPathComponent("home").path
+        self.environment = environment
+    }
+
+    struct Result {
+        let status: Int32
+        let output: String
+        let error: String
+    }
+
+    /// Runs `mldeploy arguments…`, feeding `input` on standard input.
+    @discardableResult
+    func run(_ arguments: [String], input: String? = nil, environment extra: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = self.directory
+        process.environment = self.environment.merging(extra) { _, new in new }
+        let output = Pipe(), error = Pipe(), stdin = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errorBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errorBox.data = error.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outputText = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        group.wait()
+        let stderrText = String(decoding: errorBox.data, as: UTF8.self)
+        return Result(status: process.terminationStatus, output: outputText, error: stderrText)
+    }
+
+    /// Writes `text` to `name` in the working directory.
+    func write(_ name: String, _ text: String) throws {
+        try text.write(to: self.directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+
+    func write(_ name: String, bytes: [UInt8]) throws {
+        try Data(bytes).write(to: self.directory.appendingPathComponent(name))
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: self.directory) }
+}
