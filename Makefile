@@ -9,9 +9,10 @@ deps:
 build: deps
 	swift build
 
-# The main job: the narrated life of a service on the embedded default target (memory:).
+# The main job: the ML Server-compatible REST server over the embedded default target, a
+# filesystem store in ./mldeploy-data (`mldeploy serve --help` for options).
 run: deps
-	swift run mldeploy demo
+	swift run mldeploy serve
 
 test: deps
 	./scripts/check-doc-comments.py

@@ -121,6 +121,20 @@ struct CLITests {
         #expect(after.status == 1 && after.error.contains("authentication-failed"), "\(after.error)")
     }
 
+    @Test("doctor reports python, its modules, libcurl and the target; an unreachable target exits 1; completions are generated")
+    func doctorAndCompletions() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let healthy = try cli.run(["doctor", "--target", "file:./services"])
+        #expect(healthy.status == 0 && healthy.output.contains("libcurl: ") && healthy.output.contains("python (") && healthy.output.contains("numpy") && healthy.output.contains("reachable"), "\(healthy.output) \(healthy.error)")
+        let unreachable = try cli.run(["doctor", "--target", "mlserver+http://127.0.0.1:9"], environment: ["MLDEPLOY_TOKEN": "t", "MLDEPLOY_HTTP_RETRY_ATTEMPTS": "1"])
+        #expect(unreachable.status == 1 && unreachable.output.contains("NOT reachable"), "\(unreachable.output) \(unreachable.error)")
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try cli.run(["--generate-completion-script", shell])
+            #expect(script.status == 0 && script.output.contains("consume") && script.output.contains("deploy-realtime"), "\(shell)")
+        }
+    }
+
     @Test("batch --wait draws a progress bar on a terminal")
     func progressBar() throws {
         let cli = try CLI()
@@ -146,3 +160,39 @@ struct CLITests {
     }
 }
 
+
+@Suite("README's CLI tour")
+struct ReadmeCLITourTests {
+    @Test("the README's shell tour runs as written against a real mldeploy serve")
+    func tour() async throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let server = try ChildProcess(CLI.executable, ["serve", "--port", "0", "--data-dir", cli.directory.appendingPathComponent("server").path], name: "mldeploy serve", environment: cli.environment.merging(["MLDEPLOY_ADMIN_PASSWORD": "Pass123!"]) { _, new in new })
+        defer { server.stop() }
+        let line = try await server.waitForLine { $0.contains("mldeploy serve: listening on") }
+        let address = try #require(line.range(of: #"127\.0\.0\.1:[0-9]+"#, options: .regularExpression).map { String(line[$0]) })
+
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let tour = try #require(readme.range(of: "## Quick tour"))
+        let start = try #require(readme.range(of: "```sh\n", range: tour.upperBound..<readme.endIndex))
+        let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
+        let script = "set -e\n" + readme[start.upperBound..<end.lowerBound].replacingOccurrences(of: "127.0.0.1:12800", with: address)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        process.currentDirectoryURL = cli.directory
+        var environment = cli.environment
+        environment["PATH"] = URL(fileURLWithPath: CLI.executable).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("total: 42.0") && text.contains(#"{"total":42.0}"#) && text.contains("deleted doubler 1.0"), "\(text)")
+    }
+}
