@@ -9,21 +9,23 @@ import Testing
 struct MLServerFaultTests {
     @Test("a token that expires mid-run is refreshed without a user-visible error")
     func tokenExpiry() async throws {
-        try await LocalMLServer.with(configure: { $0.accessTokenLifetime = .seconds(2) }) { server in
+        // Tokens short enough to expire several times in the run, long enough that one request on a
+        // loaded machine (a whole parallel test run) does not outlast a fresh token.
+        try await LocalMLServer.with(configure: { $0.accessTokenLifetime = .seconds(5) }) { server in
             let front = try await Front.start(upstreamPort: server.port)
             defer { front.stop() }
             let client = try await server.client(base: front.base)
             let service = try await client.service("echo").version("1").code("y = x").inputs(["x": .integer]).outputs(["y": .integer]).deploy()
             let clock = ContinuousClock()
-            let until = clock.now + .seconds(5)
+            let until = clock.now + .seconds(12)
             var calls = 0
             while clock.now < until {
                 #expect(try await service.consume(["x": .integer(calls)]).output("y")?.intValue == calls)
                 calls += 1
-                try await Task.sleep(for: .milliseconds(100))
+                try await Task.sleep(for: .milliseconds(200))
             }
             let refreshes = try await front.requests().filter { $0.path == "/login/refreshToken" }
-            #expect(refreshes.count >= 2, "a 2-second token over 5 seconds is refreshed at least twice")
+            #expect(refreshes.count >= 2, "a 5-second token over 12 seconds is refreshed at least twice")
             #expect(refreshes.allSatisfy { $0.json?["refreshToken"]?.stringValue?.isEmpty == false })
             try await client.shutdown()
         }
