@@ -156,7 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MLDeployConfigurationTests",
-            dependencies: ["MLDeployConfiguration", "MLDeploy", "MLDeployHTTP", "MLDeployTestSupport"],
+            dependencies: ["MLDeployConfiguration", "MLDeploy", "MLDeployHTTP", "MLDeployTestSupport", "ServiceRuntime"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

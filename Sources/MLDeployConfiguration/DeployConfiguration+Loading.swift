@@ -128,6 +128,9 @@ extension DeployConfiguration {
         if let value = try count("runtime.max_workers") { self.python.maximumWorkers = value }
         if let value = try count("runtime.workers_per_version") { self.python.maximumWorkersPerVersion = value }
         if let value = try seconds("runtime.call_timeout") { self.python.callTimeout = value }
+        if let megabytes = try sources.parsed("runtime.memory_limit_mb", { Int($0).flatMap { $0 >= 0 ? $0 : nil } }) {
+            self.python.memoryLimit = megabytes == 0 ? nil : megabytes << 20
+        }
 
         if let host = try text("server.host") { self.server.host = host }
         if let port = try sources.parsed("server.port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.port = port }
@@ -145,6 +148,7 @@ extension DeployConfiguration {
         if self.sources["runtime.call_timeout"] != nil, let limit = self.python.callTimeout {
             options["python.callTimeoutSeconds"] = String(max(1, Int(limit.components.seconds)))
         }
+        if self.sources["runtime.memory_limit_mb"] != nil { options["python.memoryLimitMB"] = String((self.python.memoryLimit ?? 0) >> 20) }
         return options
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MLDeploy
+import MLDeployConfiguration
 
 /// `mldeploy demo`: the whole life of a service on a target, narrated — the main job of a fresh
 /// checkout, run on the embedded `memory:` target.
@@ -11,12 +12,13 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: "The sample is the transmission model of the ML Server tutorials, written as a Swift handler."
     )
 
-    @Option(name: .long, help: "The deployment target: a URI (memory:) or a registered backend name.")
-    var target: String = "memory:"
+    @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await reportingErrors {
-            try await withDeployClient(target: DeployTarget(self.target)) { client in
+            // The configured target, or the embedded in-memory one.
+            let configuration = try await self.global.configuration()
+            try await withDeployClient(target: configuration.deployTarget(default: "memory:").addingOptions(configuration.pythonOptions), auth: configuration.auth) { client in
                 try await Self.tour(client)
             }
         }

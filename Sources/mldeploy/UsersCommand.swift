@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MLDeploy
+import MLDeployConfiguration
 import MLDeployServer
 
 /// `mldeploy users add|remove|list|set-role`: the server's users, in its data directory.
@@ -13,11 +14,15 @@ struct UsersCommand: AsyncParsableCommand {
 
     /// The data directory option every subcommand shares.
     struct DataDirectory: ParsableArguments {
-        @Option(name: .customLong("data-dir"), help: "The server's data directory (default $MLDEPLOY_DATA_DIR or ./mldeploy-data).")
+        @Option(name: .customLong("data-dir"), help: "The server's data directory (default $MLDEPLOY_DATA_DIR, the config file's server.data_dir, or ./mldeploy-data).")
         var path: String?
 
-        func store() throws -> UserStore {
-            let path = self.path ?? ProcessInfo.processInfo.environment["MLDEPLOY_DATA_DIR"] ?? ServerConfiguration().dataDirectory
+        @OptionGroup var global: GlobalOptions
+
+        func store() async throws -> UserStore {
+            var flags: [String: String] = [:]
+            if let path = self.path { flags["server.data_dir"] = path }
+            let path = try await self.global.configuration(flags: flags).server.dataDirectory
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             return try UserStore(directory: path)
         }
@@ -42,7 +47,7 @@ struct UsersCommand: AsyncParsableCommand {
                 } else {
                     password = Base64Password.generate()
                 }
-                try self.dataDirectory.store().add(self.name, password: password, role: role)
+                try await self.dataDirectory.store().add(self.name, password: password, role: role)
                 print(self.passwordFromStandardInput ? "added \(self.name) (\(role))" : "added \(self.name) (\(role)) with the generated password: \(password)")
                 password = ""
             }
@@ -57,7 +62,7 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                try self.dataDirectory.store().remove(self.name)
+                try await self.dataDirectory.store().remove(self.name)
                 print("removed \(self.name)")
             }
         }
@@ -70,7 +75,7 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                for user in try self.dataDirectory.store().list() {
+                for user in try await self.dataDirectory.store().list() {
                     print("\(user.name)\t\(user.role)")
                 }
             }
@@ -87,7 +92,7 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 let role = try UsersCommand.role(self.role)
-                try self.dataDirectory.store().setRole(self.name, role)
+                try await self.dataDirectory.store().setRole(self.name, role)
                 print("\(self.name) is now \(role)")
             }
         }

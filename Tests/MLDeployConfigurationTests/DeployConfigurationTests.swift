@@ -3,6 +3,7 @@ import MLDeploy
 import MLDeployConfiguration
 import MLDeployHTTP
 import MLDeployTestSupport
+import ServiceRuntime
 import Testing
 
 @Suite("Configuration: sources, precedence, profiles and errors")
@@ -129,8 +130,9 @@ struct DeployConfigurationTests {
     func client() async throws {
         let root = try self.directory([:])
         defer { try? FileManager.default.removeItem(at: root) }
-        let configuration = try await self.load(root, environment: ["MLDEPLOY_TARGET": "memory:", "MLDEPLOY_PYTHON": "python3", "MLDEPLOY_RUNTIME_WORKERS_PER_VERSION": "3"])
-        #expect(configuration.pythonOptions == ["python.interpreter": "python3", "python.maxWorkers": "3"])
+        let configuration = try await self.load(root, environment: ["MLDEPLOY_TARGET": "memory:", "MLDEPLOY_PYTHON": "python3", "MLDEPLOY_RUNTIME_WORKERS_PER_VERSION": "3", "MLDEPLOY_RUNTIME_MEMORY_LIMIT_MB": "512"])
+        #expect(configuration.pythonOptions == ["python.interpreter": "python3", "python.maxWorkers": "3", "python.memoryLimitMB": "512"])
+        #expect(configuration.python.memoryLimit == 512 << 20)
         let registry = BackendRegistry()
         try registry.register(BackendRegistration(name: "memory", uriSchemes: ["memory"], summary: "test") { configuration in
             #expect(configuration.options["python.maxWorkers"] == "3")
