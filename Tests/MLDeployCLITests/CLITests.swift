@@ -50,6 +50,28 @@ struct CLITests {
         #expect(gone.status == 1 && gone.error.contains("error[not-found]"))
     }
 
+    @Test("a manifest of the Python SDK's options, flags over it; realtime models; redeploy of the latest")
+    func manifestAndRealtime() throws {
+        let cli = try CLI()
+        defer { cli.remove() }
+        let target = ["--target", "file:./services"]
+        try cli.write("service.json", #"{"version": "2.0", "description": "from the manifest", "code_str": "y = x + k", "inputs": {"x": "int"}, "outputs": {"y": "int"}, "objects": {"k": 10}}"#)
+        let deployed = try cli.run(["deploy", "m", "--manifest", "service.json", "--description", "from a flag", "--format", "json"] + target)
+        let info = try JSONValue(parsing: Data(deployed.output.utf8))
+        #expect(info["version"] == "2.0" && info["description"] == "from a flag", "\(deployed.output) \(deployed.error)")
+        #expect(try cli.run(["consume", "m", "x=5"] + target).output.contains("y: 15"))
+        let redeployed = try cli.run(["redeploy", "m", "--description", "latest"] + target)
+        #expect(redeployed.status == 0 && redeployed.output.contains("m 2.0 — latest"), "\(redeployed.error)")
+        try cli.write("bad.json", #"{"colour": "blue"}"#)
+        let bad = try cli.run(["deploy", "m", "--manifest", "bad.json"] + target)
+        #expect(bad.status == 1 && bad.error.contains("colour"))
+
+        try cli.write("model.bin", "blob-model-bytes")
+        let realtime = try cli.run(["deploy-realtime", "rt", "--version", "1", "--model", "model.bin", "--description", "a model"] + target)
+        #expect(realtime.status == 0 && realtime.output.contains("rt 1 — a model") && realtime.output.contains("inputData: data.frame"), "\(realtime.output) \(realtime.error)")
+        #expect(try cli.run(["list", "--format", "json"] + target).output.contains(#""runtimeType":"Realtime""#))
+    }
+
     @Test("bad flags and bad input: clear errors, non-zero exits")
     func errors() throws {
         let cli = try CLI()
