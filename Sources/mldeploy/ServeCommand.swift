@@ -4,6 +4,7 @@ import Foundation
 import MLDeploy
 import MLDeployConfiguration
 import MLDeployCrypto
+import MLDeployHTTP
 import MLDeployServer
 
 /// `mldeploy serve`: the ML Server-compatible REST server over any backend.
@@ -49,7 +50,9 @@ struct ServeCommand: AsyncParsableCommand {
             let target = DeployTarget(loaded.server.backend ?? "file:" + configuration.dataDirectory + "/services").addingOptions(loaded.pythonOptions)
             let settings = configuration
             let environment = ProcessInfo.processInfo.environment
-            try await withDeployClient(target: target) { client in
+            // The served backend gets the configured credentials and HTTP settings too, so a server
+            // can front another one (`--backend mlserver+https://…`).
+            try await withDeployClient(target: target, auth: loaded.auth, providers: [HTTPClientProvider(configuration: loaded.http)]) { client in
                 let server = try MLDeployServer(client: client, configuration: settings)
                 try Self.bootstrapAdmin(server.users, environment: environment)
                 try await server.run { port in
