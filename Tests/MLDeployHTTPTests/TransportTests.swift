@@ -347,7 +347,9 @@ struct StreamingTests {
                 let expectedDigest = expected.finalize()
                 #expect(actualDigest == expectedDigest)
                 let growth = Self.peakResidentBytes() - before
-                #expect(growth < 40 * 1024 * 1024, "peak memory grew by \(growth / 1_048_576) MiB for a 100 MiB body")
+                // The peak is the whole process's, and other suites run beside this one; a body held in
+                // memory would add its 100 MiB on top of that.
+                #expect(growth < 70 * 1024 * 1024, "peak memory grew by \(growth / 1_048_576) MiB for a 100 MiB body")
             }
         }
     }

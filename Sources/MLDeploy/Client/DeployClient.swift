@@ -115,6 +115,10 @@ public final class DeployClient: Sendable {
     /// What the backend supports.
     public var capabilities: BackendCapabilities { self.backend.capabilities }
 
+    /// How many backend operations are running now. ``shutdown()`` waits for them; a host can watch
+    /// it to drain before stopping.
+    public var operationsInFlight: Int { self.lifecycle.withLock { $0.inFlight } }
+
     /// Whether ``shutdown()`` has been called.
     public var isShutDown: Bool {
         self.lifecycle.withLock { $0.phase != .running }

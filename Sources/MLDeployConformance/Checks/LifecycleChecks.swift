@@ -28,7 +28,9 @@ extension BackendConformance {
             let (client, recorder) = try await h.client(authenticate: true)
             let service = try await h.deploy(Fixtures.slow(h, client))
             async let call = service.consume(["x": 3, "delay": 0.3])
-            try await Task.sleep(for: .milliseconds(50))
+            // Shut down only once the call is really in flight (a loaded machine may take a while to start it).
+            let deadline = ContinuousClock.now + .seconds(10)
+            while client.operationsInFlight == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
             try await client.shutdown()
             let response = try await call
             try h.expectEqual(response.output("y"), .integer(6), "output of the call that was in flight")

@@ -223,8 +223,12 @@ final class PythonWorker: Sendable {
                                 if state.stderrTail.count > 8192 { state.stderrTail.removeFirst(state.stderrTail.count - 8192) }
                             }
                         }
-                    } catch {}
-                    shared.close()
+                        shared.close()  // end of file: the process is gone
+                    } catch {
+                        // A read error says nothing about the process: a live worker must not be
+                        // refused for it. If the process does die, the next exchange fails writing
+                        // to it, and the worker is replaced.
+                    }
                 }()
                 var frames = WorkerFrameReader()
                 var output = execution.standardOutput.makeAsyncIterator()
