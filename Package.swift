@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "MLDeployServer", targets: ["MLDeployServer"]),
         .library(name: "MLServerBackend", targets: ["MLServerBackend"]),
         .library(name: "MLDeployConfiguration", targets: ["MLDeployConfiguration"]),
+        .library(name: "MLDeployONNX", targets: ["MLDeployONNX"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
     ],
     dependencies: [
@@ -102,6 +103,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MLDeployONNX",
+            dependencies: ["MLDeploy"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MLDeployConformance",
             dependencies: ["MLDeploy"],
             swiftSettings: swiftSettings
@@ -162,6 +168,12 @@ let package = Package(
         .testTarget(
             name: "MLDeployCLITests",
             dependencies: ["MLDeploy", "MLDeployTestSupport", "mldeploy"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MLDeployONNXTests",
+            dependencies: ["MLDeployONNX", "MLDeploy", "MLDeployTestSupport"],
+            exclude: ["Resources"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,91 @@
+import Foundation
+import MLDeploy
+import MLDeployONNX
+import MLDeployTestSupport
+import Testing
+
+/// Models made at test time with scikit-learn and skl2onnx, scored by our engine and by
+/// onnxruntime on the same random inputs (`Resources/make_models.py`).
+@Suite("ONNX scoring against onnxruntime", .serialized)
+struct ONNXScoringTests {
+    struct Case: Sendable {
+        let name: String
+        let model: Data
+        let rows: [[Double]]
+        let outputs: JSONObject
+    }
+
+    /// Runs the model maker once per process.
+    static let cases: Result<[Case], TestFailure> = {
+        do {
+            let directory = try temporaryDirectory("onnx")
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/make_models.py").path
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script, directory.path]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                return .failure(TestFailure("make_models.py failed (scripts/bootstrap.sh installs scikit-learn, skl2onnx and onnxruntime): \(text)"))
+            }
+            let json = try JSONValue(parsing: Data(contentsOf: directory.appendingPathComponent("cases.json")))
+            return .success(try (json.arrayValue ?? []).map { entry in
+                Case(
+                    name: entry["name"]?.stringValue ?? "?",
+                    model: try Data(contentsOf: directory.appendingPathComponent(entry["model"]?.stringValue ?? "")),
+                    rows: (entry["rows"]?.arrayValue ?? []).map { $0.arrayValue?.compactMap(\.doubleValue) ?? [] },
+                    outputs: entry["outputs"]?.objectValue ?? JSONObject()
+                )
+            })
+        } catch {
+            return .failure(TestFailure("\(error)"))
+        }
+    }()
+
+    static let names = ["linear_regression", "logistic_binary", "logistic_multiclass", "logistic_text_labels", "scaler_pipeline", "mlp_regressor", "mlp_classifier", "mlp_tanh"]
+
+    @Test("equal to onnxruntime within 1e-5 relative", arguments: names)
+    func matchesOnnxruntime(_ name: String) throws {
+        let cases = try Self.cases.get()
+        let testCase = try #require(cases.first { $0.name == name })
+        let model = try ONNXModel(data: testCase.model)
+        let width = testCase.rows.first?.count ?? 0
+        let frame = try DataFrame(columns: (0..<width).map { column in
+            DataFrame.Column(name: "f\(column)", values: testCase.rows.map { .numeric($0[column]) })
+        })
+        let scored = try model.score(frame)
+        #expect(scored.rowCount == testCase.rows.count)
+        let columns = Dictionary(uniqueKeysWithValues: scored.columns.map { ($0.name, $0.values) })
+        for member in testCase.outputs {
+            let expectedRows = member.value["rows"]?.arrayValue ?? []
+            let labels = member.value["labels"]?.arrayValue?.compactMap(\.stringValue)
+            let perRow = expectedRows.first?.arrayValue?.count ?? 0
+            for column in 0..<perRow {
+                let columnName = labels.map { "\(member.key)_\($0[column])" } ?? (perRow == 1 ? member.key : "\(member.key)_\(column)")
+                let ours = try #require(columns[columnName], "no column \(columnName) in \(scored.columns.map(\.name))")
+                for (row, expectedRow) in expectedRows.enumerated() {
+                    let expected = expectedRow.arrayValue![column]
+                    if let text = expected.stringValue {
+                        #expect(ours[row].stringValue == text, "\(name) \(columnName)[\(row)]")
+                    } else if let number = expected.doubleValue, let actual = ours[row].doubleValue {
+                        let tolerance = max(1e-5 * abs(number), 1e-6)
+                        #expect(abs(actual - number) <= tolerance, "\(name) \(columnName)[\(row)]: ours \(actual), onnxruntime \(number)")
+                    } else {
+                        Issue.record("\(name) \(columnName)[\(row)]: ours \(ours[row]), onnxruntime \(expected)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("unsupported operators are refused at load, naming them; rx models and garbage are clear errors")
+    func refusals() throws {
+        #expect { try ONNXModel(data: Data("blob\u{0}\u{1}rx".utf8)) } throws: { ($0 as? MLDeployError)?.code == .unsupported && "\($0)".contains("RevoScale") }
+        #expect { try ONNXModel(data: Data([0xFF, 0xFF, 0xFF])) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
+        #expect { try ONNXModel(data: Data()) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
+    }
+}
