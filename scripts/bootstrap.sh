@@ -11,9 +11,10 @@ set -euo pipefail
 #   openssl: test certificates are made with its command line
 APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl)
 
-# Python packages the tests need: the Python runtime binds vectors, matrices and data frames as numpy
-# and pandas values, and unpickles objects with dill when it is installed.
-PIP_PACKAGES=(numpy pandas dill)
+# Python packages the tests need, as pip-name:module: the Python runtime binds vectors, matrices and
+# data frames as numpy and pandas values, and unpickles objects with dill when it is installed; the
+# ONNX tests make models with scikit-learn and skl2onnx and compare with onnxruntime.
+PIP_PACKAGES=(numpy:numpy pandas:pandas dill:dill scikit-learn:sklearn skl2onnx:skl2onnx onnxruntime:onnxruntime onnx:onnx)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "bootstrap: the Swift toolchain is not on PATH (expected Swift 6.1 or later)" >&2
@@ -41,8 +42,8 @@ if ! command -v python3 >/dev/null 2>&1; then
     exit 1
 fi
 missing_pip=()
-for package in "${PIP_PACKAGES[@]}"; do
-    python3 -c "import $package" >/dev/null 2>&1 || missing_pip+=("$package")
+for entry in "${PIP_PACKAGES[@]}"; do
+    python3 -c "import ${entry#*:}" >/dev/null 2>&1 || missing_pip+=("${entry%%:*}")
 done
 if [ ${#missing_pip[@]} -gt 0 ]; then
     echo "bootstrap: installing Python packages ${missing_pip[*]}"
