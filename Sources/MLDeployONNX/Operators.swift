@@ -90,6 +90,8 @@ enum Operators {
     ]
 
     static let ml: [String: Kernel] = [
+        "TreeEnsembleRegressor": treeEnsembleRegressor,
+        "TreeEnsembleClassifier": treeEnsembleClassifier,
         "Scaler": { node, inputs, _ in
             let input = try required(inputs, 0, "Scaler")
             let values = try input.numbers("Scaler")
@@ -352,7 +354,8 @@ enum Operators {
 
     static func classLabels(_ node: NodeProto) -> [String] {
         if let strings = node.attributes["classlabels_strings"]?.strings, !strings.isEmpty { return strings }
-        return node.attributes["classlabels_ints"]?.ints.map { String($0) } ?? []
+        // LinearClassifier names integer labels `classlabels_ints`; the tree ensembles `classlabels_int64s`.
+        return (node.attributes["classlabels_ints"] ?? node.attributes["classlabels_int64s"])?.ints.map { String($0) } ?? []
     }
 
     static func labeled(_ tensor: Tensor, _ labels: [String]) -> Tensor {

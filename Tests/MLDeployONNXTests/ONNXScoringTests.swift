@@ -46,7 +46,11 @@ struct ONNXScoringTests {
         }
     }()
 
-    static let names = ["linear_regression", "logistic_binary", "logistic_multiclass", "logistic_text_labels", "scaler_pipeline", "mlp_regressor", "mlp_classifier", "mlp_tanh"]
+    static let names = [
+        "linear_regression", "logistic_binary", "logistic_multiclass", "logistic_text_labels", "scaler_pipeline", "mlp_regressor", "mlp_classifier", "mlp_tanh",
+        "decision_tree_regressor", "decision_tree_classifier", "random_forest_regressor", "random_forest_classifier",
+        "gradient_boosting_regressor", "gradient_boosting_binary", "gradient_boosting_multiclass",
+    ]
 
     @Test("equal to onnxruntime within 1e-5 relative", arguments: names)
     func matchesOnnxruntime(_ name: String) throws {

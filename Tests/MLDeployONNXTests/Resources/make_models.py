@@ -13,7 +13,9 @@ import warnings
 import numpy as np
 import onnxruntime as ort
 from skl2onnx import to_onnx
+from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -36,6 +38,13 @@ models = {
     "mlp_regressor": MLPRegressor(hidden_layer_sizes=(8, 6), max_iter=300, random_state=0).fit(X, y_reg),
     "mlp_classifier": MLPClassifier(hidden_layer_sizes=(10,), max_iter=300, random_state=0).fit(X, y_multi),
     "mlp_tanh": MLPRegressor(hidden_layer_sizes=(5,), activation="tanh", max_iter=300, random_state=0).fit(X, y_reg),
+    "decision_tree_regressor": DecisionTreeRegressor(max_depth=5, random_state=0).fit(X, y_reg),
+    "decision_tree_classifier": DecisionTreeClassifier(max_depth=4, random_state=0).fit(X, y_multi),
+    "random_forest_regressor": RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y_reg),
+    "random_forest_classifier": RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(X, y_bin),
+    "gradient_boosting_regressor": GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0).fit(X, y_reg),
+    "gradient_boosting_binary": GradientBoostingClassifier(n_estimators=15, max_depth=2, random_state=0).fit(X, y_bin),
+    "gradient_boosting_multiclass": GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0).fit(X, y_multi),
 }
 
 cases = []
