@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "ServiceRuntime",
             dependencies: [
-                "MLDeploy",
+                "MLDeploy", "MLDeployONNX",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
@@ -109,7 +109,7 @@ let package = Package(
         ),
         .target(
             name: "MLDeployConformance",
-            dependencies: ["MLDeploy"],
+            dependencies: ["MLDeploy", "MLDeployONNX"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "MLDeployServerTests",
             dependencies: [
-                "MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy",
+                "MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy", "MLDeployONNX",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Resources"],
@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "MLServerBackendTests",
             dependencies: [
-                "MLServerBackend", "MLDeployServer", "MLDeploy", "MLDeployHTTP", "InMemoryBackend", "FileStoreBackend",
+                "MLServerBackend", "MLDeployServer", "MLDeploy", "MLDeployHTTP", "InMemoryBackend", "FileStoreBackend", "MLDeployONNX",
                 "MLDeployConformance", "ServiceRuntime", "mldeploy", "MLDeployTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MLDeployCLITests",
-            dependencies: ["MLDeploy", "MLDeployTestSupport", "mldeploy"],
+            dependencies: ["MLDeploy", "MLDeployTestSupport", "mldeploy", "MLDeployONNX"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -203,7 +203,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InMemoryBackendTests",
-            dependencies: ["MLDeploy", "InMemoryBackend", "ServiceRuntime", "MLDeployConformance"],
+            dependencies: ["MLDeploy", "InMemoryBackend", "ServiceRuntime", "MLDeployConformance", "MLDeployONNX"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -400,6 +400,7 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
     /// Stores a realtime version with the fixed `inputData`/`outputData` schema.
     public func deployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
         try definition.validate(for: .deploy)
+        try RealtimeDefinition.checkScorable(definition.serializedModel)
         let version = definition.version ?? UUID().uuidString.lowercased()
         let principal = self.principal.withLock { $0 }
         let model = Array(definition.serializedModel!)
@@ -422,6 +423,7 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
     /// Changes a realtime version's description, alias or model.
     public func redeployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
         try definition.validate(for: .redeploy)
+        try RealtimeDefinition.checkScorable(definition.serializedModel)
         let version = definition.version!
         let model = definition.serializedModel.map { Array($0) }
         return try await self.write(name: definition.name) { current in

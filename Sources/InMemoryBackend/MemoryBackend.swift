@@ -203,6 +203,7 @@ public final class MemoryBackend: ConfigurableBackend, LocalRuntimeHosting {
     public func deployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
         try await self.faults.apply(.deployRealtime)
         try definition.validate(for: .deploy)
+        try RealtimeDefinition.checkScorable(definition.serializedModel)
         return try self.insert(
             name: definition.name,
             version: definition.version,
@@ -228,6 +229,7 @@ public final class MemoryBackend: ConfigurableBackend, LocalRuntimeHosting {
     public func redeployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
         try await self.faults.apply(.redeployRealtime)
         try definition.validate(for: .redeploy)
+        try RealtimeDefinition.checkScorable(definition.serializedModel)
         return try self.update(definition.name, definition.version!) { stored in
             guard stored.info.runtime == .realtime else {
                 throw MLDeployError.invalidArgument("'\(definition.name)' version '\(stored.info.version)' is not a realtime service; change it with redeployService.")

@@ -10,13 +10,15 @@ import MLDeploy
 ///   the wrong type are an ``MLDeployError/Code/outputMismatch`` error.
 /// - **Python code** runs in the ``PythonRuntime``'s worker pool; without one, calling a Python
 ///   service fails with ``MLDeployError/Code/pythonRuntimeUnavailable``.
-/// - **Realtime models** need the native scorer, which this runtime does not have yet: calling one
-///   fails with ``MLDeployError/Code/unsupported``.
+/// - **Realtime models** (ONNX) are scored natively by the ``RealtimeScorer``: loaded and checked
+///   at deploy time, data frame in, data frame out.
 public final class LocalRuntime: Sendable {
     /// Where persisted handler names are resolved.
     public let handlers: HandlerRegistry
     /// The Python worker pool, if Python services can run.
     public let python: PythonRuntime?
+    /// Scores realtime (ONNX) services.
+    public let realtime = RealtimeScorer()
     private let logger: Logger
 
     /// Creates a runtime resolving persisted handlers in `handlers` and running Python services in
@@ -29,7 +31,15 @@ public final class LocalRuntime: Sendable {
 
     /// Starts a Python version's workers ahead of its first call, when the Python runtime is
     /// configured to (``PythonRuntime/Configuration/warmUpOnDeploy``). Other implementations need nothing.
+    ///
+    /// A realtime model is parsed and checked here, so a model this engine cannot score is refused at
+    /// deploy time, naming what it lacks.
     public func prepare(_ service: ServiceInfo, implementation: ServiceImplementation, namespace: [String: ServiceObject]) async throws {
+        if case .realtime(let model) = implementation {
+            self.realtime.evict(service.reference)
+            _ = try self.realtime.model(for: service.reference, bytes: model)
+            return
+        }
         guard case .python(let code, let initCode, let revision) = implementation, let python = self.python,
             python.configuration.warmUpOnDeploy
         else { return }
@@ -38,6 +48,7 @@ public final class LocalRuntime: Sendable {
 
     /// Stops whatever runs a version that was deleted or replaced.
     public func evict(_ reference: ServiceReference) async {
+        self.realtime.evict(reference)
         await self.python?.evict(reference)
     }
 
@@ -82,11 +93,8 @@ public final class LocalRuntime: Sendable {
                 )
             }
             return try await python.run(PythonService(info: service, code: code, initCode: initCode, namespace: namespace, revision: revision), inputs: bound)
-        case .realtime:
-            throw MLDeployError(
-                code: .unsupported,
-                message: "Realtime service '\(service.name)' version '\(service.version)' is stored, but scoring serialized models is not available in this runtime yet."
-            )
+        case .realtime(let model):
+            return try self.realtime.score(service, bytes: model, inputs: bound)
         }
     }
 

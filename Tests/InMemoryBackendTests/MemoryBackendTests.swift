@@ -1,6 +1,7 @@
 import Foundation
 import InMemoryBackend
 import MLDeploy
+import MLDeployONNX
 import Testing
 
 @Suite("MemoryBackend")
@@ -137,12 +138,11 @@ struct MemoryBackendTests {
             let swift = try await client.service("s").version("1").handler("add") { call in call.outputs["sum"] = .numeric(try call.numeric("a") + call.numeric("b")) }.redeploy()
             #expect(swift.info.runtime == .swift && swift.alias == "add")
             #expect(try await swift.add(a: 2, b: 2).output("sum") == .numeric(4))
-            _ = try await client.realtimeService("rt").version("1").serializedModel(Data([1])).deploy()
+            _ = try await client.realtimeService("rt").version("1").serializedModel(ONNXModel.linearRegressor(coefficients: [2], intercept: 1)).deploy()
             await #expect { try await client.service("rt").version("1").description("x").redeploy() } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
             await #expect { try await client.realtimeService("s").version("1").description("x").redeploy() } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
-            await #expect { try await client.getService("rt").consume(["inputData": .dataFrame(try DataFrame(["x": [1]]))]) } throws: {
-                ($0 as? MLDeployError)?.code == .unsupported
-            }
+            let scored = try await client.getService("rt").consume(["inputData": .dataFrame(try DataFrame(["x": [1]]))])
+            #expect(scored.output("outputData")?.dataFrameValue == (try DataFrame(["variable": [.numeric(3)]])))
         }
     }
 

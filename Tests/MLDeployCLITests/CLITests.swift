@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import MLDeployONNX
 import MLDeployTestSupport
 import Testing
 
@@ -66,7 +67,7 @@ struct CLITests {
         let bad = try cli.run(["deploy", "m", "--manifest", "bad.json"] + target)
         #expect(bad.status == 1 && bad.error.contains("colour"))
 
-        try cli.write("model.bin", "blob-model-bytes")
+        try cli.write("model.bin", bytes: Array(ONNXModel.linearRegressor(coefficients: [2], intercept: 1)))
         let realtime = try cli.run(["deploy-realtime", "rt", "--version", "1", "--model", "model.bin", "--description", "a model"] + target)
         #expect(realtime.status == 0 && realtime.output.contains("rt 1 — a model") && realtime.output.contains("inputData: data.frame"), "\(realtime.output) \(realtime.error)")
         #expect(try cli.run(["list", "--format", "json"] + target).output.contains(#""runtimeType":"Realtime""#))

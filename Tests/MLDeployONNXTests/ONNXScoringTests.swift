@@ -93,3 +93,28 @@ struct ONNXScoringTests {
         #expect { try ONNXModel(data: Data()) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
     }
 }
+
+@Suite("ONNX model writer")
+struct ONNXModelWriterTests {
+    @Test("the minimal linear model scores y = x·c + b, and onnxruntime agrees it is a valid model")
+    func linearRegressor() throws {
+        let data = ONNXModel.linearRegressor(coefficients: [2, -1], intercept: 0.5)
+        let model = try ONNXModel(data: data)
+        #expect(model.inputNames == ["input"] && model.outputNames == ["variable"])
+        let scored = try model.score(try DataFrame(["a": [.numeric(1), .numeric(3)], "b": [.numeric(4), .numeric(1)]]))
+        #expect(scored.columns.map(\.name) == ["variable"] && scored.columns[0].values == [.numeric(-1.5), .numeric(5.5)])
+
+        let file = try temporaryDirectory("onnx-writer").appendingPathComponent("linear.onnx")
+        try data.write(to: file)
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", "-c", "import sys, numpy, onnx, onnxruntime as ort; onnx.checker.check_model(onnx.load(sys.argv[1])); s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider']); print(s.run(None, {'input': numpy.array([[1, 4], [3, 1]], dtype=numpy.float32)})[0].ravel().tolist())", file.path]
+        let output = Pipe()
+        check.standardOutput = output
+        check.standardError = output
+        try check.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0 && text.contains("[-1.5, 5.5]"), "\(text)")
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import MLDeployONNX
 import MLDeployServer
 import Testing
 
@@ -30,11 +31,12 @@ func callMultipart(_ base: URL, _ method: String, _ path: String, body: Data, to
 
 @Suite("Server realtime services")
 struct ServerRealtimeTests {
-    @Test("publish and patch realtime models from the SDK's multipart; consuming one is a clear 400")
+    @Test("publish and patch ONNX realtime models from the SDK's multipart, score them natively; rx models are refused at publish")
     func realtime() async throws {
         try await withServer { server in
             let (base, token) = (server.base, try await server.token("carol"))
-            let model: [UInt8] = Array("blob".utf8) + [0x00, 0x01, 0x0D, 0x0A, 0x2D, 0x2D] + Array("binarymodel".utf8)
+            // y = 2·rating + 1 (its bytes hold CR, LF and dashes, as a multipart body must survive).
+            let model = Array(ONNXModel.linearRegressor(coefficients: [2], intercept: 1))
             let body = multipart([("description", nil, Array("This is a realtime model.".utf8)), ("operationId", nil, Array("score".utf8)), ("model", "model", model)])
             let published = try await callMultipart(base, "POST", "/realtime-services/LinMod/1.0", body: body, token: token)
             #expect(published.status == 201 && published.body == #""1.0""#, "\(published.body)")
@@ -46,11 +48,20 @@ struct ServerRealtimeTests {
             let generated = try JSONValue(parsing: noVersion.body)
             #expect(noVersion.status == 201 && generated.stringValue != nil)
 
-            let patched = try await callMultipart(base, "PATCH", "/realtime-services/LinMod/1.0", body: multipart([("model", "model", Array("blob2".utf8))]), token: token)
-            #expect(patched.status == 200 && patched.body == #""1.0""#)
+            let consumed = try JSONValue(parsing: try await call(base, "POST", "/api/LinMod/1.0", body: #"{"inputData": {"rating": [43.0, 1.5]}}"#, token: token).body)
+            #expect(consumed["outputParameters"]?["outputData"] == ["variable": [87.0, 4.0]], "\(consumed)")
 
-            let consumed = try await call(base, "POST", "/api/LinMod/1.0", body: #"{"inputData": {"rating": [43.0]}}"#, token: token)
-            #expect(consumed.status == 400 && consumed.body.contains("Realtime"), "\(consumed.status) \(consumed.body)")
+            let newModel = Array(ONNXModel.linearRegressor(coefficients: [3], intercept: 0))
+            let patched = try await callMultipart(base, "PATCH", "/realtime-services/LinMod/1.0", body: multipart([("model", "model", newModel)]), token: token)
+            #expect(patched.status == 200 && patched.body == #""1.0""#)
+            let rescored = try JSONValue(parsing: try await call(base, "POST", "/api/LinMod/1.0", body: #"{"inputData": {"rating": [2.0]}}"#, token: token).body)
+            #expect(rescored["outputParameters"]?["outputData"] == ["variable": [6.0]], "the patched model scores")
+            let wide = try await call(base, "POST", "/api/LinMod/1.0", body: #"{"inputData": {"a": [1.0], "b": [2.0]}}"#, token: token)
+            #expect(wide.status == 400 && wide.body.contains("features"), "\(wide.body)")
+
+            let rx = Array("blob".utf8) + [0x00, 0x01] + Array("binarymodel".utf8)
+            let refused = try await callMultipart(base, "POST", "/realtime-services/Rx/1", body: multipart([("model", "model", rx)]), token: token)
+            #expect(refused.status == 400 && refused.body.contains("Unsupported model format"), "\(refused.status) \(refused.body)")
 
             let missingModel = try await callMultipart(base, "POST", "/realtime-services/Bad/1", body: multipart([("description", nil, Array("d".utf8))]), token: token)
             #expect(missingModel.status == 400)

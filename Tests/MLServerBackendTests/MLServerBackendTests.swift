@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import MLDeployONNX
 import MLDeployHTTP
 import MLDeployServer
 import MLServerBackend
@@ -116,12 +117,17 @@ struct MLServerBackendTests {
     func realtime() async throws {
         try await LocalMLServer.with { server in
             let client = try await server.client()
-            let model = Data("blob\u{0}\u{1}binarymodel".utf8)
+            let model = ONNXModel.linearRegressor(coefficients: [2], intercept: 1)
             let published = try await client.realtimeService("LinMod").version("1.0").description("Linear").alias("score").serializedModel(model).deploy()
             #expect(published.info.runtime == .realtime && published.info.description == "Linear")
             #expect(published.info.inputs.map(\.name) == ["inputData"] && published.info.outputs.map(\.name) == ["outputData"])
-            let redeployed = try await client.realtimeService("LinMod").version("1.0").serializedModel(model + Data([2])).redeploy()
+            let redeployed = try await client.realtimeService("LinMod").version("1.0").serializedModel(ONNXModel.linearRegressor(coefficients: [3], intercept: 0)).redeploy()
             #expect(redeployed.info.description == "Linear", "parts not sent stay as they were")
+            let scored = try await redeployed.consume(["inputData": .dataFrame(try DataFrame(["x": [.numeric(2)]]))])
+            #expect(scored.output("outputData")?.dataFrameValue == (try DataFrame(["variable": [.numeric(6)]])), "scored natively by the server with the new model")
+            await #expect { try await client.realtimeService("Rx").version("1").serializedModel(Data("blob\u{0}\u{1}rx".utf8)).deploy() } throws: {
+                ($0 as? MLDeployError)?.code == .unsupported
+            }
             let unversioned = try await client.realtimeService("NoVer").serializedModel(model).deploy()
             #expect(!unversioned.info.version.isEmpty)
             try await client.shutdown()

@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import MLDeployONNX
 import MLServerBackend
 import Testing
 
@@ -21,8 +22,8 @@ struct MLServerWireTests {
             _ = try await service.consume(["hp": .numeric(120), "wt": .numeric(2.8)])
             _ = try await client.service("TxService").version("1.0").description("patched desc").redeploy()
             _ = try await client.realtimeService("LinModService").version("1.0").description("This is a realtime model.").alias("score")
-                .serializedModel(Data("blob\u{0}\u{1}binarymodel".utf8)).deploy()
-            _ = try await client.realtimeService("LinModService").version("1.0").serializedModel(Data("blob2".utf8)).redeploy()
+                .serializedModel(ONNXModel.linearRegressor(coefficients: [2], intercept: 1)).deploy()
+            _ = try await client.realtimeService("LinModService").version("1.0").serializedModel(ONNXModel.linearRegressor(coefficients: [3], intercept: 0)).redeploy()
             let batch = try await service.batch([["hp": .numeric(120), "wt": .numeric(2.8)], ["hp": .numeric(130), "wt": .numeric(3)]], parallelCount: 10)
             _ = try await batch.wait()
             try await client.deleteService("TxService", version: "1.0")
@@ -75,7 +76,7 @@ struct MLServerWireTests {
             let form = String(decoding: realtime.body, as: UTF8.self)
             let boundary = try #require(realtime.headers["content-type"]?.components(separatedBy: "boundary=").last)
             #expect(realtime.headers["content-type"]?.hasPrefix("multipart/form-data; boundary=") == true)
-            #expect(form.hasPrefix("--\(boundary)\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nThis is a realtime model.\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"operationId\"\r\n\r\nscore\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"model\"; filename=\"model\"\r\n\r\nblob"))
+            #expect(form.hasPrefix("--\(boundary)\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nThis is a realtime model.\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"operationId\"\r\n\r\nscore\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"model\"; filename=\"model\"\r\n\r\n"))
             #expect(form.hasSuffix("\r\n--\(boundary)--\r\n"))
             let realtimePatch = String(decoding: try first("PATCH", "/realtime-services/LinModService/1.0").body, as: UTF8.self)
             #expect(!realtimePatch.contains("name=\"description\"") && realtimePatch.contains("name=\"model\"; filename=\"model\""))

@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import MLDeployONNX
 
 extension BackendConformance {
     static let consumeChecks: [ConformanceCheck] = [
@@ -84,7 +85,7 @@ extension BackendConformance {
         },
         ConformanceCheck("realtime-metadata", "a realtime service stores its model with the fixed inputData/outputData schema, or is refused as unsupported") { h in
             let client = try await h.client()
-            let builder = client.realtimeService(h.name("rt")).version("1.0").description("realtime").serializedModel(Data([1, 2, 3, 4]))
+            let builder = client.realtimeService(h.name("rt")).version("1.0").description("realtime").serializedModel(ONNXModel.linearRegressor(coefficients: [2], intercept: 1))
             guard client.capabilities.contains(.realtime) else {
                 try await h.expectError(.unsupported, "realtime on a backend without it") { try await builder.deploy() }
                 return
@@ -95,12 +96,12 @@ extension BackendConformance {
             try h.expectEqual(service.info.outputs, RealtimeDefinition.outputs, "outputs")
             try h.expectEqual(service.alias, "consume", "default alias")
             try await h.expectError(.conflict, "second realtime deploy of 1.0") {
-                try await client.realtimeService(h.name("rt")).version("1.0").serializedModel(Data([9])).deploy()
+                try await client.realtimeService(h.name("rt")).version("1.0").serializedModel(ONNXModel.linearRegressor(coefficients: [3], intercept: 0)).deploy()
             }
             let patched = try await client.realtimeService(h.name("rt")).version("1.0").description("patched").redeploy()
             try h.expectEqual(patched.info.description, "patched", "redeployed description")
             try await h.expectError(.invalidArgument, "two models") {
-                try await client.realtimeService(h.name("rt2")).serializedModel(Data([1])).serializedModel(Data([2])).deploy()
+                try await client.realtimeService(h.name("rt2")).serializedModel(ONNXModel.linearRegressor(coefficients: [1], intercept: 0)).serializedModel(ONNXModel.linearRegressor(coefficients: [2], intercept: 0)).deploy()
             }
             try await h.expectError(.invalidArgument, "no model") { try await client.realtimeService(h.name("rt3")).deploy() }
             try h.expectEqual(try await h.versions(of: h.name("rt2"), client: client), [], "nothing stored for a refused realtime deploy")

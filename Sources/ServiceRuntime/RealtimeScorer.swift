@@ -1,0 +1,52 @@
+import Foundation
+import MLDeploy
+import MLDeployONNX
+import Synchronization
+
+/// Scores realtime services natively: ONNX models loaded once per version and kept, data frame in
+/// (`inputData`), data frame out (`outputData`), no Python on the request path.
+///
+/// A cached model is reused only while the stored bytes are the same (a byte comparison, far cheaper
+/// than parsing), so a version redeployed by another process sharing the store is picked up.
+public final class RealtimeScorer: Sendable {
+    private let models = Mutex<[ServiceReference: (bytes: Data, model: ONNXModel)]>([:])
+
+    /// A scorer with nothing loaded.
+    public init() {}
+
+    /// The model of `service`, parsed and checked (once per version and model).
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/unsupported`` for an rx model or an unsupported
+    ///   operator (naming it), ``MLDeploy/MLDeployError/Code/invalidArgument`` for bytes that are
+    ///   not ONNX.
+    public func model(for service: ServiceReference, bytes: Data) throws -> ONNXModel {
+        if let cached = self.models.withLock({ $0[service] }), cached.bytes == bytes { return cached.model }
+        let model = try ONNXModel(data: bytes)
+        self.models.withLock { $0[service] = (bytes, model) }
+        return model
+    }
+
+    /// Scores `inputs["inputData"]` with the version's model.
+    public func score(_ service: ServiceInfo, bytes: Data, inputs: [String: MLValue]) throws -> ServiceResponse {
+        guard let frame = inputs[RealtimeDefinition.inputs[0].name]?.dataFrameValue else {
+            throw MLDeployError(code: .inputMismatch, message: "Realtime service '\(service.name)' takes one input, 'inputData': a data frame of the model's features.")
+        }
+        let scored = try self.model(for: service.reference, bytes: bytes).score(frame)
+        return try ServiceResponse(service: service, outputs: [RealtimeDefinition.outputs[0].name: .dataFrame(scored)])
+    }
+
+    /// Forgets a version's model (deleted or replaced).
+    public func evict(_ reference: ServiceReference) {
+        _ = self.models.withLock { $0.removeValue(forKey: reference) }
+    }
+}
+
+extension RealtimeDefinition {
+    /// Checks that the local runtime can score `model` (an ONNX model of supported operators), so a
+    /// deploy or redeploy fails at once — naming the unsupported operator or format — instead of at
+    /// the first consume.
+    public static func checkScorable(_ model: Data?) throws {
+        guard let model else { return }
+        _ = try ONNXModel(data: model)
+    }
+}
