@@ -15,6 +15,31 @@ enum Operators {
         "Sigmoid": { _, inputs, _ in [try map(inputs, "Sigmoid") { 1 / (1 + exp(-$0)) }] },
         "Tanh": { _, inputs, _ in [try map(inputs, "Tanh") { tanh($0) }] },
         "Identity": { _, inputs, _ in [try required(inputs, 0, "Identity")] },
+        "Gather": { node, inputs, _ in
+            let data = try required(inputs, 0, "Gather")
+            let indexTensor = try required(inputs, 1, "Gather")
+            let rank = data.shape.count
+            var axis = Int(node.attributes["axis"]?.int ?? 0)
+            if axis < 0 { axis += rank }
+            guard (0..<max(rank, 1)).contains(axis) else { throw MLDeployError(code: .invalidValue, message: "Gather axis \(axis) is outside the data's rank \(rank).") }
+            let size = data.shape.isEmpty ? 1 : data.shape[axis]
+            let indices = try indexTensor.integers("Gather's indices").map { Int($0 < 0 ? $0 + Int64(size) : $0) }
+            guard indices.allSatisfy({ (0..<size).contains($0) }) else { throw MLDeployError(code: .invalidValue, message: "Gather indices \(indices) are outside 0..<\(size).") }
+            let outer = data.shape.prefix(axis).reduce(1, *), inner = data.shape.dropFirst(axis + 1).reduce(1, *)
+            func gather<T>(_ values: [T]) -> [T] {
+                var output: [T] = []
+                output.reserveCapacity(outer * indices.count * inner)
+                for o in 0..<outer { for index in indices { output.append(contentsOf: values[((o * size + index) * inner)..<((o * size + index) * inner + inner)]) } }
+                return output
+            }
+            let storage: Tensor.Storage
+            switch data.storage {
+            case .double(let values): storage = .double(gather(values))
+            case .int64(let values): storage = .int64(gather(values))
+            case .string(let values): storage = .string(gather(values))
+            }
+            return [Tensor(shape: Array(data.shape.prefix(axis)) + indexTensor.shape + Array(data.shape.dropFirst(axis + 1)), storage: storage, elementType: data.elementType)]
+        },
         "ArgMax": { node, inputs, _ in
             let input = try required(inputs, 0, "ArgMax")
             let axis = Int(node.attributes["axis"]?.int ?? 0)
@@ -92,6 +117,71 @@ enum Operators {
     static let ml: [String: Kernel] = [
         "TreeEnsembleRegressor": treeEnsembleRegressor,
         "TreeEnsembleClassifier": treeEnsembleClassifier,
+        "Imputer": { node, inputs, _ in
+            let input = try required(inputs, 0, "Imputer")
+            let (_, columns) = input.matrixShape
+            if case .int64(let values) = input.storage {
+                let imputed = node.attributes["imputed_value_int64s"]?.ints ?? []
+                let replaced = node.attributes["replaced_value_int64"]?.int ?? 0
+                let output = values.enumerated().map { index, value in value == replaced && !imputed.isEmpty ? imputed[imputed.count == 1 ? 0 : index % columns] : value }
+                return [Tensor(shape: input.shape, storage: .int64(output), elementType: input.elementType)]
+            }
+            let values = try input.numbers("Imputer")
+            let imputed: [Double] = (node.attributes["imputed_value_floats"]?.floats ?? []).map { Double($0) }
+            let replaced = Double(node.attributes["replaced_value_float"]?.float ?? 0)
+            guard !imputed.isEmpty else { throw MLDeployError(code: .invalidValue, message: "Imputer '\(node.name)' has no imputed values.") }
+            let output = values.enumerated().map { index, value -> Double in
+                let missing = replaced.isNaN ? value.isNaN : value == replaced
+                return missing ? imputed[imputed.count == 1 ? 0 : index % columns] : value
+            }
+            return [Tensor(shape: input.shape, storage: .double(output), elementType: input.elementType)]
+        },
+        "OneHotEncoder": { node, inputs, _ in
+            let input = try required(inputs, 0, "OneHotEncoder")
+            let categories: [String] = node.attributes["cats_strings"]?.strings ?? (node.attributes["cats_int64s"]?.ints ?? []).map { String($0) }
+            let position = Dictionary(categories.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+            let keys: [String]
+            switch input.storage {
+            case .string(let values): keys = values
+            case .int64(let values): keys = values.map { String($0) }
+            case .double(let values): keys = values.map { String(Int64($0)) }
+            }
+            let strict = (node.attributes["zeros"]?.int ?? 1) == 0
+            var output = [Double](repeating: 0, count: keys.count * categories.count)
+            for (index, key) in keys.enumerated() {
+                if let column = position[key] {
+                    output[index * categories.count + column] = 1
+                } else if strict {
+                    throw MLDeployError(code: .invalidValue, message: "OneHotEncoder '\(node.name)': '\(key)' is not one of its categories.")
+                }
+            }
+            return [Tensor(shape: input.shape + [categories.count], storage: .double(output), elementType: .float)]
+        },
+        "LabelEncoder": { node, inputs, _ in
+            let input = try required(inputs, 0, "LabelEncoder")
+            let attributes = node.attributes
+            let keys: [String] = attributes["keys_strings"]?.strings ?? (attributes["keys_int64s"]?.ints ?? []).map { String($0) }
+            let keyFloats = attributes["keys_floats"]?.floats ?? []
+            let allKeys = keys.isEmpty ? keyFloats.map { String(Double($0)) } : keys
+            let text: [String]
+            switch input.storage {
+            case .string(let values): text = values
+            case .int64(let values): text = values.map { String($0) }
+            case .double(let values): text = values.map { keyFloats.isEmpty ? String(Int64($0)) : String(Double(Float($0))) }
+            }
+            func lookup<T>(_ values: [T], default fallback: T) -> [T] {
+                let map = Dictionary(zip(allKeys, values).map { ($0, $1) }, uniquingKeysWith: { first, _ in first })
+                return text.map { map[$0] ?? fallback }
+            }
+            if let values = attributes["values_strings"]?.strings, !values.isEmpty {
+                return [Tensor(shape: input.shape, storage: .string(lookup(values, default: attributes["default_string"]?.string ?? "_Unused")), elementType: .string)]
+            }
+            if let values = attributes["values_int64s"]?.ints, !values.isEmpty {
+                return [Tensor(shape: input.shape, storage: .int64(lookup(values, default: attributes["default_int64"]?.int ?? -1)), elementType: .int64)]
+            }
+            let floats: [Double] = (attributes["values_floats"]?.floats ?? []).map { Double($0) }
+            return [Tensor(shape: input.shape, storage: .double(lookup(floats, default: Double(attributes["default_float"]?.float ?? -0.0))), elementType: .float)]
+        },
         "Scaler": { node, inputs, _ in
             let input = try required(inputs, 0, "Scaler")
             let values = try input.numbers("Scaler")

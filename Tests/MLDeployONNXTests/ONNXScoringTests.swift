@@ -12,6 +12,8 @@ struct ONNXScoringTests {
         let name: String
         let model: Data
         let rows: [[Double]]
+        /// Named columns (mixed types), instead of `rows`.
+        let frame: JSONObject?
         let outputs: JSONObject
     }
 
@@ -37,7 +39,8 @@ struct ONNXScoringTests {
                 Case(
                     name: entry["name"]?.stringValue ?? "?",
                     model: try Data(contentsOf: directory.appendingPathComponent(entry["model"]?.stringValue ?? "")),
-                    rows: (entry["rows"]?.arrayValue ?? []).map { $0.arrayValue?.compactMap(\.doubleValue) ?? [] },
+                    rows: (entry["rows"]?.arrayValue ?? []).map { $0.arrayValue?.map { $0.doubleValue ?? .nan } ?? [] },
+                    frame: entry["frame"]?.objectValue,
                     outputs: entry["outputs"]?.objectValue ?? JSONObject()
                 )
             })
@@ -50,6 +53,7 @@ struct ONNXScoringTests {
         "linear_regression", "logistic_binary", "logistic_multiclass", "logistic_text_labels", "scaler_pipeline", "mlp_regressor", "mlp_classifier", "mlp_tanh",
         "decision_tree_regressor", "decision_tree_classifier", "random_forest_regressor", "random_forest_classifier",
         "gradient_boosting_regressor", "gradient_boosting_binary", "gradient_boosting_multiclass",
+        "imputer_pipeline", "categorical_pipeline", "label_encoder",
     ]
 
     @Test("equal to onnxruntime within 1e-5 relative", arguments: names)
@@ -57,12 +61,19 @@ struct ONNXScoringTests {
         let cases = try Self.cases.get()
         let testCase = try #require(cases.first { $0.name == name })
         let model = try ONNXModel(data: testCase.model)
-        let width = testCase.rows.first?.count ?? 0
-        let frame = try DataFrame(columns: (0..<width).map { column in
-            DataFrame.Column(name: "f\(column)", values: testCase.rows.map { .numeric($0[column]) })
-        })
+        let frame: DataFrame
+        if let named = testCase.frame {
+            frame = try DataFrame(columns: named.map { member in
+                DataFrame.Column(name: member.key, values: (member.value.arrayValue ?? []).map { $0.stringValue.map(MLScalar.character) ?? .numeric($0.doubleValue ?? .nan) })
+            })
+        } else {
+            let width = testCase.rows.first?.count ?? 0
+            frame = try DataFrame(columns: (0..<width).map { column in
+                DataFrame.Column(name: "f\(column)", values: testCase.rows.map { .numeric($0[column]) })
+            })
+        }
         let scored = try model.score(frame)
-        #expect(scored.rowCount == testCase.rows.count)
+        #expect(scored.rowCount == frame.rowCount)
         let columns = Dictionary(uniqueKeysWithValues: scored.columns.map { ($0.name, $0.values) })
         for member in testCase.outputs {
             let expectedRows = member.value["rows"]?.arrayValue ?? []

@@ -17,8 +17,10 @@ from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegress
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 warnings.filterwarnings("ignore")
 directory = sys.argv[1]
@@ -68,6 +70,62 @@ for name, model in models.items():
                 array = array.reshape(-1, 1)
             outputs[output.name] = {"rows": array.tolist()}
     cases.append({"name": name, "model": name + ".onnx", "rows": rows.astype(float).tolist(), "outputs": outputs})
+
+# Missing values, imputed by the column means the model learned (NaN travels as null in JSON).
+X_missing = X.copy()
+X_missing[rng.rand(*X.shape) < 0.1] = np.nan
+imputer = make_pipeline(SimpleImputer(strategy="mean"), LinearRegression()).fit(X_missing, y_reg)
+rows = test.copy()
+rows[rng.rand(*rows.shape) < 0.2] = np.nan
+onx = to_onnx(imputer, rows[:1], target_opset={"": 15, "ai.onnx.ml": 3})
+with open(directory + "/imputer_pipeline.onnx", "wb") as f:
+    f.write(onx.SerializeToString())
+session = ort.InferenceSession(directory + "/imputer_pipeline.onnx", providers=["CPUExecutionProvider"])
+value = session.run(None, {session.get_inputs()[0].name: rows})[0]
+cases.append({"name": "imputer_pipeline", "model": "imputer_pipeline.onnx",
+              "rows": [[None if np.isnan(v) else float(v) for v in row] for row in rows],
+              "outputs": {session.get_outputs()[0].name: {"rows": np.asarray(value).reshape(len(rows), -1).tolist()}}})
+
+# Named inputs of mixed types: numbers scaled, a text column one-hot encoded, then a classifier.
+import pandas as pd
+colors = np.array(["red", "green", "blue"])
+frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "color": colors[rng.randint(0, 3, 200)]})
+target = ((frame["a"] > 0) ^ (frame["color"] == "red")).astype(np.int64)
+categorical = make_pipeline(
+    ColumnTransformer([("num", StandardScaler(), ["a", "b"]), ("cat", OneHotEncoder(handle_unknown="ignore"), ["color"])]),
+    LogisticRegression(),
+).fit(frame, target)
+test_frame = pd.DataFrame({"a": test[:, 0], "b": test[:, 1], "color": colors[rng.randint(0, 3, len(test))]})
+onx = to_onnx(categorical, test_frame[:1], target_opset={"": 15, "ai.onnx.ml": 3})
+with open(directory + "/categorical_pipeline.onnx", "wb") as f:
+    f.write(onx.SerializeToString())
+session = ort.InferenceSession(directory + "/categorical_pipeline.onnx", providers=["CPUExecutionProvider"])
+feeds = {"a": test_frame[["a"]].values.astype(np.float32), "b": test_frame[["b"]].values.astype(np.float32), "color": test_frame[["color"]].values}
+outputs = {}
+for output, value in zip(session.get_outputs(), session.run(None, feeds)):
+    if isinstance(value, list):
+        labels = list(value[0].keys())
+        outputs[output.name] = {"labels": [str(l) for l in labels], "rows": [[float(row[l]) for l in labels] for row in value]}
+    else:
+        outputs[output.name] = {"rows": np.asarray(value).reshape(len(test_frame), -1).tolist()}
+cases.append({"name": "categorical_pipeline", "model": "categorical_pipeline.onnx",
+              "frame": {"a": test_frame["a"].astype(float).tolist(), "b": test_frame["b"].astype(float).tolist(), "color": test_frame["color"].tolist()},
+              "outputs": outputs})
+
+# A label encoder, made directly with the ONNX helpers.
+from onnx import TensorProto, helper
+node = helper.make_node("LabelEncoder", ["input"], ["code"], domain="ai.onnx.ml", keys_strings=["a", "b", "c"], values_int64s=[10, 20, 30], default_int64=-1)
+graph = helper.make_graph([node], "labels", [helper.make_tensor_value_info("input", TensorProto.STRING, [None])],
+                          [helper.make_tensor_value_info("code", TensorProto.INT64, [None])])
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15), helper.make_opsetid("ai.onnx.ml", 2)])
+model.ir_version = 8
+with open(directory + "/label_encoder.onnx", "wb") as f:
+    f.write(model.SerializeToString())
+session = ort.InferenceSession(directory + "/label_encoder.onnx", providers=["CPUExecutionProvider"])
+words = ["a", "c", "zzz", "b", "a"]
+codes = session.run(None, {"input": np.array(words, dtype=object)})[0]
+cases.append({"name": "label_encoder", "model": "label_encoder.onnx", "frame": {"input": words},
+              "outputs": {"code": {"rows": [[int(c)] for c in codes]}}})
 
 with open(directory + "/cases.json", "w") as f:
     json.dump(cases, f)
