@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "MLDeployServerTests",
             dependencies: [
-                "MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy", "MLDeployONNX",
+                "MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy", "MLDeployONNX", "MLDeployTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Resources"],

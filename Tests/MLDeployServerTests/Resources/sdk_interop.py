@@ -9,27 +9,12 @@ import base64
 import json
 import sys
 import time
-import types
+
 
 import numpy as np
 import pandas as pd
 
-import azureml.common.utils as sdk_utils
-import azureml.deploy.server.service as sdk_service
-
-
-def function_beget(fn, fn_name, fn_args, doc=''):
-    code = fn.__code__
-    pad = code.co_varnames[code.co_argcount:]
-    code = code.replace(co_argcount=len(fn_args), co_varnames=tuple(fn_args) + pad,
-                        co_nlocals=len(fn_args) + len(pad), co_name=fn_name)
-    beget = types.FunctionType(code, fn.__globals__, fn_name)
-    beget.__doc__ = doc
-    return beget
-
-
-sdk_utils.function_beget = function_beget
-sdk_service.function_beget = function_beget
+import sdk_patch  # noqa: F401  (spec §7: must come before azureml.deploy)
 
 from azureml.deploy import DeployClient  # noqa: E402
 from azureml.deploy.server import MLServer  # noqa: E402
