@@ -5,30 +5,16 @@ Usage: python sdk_consume_loop.py HOST USER PASSWORD NAME VERSION CALLS
 Logs in with the unmodified SDK (azureml-model-management-sdk 1.0.1b6.post1), gets the service,
 warms up, then times CALLS sequential calls `service.<alias>(21.0)` (the SDK names the consume method
 after the service's operation id, `double` for the benchmark's service) and prints one line:
-"REQUESTS_PER_SECOND <rate>". The only change to the SDK is the run-time patch of spec §7 (the
-same as Tests/MLDeployServerTests/Resources/sdk_interop.py): `function_beget` builds code objects
-with the Python <= 3.7 signature, so on 3.8+ it is replaced with `code.replace(...)`.
+"REQUESTS_PER_SECOND <rate>". The only change to the SDK is the run-time patch of spec §7
+(Tests/MLDeployServerTests/Resources/sdk_patch.py).
 """
+import os
 import sys
 import time
-import types
 
-import azureml.common.utils as sdk_utils
-import azureml.deploy.server.service as sdk_service
-
-
-def function_beget(fn, fn_name, fn_args, doc=''):
-    code = fn.__code__
-    pad = code.co_varnames[code.co_argcount:]
-    code = code.replace(co_argcount=len(fn_args), co_varnames=tuple(fn_args) + pad,
-                        co_nlocals=len(fn_args) + len(pad), co_name=fn_name)
-    beget = types.FunctionType(code, fn.__globals__, fn_name)
-    beget.__doc__ = doc
-    return beget
-
-
-sdk_utils.function_beget = function_beget
-sdk_service.function_beget = function_beget
+# The SDK's run-time patch of spec §7, shared with the interoperability tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../Tests/MLDeployServerTests/Resources"))
+import sdk_patch  # noqa: E402,F401  (must come before azureml.deploy)
 
 from azureml.deploy import DeployClient  # noqa: E402
 from azureml.deploy.server import MLServer  # noqa: E402
