@@ -51,6 +51,16 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "ONNXBenchmark",
+            dependencies: [
+                .product(name: "MLDeployONNX", package: "MLDeploy"),
+                .product(name: "MLDeployServer", package: "MLDeploy"),
+                .product(name: "InMemoryBackend", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
             name: "MLServerBackendBenchmark",
             dependencies: [
                 .product(name: "MLServerBackend", package: "MLDeploy"),

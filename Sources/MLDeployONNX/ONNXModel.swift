@@ -21,6 +21,8 @@ public struct ONNXModel: Sendable {
     /// The model's output names, in order.
     public let outputNames: [String]
     private let initializers: [String: Tensor]
+    /// Work done once at load for nodes that need it (tree ensembles), by node index.
+    private let prepared: [Int: TreeEnsemble]
 
     /// Parses and checks `data`.
     ///
@@ -44,6 +46,11 @@ public struct ONNXModel: Sendable {
         var initializers: [String: Tensor] = [:]
         for initializer in model.graph.initializers { initializers[initializer.name] = try initializer.tensor() }
         self.initializers = initializers
+        var prepared: [Int: TreeEnsemble] = [:]
+        for (index, node) in model.graph.nodes.enumerated() {
+            if let ensemble = try Operators.prepareTreeEnsemble(node) { prepared[index] = ensemble }
+        }
+        self.prepared = prepared
         try self.check()
     }
 
@@ -68,14 +75,14 @@ public struct ONNXModel: Sendable {
     public func score(_ frame: DataFrame) throws -> DataFrame {
         var values = self.initializers
         for (name, tensor) in try self.bind(frame) { values[name] = tensor }
-        for node in self.graph.nodes {
+        for (index, node) in self.graph.nodes.enumerated() {
             guard let kernel = Operators.kernel(for: node) else { continue }
             let inputs = try node.inputs.map { name -> Tensor? in
                 if name.isEmpty { return nil }
                 guard let value = values[name] else { throw MLDeployError(code: .invalidArgument, message: "Node '\(node.name)' reads '\(name)', which nothing produced.") }
                 return value
             }
-            let outputs = try kernel(node, inputs, self.opsets[node.domain] ?? 1)
+            let outputs = try self.prepared[index].map { try Operators.runTreeEnsemble($0, node, inputs) } ?? kernel(node, inputs, self.opsets[node.domain] ?? 1)
             for (name, output) in zip(node.outputs, outputs) where !name.isEmpty { values[name] = output }
         }
         return try self.frame(self.outputNames.map { name in

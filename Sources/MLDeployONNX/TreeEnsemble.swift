@@ -3,7 +3,7 @@ import MLDeploy
 
 /// ONNX-ML's TreeEnsembleRegressor and TreeEnsembleClassifier: every tree is walked from its root
 /// to a leaf for each row, and the leaves' weights are aggregated per target (or class).
-struct TreeEnsemble {
+struct TreeEnsemble: Sendable {
     enum Mode: Sendable { case leq, lt, gte, gt, eq, neq, leaf }
 
     struct Node: Sendable {
@@ -13,14 +13,17 @@ struct TreeEnsemble {
         var trueChild = -1
         var falseChild = -1
         var missingTracksTrue = false
-        var weights: [(target: Int, weight: Double)] = []
     }
 
-    /// Nodes of all trees in one array; `roots` index each tree's root.
+    enum Aggregate: Sendable { case sum, average, min, max }
+
+    /// Nodes of all trees in one array (plain values: the walk copies no references); `roots`
+    /// index each tree's root; `weights` holds each leaf's weights, by node.
     var nodes: [Node] = []
+    var weights: [[(target: Int, weight: Double)]] = []
     var roots: [Int] = []
     var targets: Int
-    var aggregate: String
+    var aggregate: Aggregate
     var baseValues: [Double]
 
     init(_ node: NodeProto, classifier: Bool, targets: Int) throws {
@@ -38,6 +41,7 @@ struct TreeEnsemble {
         var index: [Int64: [Int64: Int]] = [:]
         for position in 0..<count { index[treeIDs[position], default: [:]][nodeIDs[position]] = position }
         self.nodes = Array(repeating: Node(), count: count)
+        self.weights = Array(repeating: [], count: count)
         for position in 0..<count {
             var built = Node()
             switch modes[position] {
@@ -73,7 +77,7 @@ struct TreeEnsemble {
             guard let leaf = index[weightTrees[position]]?[weightNodes[position]] else {
                 throw MLDeployError(code: .invalidValue, message: "\(node.opType) '\(node.name)' weighs a node that does not exist.")
             }
-            self.nodes[leaf].weights.append((Int(weightIDs[position]), weights[position]))
+            self.weights[leaf].append((Int(weightIDs[position]), weights[position]))
         }
         var roots: [Int64: Int] = [:]
         var children = Set<Int>()
@@ -81,7 +85,13 @@ struct TreeEnsemble {
         for position in 0..<count where !children.contains(position) && roots[treeIDs[position]] == nil { roots[treeIDs[position]] = position }
         self.roots = roots.sorted { $0.key < $1.key }.map(\.value)
         self.targets = targets
-        self.aggregate = attributes["aggregate_function"]?.string ?? "SUM"
+        switch attributes["aggregate_function"]?.string ?? "SUM" {
+        case "SUM": self.aggregate = .sum
+        case "AVERAGE": self.aggregate = .average
+        case "MIN": self.aggregate = .min
+        case "MAX": self.aggregate = .max
+        case let other: throw MLDeployError(code: .unsupported, message: "\(node.opType) aggregate function \(other) is not supported.")
+        }
         self.baseValues = attributes["base_values"]?.floats.map { Double($0) } ?? []
     }
 
@@ -123,18 +133,18 @@ struct TreeEnsemble {
             var sums = [Double](repeating: 0, count: self.targets)
             var seen = [Bool](repeating: false, count: self.targets)
             for root in self.roots {
-                for (target, weight) in self.nodes[self.leaf(root, slice)].weights where target < self.targets {
+                for (target, weight) in self.weights[self.leaf(root, slice)] where target < self.targets {
                     switch self.aggregate {
-                    case "MIN": sums[target] = seen[target] ? min(sums[target], weight) : weight
-                    case "MAX": sums[target] = seen[target] ? max(sums[target], weight) : weight
-                    default: sums[target] += weight
+                    case .min: sums[target] = seen[target] ? Swift.min(sums[target], weight) : weight
+                    case .max: sums[target] = seen[target] ? Swift.max(sums[target], weight) : weight
+                    case .sum, .average: sums[target] += weight
                     }
                     seen[target] = true
                 }
             }
             for target in 0..<self.targets {
                 var score = sums[target]
-                if self.aggregate == "AVERAGE" { score /= Double(max(self.roots.count, 1)) }
+                if self.aggregate == .average { score /= Double(Swift.max(self.roots.count, 1)) }
                 if target < self.baseValues.count { score += self.baseValues[target] }
                 output[row * self.targets + target] = score
             }
@@ -144,20 +154,42 @@ struct TreeEnsemble {
 }
 
 extension Operators {
+    /// The tree ensemble of a TreeEnsembleRegressor or TreeEnsembleClassifier node, built once when
+    /// the model loads (building it is most of the cost of scoring a row), or `nil` for other nodes.
+    static func prepareTreeEnsemble(_ node: NodeProto) throws -> TreeEnsemble? {
+        guard node.domain == "ai.onnx.ml" else { return nil }
+        switch node.opType {
+        case "TreeEnsembleRegressor": return try TreeEnsemble(node, classifier: false, targets: Int(node.attributes["n_targets"]?.int ?? 1))
+        case "TreeEnsembleClassifier": return try TreeEnsemble(node, classifier: true, targets: max(classLabels(node).count, 1))
+        default: return nil
+        }
+    }
+
+    /// Runs a prepared tree ensemble node.
+    static func runTreeEnsemble(_ ensemble: TreeEnsemble, _ node: NodeProto, _ inputs: [Tensor?]) throws -> [Tensor] {
+        node.opType == "TreeEnsembleRegressor" ? try regress(ensemble, node, inputs) : try classify(ensemble, node, inputs)
+    }
+
     static let treeEnsembleRegressor: Kernel = { node, inputs, _ in
+        try regress(try TreeEnsemble(node, classifier: false, targets: Int(node.attributes["n_targets"]?.int ?? 1)), node, inputs)
+    }
+
+    static let treeEnsembleClassifier: Kernel = { node, inputs, _ in
+        try classify(try TreeEnsemble(node, classifier: true, targets: max(classLabels(node).count, 1)), node, inputs)
+    }
+
+    static func regress(_ ensemble: TreeEnsemble, _ node: NodeProto, _ inputs: [Tensor?]) throws -> [Tensor] {
         let input = try required(inputs, 0, "TreeEnsembleRegressor")
-        let targets = Int(node.attributes["n_targets"]?.int ?? 1)
-        let ensemble = try TreeEnsemble(node, classifier: false, targets: targets)
+        let targets = ensemble.targets
         let rows = input.matrixShape.rows
         let scores = Tensor(shape: [rows, targets], storage: .double(try ensemble.scores(input)), elementType: .float)
         return [try postTransform(scores, node, rows: rows, width: targets)]
     }
 
-    static let treeEnsembleClassifier: Kernel = { node, inputs, _ in
+    static func classify(_ ensemble: TreeEnsemble, _ node: NodeProto, _ inputs: [Tensor?]) throws -> [Tensor] {
         let input = try required(inputs, 0, "TreeEnsembleClassifier")
         let labels = classLabels(node)
         let rows = input.matrixShape.rows
-        let ensemble = try TreeEnsemble(node, classifier: true, targets: max(labels.count, 1))
         let values = try ensemble.scores(input)
         let classIDs = Set(node.attributes["class_ids"]?.ints ?? [])
         // A binary model that scores one class only (random forests, gradient boosting): its score

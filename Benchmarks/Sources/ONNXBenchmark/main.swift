@@ -1,0 +1,438 @@
+// ONNX realtime scoring benchmark (issue 9), side by side in one run on this machine, same models
+// and rows (Benchmarks/Resources/onnx_models.py trains them with scikit-learn and exports them with
+// skl2onnx: a random forest, gradient boosting, an MLP; 10 float features):
+//   1. Engine: `ONNXModel.score` on a 1-row and a 1,000-row data frame against onnxruntime's Python
+//      `session.run` on the same rows as float32 arrays (default session options, and one intra-op
+//      thread for reference), in interleaved rounds (the order alternates), medians: calls/s, rows/s.
+//   2. Consume: `mldeploy serve` (MLDeployServer over the memory backend, a child process of this
+//      binary) serving each model twice — a realtime service deployed from the ONNX bytes, and a
+//      Python service running the same fitted scikit-learn model (pickled) that returns the same
+//      columns — loaded by `wrk -t2 -cC` with the same one-row body for S seconds after a warm-up:
+//      requests/s, p50, p99, and the ratio realtime / Python service.
+//
+// Usage: ONNXBenchmark [--python PATH] [--script PATH] [--rounds R] [--seconds S] [--wrk-seconds S]
+//            [--warmup-seconds S] [--connections C] [--only engine|consume]
+//        ONNXBenchmark --profile MODEL ROWS SECONDS   (our engine alone, for `perf record`)
+//        ONNXBenchmark serve PORT-FILE MODELS-DIR      (internal: the server process the driver starts)
+
+import Foundation
+import InMemoryBackend
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import MLDeploy
+import MLDeployONNX
+import MLDeployServer
+
+/// The Python service's code: the same outputs as the ONNX model's, named as the realtime service
+/// names them — a classifier's label and one probability column per class, a regressor's prediction.
+let pythonCode = """
+    import pandas as pd
+    X = inputData.values
+    if hasattr(model, 'predict_proba'):
+        p = model.predict_proba(X)
+        columns = {'output_label': model.classes_[p.argmax(axis=1)]}
+        for i, c in enumerate(model.classes_):
+            columns['output_probability_%s' % c] = p[:, i]
+        outputData = pd.DataFrame(columns)
+    else:
+        outputData = pd.DataFrame({'variable': model.predict(X)})
+    """
+
+/// The model names `onnx_models.py make` wrote to `directory`, in order.
+func modelNames(in directory: String) throws -> [(name: String, description: String)] {
+    let manifest = try JSONValue(parsing: try Data(contentsOf: URL(fileURLWithPath: directory + "/models.json")))
+    return (manifest.arrayValue ?? []).map { ($0["name"]!.stringValue!, $0["description"]?.stringValue ?? "") }
+}
+
+// MARK: The server process
+
+func serve(portFile: String, models: String) async throws {
+    LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+    let data = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-onnx-bench-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: data) }
+    try await withDeployClient(target: .backend(MemoryBackend(python: .init()))) { client in
+        for (name, _) in try modelNames(in: models) {
+            let onnx = try Data(contentsOf: URL(fileURLWithPath: "\(models)/\(name).onnx"))
+            _ = try await client.realtimeService("rt-\(name)").version("1").serializedModel(onnx).deploy()
+            let pickled = try Data(contentsOf: URL(fileURLWithPath: "\(models)/\(name).pkl"))
+            _ = try await client.service("py-\(name)").version("1").code(pythonCode).object("model", pickled: pickled)
+                .inputs(["inputData": .dataFrame]).outputs(["outputData": .dataFrame]).deploy()
+        }
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.dataDirectory = data
+        let server = try MLDeployServer(client: client, configuration: configuration, logger: Logger(label: "bench"))
+        try server.users.add("bench", password: "bench", role: .owner, iterations: 1000)
+        try await server.run { port in
+            try? "\(port)".write(toFile: portFile, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+if CommandLine.arguments.count == 4, CommandLine.arguments[1] == "serve" {
+    try await serve(portFile: CommandLine.arguments[2], models: CommandLine.arguments[3])
+    exit(0)
+}
+
+// MARK: The driver
+
+struct Options {
+    var python = "python3"
+    /// Benchmarks/Resources/onnx_models.py, found from this source file's path by default.
+    var script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Resources/onnx_models.py").standardized.path
+    var rounds = 5
+    var seconds = 1.0
+    var wrkSeconds = 10
+    var warmupSeconds = 5
+    var connections = 16
+    var only: String?
+    var profile: (model: String, rows: Int, seconds: Double)?
+
+    init(_ arguments: [String]) {
+        var iterator = arguments.dropFirst().makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--python": self.python = iterator.next()!
+            case "--script": self.script = iterator.next()!
+            case "--rounds": self.rounds = Int(iterator.next()!)!
+            case "--seconds": self.seconds = Double(iterator.next()!)!
+            case "--wrk-seconds": self.wrkSeconds = Int(iterator.next()!)!
+            case "--warmup-seconds": self.warmupSeconds = Int(iterator.next()!)!
+            case "--connections": self.connections = Int(iterator.next()!)!
+            case "--only": self.only = iterator.next()!
+            case "--profile": self.profile = (iterator.next()!, Int(iterator.next()!)!, Double(iterator.next()!)!)
+            default: fatalError("unknown argument \(argument); see the usage at the top of main.swift")
+            }
+        }
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Prints a line and flushes, so progress shows when the output is piped.
+func say(_ line: String = "") {
+    print(line)
+    fflush(nil)
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// Thousands separators, no decimals: `12,345`.
+func grouped(_ value: Double) -> String {
+    guard value.isFinite else { return "—" }
+    let digits = String(Int(value.rounded()))
+    var out = ""
+    for (index, character) in digits.reversed().enumerated() {
+        if index > 0, index % 3 == 0, character != "-" { out.append(",") }
+        out.append(character)
+    }
+    return String(out.reversed())
+}
+
+/// `12.3×`, `1.23×`, `0.123×`, `0.0123×`: three significant digits at most, so small ratios show.
+func ratio(_ value: Double) -> String {
+    guard value.isFinite else { return "—" }
+    if value >= 10 { return String(format: "%.1f×", value) }
+    if value >= 0.1 { return String(format: "%.2f×", value) }
+    return String(format: "%.2g×", value)
+}
+
+/// Runs `executable` to completion and returns its standard output; fails on a non-zero exit.
+func output(of executable: String, _ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [executable] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard process.terminationStatus == 0 else { throw Failure(description: "\(executable) \(arguments) exited with \(process.terminationStatus):\n\(text)") }
+    return text
+}
+
+/// One benchmark model: the engine's copy, its 1-row and 1,000-row frames, and onnxruntime's outputs
+/// for the 1,000 rows.
+struct BenchModel {
+    let name: String
+    let description: String
+    let bytes: Int
+    let model: ONNXModel
+    let row: DataFrame
+    let batch: DataFrame
+    let firstRow: [Double]
+    let expected: [String: [JSONValue]]
+
+    init(directory: String, name: String, description: String) throws {
+        self.name = name
+        self.description = description
+        let onnx = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name).onnx"))
+        self.bytes = onnx.count
+        self.model = try ONNXModel(data: onnx)
+        let data = try JSONValue(parsing: try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name).json")))
+        func frame(_ rows: [JSONValue]) throws -> DataFrame {
+            let matrix = rows.map { ($0.arrayValue ?? []).map { $0.doubleValue! } }
+            let width = matrix.first?.count ?? 0
+            return try DataFrame(columns: (0..<width).map { column in
+                DataFrame.Column(name: "f\(column)", values: matrix.map { .numeric($0[column]) })
+            })
+        }
+        let rows1 = data["rows1"]!.arrayValue!
+        self.row = try frame(rows1)
+        self.batch = try frame(data["rows1000"]!.arrayValue!)
+        self.firstRow = rows1[0].arrayValue!.map { $0.doubleValue! }
+        var expected: [String: [JSONValue]] = [:]
+        for member in data["expected"]!.objectValue!.members { expected[member.key] = member.value.arrayValue! }
+        self.expected = expected
+    }
+
+    /// Our outputs for the 1,000 rows against onnxruntime's: the largest difference over every
+    /// column both have, and which columns only one side has.
+    func check() throws -> String {
+        let scored = try self.model.score(self.batch)
+        var worst = 0.0
+        var missing: [String] = []
+        for (name, values) in self.expected.sorted(by: { $0.key < $1.key }) {
+            guard let ours = scored[name] else { missing.append(name); continue }
+            for (mine, theirs) in zip(ours, values) {
+                guard let a = mine.doubleValue, let b = theirs.doubleValue else { worst = .infinity; continue }
+                worst = max(worst, abs(a - b) / max(1, abs(b)))
+            }
+        }
+        let extra = Set(scored.columnNames).subtracting(self.expected.keys)
+        var text = String(format: "largest relative difference %.2g over %d columns", worst, self.expected.count - missing.count)
+        if !missing.isEmpty { text += "; missing \(missing)" }
+        if !extra.isEmpty { text += "; extra \(extra.sorted())" }
+        if worst > 1e-4 || !missing.isEmpty { throw Failure(description: "\(self.name): our outputs differ from onnxruntime's: \(text)") }
+        return text
+    }
+}
+
+/// Calls per second of `body`: a warm-up of a quarter of `duration`, then calls in a loop for
+/// `duration` seconds.
+func rate(_ duration: Double, _ body: () throws -> Int) rethrows -> Double {
+    let clock = ContinuousClock()
+    var sink = 0
+    let warm = clock.now + .seconds(duration / 4)
+    while clock.now < warm { sink &+= try body() }
+    var calls = 0
+    let start = clock.now
+    let end = start + .seconds(duration)
+    var now = start
+    while now < end {
+        sink &+= try body()
+        calls += 1
+        now = clock.now
+    }
+    if sink == -1 { say("") }  // keeps the results alive
+    return Double(calls) / seconds(now - start)
+}
+
+let options = Options(CommandLine.arguments)
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-bench-\(getpid())").path
+try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: directory) }
+
+say("ONNX benchmark: making the models (\(options.script))")
+_ = try output(of: options.python, [options.script, "make", directory])
+let models: [BenchModel] = try modelNames(in: directory).map { name, description in
+    let model = try BenchModel(directory: directory, name: name, description: description)
+    say("  \(name) (\(description), \(grouped(Double(model.bytes))) bytes): \(try model.check())")
+    return model
+}
+
+if let profile = options.profile {
+    guard let model = models.first(where: { $0.name == profile.model }) else { fatalError("no model \(profile.model)") }
+    let frame = profile.rows == 1 ? model.row : model.batch
+    let calls = try rate(profile.seconds) { try model.model.score(frame).rowCount }
+    say(String(format: "%@, %d rows: %.0f calls/s", model.name, profile.rows, calls))
+    try? FileManager.default.removeItem(atPath: directory)  // exit skips the defer
+    exit(0)
+}
+
+// MARK: 1. The engine against onnxruntime's Python API
+
+struct EngineRound {
+    var ours1: [String: Double] = [:]
+    var ours1000: [String: Double] = [:]
+    var ort: [String: [String: [String: Double]]] = [:]  // model → mode → calls1 / calls1000
+}
+
+func measureOurs(_ models: [BenchModel], _ round: inout EngineRound) throws {
+    for model in models {
+        round.ours1[model.name] = try rate(options.seconds) { try model.model.score(model.row).rowCount }
+        round.ours1000[model.name] = try rate(options.seconds) { try model.model.score(model.batch).rowCount }
+    }
+}
+
+func measureOnnxruntime(_ models: [BenchModel], _ round: inout EngineRound) throws {
+    let text = try output(of: options.python, [options.script, "time", directory, "\(options.seconds)"])
+    let json = try JSONValue(parsing: text)
+    for model in models {
+        for mode in ["default", "single"] {
+            for key in ["calls1", "calls1000"] {
+                round.ort[model.name, default: [:]][mode, default: [:]][key] = json[model.name]?[mode]?[key]?.doubleValue ?? .nan
+            }
+        }
+    }
+}
+
+if options.only != "consume" {
+    say("\n1. Engine: \(options.rounds) rounds, \(options.seconds) s per measurement (after a warm-up of a quarter of that), order alternating")
+    var rounds: [EngineRound] = []
+    for index in 0..<options.rounds {
+        var round = EngineRound()
+        if index % 2 == 0 {
+            try measureOurs(models, &round)
+            try measureOnnxruntime(models, &round)
+        } else {
+            try measureOnnxruntime(models, &round)
+            try measureOurs(models, &round)
+        }
+        let line = models.map { model in
+            String(format: "%@ ours %.0f/%.0f ort %.0f/%.0f", model.name, round.ours1[model.name]!, round.ours1000[model.name]!,
+                   round.ort[model.name]!["default"]!["calls1"]!, round.ort[model.name]!["default"]!["calls1000"]!)
+        }.joined(separator: "; ")
+        say("  round \(index + 1) (1-row calls/s / 1,000-row calls/s): \(line)")
+        rounds.append(round)
+    }
+    func ort(_ model: String, _ mode: String, _ key: String) -> Double { median(rounds.map { $0.ort[model]![mode]![key]! }) }
+
+    say("\n| model | 1 row: ours | 1 row: onnxruntime | ours / ort | 1,000 rows: ours (rows/s) | 1,000 rows: onnxruntime (rows/s) | ours / ort | onnxruntime, 1 thread: 1 row / 1,000 rows (rows/s) |")
+    say("|---|---|---|---|---|---|---|---|")
+    var singleRatios: [Double] = []
+    for model in models {
+        let ours1 = median(rounds.map { $0.ours1[model.name]! }), ours1000 = median(rounds.map { $0.ours1000[model.name]! })
+        let ort1 = ort(model.name, "default", "calls1"), ort1000 = ort(model.name, "default", "calls1000")
+        singleRatios.append(ours1 / ort1)
+        say("| \(model.name) | \(grouped(ours1))/s | \(grouped(ort1))/s | \(ratio(ours1 / ort1)) | \(grouped(ours1000 * 1000)) | \(grouped(ort1000 * 1000)) | \(ratio(ours1000 / ort1000)) | \(grouped(ort(model.name, "single", "calls1")))/s / \(grouped(ort(model.name, "single", "calls1000") * 1000)) |")
+    }
+    let worst = singleRatios.min() ?? .nan
+    say(String(format: "\nSingle-row scoring rate, ours / onnxruntime's Python call rate: %@ (lowest over the models; target ≥ 1×: %@)",
+               ratio(worst), worst >= 1 ? "met" : "NOT met"))
+}
+
+// MARK: 2. Consume through `mldeploy serve`: realtime against a Python service
+
+/// Starts a long-running helper under a shell guard that kills it when this process's end of its
+/// stdin pipe closes — at exit, or if the driver is killed — so no server outlives the benchmark.
+func runGuarded(_ executable: String, _ arguments: [String]) throws -> (Process, Pipe) {
+    let stdin = Pipe()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", #"exec 3<&0; "$@" </dev/null & child=$!; cat <&3 >/dev/null; kill $child 2>/dev/null; wait $child"#, "guard", executable] + arguments
+    process.standardInput = stdin
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return (process, stdin)
+}
+
+struct Measurement {
+    var rate = 0.0
+    var p50 = 0.0
+    var p99 = 0.0
+}
+
+/// wrk at full speed on `url` with `body`: requests per second and latency percentiles (ms).
+func saturate(_ url: String, body: String, token: String, seconds: Int) throws -> Measurement {
+    let script = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-bench-\(UUID().uuidString).lua").path
+    let lua = """
+        wrk.method = "POST"
+        wrk.body = [[\(body)]]
+        wrk.headers["Authorization"] = "Bearer \(token)"
+        wrk.headers["Content-Type"] = "application/json"
+        """
+    try lua.write(toFile: script, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: script) }
+    let text = try output(of: "wrk", ["-t2", "-c\(options.connections)", "-d\(seconds)s", "--latency", "-s", script, url])
+    func milliseconds(_ label: String) -> Double {
+        guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }) else { return .nan }
+        let value = line.split(separator: " ").last.map(String.init) ?? ""
+        if value.hasSuffix("ms") { return Double(value.dropLast(2)) ?? .nan }
+        if value.hasSuffix("us") { return (Double(value.dropLast(2)) ?? .nan) / 1000 }
+        if value.hasSuffix("s") { return (Double(value.dropLast(1)) ?? .nan) * 1000 }
+        return .nan
+    }
+    let rate = text.split(separator: "\n").first { $0.hasPrefix("Requests/sec:") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? .nan
+    if text.contains("Non-2xx") || text.contains("Socket errors") || !text.contains("Requests/sec") || ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
+        say("  wrk on \(url):\n\(text)")
+    }
+    return Measurement(rate: rate, p50: milliseconds("50%"), p99: milliseconds("99%"))
+}
+
+/// One consume with URLSession: the response's `outputData`, which must be a success.
+func consume(_ url: String, body: String, token: String) async throws -> JSONValue {
+    var request = URLRequest(url: URL(string: url)!)
+    request.httpMethod = "POST"
+    request.httpBody = Data(body.utf8)
+    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    let (data, response) = try await URLSession.shared.data(for: request)
+    let json = try JSONValue(parsing: data)
+    guard (response as? HTTPURLResponse)?.statusCode == 200, json["success"]?.boolValue == true, let outputs = json["outputParameters"]?["outputData"] else {
+        throw Failure(description: "\(url) answered \(String(decoding: data, as: UTF8.self))")
+    }
+    return outputs
+}
+
+if options.only != "engine" {
+    let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-bench-port-\(getpid())").path
+    let (server, serverGuard) = try runGuarded(CommandLine.arguments[0], ["serve", portFile, directory])
+    defer { try? serverGuard.fileHandleForWriting.close(); server.waitUntilExit(); try? FileManager.default.removeItem(atPath: portFile) }
+    var port = ""
+    for _ in 0..<600 where port.isEmpty {
+        port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
+        if port.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+    }
+    guard !port.isEmpty else { fatalError("the server never wrote its port") }
+    let base = "http://127.0.0.1:\(port)"
+    var login = URLRequest(url: URL(string: base + "/login")!)
+    login.httpMethod = "POST"
+    login.httpBody = Data(#"{"username": "bench", "password": "bench"}"#.utf8)
+    login.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    let token = try JSONValue(parsing: try await URLSession.shared.data(for: login).0)["access_token"]!.stringValue!
+
+    say("\n2. Consume through mldeploy serve: wrk -t2 -c\(options.connections), \(options.warmupSeconds) s warm-up then \(options.wrkSeconds) s, one-row body, per service")
+    var results: [(model: String, realtime: Measurement, python: Measurement)] = []
+    for model in models {
+        let columns = model.firstRow.enumerated().map { #""f\#($0.offset)": [\#($0.element)]"# }.joined(separator: ", ")
+        let body = #"{"inputData": {\#(columns)}}"#
+        let realtimeURL = base + "/api/rt-\(model.name)/1", pythonURL = base + "/api/py-\(model.name)/1"
+        // Both answer, and answer the same (the first column: the label or the prediction).
+        let realtime = try await consume(realtimeURL, body: body, token: token)
+        let python = try await consume(pythonURL, body: body, token: token)
+        for member in realtime.objectValue?.members ?? [] {
+            guard let a = member.value.arrayValue?.first?.doubleValue, let b = python[member.key]?.arrayValue?.first?.doubleValue,
+                abs(a - b) <= 1e-4 * max(1, abs(b))
+            else { throw Failure(description: "\(model.name): the realtime and the Python service answer differently: \(try realtime.serialized()) vs \(try python.serialized())") }
+        }
+        say("  \(model.name): both answer \(try realtime.serialized())")
+        var measured: [Measurement] = []
+        for url in [realtimeURL, pythonURL] {
+            _ = try saturate(url, body: body, token: token, seconds: options.warmupSeconds)
+            measured.append(try saturate(url, body: body, token: token, seconds: options.wrkSeconds))
+        }
+        say(String(format: "  %@: realtime %.0f req/s (p50 %.2f ms, p99 %.2f ms), Python service %.0f req/s (p50 %.2f ms, p99 %.2f ms)",
+                   model.name, measured[0].rate, measured[0].p50, measured[0].p99, measured[1].rate, measured[1].p50, measured[1].p99))
+        results.append((model.name, measured[0], measured[1]))
+    }
+    say("\n| model | realtime req/s | p50 / p99 (ms) | Python service req/s | p50 / p99 (ms) | realtime / Python |")
+    say("|---|---|---|---|---|---|")
+    for result in results {
+        say(String(format: "| %@ | %@ | %.2f / %.2f | %@ | %.2f / %.2f | %@ |", result.model, grouped(result.realtime.rate), result.realtime.p50, result.realtime.p99,
+                   grouped(result.python.rate), result.python.p50, result.python.p99, ratio(result.realtime.rate / result.python.rate)))
+    }
+    let worst = results.map { $0.realtime.rate / $0.python.rate }.min() ?? .nan
+    say("\nRealtime consume / Python-service consume: \(ratio(worst)) (lowest over the models; target ≥ 2×: \(worst >= 2 ? "met" : "NOT met"))")
+}
