@@ -15,6 +15,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CCurlRaw", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "RawCurl", dependencies: ["CCurlRaw"]),
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [
+                .product(name: "MLDeployServer", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "HTTPBenchmark",
             dependencies: [
@@ -42,6 +50,7 @@ let package = Package(
         .executableTarget(
             name: "ServerBenchmark",
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "MLDeployServer", package: "MLDeploy"),
                 .product(name: "InMemoryBackend", package: "MLDeploy"),
                 .product(name: "ServiceRuntime", package: "MLDeploy"),
@@ -53,6 +62,7 @@ let package = Package(
         .executableTarget(
             name: "ONNXBenchmark",
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "MLDeployONNX", package: "MLDeploy"),
                 .product(name: "MLDeployServer", package: "MLDeploy"),
                 .product(name: "InMemoryBackend", package: "MLDeploy"),
@@ -63,6 +73,7 @@ let package = Package(
         .executableTarget(
             name: "MLServerBackendBenchmark",
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "MLServerBackend", package: "MLDeploy"),
                 .product(name: "MLDeployServer", package: "MLDeploy"),
                 .product(name: "InMemoryBackend", package: "MLDeploy"),

@@ -15,6 +15,7 @@
 //        ONNXBenchmark --profile MODEL ROWS SECONDS   (our engine alone, for `perf record`)
 //        ONNXBenchmark serve PORT-FILE MODELS-DIR      (internal: the server process the driver starts)
 
+import BenchmarkSupport
 import Foundation
 import InMemoryBackend
 #if canImport(FoundationNetworking)
@@ -60,14 +61,7 @@ func serve(portFile: String, models: String) async throws {
             _ = try await client.service("py-\(name)").version("1").code(pythonCode).object("model", pickled: pickled)
                 .inputs(["inputData": .dataFrame]).outputs(["outputData": .dataFrame]).deploy()
         }
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.dataDirectory = data
-        let server = try MLDeployServer(client: client, configuration: configuration, logger: Logger(label: "bench"))
-        try server.users.add("bench", password: "bench", role: .owner, iterations: 1000)
-        try await server.run { port in
-            try? "\(port)".write(toFile: portFile, atomically: true, encoding: .utf8)
-        }
+        try await serveForBenchmark(client, dataDirectory: data, portFile: portFile)
     }
 }
 

@@ -8,6 +8,7 @@
 // Usage: ServerBenchmark --mlserver PATH-TO-mlserver [--seconds S] [--connections C]
 //        ServerBenchmark serve PORT-FILE   (internal: the server process the driver starts)
 
+import BenchmarkSupport
 import Foundation
 import InMemoryBackend
 #if canImport(FoundationNetworking)
@@ -30,14 +31,7 @@ func serve(portFile: String) async throws {
         _ = try await client.service("swift").version("1")
             .handler("double") { call in call.outputs["y"] = .numeric(try call.numeric("x") * 2) }
             .inputs(["x": .numeric]).outputs(["y": .numeric]).deploy()
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.dataDirectory = data
-        let server = try MLDeployServer(client: client, configuration: configuration, logger: Logger(label: "bench"))
-        try server.users.add("bench", password: "bench", role: .owner, iterations: 1000)
-        try await server.run { port in
-            try? "\(port)".write(toFile: portFile, atomically: true, encoding: .utf8)
-        }
+        try await serveForBenchmark(client, dataDirectory: data, portFile: portFile)
     }
 }
 
