@@ -23,6 +23,7 @@ final class Nginx: Sendable {
         let config = """
             worker_processes 1;
             daemon off;
+            master_process off;
             pid \(prefix)/nginx.pid;
             error_log \(prefix)/error.log;
             events { worker_connections 1024; }
