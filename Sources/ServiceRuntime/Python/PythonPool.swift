@@ -90,7 +90,12 @@ actor PythonPool {
         self.retireOtherRevisions(of: key)
         let slot = self.slot(for: key, service: service)
         slot.lastUsed = .now
-        if let (worker, _) = slot.idle.popLast() {
+        // An idle worker whose process has died (killed from outside, out of memory) is retired, not lent.
+        while let (worker, _) = slot.idle.popLast() {
+            if worker.hasExited {
+                self.retire(worker, kill: true)
+                continue
+            }
             slot.busy[worker.id] = worker
             return Lease(worker: worker, key: key, workdir: self.workdir(of: worker))
         }

@@ -19,12 +19,17 @@ final class PythonWorker: Sendable {
     fileprivate struct Exchange: Sendable {
         let frame: WorkerFrame
         let continuation: CheckedContinuation<WorkerFrame, any Error>
+        /// Increasing per worker: which exchange a timeout belongs to.
+        let serial: Int
     }
 
     fileprivate struct State {
         var processID: pid_t?
         var exited = false
         var killedForTimeout = false
+        var nextSerial = 0
+        /// The serial of the last exchange whose answer was delivered.
+        var answeredSerial = 0
         var stderrTail: [UInt8] = []
         var inFlight: Exchange?
         var queue: [Exchange] = []
@@ -148,11 +153,22 @@ final class PythonWorker: Sendable {
     /// - Throws: ``MLDeploy/MLDeployError/Code/timeout`` (the worker was killed),
     ///   ``MLDeploy/MLDeployError/Code/workerCrashed`` (the worker died, with its exit reason).
     func exchange(_ frame: WorkerFrame, timeout: Duration?) async throws -> WorkerFrame {
+        let serial = self.shared.state.withLock { state -> Int in
+            state.nextSerial += 1
+            return state.nextSerial
+        }
         let killer: Task<Void, Never>? = timeout.map { limit in
             Task { [self] in
                 guard (try? await Task.sleep(for: limit)) != nil else { return }
-                self.shared.state.withLock { $0.killedForTimeout = true }
-                self.kill()
+                // Only while this exchange is unanswered: on a loaded machine the answer can arrive
+                // just before the limit and its caller resume just after, and killing then would
+                // leave a dead worker idle in the pool (or kill the next call's exchange).
+                let overdue = self.shared.state.withLock { state -> Bool in
+                    guard state.answeredSerial < serial, !state.exited else { return false }
+                    state.killedForTimeout = true
+                    return true
+                }
+                if overdue { self.kill() }
             }
         }
         defer { killer?.cancel() }
@@ -161,7 +177,7 @@ final class PythonWorker: Sendable {
                 continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: "The Python worker has already exited."))
                 return
             }
-            self.shared.submit(Exchange(frame: frame, continuation: continuation))
+            self.shared.submit(Exchange(frame: frame, continuation: continuation, serial: serial))
         }
     }
 
@@ -247,7 +263,10 @@ final class PythonWorker: Sendable {
                     let bytes = try exchange.frame.encoded()
                     _ = try await execution.standardInputWriter.write(bytes)
                     guard let answer = try await nextFrame() else { break }
-                    shared.state.withLock { $0.inFlight = nil }
+                    shared.state.withLock { state in
+                        state.inFlight = nil
+                        state.answeredSerial = exchange.serial
+                    }
                     exchange.continuation.resume(returning: answer)
                 }
                 try? await execution.standardInputWriter.finish()
