@@ -1,6 +1,6 @@
 import Foundation
 import MLDeploy
-import MLDeployServer
+@testable import MLDeployServer
 import Testing
 
 @Suite("Server tokens")
@@ -58,5 +58,23 @@ struct TokenServiceTests {
         // Another instance (a restarted server) honours the stored tokens.
         let fourth = try tokens.issue(for: "bob", now: now)
         #expect(try TokenService(directory: directory).refresh(fourth.refreshToken, now: now).accessToken.hasPrefix("mld1."))
+    }
+}
+
+@Suite("Base64URL")
+struct Base64URLTests {
+    @Test("round trips every length and agrees with Foundation's base64; refuses what is not base64url")
+    func roundTrip() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<48 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let encoded = Base64URL.encode(bytes)
+            let foundation = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(encoded == foundation, "length \(length)")
+            #expect(Base64URL.decode(encoded) == bytes, "length \(length)")
+        }
+        for bad in ["a", "ab+c", "ab/c", "ab=c", "abcde", "é"] {
+            #expect(Base64URL.decode(bad) == nil, "\(bad)")
+        }
     }
 }
