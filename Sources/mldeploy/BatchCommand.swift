@@ -12,14 +12,6 @@ struct BatchCommand: AsyncParsableCommand {
     )
 }
 
-/// The service a batch command works on.
-struct BatchServiceOptions: ParsableArguments {
-    @Argument(help: "The service name.")
-    var name: String
-
-    @Option(name: .long, help: "The version (the latest when absent).")
-    var version: String?
-}
 
 /// Prints a batch's state, and with `results` every record's outputs.
 func printBatch(_ status: BatchStatus, results: Bool, format: OutputFormat) throws {
@@ -54,7 +46,7 @@ struct BatchStartCommand: AsyncParsableCommand {
         discussion: "With --wait, a progress bar is drawn on a terminal's standard error (nothing in pipes), then the results are printed."
     )
 
-    @OptionGroup var service: BatchServiceOptions
+    @OptionGroup var service: ServiceVersionOptions
 
     @Option(name: .long, help: "The records: FILE.jsonl (a JSON object per line) or FILE.csv (a header row of input names).")
     var records: String
@@ -71,7 +63,7 @@ struct BatchStartCommand: AsyncParsableCommand {
         try await reportingErrors {
             guard self.parallel >= 1 else { throw MLDeployError.invalidArgument("--parallel must be at least 1.") }
             try await withConfiguredClient(self.global) { client in
-                let service = try await client.getService(self.service.name, version: self.service.version)
+                let service = try await self.service.service(client)
                 let records = try RecordsFile.read(self.records, for: service.info)
                 let batch = try await service.batch(records, parallelCount: self.parallel)
                 guard self.wait else {
@@ -87,63 +79,66 @@ struct BatchStartCommand: AsyncParsableCommand {
     }
 }
 
-struct BatchStatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a batch execution's state and counts.")
-    @OptionGroup var service: BatchServiceOptions
+/// The execution a batch command works on.
+struct BatchExecutionOptions: ParsableArguments {
+    @OptionGroup var service: ServiceVersionOptions
     @Argument(help: "The execution id.") var execution: String
-    @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
-        try await reportingErrors {
-            let status = try await withConfiguredClient(self.global) { client in
-                try await client.getService(self.service.name, version: self.service.version).batch(executionID: self.execution).status(includeResults: false)
-            }
-            try printBatch(status, results: false, format: self.global.format)
+    /// Runs `body` with the execution, on the configured target.
+    func withBatch<T>(_ global: GlobalOptions, _ body: (Batch) async throws -> T) async throws -> T {
+        try await withConfiguredClient(global) { client in
+            try await body(try await self.service.service(client).batch(executionID: self.execution))
         }
     }
+
+    /// Prints the execution's state, and with `results` its records' outputs.
+    func show(results: Bool, _ global: GlobalOptions) async throws {
+        try await reportingErrors {
+            let status = try await self.withBatch(global) { try await $0.status(includeResults: results) }
+            try printBatch(status, results: results, format: global.format)
+        }
+    }
+}
+
+struct BatchStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a batch execution's state and counts.")
+    @OptionGroup var execution: BatchExecutionOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws { try await self.execution.show(results: false, self.global) }
 }
 
 struct BatchResultsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "results", abstract: "Print a batch execution's results so far (record i in row i).")
-    @OptionGroup var service: BatchServiceOptions
-    @Argument(help: "The execution id.") var execution: String
+    @OptionGroup var execution: BatchExecutionOptions
     @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
-        try await reportingErrors {
-            let status = try await withConfiguredClient(self.global) { client in
-                try await client.getService(self.service.name, version: self.service.version).batch(executionID: self.execution).status(includeResults: true)
-            }
-            try printBatch(status, results: true, format: self.global.format)
-        }
-    }
+    func run() async throws { try await self.execution.show(results: true, self.global) }
 }
 
 struct BatchCancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel and delete a batch execution.")
-    @OptionGroup var service: BatchServiceOptions
-    @Argument(help: "The execution id.") var execution: String
+    @OptionGroup var execution: BatchExecutionOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await reportingErrors {
-            try await withConfiguredClient(self.global) { client in
-                try await client.getService(self.service.name, version: self.service.version).batch(executionID: self.execution).cancel()
-            }
-            if self.global.format == .json { try Output.json(["cancelled": .string(self.execution)]) } else { print("cancelled \(self.execution)") }
+            try await self.execution.withBatch(self.global) { try await $0.cancel() }
+            let id = self.execution.execution
+            if self.global.format == .json { try Output.json(["cancelled": .string(id)]) } else { print("cancelled \(id)") }
         }
     }
 }
 
 struct BatchListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List a service version's batch executions.")
-    @OptionGroup var service: BatchServiceOptions
+    @OptionGroup var service: ServiceVersionOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await reportingErrors {
             let ids = try await withConfiguredClient(self.global) { client in
-                try await client.getService(self.service.name, version: self.service.version).batchExecutions()
+                try await self.service.service(client).batchExecutions()
             }
             if self.global.format == .json { try Output.json(.array(ids.map(JSONValue.string))) } else { ids.forEach { print($0) } }
         }

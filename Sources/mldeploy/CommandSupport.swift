@@ -22,6 +22,20 @@ func withConfiguredClient<T>(_ global: GlobalOptions, _ body: (DeployClient) asy
     }
 }
 
+/// The service version a command works on: a name, and a version (the latest when absent).
+struct ServiceVersionOptions: ParsableArguments {
+    @Argument(help: "The service name.")
+    var name: String
+
+    @Option(name: .long, help: "The version (the latest when absent).")
+    var version: String?
+
+    /// The version, from `client`.
+    func service(_ client: DeployClient) async throws -> Service {
+        try await client.getService(self.name, version: self.version)
+    }
+}
+
 /// Printing results: human tables by default, JSON with `--format json`.
 enum Output {
     /// Prints `value` as one line of JSON (for tools: `jq`, scripts).

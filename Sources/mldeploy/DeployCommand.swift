@@ -102,6 +102,17 @@ func printService(_ info: ServiceInfo, format: OutputFormat) throws {
     }
 }
 
+/// Deploys or redeploys what `options` describe, and prints the version.
+func publish(_ options: ServiceOptions, purpose: DefinitionPurpose, _ global: GlobalOptions) async throws {
+    try await reportingErrors {
+        let definition = try options.definition(purpose: purpose)
+        let service = try await withConfiguredClient(global) { client in
+            purpose == .deploy ? try await client.deployService(definition) : try await client.redeployService(definition)
+        }
+        try printService(service.info, format: global.format)
+    }
+}
+
 /// `mldeploy deploy`: publish a Python service.
 struct DeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "deploy", abstract: "Publish a Python service (a new version).")
@@ -109,13 +120,7 @@ struct DeployCommand: AsyncParsableCommand {
     @OptionGroup var service: ServiceOptions
     @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
-        try await reportingErrors {
-            let definition = try self.service.definition(purpose: .deploy)
-            let deployed = try await withConfiguredClient(self.global) { try await $0.deployService(definition) }
-            try printService(deployed.info, format: self.global.format)
-        }
-    }
+    func run() async throws { try await publish(self.service, purpose: .deploy, self.global) }
 }
 
 /// `mldeploy redeploy`: change an existing version.
@@ -125,13 +130,7 @@ struct RedeployCommand: AsyncParsableCommand {
     @OptionGroup var service: ServiceOptions
     @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
-        try await reportingErrors {
-            let definition = try self.service.definition(purpose: .redeploy)
-            let redeployed = try await withConfiguredClient(self.global) { try await $0.redeployService(definition) }
-            try printService(redeployed.info, format: self.global.format)
-        }
-    }
+    func run() async throws { try await publish(self.service, purpose: .redeploy, self.global) }
 }
 
 /// `mldeploy deploy-realtime`: publish a serialized model.

@@ -32,17 +32,12 @@ struct ListCommand: AsyncParsableCommand {
 struct GetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a service version (the latest without --version).")
 
-    @Argument(help: "The service name.")
-    var name: String
-
-    @Option(name: .long, help: "The version.")
-    var version: String?
-
+    @OptionGroup var service: ServiceVersionOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await reportingErrors {
-            let service = try await withConfiguredClient(self.global) { try await $0.getService(self.name, version: self.version) }
+            let service = try await withConfiguredClient(self.global) { try await self.service.service($0) }
             try printService(service.info, format: self.global.format)
         }
     }
@@ -52,18 +47,12 @@ struct GetCommand: AsyncParsableCommand {
 struct SwaggerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "swagger", abstract: "Print a service version's swagger.json.")
 
-    @Argument(help: "The service name.")
-    var name: String
-
-    @Option(name: .long, help: "The version (the latest when absent).")
-    var version: String?
-
+    @OptionGroup var service: ServiceVersionOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await reportingErrors {
-            let document = try await withConfiguredClient(self.global) { try await $0.getService(self.name, version: self.version).swagger() }
-            try Output.json(document)
+            try Output.json(try await withConfiguredClient(self.global) { try await self.service.service($0).swagger() })
         }
     }
 }
@@ -100,14 +89,10 @@ struct ConsumeCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The service name.")
-    var name: String
+    @OptionGroup var service: ServiceVersionOptions
 
     @Argument(help: "Inputs: NAME=VALUE …, or - to read a JSON object from standard input.")
     var inputs: [String] = []
-
-    @Option(name: .long, help: "The version (the latest when absent).")
-    var version: String?
 
     @Option(name: .long, help: "A file holding the inputs as a JSON object.")
     var json: String?
@@ -117,7 +102,7 @@ struct ConsumeCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let response = try await withConfiguredClient(self.global) { client in
-                let service = try await client.getService(self.name, version: self.version)
+                let service = try await self.service.service(client)
                 return try await service.consume(try self.values(for: service.info))
             }
             guard response.success else {
