@@ -155,19 +155,9 @@ func bare(_ http: HTTPClient, _ request: HTTPRequest, count: Int, concurrency: I
 
 /// wrk sending our request (`POST /api/swift/1`, bearer token, JSON body): requests per second.
 func wrk(_ base: String, token: String, connections: Int, seconds: Int) throws -> Double {
-    let script = FileManager.default.temporaryDirectory.appendingPathComponent("mlserver-bench-\(getpid()).lua").path
-    try """
-        wrk.method = "POST"
-        wrk.body = '{"x": 21.0}'
-        wrk.headers["Authorization"] = "Bearer \(token)"
-        wrk.headers["Content-Type"] = "application/json"
-        """.write(toFile: script, atomically: true, encoding: .utf8)
-    defer { try? FileManager.default.removeItem(atPath: script) }
-    let text = try output(of: "/usr/bin/env", ["wrk", "-t\(min(2, connections))", "-c\(connections)", "-d\(seconds)s", "-s", script, base + "/api/swift/1"])
-    guard !text.contains("Non-2xx"), let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }),
-        let value = Double(line.split(separator: " ").last ?? "")
-    else { throw Failure(description: "wrk failed or got errors:\n\(text)") }
-    return value
+    let result = try wrkPost(base + "/api/swift/1", body: #"{"x": 21.0}"#, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], connections: connections, seconds: seconds)
+    guard !result.failed else { throw Failure(description: "wrk failed or got errors:\n\(result.text)") }
+    return result.rate
 }
 
 func median(_ values: [Double]) -> Double {

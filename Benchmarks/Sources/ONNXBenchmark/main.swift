@@ -340,29 +340,9 @@ struct Measurement {
 
 /// wrk at full speed on `url` with `body`: requests per second and latency percentiles (ms).
 func saturate(_ url: String, body: String, token: String, seconds: Int) throws -> Measurement {
-    let script = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-bench-\(UUID().uuidString).lua").path
-    let lua = """
-        wrk.method = "POST"
-        wrk.body = [[\(body)]]
-        wrk.headers["Authorization"] = "Bearer \(token)"
-        wrk.headers["Content-Type"] = "application/json"
-        """
-    try lua.write(toFile: script, atomically: true, encoding: .utf8)
-    defer { try? FileManager.default.removeItem(atPath: script) }
-    let text = try output(of: "wrk", ["-t2", "-c\(options.connections)", "-d\(seconds)s", "--latency", "-s", script, url])
-    func milliseconds(_ label: String) -> Double {
-        guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }) else { return .nan }
-        let value = line.split(separator: " ").last.map(String.init) ?? ""
-        if value.hasSuffix("ms") { return Double(value.dropLast(2)) ?? .nan }
-        if value.hasSuffix("us") { return (Double(value.dropLast(2)) ?? .nan) / 1000 }
-        if value.hasSuffix("s") { return (Double(value.dropLast(1)) ?? .nan) * 1000 }
-        return .nan
-    }
-    let rate = text.split(separator: "\n").first { $0.hasPrefix("Requests/sec:") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? .nan
-    if text.contains("Non-2xx") || text.contains("Socket errors") || !text.contains("Requests/sec") || ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
-        say("  wrk on \(url):\n\(text)")
-    }
-    return Measurement(rate: rate, p50: milliseconds("50%"), p99: milliseconds("99%"))
+    let result = try wrkPost(url, body: body, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], connections: options.connections, seconds: seconds)
+    if result.failed || ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil { say("  wrk on \(url):\n\(result.text)") }
+    return Measurement(rate: result.rate, p50: result.p50, p99: result.p99)
 }
 
 /// One consume with URLSession: the response's `outputData`, which must be a success.

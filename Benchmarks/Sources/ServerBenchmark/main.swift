@@ -64,17 +64,6 @@ while let argument = arguments.next() {
 }
 guard let mlserverBinary else { fatalError("--mlserver PATH is required (Benchmarks/run-server-benchmark.sh installs it)") }
 
-func run(_ executable: String, _ arguments: [String], output: FileHandle? = nil, directory: String? = nil) throws -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = output ?? FileHandle.nullDevice
-    process.standardError = output ?? FileHandle.nullDevice
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    try process.run()
-    return process
-}
-
 /// Waits until `url` answers `GET` (any status below 500), up to 60 s.
 func waitUntilUp(_ url: String) async throws {
     for _ in 0..<600 {
@@ -99,27 +88,9 @@ struct Measurement {
 
 /// wrk at full speed: requests per second and latency percentiles (ms).
 func saturate(_ target: Target) throws -> Measurement {
-    let script = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).lua").path
-    var lua = "wrk.method = \"POST\"\nwrk.body = [[\(target.body)]]\n"
-    for (name, value) in target.headers { lua += "wrk.headers[\"\(name)\"] = \"\(value)\"\n" }
-    try lua.write(toFile: script, atomically: true, encoding: .utf8)
-    defer { try? FileManager.default.removeItem(atPath: script) }
-    let pipe = Pipe()
-    let wrk = try run("/usr/bin/wrk", ["-t2", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script, target.url], output: pipe.fileHandleForWriting)
-    wrk.waitUntilExit()
-    try pipe.fileHandleForWriting.close()
-    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    func milliseconds(_ label: String) -> Double {
-        guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }) else { return .nan }
-        let value = line.split(separator: " ").last.map(String.init) ?? ""
-        if value.hasSuffix("ms") { return Double(value.dropLast(2)) ?? .nan }
-        if value.hasSuffix("us") { return (Double(value.dropLast(2)) ?? .nan) / 1000 }
-        if value.hasSuffix("s") { return (Double(value.dropLast(1)) ?? .nan) * 1000 }
-        return .nan
-    }
-    let rate = text.split(separator: "\n").first { $0.hasPrefix("Requests/sec:") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? .nan
-    if text.contains("Non-2xx") || !text.contains("Requests/sec") || ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil { print("  wrk on \(target.label):\n\(text)") }
-    return Measurement(rate: rate, p50: milliseconds("50%"), p99: milliseconds("99%"))
+    let result = try wrkPost(target.url, body: target.body, headers: target.headers, connections: connections, seconds: seconds)
+    if result.failed || ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil { print("  wrk on \(target.label):\n\(result.text)") }
+    return Measurement(rate: result.rate, p50: result.p50, p99: result.p99)
 }
 
 /// An open-loop load at `rate` per second for `seconds`: each request is sent at its scheduled time
