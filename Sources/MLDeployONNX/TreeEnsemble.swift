@@ -18,10 +18,15 @@ struct TreeEnsemble: Sendable {
     enum Aggregate: Sendable { case sum, average, min, max }
 
     /// Nodes of all trees in one array (plain values: the walk copies no references); `roots`
-    /// index each tree's root; `weights` holds each leaf's weights, by node.
+    /// index each tree's root. A leaf's weights are `weightTargets`/`weightValues` from its
+    /// node's `weightStart` up to the next node's (`weightStart` has one entry more than `nodes`).
     var nodes: [Node] = []
-    var weights: [[(target: Int, weight: Double)]] = []
+    var weightStart: [Int] = []
+    var weightTargets: [Int] = []
+    var weightValues: [Double] = []
     var roots: [Int] = []
+    /// The highest feature a branch reads: inputs must have more columns than this.
+    var highestFeature = -1
     var targets: Int
     var aggregate: Aggregate
     var baseValues: [Double]
@@ -41,7 +46,7 @@ struct TreeEnsemble: Sendable {
         var index: [Int64: [Int64: Int]] = [:]
         for position in 0..<count { index[treeIDs[position], default: [:]][nodeIDs[position]] = position }
         self.nodes = Array(repeating: Node(), count: count)
-        self.weights = Array(repeating: [], count: count)
+        var leafWeights: [[(target: Int, weight: Double)]] = Array(repeating: [], count: count)
         for position in 0..<count {
             var built = Node()
             switch modes[position] {
@@ -64,6 +69,10 @@ struct TreeEnsemble: Sendable {
                 built.falseChild = falseChild
             }
             built.missingTracksTrue = position < missing.count && missing[position] != 0
+            if built.mode != .leaf {
+                guard built.feature >= 0 else { throw MLDeployError(code: .invalidValue, message: "\(node.opType) '\(node.name)' branches on a negative feature index.") }
+                self.highestFeature = Swift.max(self.highestFeature, built.feature)
+            }
             self.nodes[position] = built
         }
         let prefix = classifier ? "class" : "target"
@@ -77,8 +86,17 @@ struct TreeEnsemble: Sendable {
             guard let leaf = index[weightTrees[position]]?[weightNodes[position]] else {
                 throw MLDeployError(code: .invalidValue, message: "\(node.opType) '\(node.name)' weighs a node that does not exist.")
             }
-            self.weights[leaf].append((Int(weightIDs[position]), weights[position]))
+            leafWeights[leaf].append((Int(weightIDs[position]), weights[position]))
         }
+        self.weightStart.reserveCapacity(count + 1)
+        for list in leafWeights {
+            self.weightStart.append(self.weightTargets.count)
+            for (target, weight) in list where target >= 0 && target < targets {
+                self.weightTargets.append(target)
+                self.weightValues.append(weight)
+            }
+        }
+        self.weightStart.append(self.weightTargets.count)
         var roots: [Int64: Int] = [:]
         var children = Set<Int>()
         for built in self.nodes where built.mode != .leaf { children.insert(built.trueChild); children.insert(built.falseChild) }
@@ -95,28 +113,26 @@ struct TreeEnsemble: Sendable {
         self.baseValues = attributes["base_values"]?.floats.map { Double($0) } ?? []
     }
 
+
     /// The leaf a row reaches in the tree rooted at `root`.
-    func leaf(_ root: Int, _ row: ArraySlice<Double>) -> Int {
+    @inline(__always)
+    static func leaf(_ nodes: UnsafeBufferPointer<Node>, _ root: Int, _ row: UnsafePointer<Double>) -> Int {
         var position = root
         while true {
-            let node = self.nodes[position]
+            let node = nodes[position]
             if node.mode == .leaf { return position }
-            let x = row[row.startIndex + node.feature]
+            let x = row[node.feature]
             let goesTrue: Bool
-            if x.isNaN {
-                goesTrue = node.missingTracksTrue
-            } else {
-                switch node.mode {
-                case .leq: goesTrue = x <= node.value
-                case .lt: goesTrue = x < node.value
-                case .gte: goesTrue = x >= node.value
-                case .gt: goesTrue = x > node.value
-                case .eq: goesTrue = x == node.value
-                case .neq: goesTrue = x != node.value
-                case .leaf: goesTrue = false
-                }
+            switch node.mode {
+            case .leaf: goesTrue = false
+            case .leq: goesTrue = x <= node.value
+            case .lt: goesTrue = x < node.value
+            case .gte: goesTrue = x >= node.value
+            case .gt: goesTrue = x > node.value
+            case .eq: goesTrue = x == node.value
+            case .neq: goesTrue = x != node.value
             }
-            position = goesTrue ? node.trueChild : node.falseChild
+            position = (x.isNaN ? node.missingTracksTrue : goesTrue) ? node.trueChild : node.falseChild
         }
     }
 
@@ -124,29 +140,39 @@ struct TreeEnsemble: Sendable {
     func scores(_ input: Tensor) throws -> [Double] {
         let values = try input.numbers("tree ensemble")
         let (rows, features) = input.matrixShape
-        guard self.nodes.allSatisfy({ $0.mode == .leaf || $0.feature < features }) else {
-            throw MLDeployError(code: .inputMismatch, message: "The tree ensemble reads features the input (\(features) per row) does not have.")
+        guard self.highestFeature < features else {
+            throw MLDeployError(code: .inputMismatch, message: "The tree ensemble reads feature \(self.highestFeature), but the input has \(features) per row.")
         }
-        var output = [Double](repeating: 0, count: rows * self.targets)
-        for row in 0..<rows {
-            let slice = values[(row * features)..<(row * features + features)]
-            var sums = [Double](repeating: 0, count: self.targets)
-            var seen = [Bool](repeating: false, count: self.targets)
-            for root in self.roots {
-                for (target, weight) in self.weights[self.leaf(root, slice)] where target < self.targets {
-                    switch self.aggregate {
-                    case .min: sums[target] = seen[target] ? Swift.min(sums[target], weight) : weight
-                    case .max: sums[target] = seen[target] ? Swift.max(sums[target], weight) : weight
-                    case .sum, .average: sums[target] += weight
+        let targets = self.targets
+        var output = [Double](repeating: 0, count: rows * targets)
+        var seen = [Bool](repeating: false, count: targets)
+        values.withUnsafeBufferPointer { data in
+            self.nodes.withUnsafeBufferPointer { nodes in
+                output.withUnsafeMutableBufferPointer { output in
+                    guard let data = data.baseAddress, let sums = output.baseAddress else { return }
+                    for row in 0..<rows {
+                        let x = data + row * features, scores = sums + row * targets
+                        if self.aggregate == .min || self.aggregate == .max {
+                            for target in 0..<targets { seen[target] = false }
+                        }
+                        for root in self.roots {
+                            let leaf = Self.leaf(nodes, root, x)
+                            for index in self.weightStart[leaf]..<self.weightStart[leaf + 1] {
+                                let target = self.weightTargets[index], weight = self.weightValues[index]
+                                switch self.aggregate {
+                                case .sum, .average: scores[target] += weight
+                                case .min: scores[target] = seen[target] ? Swift.min(scores[target], weight) : weight
+                                case .max: scores[target] = seen[target] ? Swift.max(scores[target], weight) : weight
+                                }
+                                seen[target] = true
+                            }
+                        }
+                        for target in 0..<targets {
+                            if self.aggregate == .average { scores[target] /= Double(Swift.max(self.roots.count, 1)) }
+                            if target < self.baseValues.count { scores[target] += self.baseValues[target] }
+                        }
                     }
-                    seen[target] = true
                 }
-            }
-            for target in 0..<self.targets {
-                var score = sums[target]
-                if self.aggregate == .average { score /= Double(Swift.max(self.roots.count, 1)) }
-                if target < self.baseValues.count { score += self.baseValues[target] }
-                output[row * self.targets + target] = score
             }
         }
         return output
@@ -154,76 +180,59 @@ struct TreeEnsemble: Sendable {
 }
 
 extension Operators {
-    /// The tree ensemble of a TreeEnsembleRegressor or TreeEnsembleClassifier node, built once when
-    /// the model loads (building it is most of the cost of scoring a row), or `nil` for other nodes.
-    static func prepareTreeEnsemble(_ node: NodeProto) throws -> TreeEnsemble? {
-        guard node.domain == "ai.onnx.ml" else { return nil }
-        switch node.opType {
-        case "TreeEnsembleRegressor": return try TreeEnsemble(node, classifier: false, targets: Int(node.attributes["n_targets"]?.int ?? 1))
-        case "TreeEnsembleClassifier": return try TreeEnsemble(node, classifier: true, targets: max(classLabels(node).count, 1))
-        default: return nil
+    static let treeEnsembleRegressor: Compiler = { context in
+        let node = context.node
+        let ensemble = try TreeEnsemble(node, classifier: false, targets: Int(node.attributes["n_targets"]?.int ?? 1))
+        let transform = try PostTransform(node)
+        return { inputs in
+            let input = try required(inputs, 0, "TreeEnsembleRegressor")
+            let scores = Tensor(shape: [input.matrixShape.rows, ensemble.targets], storage: .double(try ensemble.scores(input)), elementType: .float)
+            return [try transform.apply(scores, "TreeEnsembleRegressor")]
         }
     }
 
-    /// Runs a prepared tree ensemble node.
-    static func runTreeEnsemble(_ ensemble: TreeEnsemble, _ node: NodeProto, _ inputs: [Tensor?]) throws -> [Tensor] {
-        node.opType == "TreeEnsembleRegressor" ? try regress(ensemble, node, inputs) : try classify(ensemble, node, inputs)
-    }
-
-    static let treeEnsembleRegressor: Kernel = { node, inputs, _ in
-        try regress(try TreeEnsemble(node, classifier: false, targets: Int(node.attributes["n_targets"]?.int ?? 1)), node, inputs)
-    }
-
-    static let treeEnsembleClassifier: Kernel = { node, inputs, _ in
-        try classify(try TreeEnsemble(node, classifier: true, targets: max(classLabels(node).count, 1)), node, inputs)
-    }
-
-    static func regress(_ ensemble: TreeEnsemble, _ node: NodeProto, _ inputs: [Tensor?]) throws -> [Tensor] {
-        let input = try required(inputs, 0, "TreeEnsembleRegressor")
-        let targets = ensemble.targets
-        let rows = input.matrixShape.rows
-        let scores = Tensor(shape: [rows, targets], storage: .double(try ensemble.scores(input)), elementType: .float)
-        return [try postTransform(scores, node, rows: rows, width: targets)]
-    }
-
-    static func classify(_ ensemble: TreeEnsemble, _ node: NodeProto, _ inputs: [Tensor?]) throws -> [Tensor] {
-        let input = try required(inputs, 0, "TreeEnsembleClassifier")
-        let labels = classLabels(node)
-        let rows = input.matrixShape.rows
-        let values = try ensemble.scores(input)
+    static let treeEnsembleClassifier: Compiler = { context in
+        let node = context.node
+        let names = classLabels(node)
+        let labels = LabelSet(names)
+        let ensemble = try TreeEnsemble(node, classifier: true, targets: max(names.count, 1))
+        let transform = try PostTransform(node)
         let classIDs = Set(node.attributes["class_ids"]?.ints ?? [])
         // A binary model that scores one class only (random forests, gradient boosting): its score
         // is the positive class's weight, and the other class's score is derived from it — with
         // positive weights as 1 − p, otherwise as −s (or, with LOGISTIC, as σ(−s)) — the way ONNX
         // runtimes read such models. The label is decided on the raw score: above 0.5 for
         // positive weights, above 0 otherwise.
-        if labels.count == 2, classIDs.count == 1, let scored = classIDs.first.map(Int.init) {
+        if names.count == 2, classIDs.count == 1, let scored = classIDs.first.map(Int.init) {
             let allPositive = (node.attributes["class_weights"]?.floats ?? []).allSatisfy { $0 >= 0 }
-            let logistic = node.attributes["post_transform"]?.string == "LOGISTIC"
-            var probabilities: [Double] = []
-            var chosen: [Int] = []
-            for row in 0..<rows {
-                let positive = values[row * 2 + scored]
-                chosen.append(positive > (allPositive ? 0.5 : 0) ? 1 : 0)
-                if allPositive {
-                    probabilities += [1 - positive, positive]
-                } else if logistic {
-                    probabilities += [1 / (1 + exp(positive)), 1 / (1 + exp(-positive))]
-                } else {
-                    probabilities += [-positive, positive]
+            return { inputs in
+                let input = try required(inputs, 0, "TreeEnsembleClassifier")
+                let rows = input.matrixShape.rows
+                let values = try ensemble.scores(input)
+                var probabilities = [Double](repeating: 0, count: rows * 2)
+                var chosen = [Int](repeating: 0, count: rows)
+                for row in 0..<rows {
+                    let positive = values[row * 2 + scored]
+                    chosen[row] = positive > (allPositive ? 0.5 : 0) ? 1 : 0
+                    let pair: (Double, Double)
+                    if allPositive {
+                        pair = (1 - positive, positive)
+                    } else if transform == .logistic {
+                        pair = (1 / (1 + exp(positive)), 1 / (1 + exp(-positive)))
+                    } else {
+                        pair = (-positive, positive)
+                    }
+                    (probabilities[row * 2], probabilities[row * 2 + 1]) = pair
                 }
+                return [labels.pick(chosen), labeled(Tensor(shape: [rows, 2], storage: .double(probabilities), elementType: .float), names)]
             }
-            let label: Tensor
-            if labels.allSatisfy({ Int64($0) != nil }) {
-                label = Tensor(shape: [rows], storage: .int64(chosen.map { Int64(labels[$0])! }), elementType: .int64)
-            } else {
-                label = Tensor(shape: [rows], storage: .string(chosen.map { labels[$0] }), elementType: .string)
-            }
-            return [label, labeled(Tensor(shape: [rows, 2], storage: .double(probabilities), elementType: .float), labels)]
         }
-        let scores = Tensor(shape: [rows, max(labels.count, 1)], storage: .double(values), elementType: .float)
-        let transformed = try postTransform(scores, node, rows: rows, width: max(labels.count, 1))
-        let label = try argmaxLabels(transformed, labels: labels, rows: rows, binaryThreshold: nil, raw: scores)
-        return [label, labeled(transformed, labels)]
+        return { inputs in
+            let input = try required(inputs, 0, "TreeEnsembleClassifier")
+            let rows = input.matrixShape.rows
+            let scores = Tensor(shape: [rows, max(names.count, 1)], storage: .double(try ensemble.scores(input)), elementType: .float)
+            let transformed = try transform.apply(scores, "TreeEnsembleClassifier")
+            return [try argmaxLabels(transformed, labels: labels, rows: rows, binaryThreshold: nil), labeled(transformed, names)]
+        }
     }
 }

@@ -1,0 +1,247 @@
+import Foundation
+import MLDeploy
+
+extension Operators {
+    static func map(_ inputs: [Tensor?], _ op: String, _ transform: (Double) -> Double) throws -> Tensor {
+        let input = try required(inputs, 0, op)
+        return Tensor(shape: input.shape, storage: .double(try input.numbers(op).map(transform)), elementType: input.elementType == .double ? .double : .float)
+    }
+
+    /// Element-wise with numpy broadcasting. The shapes small models produce — equal shapes, and a
+    /// matrix with a row vector (a bias) — take direct loops; everything else the general walk.
+    static func broadcast(_ inputs: [Tensor?], _ op: String, _ combine: (Double, Double) -> Double) throws -> Tensor {
+        let a = try required(inputs, 0, op), b = try required(inputs, 1, op)
+        let x = try a.numbers(op), y = try b.numbers(op)
+        let type: ElementType = a.elementType == .double || b.elementType == .double ? .double : .float
+        if a.shape == b.shape {
+            var output = x
+            for index in output.indices { output[index] = combine(x[index], y[index]) }
+            return Tensor(shape: a.shape, storage: .double(output), elementType: type)
+        }
+        if let width = a.shape.last, a.shape.count >= b.shape.count, y.count == width, b.shape.allSatisfy({ $0 == 1 || $0 == width }), b.shape.last == width {
+            var output = x
+            var index = 0
+            while index < output.count {
+                for column in 0..<width { output[index + column] = combine(x[index + column], y[column]) }
+                index += width
+            }
+            return Tensor(shape: a.shape, storage: .double(output), elementType: type)
+        }
+        let rank = max(a.shape.count, b.shape.count)
+        let left = Array(repeating: 1, count: rank - a.shape.count) + a.shape, right = Array(repeating: 1, count: rank - b.shape.count) + b.shape
+        var shape: [Int] = []
+        for (l, r) in zip(left, right) {
+            guard l == r || l == 1 || r == 1 else { throw MLDeployError(code: .invalidValue, message: "\(op) cannot broadcast \(a.shape) with \(b.shape).") }
+            shape.append(max(l, r))
+        }
+        let count = shape.reduce(1, *)
+        func strides(_ dims: [Int]) -> [Int] {
+            var strides = Array(repeating: 0, count: dims.count), step = 1
+            for axis in stride(from: dims.count - 1, through: 0, by: -1) {
+                strides[axis] = dims[axis] == 1 ? 0 : step
+                step *= dims[axis]
+            }
+            return strides
+        }
+        let leftStrides = strides(left), rightStrides = strides(right)
+        var output = [Double](repeating: 0, count: count)
+        var index = [Int](repeating: 0, count: rank)
+        for flat in 0..<count {
+            var i = 0, j = 0
+            for axis in 0..<rank { i += index[axis] * leftStrides[axis]; j += index[axis] * rightStrides[axis] }
+            output[flat] = combine(x[i], y[j])
+            var axis = rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < shape[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return Tensor(shape: shape, storage: .double(output), elementType: type)
+    }
+
+    /// The right operand of a matrix product, as numbers; built once at load when it is a constant.
+    struct Matrix: Sendable {
+        var values: [Double]
+        var rows: Int
+        var columns: Int
+        /// A vector operand: the product drops the last axis.
+        var isVector: Bool
+        var elementType: ElementType
+
+        init(right tensor: Tensor) throws {
+            guard tensor.shape.count <= 2, !tensor.shape.isEmpty else {
+                throw MLDeployError(code: .unsupported, message: "MatMul with a right operand of rank \(tensor.shape.count) is not supported.")
+            }
+            self.values = try tensor.numbers("MatMul")
+            self.isVector = tensor.shape.count == 1
+            (self.rows, self.columns) = self.isVector ? (tensor.shape[0], 1) : (tensor.shape[0], tensor.shape[1])
+            self.elementType = tensor.elementType
+        }
+    }
+
+    /// `a · b`, `a`'s leading axes folded into rows. The inner loop runs over a row of `b` on raw
+    /// buffers, which the compiler vectorizes.
+    static func matMul(_ a: Tensor, _ b: Matrix) throws -> Tensor {
+        let x = try a.numbers("MatMul")
+        let (rows, inner) = a.matrixShape
+        guard inner == b.rows else { throw MLDeployError(code: .invalidValue, message: "MatMul cannot multiply \(a.shape) by a \(b.rows)×\(b.columns) matrix.") }
+        let columns = b.columns
+        var output = [Double](repeating: 0, count: rows * columns)
+        x.withUnsafeBufferPointer { left in
+            b.values.withUnsafeBufferPointer { right in
+                output.withUnsafeMutableBufferPointer { result in
+                    guard let l = left.baseAddress, let r = right.baseAddress, let o = result.baseAddress else { return }
+                    for row in 0..<rows {
+                        let target = o + row * columns
+                        for k in 0..<inner {
+                            let factor = l[row * inner + k]
+                            if factor == 0 { continue }
+                            let source = r + k * columns
+                            for column in 0..<columns { target[column] += factor * source[column] }
+                        }
+                    }
+                }
+            }
+        }
+        let shape = Array(a.shape.dropLast()) + (b.isVector ? [] : [columns])
+        return Tensor(shape: shape, storage: .double(output), elementType: a.elementType == .double ? .double : .float)
+    }
+
+    static func transpose(_ tensor: Tensor) throws -> Tensor {
+        guard tensor.shape.count == 2 else { throw MLDeployError(code: .unsupported, message: "Transposing a tensor of rank \(tensor.shape.count) is not supported.") }
+        let (rows, columns) = (tensor.shape[0], tensor.shape[1])
+        let values = try tensor.numbers("transpose")
+        var output = [Double](repeating: 0, count: values.count)
+        for row in 0..<rows { for column in 0..<columns { output[column * rows + row] = values[row * columns + column] } }
+        return Tensor(shape: [columns, rows], storage: .double(output), elementType: tensor.elementType)
+    }
+
+    /// Softmax along each row; with `zeroStaysZero` (ONNX-ML's SOFTMAX_ZERO) a zero score keeps
+    /// probability zero.
+    static func softmaxRows(_ tensor: Tensor, context: String, zeroStaysZero: Bool = false) throws -> Tensor {
+        var output = try tensor.numbers(context)
+        let (rows, columns) = tensor.matrixShape
+        for row in 0..<rows {
+            let range = (row * columns)..<(row * columns + columns)
+            var top = -Double.infinity
+            for index in range { top = max(top, output[index]) }
+            var sum = 0.0
+            for index in range {
+                let e = zeroStaysZero && output[index] == 0 ? 0 : exp(output[index] - top)
+                output[index] = e
+                sum += e
+            }
+            for index in range { output[index] = sum == 0 ? 0 : output[index] / sum }
+        }
+        return Tensor(shape: tensor.shape, storage: .double(output), elementType: tensor.elementType == .double ? .double : .float)
+    }
+
+    static func cast(_ tensor: Tensor, to target: ElementType) throws -> Tensor {
+        switch target {
+        case .string:
+            let text: [String]
+            switch tensor.storage {
+            case .string(let values): text = values
+            case .int64(let values): text = values.map { String($0) }
+            case .double(let values): text = values.map { String($0) }
+            }
+            return Tensor(shape: tensor.shape, storage: .string(text), elementType: .string)
+        case .int64, .int32, .int8, .uint8, .bool:
+            if case .string(let values) = tensor.storage {
+                return Tensor(shape: tensor.shape, storage: .int64(try values.map { guard let number = Int64($0) else { throw MLDeployError(code: .invalidValue, message: "Cast: '\($0)' is not an integer.") }; return number }), elementType: target)
+            }
+            if case .int64(let values) = tensor.storage, target != .bool {
+                return Tensor(shape: tensor.shape, storage: .int64(values), elementType: target)
+            }
+            let numbers = try tensor.numbers("Cast")
+            return Tensor(shape: tensor.shape, storage: .int64(numbers.map { target == .bool ? ($0 != 0 ? 1 : 0) : Int64($0.rounded(.towardZero)) }), elementType: target)
+        case .float, .double:
+            if case .string(let values) = tensor.storage {
+                return Tensor(shape: tensor.shape, storage: .double(try values.map { guard let number = Double($0) else { throw MLDeployError(code: .invalidValue, message: "Cast: '\($0)' is not a number.") }; return number }), elementType: target)
+            }
+            let numbers = try tensor.numbers("Cast")
+            return Tensor(shape: tensor.shape, storage: .double(target == .float ? numbers.map { Double(Float($0)) } : numbers), elementType: target)
+        }
+    }
+
+    /// ONNX-ML's `post_transform`, read once at load.
+    enum PostTransform: Sendable {
+        case none, logistic, softmax, softmaxZero
+
+        init(_ node: NodeProto) throws {
+            switch node.attributes["post_transform"]?.string ?? "NONE" {
+            case "NONE": self = .none
+            case "LOGISTIC": self = .logistic
+            case "SOFTMAX": self = .softmax
+            case "SOFTMAX_ZERO": self = .softmaxZero
+            case let other: throw MLDeployError(code: .unsupported, message: "\(node.opType)'s post_transform \(other) is not supported.")
+            }
+        }
+
+        func apply(_ scores: Tensor, _ op: String) throws -> Tensor {
+            switch self {
+            case .none: return scores
+            case .logistic: return Tensor(shape: scores.shape, storage: .double(try scores.numbers(op).map { 1 / (1 + exp(-$0)) }), elementType: .float)
+            case .softmax: return try softmaxRows(scores, context: op)
+            case .softmaxZero: return try softmaxRows(scores, context: op, zeroStaysZero: true)
+            }
+        }
+    }
+
+    static func classLabels(_ node: NodeProto) -> [String] {
+        if let strings = node.attributes["classlabels_strings"]?.strings, !strings.isEmpty { return strings }
+        // LinearClassifier names integer labels `classlabels_ints`; the tree ensembles `classlabels_int64s`.
+        return (node.attributes["classlabels_ints"] ?? node.attributes["classlabels_int64s"])?.ints.map { String($0) } ?? []
+    }
+
+    static func labeled(_ tensor: Tensor, _ labels: [String]) -> Tensor {
+        var tensor = tensor
+        if labels.count == tensor.matrixShape.columns { tensor.columnLabels = labels }
+        return tensor
+    }
+
+    /// Class labels as the tensor a classifier's label output carries: integers when every label
+    /// is one, otherwise text. Built once at load; `pick` selects per row.
+    struct LabelSet: Sendable {
+        var text: [String]
+        var integers: [Int64]?
+
+        init(_ labels: [String]) {
+            self.text = labels
+            let integers = labels.compactMap { Int64($0) }
+            self.integers = integers.count == labels.count ? integers : nil
+        }
+
+        /// The labels of the chosen classes (a class index itself when there are no labels).
+        func pick(_ chosen: [Int]) -> Tensor {
+            if self.text.isEmpty {
+                return Tensor(shape: [chosen.count], storage: .int64(chosen.map(Int64.init)), elementType: .int64)
+            }
+            if let integers = self.integers {
+                return Tensor(shape: [chosen.count], storage: .int64(chosen.map { integers[$0] }), elementType: .int64)
+            }
+            return Tensor(shape: [chosen.count], storage: .string(chosen.map { self.text[$0] }), elementType: .string)
+        }
+    }
+
+    /// The label of each row's best class (a binary model with one score decides by its sign, or
+    /// its probability against `binaryThreshold`).
+    static func argmaxLabels(_ scores: Tensor, labels: LabelSet, rows: Int, binaryThreshold: Double?) throws -> Tensor {
+        let values = try scores.numbers("classifier")
+        let width = values.count / max(rows, 1)
+        var chosen = [Int](repeating: 0, count: rows)
+        for row in 0..<rows {
+            let start = row * width
+            if let threshold = binaryThreshold {
+                chosen[row] = values[start + 1] > threshold ? 1 : 0
+            } else {
+                var best = 0
+                for index in 1..<max(width, 1) where values[start + index] > values[start + best] { best = index }
+                chosen[row] = best
+            }
+        }
+        return labels.pick(chosen)
+    }
+}
