@@ -16,7 +16,7 @@ extension Operators {
         "ArgMax": argMax,
         "MatMul": { context in
             let right = try context.constant(1).map(Matrix.init(right:))
-            return { inputs in
+            return Kernel { inputs in
                 let left = try required(inputs, 0, "MatMul")
                 return [try matMul(left, try right ?? Matrix(right: try required(inputs, 1, "MatMul")))]
             }
@@ -26,7 +26,7 @@ extension Operators {
         "Softmax": stateless { inputs in [try softmaxRows(try required(inputs, 0, "Softmax"), context: "Softmax")] },
         "Flatten": { context in
             let axis = Int(context.attributes["axis"]?.int ?? 1)
-            return { inputs in
+            return Kernel { inputs in
                 var input = try required(inputs, 0, "Flatten")
                 let normalized = axis < 0 ? axis + input.shape.count : axis
                 input.shape = [input.shape.prefix(normalized).reduce(1, *), input.shape.dropFirst(normalized).reduce(1, *)]
@@ -51,14 +51,14 @@ extension Operators {
             guard let target = context.attributes["to"]?.int.flatMap(ElementType.init(rawValue:)) else {
                 throw MLDeployError(code: .unsupported, message: "Cast to element type \(context.attributes["to"]?.int ?? -1) is not supported.")
             }
-            return { inputs in [try cast(try required(inputs, 0, "Cast"), to: target)] }
+            return Kernel { inputs in [try cast(try required(inputs, 0, "Cast"), to: target)] }
         },
         "Concat": concat,
     ]
 
     static let gather: Compiler = { context in
         let axisAttribute = Int(context.attributes["axis"]?.int ?? 0)
-        return { inputs in
+        return Kernel { inputs in
             let data = try required(inputs, 0, "Gather")
             let indexTensor = try required(inputs, 1, "Gather")
             let rank = data.shape.count
@@ -87,7 +87,7 @@ extension Operators {
     static let argMax: Compiler = { context in
         let axis = Int(context.attributes["axis"]?.int ?? 0)
         let keep = (context.attributes["keepdims"]?.int ?? 1) == 1
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "ArgMax")
             guard axis == input.shape.count - 1 || axis == -1 else {
                 throw MLDeployError(code: .unsupported, message: "ArgMax is supported along the last axis only (got axis \(axis) for rank \(input.shape.count)).")
@@ -116,7 +116,7 @@ extension Operators {
         }
         let constantB = try context.constant(1).map(rightMatrix)
         let constantC = try context.constant(2).map(scaled)
-        return { inputs in
+        return Kernel { inputs in
             var a = try required(inputs, 0, "Gemm")
             if transA { a = try transpose(a) }
             var product = try matMul(a, try constantB ?? rightMatrix(try required(inputs, 1, "Gemm")))
@@ -130,7 +130,7 @@ extension Operators {
 
     static let concat: Compiler = { context in
         let axis = Int(context.attributes["axis"]?.int ?? 1)
-        return { inputs in
+        return Kernel { inputs in
             let parts = inputs.compactMap { $0 }
             guard let first = parts.first else { return [] }
             guard axis == first.shape.count - 1 || axis == -1 else {

@@ -16,7 +16,7 @@ extension Operators {
         "ZipMap": { context in
             let attributes = context.attributes
             let labels = attributes["classlabels_strings"]?.strings ?? attributes["classlabels_int64s"]?.ints.map { String($0) } ?? []
-            return { inputs in
+            return Kernel { inputs in
                 var input = try required(inputs, 0, "ZipMap")
                 if !labels.isEmpty { input.columnLabels = labels }
                 return [input]
@@ -32,7 +32,7 @@ extension Operators {
         let imputed: [Double] = (attributes["imputed_value_floats"]?.floats ?? []).map { Double($0) }
         let replaced = Double(attributes["replaced_value_float"]?.float ?? 0)
         let name = context.node.name
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "Imputer")
             let (_, columns) = input.matrixShape
             if case .int64(let values) = input.storage {
@@ -57,7 +57,7 @@ extension Operators {
         let position = Dictionary(categories.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
         let strict = (attributes["zeros"]?.int ?? 1) == 0
         let name = context.node.name
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "OneHotEncoder")
             let keys: [String]
             switch input.storage {
@@ -96,21 +96,21 @@ extension Operators {
         }
         if let values = attributes["values_strings"]?.strings, !values.isEmpty {
             let map = table(values), fallback = attributes["default_string"]?.string ?? "_Unused"
-            return { inputs in
+            return Kernel { inputs in
                 let input = try required(inputs, 0, "LabelEncoder")
                 return [Tensor(shape: input.shape, storage: .string(text(input).map { map[$0] ?? fallback }), elementType: .string)]
             }
         }
         if let values = attributes["values_int64s"]?.ints, !values.isEmpty {
             let map = table(values), fallback = attributes["default_int64"]?.int ?? -1
-            return { inputs in
+            return Kernel { inputs in
                 let input = try required(inputs, 0, "LabelEncoder")
                 return [Tensor(shape: input.shape, storage: .int64(text(input).map { map[$0] ?? fallback }), elementType: .int64)]
             }
         }
         let map = table((attributes["values_floats"]?.floats ?? []).map { Double($0) })
         let fallback = Double(attributes["default_float"]?.float ?? -0.0)
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "LabelEncoder")
             return [Tensor(shape: input.shape, storage: .double(text(input).map { map[$0] ?? fallback }), elementType: .float)]
         }
@@ -119,7 +119,7 @@ extension Operators {
     static let scaler: Compiler = { context in
         let offsets = context.attributes["offset"]?.floats.map(Double.init) ?? []
         let scales = context.attributes["scale"]?.floats.map(Double.init) ?? []
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "Scaler")
             var values = try input.numbers("Scaler")
             let columns = input.matrixShape.columns
@@ -141,7 +141,7 @@ extension Operators {
         guard ["MAX", "L1", "L2"].contains(norm) else {
             throw MLDeployError(code: .unsupported, message: "Normalizer norm \(norm) is not supported (MAX, L1, L2).")
         }
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "Normalizer")
             let values = try input.numbers("Normalizer")
             let (rows, columns) = input.matrixShape
@@ -199,7 +199,7 @@ extension Operators {
     static let linearRegressor: Compiler = { context in
         let weights = LinearWeights(context.node, outputs: Int(context.attributes["targets"]?.int ?? 1))
         let transform = try PostTransform(context.node)
-        return { inputs in [try transform.apply(try weights.apply(try required(inputs, 0, "LinearRegressor")), "LinearRegressor")] }
+        return Kernel { inputs in [try transform.apply(try weights.apply(try required(inputs, 0, "LinearRegressor")), "LinearRegressor")] }
     }
 
     static let linearClassifier: Compiler = { context in
@@ -213,7 +213,7 @@ extension Operators {
         // is decided by the score's sign (or its probability against 0.5).
         let binary = outputs == 1 && names.count == 2
         let threshold: Double? = binary ? (transform == .logistic ? 0.5 : 0) : nil
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "LinearClassifier")
             let rows = input.matrixShape.rows
             var scores = try weights.apply(input)
@@ -230,7 +230,7 @@ extension Operators {
 
     static let arrayFeatureExtractor: Compiler = { context in
         let constantIndices = try context.constant(1).map { try $0.integers("ArrayFeatureExtractor's indices").map(Int.init) }
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "ArrayFeatureExtractor")
             let indices = try constantIndices ?? required(inputs, 1, "ArrayFeatureExtractor").integers("ArrayFeatureExtractor's indices").map(Int.init)
             let (rows, columns) = input.matrixShape

@@ -81,13 +81,43 @@ extension Operators {
         }
     }
 
-    /// `a · b`, `a`'s leading axes folded into rows. The inner loop runs over a row of `b` on raw
-    /// buffers, which the compiler vectorizes.
+    /// `a · b`, `a`'s leading axes folded into rows.
     static func matMul(_ a: Tensor, _ b: Matrix) throws -> Tensor {
-        let x = try a.numbers("MatMul")
         let (rows, inner) = a.matrixShape
         guard inner == b.rows else { throw MLDeployError(code: .invalidValue, message: "MatMul cannot multiply \(a.shape) by a \(b.rows)×\(b.columns) matrix.") }
-        let columns = b.columns
+        let output = multiply(try a.numbers("MatMul"), rows: rows, by: b, bias: nil, activation: nil)
+        let shape = Array(a.shape.dropLast()) + (b.isVector ? [] : [b.columns])
+        return Tensor(shape: shape, storage: .double(output), elementType: a.elementType == .double ? .double : .float)
+    }
+
+    /// An element-wise function fused into a dense layer.
+    enum Activation: Sendable {
+        case relu, sigmoid, tanh
+
+        init?(opType: String) {
+            switch opType {
+            case "Relu": self = .relu
+            case "Sigmoid": self = .sigmoid
+            case "Tanh": self = .tanh
+            default: return nil
+            }
+        }
+
+        @inline(__always)
+        func callAsFunction(_ x: Double) -> Double {
+            switch self {
+            case .relu: return max(0, x)
+            case .sigmoid: return 1 / (1 + exp(-x))
+            case .tanh: return Foundation.tanh(x)
+            }
+        }
+    }
+
+    /// `activation(x · b + bias)` for `rows` rows of `x`, in one output buffer: each output row
+    /// starts as the bias, rows of `b` are accumulated into it on raw buffers (the inner loop
+    /// vectorizes), and the activation is applied in place.
+    static func multiply(_ x: [Double], rows: Int, by b: Matrix, bias: [Double]?, activation: Activation?) -> [Double] {
+        let inner = b.rows, columns = b.columns
         var output = [Double](repeating: 0, count: rows * columns)
         x.withUnsafeBufferPointer { left in
             b.values.withUnsafeBufferPointer { right in
@@ -95,18 +125,34 @@ extension Operators {
                     guard let l = left.baseAddress, let r = right.baseAddress, let o = result.baseAddress else { return }
                     for row in 0..<rows {
                         let target = o + row * columns
+                        if let bias { for column in 0..<columns { target[column] = bias[column] } }
                         for k in 0..<inner {
                             let factor = l[row * inner + k]
                             if factor == 0 { continue }
                             let source = r + k * columns
                             for column in 0..<columns { target[column] += factor * source[column] }
                         }
+                        if let activation { for column in 0..<columns { target[column] = activation(target[column]) } }
                     }
                 }
             }
         }
-        let shape = Array(a.shape.dropLast()) + (b.isVector ? [] : [columns])
-        return Tensor(shape: shape, storage: .double(output), elementType: a.elementType == .double ? .double : .float)
+        return output
+    }
+
+    /// A dense layer fused from MatMul with a constant matrix, Add of a constant row-vector bias,
+    /// and optionally an activation (see ``ExecutionPlan``): one kernel, one output buffer.
+    static func dense(_ weights: Matrix, bias: [Double], activation: Activation?) -> Kernel {
+        Kernel { inputs in
+            let input = try required(inputs, 0, "MatMul")
+            let (rows, inner) = input.matrixShape
+            guard inner == weights.rows else {
+                throw MLDeployError(code: .invalidValue, message: "MatMul cannot multiply \(input.shape) by a \(weights.rows)×\(weights.columns) matrix.")
+            }
+            let output = multiply(try input.numbers("MatMul"), rows: rows, by: weights, bias: bias, activation: activation)
+            let type: ElementType = input.elementType == .double || weights.elementType == .double ? .double : .float
+            return [Tensor(shape: Array(input.shape.dropLast()) + [weights.columns], storage: .double(output), elementType: type)]
+        }
     }
 
     static func transpose(_ tensor: Tensor) throws -> Tensor {

@@ -8,7 +8,17 @@ import MLDeploy
 /// ids, transposed weight matrices — was most of the cost of a one-row call.
 enum Operators {
     /// A node's work at scoring time: its inputs (absent optional inputs are `nil`) to its outputs.
-    typealias Kernel = @Sendable ([Tensor?]) throws -> [Tensor]
+    ///
+    /// A struct rather than a bare closure type: closures kept in generic containers (the
+    /// operator tables) are called through reabstraction thunks, which cost a one-row call
+    /// measurable retains and releases; a closure inside a struct is stored as it is.
+    struct Kernel: Sendable {
+        let run: @Sendable ([Tensor?]) throws -> [Tensor]
+
+        init(_ run: @escaping @Sendable ([Tensor?]) throws -> [Tensor]) {
+            self.run = run
+        }
+    }
 
     /// Reads a node once, at load, and returns its kernel; throws for what it cannot run.
     typealias Compiler = @Sendable (CompileContext) throws -> Kernel
@@ -51,7 +61,8 @@ enum Operators {
     }
 
     /// A kernel that has no attributes to read: the compiler just returns it.
-    static func stateless(_ kernel: @escaping Kernel) -> Compiler {
-        { _ in kernel }
+    static func stateless(_ run: @escaping @Sendable ([Tensor?]) throws -> [Tensor]) -> Compiler {
+        let kernel = Kernel(run)
+        return { _ in kernel }
     }
 }

@@ -184,7 +184,7 @@ extension Operators {
         let node = context.node
         let ensemble = try TreeEnsemble(node, classifier: false, targets: Int(node.attributes["n_targets"]?.int ?? 1))
         let transform = try PostTransform(node)
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "TreeEnsembleRegressor")
             let scores = Tensor(shape: [input.matrixShape.rows, ensemble.targets], storage: .double(try ensemble.scores(input)), elementType: .float)
             return [try transform.apply(scores, "TreeEnsembleRegressor")]
@@ -205,7 +205,7 @@ extension Operators {
         // positive weights, above 0 otherwise.
         if names.count == 2, classIDs.count == 1, let scored = classIDs.first.map(Int.init) {
             let allPositive = (node.attributes["class_weights"]?.floats ?? []).allSatisfy { $0 >= 0 }
-            return { inputs in
+            return Kernel { inputs in
                 let input = try required(inputs, 0, "TreeEnsembleClassifier")
                 let rows = input.matrixShape.rows
                 let values = try ensemble.scores(input)
@@ -227,7 +227,7 @@ extension Operators {
                 return [labels.pick(chosen), labeled(Tensor(shape: [rows, 2], storage: .double(probabilities), elementType: .float), names)]
             }
         }
-        return { inputs in
+        return Kernel { inputs in
             let input = try required(inputs, 0, "TreeEnsembleClassifier")
             let rows = input.matrixShape.rows
             let scores = Tensor(shape: [rows, max(names.count, 1)], storage: .double(try ensemble.scores(input)), elementType: .float)
