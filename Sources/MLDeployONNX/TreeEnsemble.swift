@@ -6,12 +6,14 @@ import MLDeploy
 struct TreeEnsemble: Sendable {
     enum Mode: Sendable { case leq, lt, gte, gt, eq, neq, leaf }
 
+    /// 24 bytes: a tree of a few hundred nodes stays in the first-level cache while a batch
+    /// walks it.
     struct Node: Sendable {
-        var mode: Mode = .leaf
-        var feature = 0
         var value = 0.0
-        var trueChild = -1
-        var falseChild = -1
+        var feature: Int32 = 0
+        var trueChild: Int32 = -1
+        var falseChild: Int32 = -1
+        var mode: Mode = .leaf
         var missingTracksTrue = false
     }
 
@@ -27,6 +29,10 @@ struct TreeEnsemble: Sendable {
     var roots: [Int] = []
     /// The highest feature a branch reads: inputs must have more columns than this.
     var highestFeature = -1
+    /// Every branch compares the same way and a missing value (NaN) always takes the false branch
+    /// — scikit-learn and LightGBM export `BRANCH_LEQ`, XGBoost `BRANCH_LT` — so the walk can
+    /// skip the per-node mode switch and NaN test (NaN fails `<=` and `<` by itself).
+    var uniformBranch: Mode?
     var targets: Int
     var aggregate: Aggregate
     var baseValues: [Double]
@@ -59,19 +65,22 @@ struct TreeEnsemble: Sendable {
             case "LEAF": built.mode = .leaf
             case let other: throw MLDeployError(code: .unsupported, message: "\(node.opType) node mode \(other) is not supported.")
             }
-            built.feature = Int(features[position])
+            guard let feature = Int32(exactly: features[position]) else {
+                throw MLDeployError(code: .invalidValue, message: "\(node.opType) '\(node.name)' has a feature index out of range.")
+            }
+            built.feature = feature
             built.value = values[position]
             if built.mode != .leaf {
                 guard let trueChild = index[treeIDs[position]]?[trueIDs[position]], let falseChild = index[treeIDs[position]]?[falseIDs[position]] else {
                     throw MLDeployError(code: .invalidValue, message: "\(node.opType) '\(node.name)' has a branch to a node that does not exist.")
                 }
-                built.trueChild = trueChild
-                built.falseChild = falseChild
+                built.trueChild = Int32(trueChild)
+                built.falseChild = Int32(falseChild)
             }
             built.missingTracksTrue = position < missing.count && missing[position] != 0
             if built.mode != .leaf {
                 guard built.feature >= 0 else { throw MLDeployError(code: .invalidValue, message: "\(node.opType) '\(node.name)' branches on a negative feature index.") }
-                self.highestFeature = Swift.max(self.highestFeature, built.feature)
+                self.highestFeature = Swift.max(self.highestFeature, Int(built.feature))
             }
             self.nodes[position] = built
         }
@@ -99,10 +108,14 @@ struct TreeEnsemble: Sendable {
         self.weightStart.append(self.weightTargets.count)
         var roots: [Int64: Int] = [:]
         var children = Set<Int>()
-        for built in self.nodes where built.mode != .leaf { children.insert(built.trueChild); children.insert(built.falseChild) }
+        for built in self.nodes where built.mode != .leaf { children.insert(Int(built.trueChild)); children.insert(Int(built.falseChild)) }
         for position in 0..<count where !children.contains(position) && roots[treeIDs[position]] == nil { roots[treeIDs[position]] = position }
         self.roots = roots.sorted { $0.key < $1.key }.map(\.value)
         self.targets = targets
+        let branches = self.nodes.filter { $0.mode != .leaf }
+        if let mode = branches.first?.mode, mode == .leq || mode == .lt, branches.allSatisfy({ $0.mode == mode && !$0.missingTracksTrue }) {
+            self.uniformBranch = mode
+        }
         switch attributes["aggregate_function"]?.string ?? "SUM" {
         case "SUM": self.aggregate = .sum
         case "AVERAGE": self.aggregate = .average
@@ -114,14 +127,25 @@ struct TreeEnsemble: Sendable {
     }
 
 
-    /// The leaf a row reaches in the tree rooted at `root`.
+    /// The leaf a row reaches in the tree rooted at `root`, every branch deciding by `goesTrue`.
     @inline(__always)
-    static func leaf(_ nodes: UnsafeBufferPointer<Node>, _ root: Int, _ row: UnsafePointer<Double>) -> Int {
+    static func walk(_ nodes: UnsafePointer<Node>, _ root: Int, _ row: UnsafePointer<Double>, _ goesTrue: (Double, Double) -> Bool) -> Int {
         var position = root
         while true {
             let node = nodes[position]
             if node.mode == .leaf { return position }
-            let x = row[node.feature]
+            position = Int(goesTrue(row[Int(node.feature)], node.value) ? node.trueChild : node.falseChild)
+        }
+    }
+
+    /// The leaf a row reaches in the tree rooted at `root`, any branch mode, NaN per node.
+    @inline(__always)
+    static func leaf(_ nodes: UnsafePointer<Node>, _ root: Int, _ row: UnsafePointer<Double>) -> Int {
+        var position = root
+        while true {
+            let node = nodes[position]
+            if node.mode == .leaf { return position }
+            let x = row[Int(node.feature)]
             let goesTrue: Bool
             switch node.mode {
             case .leaf: goesTrue = false
@@ -132,11 +156,14 @@ struct TreeEnsemble: Sendable {
             case .eq: goesTrue = x == node.value
             case .neq: goesTrue = x != node.value
             }
-            position = (x.isNaN ? node.missingTracksTrue : goesTrue) ? node.trueChild : node.falseChild
+            position = Int((x.isNaN ? node.missingTracksTrue : goesTrue) ? node.trueChild : node.falseChild)
         }
     }
 
     /// Aggregated scores, `rows × targets`, base values added.
+    ///
+    /// Tree by tree, each walked by every row in turn: one tree's nodes stay in cache for the
+    /// whole batch, where row by row every tree would be fetched again for each row.
     func scores(_ input: Tensor) throws -> [Double] {
         let values = try input.numbers("tree ensemble")
         let (rows, features) = input.matrixShape
@@ -145,31 +172,49 @@ struct TreeEnsemble: Sendable {
         }
         let targets = self.targets
         var output = [Double](repeating: 0, count: rows * targets)
-        var seen = [Bool](repeating: false, count: targets)
+        // MIN and MAX start from a tree's first weight, not from zero.
+        var seen = [Bool](repeating: false, count: self.aggregate == .min || self.aggregate == .max ? rows * targets : 0)
         values.withUnsafeBufferPointer { data in
             self.nodes.withUnsafeBufferPointer { nodes in
-                output.withUnsafeMutableBufferPointer { output in
-                    guard let data = data.baseAddress, let sums = output.baseAddress else { return }
-                    for row in 0..<rows {
-                        let x = data + row * features, scores = sums + row * targets
-                        if self.aggregate == .min || self.aggregate == .max {
-                            for target in 0..<targets { seen[target] = false }
-                        }
-                        for root in self.roots {
-                            let leaf = Self.leaf(nodes, root, x)
-                            for index in self.weightStart[leaf]..<self.weightStart[leaf + 1] {
-                                let target = self.weightTargets[index], weight = self.weightValues[index]
-                                switch self.aggregate {
-                                case .sum, .average: scores[target] += weight
-                                case .min: scores[target] = seen[target] ? Swift.min(scores[target], weight) : weight
-                                case .max: scores[target] = seen[target] ? Swift.max(scores[target], weight) : weight
+                self.weightStart.withUnsafeBufferPointer { starts in
+                    self.weightTargets.withUnsafeBufferPointer { weightTargets in
+                        self.weightValues.withUnsafeBufferPointer { weightValues in
+                            output.withUnsafeMutableBufferPointer { output in
+                                guard let data = data.baseAddress, let nodes = nodes.baseAddress, let sums = output.baseAddress else { return }
+                                let summing = self.aggregate == .sum || self.aggregate == .average
+                                /// Each row's leaf in the tree at `root`, with the walk the model needs.
+                                @inline(__always) func leaf(_ root: Int, _ row: UnsafePointer<Double>) -> Int {
+                                    switch self.uniformBranch {
+                                    case .leq: return Self.walk(nodes, root, row) { $0 <= $1 }
+                                    case .lt: return Self.walk(nodes, root, row) { $0 < $1 }
+                                    default: return Self.leaf(nodes, root, row)
+                                    }
                                 }
-                                seen[target] = true
+                                for root in self.roots {
+                                    for row in 0..<rows {
+                                        let leaf = leaf(root, data + row * features)
+                                        let scores = sums + row * targets
+                                        if summing {
+                                            for index in starts[leaf]..<starts[leaf + 1] { scores[weightTargets[index]] += weightValues[index] }
+                                            continue
+                                        }
+                                        for index in starts[leaf]..<starts[leaf + 1] {
+                                            let target = weightTargets[index], weight = weightValues[index]
+                                            let first = !seen[row * targets + target]
+                                            seen[row * targets + target] = true
+                                            scores[target] = first ? weight : (self.aggregate == .min ? Swift.min(scores[target], weight) : Swift.max(scores[target], weight))
+                                        }
+                                    }
+                                }
+                                let trees = Double(Swift.max(self.roots.count, 1))
+                                for row in 0..<rows {
+                                    let scores = sums + row * targets
+                                    for target in 0..<targets {
+                                        if self.aggregate == .average { scores[target] /= trees }
+                                        if target < self.baseValues.count { scores[target] += self.baseValues[target] }
+                                    }
+                                }
                             }
-                        }
-                        for target in 0..<targets {
-                            if self.aggregate == .average { scores[target] /= Double(Swift.max(self.roots.count, 1)) }
-                            if target < self.baseValues.count { scores[target] += self.baseValues[target] }
                         }
                     }
                 }
