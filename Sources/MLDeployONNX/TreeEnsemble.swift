@@ -138,7 +138,7 @@ struct TreeEnsemble: Sendable {
         }
     }
 
-    /// The leaf a row reaches in the tree rooted at `root`, any branch mode, NaN per node.
+    /// The leaf a row reaches in the tree rooted at `root`, any branch mode.
     @inline(__always)
     static func leaf(_ nodes: UnsafePointer<Node>, _ root: Int, _ row: UnsafePointer<Double>) -> Int {
         var position = root
@@ -156,7 +156,9 @@ struct TreeEnsemble: Sendable {
             case .eq: goesTrue = x == node.value
             case .neq: goesTrue = x != node.value
             }
-            position = Int((x.isNaN ? node.missingTracksTrue : goesTrue) ? node.trueChild : node.falseChild)
+            // As ONNX runtimes read it: the comparison decides, and a missing value (NaN) also
+            // goes true where the node says so (NaN fails every comparison but `!=`).
+            position = Int(goesTrue || (node.missingTracksTrue && x.isNaN) ? node.trueChild : node.falseChild)
         }
     }
 

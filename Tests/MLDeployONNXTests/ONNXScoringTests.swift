@@ -17,8 +17,8 @@ struct ONNXScoringTests {
         let outputs: JSONObject
     }
 
-    /// Runs the model maker once per process.
-    static let cases: Result<[Case], TestFailure> = {
+    /// Runs the model maker once per process; the directory it wrote.
+    static let made: Result<URL, TestFailure> = {
         do {
             let directory = try temporaryDirectory("onnx")
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/make_models.py").path
@@ -34,6 +34,15 @@ struct ONNXScoringTests {
             guard process.terminationStatus == 0 else {
                 return .failure(TestFailure("make_models.py failed (scripts/bootstrap.sh installs scikit-learn, skl2onnx and onnxruntime): \(text)"))
             }
+            return .success(directory)
+        } catch {
+            return .failure(TestFailure("\(error)"))
+        }
+    }()
+
+    /// The scored cases the model maker wrote (`cases.json`).
+    static let cases: Result<[Case], TestFailure> = Self.made.flatMap { directory in
+        do {
             let json = try JSONValue(parsing: Data(contentsOf: directory.appendingPathComponent("cases.json")))
             return .success(try (json.arrayValue ?? []).map { entry in
                 Case(
@@ -47,13 +56,27 @@ struct ONNXScoringTests {
         } catch {
             return .failure(TestFailure("\(error)"))
         }
-    }()
+    }
+
+    /// The frame of a case's inputs: its named columns, or its rows as columns `f0`, `f1`, ….
+    static func frame(_ testCase: Case) throws -> DataFrame {
+        if let named = testCase.frame {
+            return try DataFrame(columns: named.map { member in
+                DataFrame.Column(name: member.key, values: (member.value.arrayValue ?? []).map { $0.stringValue.map(MLScalar.character) ?? .numeric($0.doubleValue ?? .nan) })
+            })
+        }
+        let width = testCase.rows.first?.count ?? 0
+        return try DataFrame(columns: (0..<width).map { column in
+            DataFrame.Column(name: "f\(column)", values: testCase.rows.map { .numeric($0[column]) })
+        })
+    }
 
     static let names = [
         "linear_regression", "logistic_binary", "logistic_multiclass", "logistic_text_labels", "scaler_pipeline", "mlp_regressor", "mlp_classifier", "mlp_tanh",
         "decision_tree_regressor", "decision_tree_classifier", "random_forest_regressor", "random_forest_classifier",
         "gradient_boosting_regressor", "gradient_boosting_binary", "gradient_boosting_multiclass",
         "imputer_pipeline", "categorical_pipeline", "label_encoder",
+        "tree_modes_sum", "tree_modes_max", "tree_modes_min", "tree_lt_average", "tree_modes_classifier",
     ]
 
     @Test("equal to onnxruntime within 1e-5 relative", arguments: names)
@@ -61,17 +84,7 @@ struct ONNXScoringTests {
         let cases = try Self.cases.get()
         let testCase = try #require(cases.first { $0.name == name })
         let model = try ONNXModel(data: testCase.model)
-        let frame: DataFrame
-        if let named = testCase.frame {
-            frame = try DataFrame(columns: named.map { member in
-                DataFrame.Column(name: member.key, values: (member.value.arrayValue ?? []).map { $0.stringValue.map(MLScalar.character) ?? .numeric($0.doubleValue ?? .nan) })
-            })
-        } else {
-            let width = testCase.rows.first?.count ?? 0
-            frame = try DataFrame(columns: (0..<width).map { column in
-                DataFrame.Column(name: "f\(column)", values: testCase.rows.map { .numeric($0[column]) })
-            })
-        }
+        let frame = try Self.frame(testCase)
         let scored = try model.score(frame)
         #expect(scored.rowCount == frame.rowCount)
         let columns = Dictionary(uniqueKeysWithValues: scored.columns.map { ($0.name, $0.values) })
@@ -93,6 +106,51 @@ struct ONNXScoringTests {
                         Issue.record("\(name) \(columnName)[\(row)]: ours \(ours[row]), onnxruntime \(expected)")
                     }
                 }
+            }
+        }
+    }
+
+    @Test("one loaded model scores concurrent calls safely: every answer equals the one-at-a-time answer")
+    func concurrentScoring() async throws {
+        let cases = try Self.cases.get()
+        for name in ["random_forest_classifier", "mlp_classifier", "categorical_pipeline"] {
+            let testCase = try #require(cases.first { $0.name == name })
+            let model = try ONNXModel(data: testCase.model)
+            let frame = try Self.frame(testCase)
+            // Single rows and the whole frame, each scored alone first.
+            let frames = try (0..<frame.rowCount).map { row in
+                try DataFrame(columns: frame.columns.map { DataFrame.Column(name: $0.name, values: [$0.values[row]]) })
+            } + [frame]
+            let expected = try frames.map { try model.score($0) }
+            let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+                for round in 0..<8 {
+                    group.addTask {
+                        var wrong = 0
+                        for index in frames.indices.shuffled() where try model.score(frames[index]) != expected[index] { wrong += 1 }
+                        _ = round
+                        return wrong
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(mismatches == 0, "\(name): \(mismatches) concurrent answers differed")
+        }
+    }
+
+    @Test("models the engine cannot run are refused at load with a typed error naming what is wrong")
+    func refusalsAtLoad() throws {
+        let directory = try Self.made.get()
+        let refusals = try JSONValue(parsing: Data(contentsOf: directory.appendingPathComponent("refusals.json"))).arrayValue ?? []
+        #expect(refusals.count >= 9)
+        for refusal in refusals {
+            let name = refusal["name"]?.stringValue ?? "?"
+            let data = try Data(contentsOf: directory.appendingPathComponent(refusal["model"]?.stringValue ?? ""))
+            let code = refusal["code"]?.stringValue ?? "?", phrase = refusal["contains"]?.stringValue ?? "?"
+            #expect(throws: MLDeployError.self, "\(name)") { try ONNXModel(data: data) }
+            do {
+                _ = try ONNXModel(data: data)
+            } catch let error as MLDeployError {
+                #expect(error.code.rawValue == code && error.message.contains(phrase), "\(name): \(error)")
             }
         }
     }

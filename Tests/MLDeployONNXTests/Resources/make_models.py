@@ -127,6 +127,110 @@ codes = session.run(None, {"input": np.array(words, dtype=object)})[0]
 cases.append({"name": "label_encoder", "model": "label_encoder.onnx", "frame": {"input": words},
               "outputs": {"code": {"rows": [[int(c)] for c in codes]}}})
 
+# Tree ensembles built by hand: every branch mode (LEQ, LT, GTE, GT, EQ, NEQ), missing values
+# routed either way, and each aggregate function — scikit-learn only ever writes BRANCH_LEQ with
+# missing values going false. Thresholds and inputs sit on a 0.5 grid so EQ and NEQ really split;
+# a fifth of the inputs are NaN (null in JSON).
+def random_ensemble(trees, depth, modes, missing_true, targets, classifier):
+    attributes = {key: [] for key in ["nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_modes",
+                                      "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true"]}
+    weights = {"treeids": [], "nodeids": [], "ids": [], "weights": []}
+    for tree in range(trees):
+        next_id = [0]
+        def build(level):
+            node = next_id[0]
+            next_id[0] += 1
+            leaf = level == depth or (level > 1 and rng.rand() < 0.2)
+            attributes["nodes_treeids"].append(tree)
+            attributes["nodes_nodeids"].append(node)
+            attributes["nodes_featureids"].append(0 if leaf else int(rng.randint(0, 4)))
+            attributes["nodes_values"].append(0.0 if leaf else float(rng.randint(-4, 5)) / 2)
+            attributes["nodes_modes"].append("LEAF" if leaf else str(rng.choice(modes)))
+            attributes["nodes_missing_value_tracks_true"].append(0 if leaf else int(missing_true and rng.rand() < 0.5))
+            position = len(attributes["nodes_truenodeids"])
+            attributes["nodes_truenodeids"].append(0)
+            attributes["nodes_falsenodeids"].append(0)
+            if leaf:
+                for target in range(targets):
+                    weights["treeids"].append(tree)
+                    weights["nodeids"].append(node)
+                    weights["ids"].append(target)
+                    weights["weights"].append(float(rng.randn()))
+            else:
+                attributes["nodes_truenodeids"][position] = build(level + 1)
+                attributes["nodes_falsenodeids"][position] = build(level + 1)
+            return node
+        build(0)
+    prefix = "class" if classifier else "target"
+    return dict(attributes, **{prefix + "_" + key: value for key, value in weights.items()})
+
+hand_rows = (rng.randint(-5, 6, size=(40, 4)) / 2).astype(np.float32)
+hand_rows[rng.rand(*hand_rows.shape) < 0.2] = np.nan
+all_modes = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"]
+hand_made = {
+    "tree_modes_sum": ("TreeEnsembleRegressor", all_modes, True, "SUM", 2),
+    "tree_modes_max": ("TreeEnsembleRegressor", all_modes, True, "MAX", 2),
+    "tree_modes_min": ("TreeEnsembleRegressor", all_modes, False, "MIN", 1),
+    "tree_lt_average": ("TreeEnsembleRegressor", ["BRANCH_LT"], False, "AVERAGE", 1),
+    "tree_modes_classifier": ("TreeEnsembleClassifier", all_modes, True, None, 3),
+}
+for name, (op, modes, missing_true, aggregate, targets) in hand_made.items():
+    classifier = op == "TreeEnsembleClassifier"
+    attributes = random_ensemble(6, 4, modes, missing_true, targets, classifier)
+    if classifier:
+        attributes.update(classlabels_int64s=list(range(targets)), post_transform="SOFTMAX")
+        outputs_info = [helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+                        helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, targets])]
+    else:
+        attributes.update(n_targets=targets, aggregate_function=aggregate, base_values=[0.25] * targets)
+        outputs_info = [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, targets])]
+    node = helper.make_node(op, ["input"], [o.name for o in outputs_info], domain="ai.onnx.ml", **attributes)
+    graph = helper.make_graph([node], name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 4])], outputs_info)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15), helper.make_opsetid("ai.onnx.ml", 3)])
+    model.ir_version = 8
+    with open("%s/%s.onnx" % (directory, name), "wb") as f:
+        f.write(model.SerializeToString())
+    session = ort.InferenceSession("%s/%s.onnx" % (directory, name), providers=["CPUExecutionProvider"])
+    outputs = {}
+    for output, value in zip(session.get_outputs(), session.run(None, {"input": hand_rows})):
+        outputs[output.name] = {"rows": np.asarray(value).reshape(len(hand_rows), -1).tolist()}
+    cases.append({"name": name, "model": name + ".onnx",
+                  "rows": [[None if np.isnan(v) else float(v) for v in row] for row in hand_rows], "outputs": outputs})
+
+# Models the engine must refuse when they load (deploy time), with the error code and a phrase
+# the message must contain.
+def refusal(name, nodes, code, phrase, opsets=(("", 15), ("ai.onnx.ml", 3)), initializers=()):
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 2])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None, 1])], initializer=list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, version) for domain, version in opsets])
+    model.ir_version = 8
+    with open("%s/%s.onnx" % (directory, name), "wb") as f:
+        f.write(model.SerializeToString())
+    return {"name": name, "model": name + ".onnx", "code": code, "contains": phrase}
+
+linear = dict(coefficients=[1.0, 2.0], intercepts=[0.5])
+refusals = [
+    refusal("refuse_operator", [helper.make_node("Einsum", ["input"], ["out"], equation="ij->ij")], "unsupported", "Einsum"),
+    refusal("refuse_post_transform", [helper.make_node("LinearRegressor", ["input"], ["out"], domain="ai.onnx.ml", post_transform="PROBIT", **linear)],
+            "unsupported", "PROBIT"),
+    refusal("refuse_cast", [helper.make_node("Cast", ["input"], ["out"], to=TensorProto.BFLOAT16)], "unsupported", "Cast"),
+    refusal("refuse_opset", [helper.make_node("Relu", ["input"], ["out"])], "unsupported", "opset 99", opsets=(("", 99),)),
+    refusal("refuse_dangling_input", [helper.make_node("Add", ["input", "nowhere"], ["out"])], "invalid-argument", "nowhere"),
+    refusal("refuse_missing_output", [helper.make_node("Relu", ["input"], ["other"])], "invalid-argument", "out"),
+    refusal("refuse_normalizer", [helper.make_node("Normalizer", ["input"], ["out"], domain="ai.onnx.ml", norm="L3")], "unsupported", "L3"),
+    refusal("refuse_tree_branch", [helper.make_node("TreeEnsembleRegressor", ["input"], ["out"], domain="ai.onnx.ml",
+            nodes_treeids=[0, 0], nodes_nodeids=[0, 1], nodes_featureids=[0, 0], nodes_values=[0.0, 0.0], nodes_modes=["BRANCH_LEQ", "LEAF"],
+            nodes_truenodeids=[1, 0], nodes_falsenodeids=[7, 0], target_treeids=[0], target_nodeids=[1], target_ids=[0], target_weights=[1.0])],
+            "invalid-value", "does not exist"),
+    refusal("refuse_tree_mode", [helper.make_node("TreeEnsembleRegressor", ["input"], ["out"], domain="ai.onnx.ml",
+            nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2], nodes_featureids=[0, 0, 0], nodes_values=[0.0, 0.0, 0.0],
+            nodes_modes=["BRANCH_SOMETIMES", "LEAF", "LEAF"], nodes_truenodeids=[1, 0, 0], nodes_falsenodeids=[2, 0, 0],
+            target_treeids=[0], target_nodeids=[1], target_ids=[0], target_weights=[1.0])],
+            "unsupported", "BRANCH_SOMETIMES"),
+]
+with open(directory + "/refusals.json", "w") as f:
+    json.dump(refusals, f)
+
 with open(directory + "/cases.json", "w") as f:
     json.dump(cases, f)
 print("made", len(cases), "models")
