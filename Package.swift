@@ -198,7 +198,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceRuntimeTests",
-            dependencies: ["MLDeploy", "ServiceRuntime"],
+            dependencies: ["MLDeploy", "ServiceRuntime", "MLDeployONNX"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -36,6 +36,12 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
     let logger: Logger
     private let principal = Mutex<String?>(nil)
     private let readOnly = Mutex(false)
+    /// Realtime models' blobs, mapped once per content hash (blobs are content-addressed, so a
+    /// mapping never goes stale). Handing the same `Data` to every call lets the runtime's model
+    /// cache recognise it by identity instead of comparing the whole model per call.
+    private let mappedModels = Mutex<[String: Data]>([:])
+    /// How many mapped models are kept; beyond it the cache starts over.
+    private static let mappedModelLimit = 64
 
     /// Whether this process can only read the store (a read-only mount or permissions).
     public var isReadOnly: Bool { self.readOnly.withLock { $0 } }
@@ -261,7 +267,7 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
             namespace.merge(try load(manifest.objects)) { _, object in object }
             let implementation: ServiceImplementation
             if let model = manifest.model {
-                implementation = .realtime(model: try Self.mapBlob(layout.blob(model.hash)))
+                implementation = .realtime(model: try self.mappedModel(model.hash))
             } else if let handler = manifest.info.handlerName {
                 implementation = .swiftHandlerNamed(handler)
             } else if let code = manifest.info.code {
@@ -271,6 +277,17 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
             }
             return (manifest.info, implementation, namespace)
         }
+    }
+
+    /// The realtime model blob `hash`, mapped once and then shared.
+    private func mappedModel(_ hash: String) throws -> Data {
+        if let mapped = self.mappedModels.withLock({ $0[hash] }) { return mapped }
+        let mapped = try Self.mapBlob(self.layout.blob(hash))
+        self.mappedModels.withLock { models in
+            if models.count >= Self.mappedModelLimit { models.removeAll() }
+            models[hash] = mapped
+        }
+        return mapped
     }
 
     static func mapBlob(_ path: String) throws -> Data {

@@ -94,7 +94,7 @@ public final class LocalRuntime: Sendable {
             }
             return try await python.run(PythonService(info: service, code: code, initCode: initCode, namespace: namespace, revision: revision), inputs: bound)
         case .realtime(let model):
-            return try self.realtime.score(service, bytes: model, inputs: bound)
+            return try await self.realtime.score(service, bytes: model, inputs: bound)
         }
     }
 

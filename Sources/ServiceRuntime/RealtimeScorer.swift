@@ -26,12 +26,30 @@ public final class RealtimeScorer: Sendable {
         return model
     }
 
+    /// Frames of at least this many rows are scored on a Dispatch thread instead of inline.
+    ///
+    /// Scoring is CPU-bound and synchronous. A one-row call takes microseconds, less than a thread
+    /// hop, so it runs where it is. A large frame can take long enough to hold one of the few
+    /// cooperative threads every task of the process shares (one per core), stalling unrelated
+    /// requests behind it; those frames move off the cooperative pool.
+    public static let inlineRowLimit = 256
+
     /// Scores `inputs["inputData"]` with the version's model.
-    public func score(_ service: ServiceInfo, bytes: Data, inputs: [String: MLValue]) throws -> ServiceResponse {
+    public func score(_ service: ServiceInfo, bytes: Data, inputs: [String: MLValue]) async throws -> ServiceResponse {
         guard let frame = inputs[RealtimeDefinition.inputs[0].name]?.dataFrameValue else {
             throw MLDeployError(code: .inputMismatch, message: "Realtime service '\(service.name)' takes one input, 'inputData': a data frame of the model's features.")
         }
-        let scored = try self.model(for: service.reference, bytes: bytes).score(frame)
+        let model = try self.model(for: service.reference, bytes: bytes)
+        let scored: DataFrame
+        if frame.rowCount < Self.inlineRowLimit {
+            scored = try model.score(frame)
+        } else {
+            scored = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global(qos: .userInitiated).async {
+                    continuation.resume(with: Result { try model.score(frame) })
+                }
+            }
+        }
         return try ServiceResponse(service: service, outputs: [RealtimeDefinition.outputs[0].name: .dataFrame(scored)])
     }
 
