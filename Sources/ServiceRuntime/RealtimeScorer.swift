@@ -6,8 +6,10 @@ import Synchronization
 /// Scores realtime services natively: ONNX models loaded once per version and kept, data frame in
 /// (`inputData`), data frame out (`outputData`), no Python on the request path.
 ///
-/// A cached model is reused only while the stored bytes are the same (a byte comparison, far cheaper
-/// than parsing), so a version redeployed by another process sharing the store is picked up.
+/// A cached model is reused only while the stored bytes are the same, so a version redeployed by
+/// another process sharing the store is picked up. The comparison is immediate when a backend hands
+/// the same `Data` each call (the memory store keeps it; the file store maps each model blob once);
+/// otherwise it compares bytes, still far cheaper than parsing.
 public final class RealtimeScorer: Sendable {
     private let models = Mutex<[ServiceReference: (bytes: Data, model: ONNXModel)]>([:])
 
