@@ -198,7 +198,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceRuntimeTests",
-            dependencies: ["MLDeploy", "ServiceRuntime", "MLDeployONNX"],
+            dependencies: ["MLDeploy", "ServiceRuntime", "MLDeployONNX", "MLDeployTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -54,7 +54,7 @@ struct ExecutionPlan: Sendable {
     /// - Throws: ``MLDeploy/MLDeployError/Code/unsupported`` naming the operator or attribute the
     ///   engine does not run; ``MLDeploy/MLDeployError/Code/invalidArgument`` for a graph that
     ///   reads a value before it is produced or never produces an output.
-    init(graph: GraphProto, opsets: [String: Int64], initializers: [String: Tensor], inputNames: [String]) throws {
+    init(graph: GraphProto, initializers: [String: Tensor], inputNames: [String]) throws {
         var slots: [String: Int] = [:]
         var slotCount = 0
         func newSlot(_ name: String) -> Int {
@@ -110,7 +110,7 @@ struct ExecutionPlan: Sendable {
             for (position, argument) in arguments.enumerated() {
                 if case .constant(let tensor) = argument { constants[position] = tensor }
             }
-            let context = Operators.CompileContext(node: node, opset: opsets[node.domain] ?? 1, constants: constants)
+            let context = Operators.CompileContext(node: node, constants: constants)
             let kernel: Operators.Kernel
             do {
                 kernel = try compiler(context)

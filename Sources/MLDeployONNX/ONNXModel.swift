@@ -43,7 +43,7 @@ public struct ONNXModel: Sendable {
         self.inputs = model.graph.inputs.filter { initializers[$0.name] == nil }
         self.inputNames = self.inputs.map(\.name)
         self.outputNames = model.graph.outputs.map(\.name)
-        self.plan = try ExecutionPlan(graph: model.graph, opsets: model.opsets, initializers: initializers, inputNames: self.inputNames)
+        self.plan = try ExecutionPlan(graph: model.graph, initializers: initializers, inputNames: self.inputNames)
     }
 
     /// The opsets this engine knows.

@@ -90,7 +90,8 @@ extension Operators {
         return Tensor(shape: shape, storage: .double(output), elementType: a.elementType == .double ? .double : .float)
     }
 
-    /// An element-wise function fused into a dense layer.
+    /// An element-wise activation: the Relu, Sigmoid and Tanh operators, the one fused into a dense
+    /// layer, and LOGISTIC post-transforms.
     enum Activation: Sendable {
         case relu, sigmoid, tanh
 
@@ -229,7 +230,7 @@ extension Operators {
         func apply(_ scores: Tensor, _ op: String) throws -> Tensor {
             switch self {
             case .none: return scores
-            case .logistic: return Tensor(shape: scores.shape, storage: .double(try scores.numbers(op).map { 1 / (1 + exp(-$0)) }), elementType: .float)
+            case .logistic: return Tensor(shape: scores.shape, storage: .double(try scores.numbers(op).map(Activation.sigmoid.callAsFunction)), elementType: .float)
             case .softmax: return try softmaxRows(scores, context: op)
             case .softmaxZero: return try softmaxRows(scores, context: op, zeroStaysZero: true)
             }

@@ -27,8 +27,6 @@ enum Operators {
     struct CompileContext {
         /// The node being compiled.
         var node: NodeProto
-        /// The opset version of the node's domain.
-        var opset: Int64
         /// The node's inputs that are initializers (constants), by input position.
         var constants: [Int: Tensor]
 

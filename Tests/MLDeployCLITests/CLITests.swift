@@ -226,20 +226,11 @@ struct ReadmeCLITourTests {
         let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
         let script = "set -e\n" + readme[start.upperBound..<end.lowerBound].replacingOccurrences(of: "127.0.0.1:12800", with: address)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = cli.directory
         var environment = cli.environment
         environment["PATH"] = URL(fileURLWithPath: CLI.executable).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let run = try runToCompletion("/bin/sh", ["-c", script], environment: environment, directory: cli.directory)
+        let text = run.output
+        #expect(run.status == 0, "\(text)")
         #expect(text.contains("total: 42.0") && text.contains(#"{"total":42.0}"#) && text.contains("deleted doubler 1.0"), "\(text)")
     }
 }

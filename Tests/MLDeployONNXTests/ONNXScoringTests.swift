@@ -22,17 +22,9 @@ struct ONNXScoringTests {
         do {
             let directory = try temporaryDirectory("onnx")
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/make_models.py").path
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script, directory.path]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                return .failure(TestFailure("make_models.py failed (scripts/bootstrap.sh installs scikit-learn, skl2onnx and onnxruntime): \(text)"))
+            let maker = try runToCompletion("/usr/bin/env", ["python3", script, directory.path])
+            guard maker.status == 0 else {
+                return .failure(TestFailure("make_models.py failed (scripts/bootstrap.sh installs scikit-learn, skl2onnx and onnxruntime): \(maker.output)"))
             }
             return .success(directory)
         } catch {
@@ -175,15 +167,7 @@ struct ONNXModelWriterTests {
 
         let file = try temporaryDirectory("onnx-writer").appendingPathComponent("linear.onnx")
         try data.write(to: file)
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", "import sys, numpy, onnx, onnxruntime as ort; onnx.checker.check_model(onnx.load(sys.argv[1])); s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider']); print(s.run(None, {'input': numpy.array([[1, 4], [3, 1]], dtype=numpy.float32)})[0].ravel().tolist())", file.path]
-        let output = Pipe()
-        check.standardOutput = output
-        check.standardError = output
-        try check.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0 && text.contains("[-1.5, 5.5]"), "\(text)")
+        let check = try runToCompletion("/usr/bin/env", ["python3", "-c", "import sys, numpy, onnx, onnxruntime as ort; onnx.checker.check_model(onnx.load(sys.argv[1])); s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider']); print(s.run(None, {'input': numpy.array([[1, 4], [3, 1]], dtype=numpy.float32)})[0].ravel().tolist())", file.path])
+        #expect(check.status == 0 && check.output.contains("[-1.5, 5.5]"), "\(check.output)")
     }
 }

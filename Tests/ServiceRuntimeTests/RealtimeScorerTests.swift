@@ -1,6 +1,7 @@
 import Foundation
 import MLDeploy
 import MLDeployONNX
+import MLDeployTestSupport
 import ServiceRuntime
 import Synchronization
 import Testing
@@ -49,17 +50,11 @@ struct RealtimeScorerTests {
     /// So this test runs the check below in a child process of the same test binary, alone.
     @Test("large frames being scored on every core leave the cooperative threads free for small calls", .enabled(if: !isolated))
     func largeFramesDoNotHoldCooperativeThreads() throws {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["--testing-library", "swift-testing", "--filter", "largeFramesLeaveTheCooperativePool"]
-        child.environment = ProcessInfo.processInfo.environment.merging(["MLDEPLOY_ISOLATED_SCHEDULING_CHECK": "1"]) { _, new in new }
-        let output = Pipe()
-        child.standardOutput = output
-        child.standardError = output
-        try child.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        child.waitUntilExit()
-        #expect(child.terminationStatus == 0 && text.contains("with 1 test"), "\(text)")
+        let child = try runToCompletion(
+            CommandLine.arguments[0], ["--testing-library", "swift-testing", "--filter", "largeFramesLeaveTheCooperativePool"],
+            environment: ProcessInfo.processInfo.environment.merging(["MLDEPLOY_ISOLATED_SCHEDULING_CHECK": "1"]) { _, new in new }
+        )
+        #expect(child.status == 0 && child.output.contains("with 1 test"), "\(child.output)")
     }
 
     @Test("large frames on every core leave the cooperative pool, alone", .enabled(if: isolated))

@@ -99,3 +99,31 @@ public func temporaryDirectory(_ label: String) throws -> URL {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory
 }
+
+/// What a process run to completion by ``runToCompletion(_:_:environment:directory:)`` left.
+public struct CompletedProcess: Sendable {
+    /// The exit status.
+    public var status: Int32
+    /// Its standard output and standard error, interleaved as written.
+    public var output: String
+}
+
+/// Runs `executable` with `arguments` until it exits (stdin at end of file), collecting its output.
+/// For short commands whose whole output a test checks; long-running helpers use ``ChildProcess``.
+public func runToCompletion(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: URL? = nil
+) throws -> CompletedProcess {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let directory { process.currentDirectoryURL = directory }
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return CompletedProcess(status: process.terminationStatus, output: text)
+}

@@ -318,20 +318,6 @@ if options.only != "consume" {
 
 // MARK: 2. Consume through `mldeploy serve`: realtime against a Python service
 
-/// Starts a long-running helper under a shell guard that kills it when this process's end of its
-/// stdin pipe closes — at exit, or if the driver is killed — so no server outlives the benchmark.
-func runGuarded(_ executable: String, _ arguments: [String]) throws -> (Process, Pipe) {
-    let stdin = Pipe()
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", #"exec 3<&0; "$@" </dev/null & child=$!; cat <&3 >/dev/null; kill $child 2>/dev/null; wait $child"#, "guard", executable] + arguments
-    process.standardInput = stdin
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    return (process, stdin)
-}
-
 struct Measurement {
     var rate = 0.0
     var p50 = 0.0
