@@ -68,18 +68,7 @@ extension Operators {
             let indices = try indexTensor.integers("Gather's indices").map { Int($0 < 0 ? $0 + Int64(size) : $0) }
             guard indices.allSatisfy({ (0..<size).contains($0) }) else { throw MLDeployError(code: .invalidValue, message: "Gather indices \(indices) are outside 0..<\(size).") }
             let outer = data.shape.prefix(axis).reduce(1, *), inner = data.shape.dropFirst(axis + 1).reduce(1, *)
-            func gather<T>(_ values: [T]) -> [T] {
-                var output: [T] = []
-                output.reserveCapacity(outer * indices.count * inner)
-                for o in 0..<outer { for index in indices { output.append(contentsOf: values[((o * size + index) * inner)..<((o * size + index) * inner + inner)]) } }
-                return output
-            }
-            let storage: Tensor.Storage
-            switch data.storage {
-            case .double(let values): storage = .double(gather(values))
-            case .int64(let values): storage = .int64(gather(values))
-            case .string(let values): storage = .string(gather(values))
-            }
+            let storage = data.storage.gathered(outer: outer, size: size, inner: inner, indices: indices)
             return [Tensor(shape: Array(data.shape.prefix(axis)) + indexTensor.shape + Array(data.shape.dropFirst(axis + 1)), storage: storage, elementType: data.elementType)]
         }
     }

@@ -237,18 +237,7 @@ extension Operators {
             guard indices.allSatisfy({ (0..<columns).contains($0) }) else {
                 throw MLDeployError(code: .invalidValue, message: "ArrayFeatureExtractor indices \(indices) are outside 0..<\(columns).")
             }
-            func gather<T>(_ values: [T]) -> [T] {
-                var output: [T] = []
-                output.reserveCapacity(rows * indices.count)
-                for row in 0..<rows { for index in indices { output.append(values[row * columns + index]) } }
-                return output
-            }
-            let storage: Tensor.Storage
-            switch input.storage {
-            case .double(let values): storage = .double(gather(values))
-            case .int64(let values): storage = .int64(gather(values))
-            case .string(let values): storage = .string(gather(values))
-            }
+            let storage = input.storage.gathered(outer: rows, size: columns, inner: 1, indices: indices)
             return [Tensor(shape: Array(input.shape.dropLast()) + [indices.count], storage: storage, elementType: input.elementType)]
         }
     }

@@ -10,6 +10,27 @@ struct Tensor: Sendable {
         case double([Double])
         case int64([Int64])
         case string([String])
+
+        /// The slices at `indices` along one axis (Gather, ArrayFeatureExtractor), the elements
+        /// seen as `outer` blocks of `size` slices of `inner` elements each.
+        func gathered(outer: Int, size: Int, inner: Int, indices: [Int]) -> Storage {
+            func gather<T>(_ values: [T]) -> [T] {
+                var output: [T] = []
+                output.reserveCapacity(outer * indices.count * inner)
+                for block in 0..<outer {
+                    for index in indices {
+                        let start = (block * size + index) * inner
+                        output.append(contentsOf: values[start..<(start + inner)])
+                    }
+                }
+                return output
+            }
+            switch self {
+            case .double(let values): return .double(gather(values))
+            case .int64(let values): return .int64(gather(values))
+            case .string(let values): return .string(gather(values))
+            }
+        }
     }
 
     var shape: [Int]
