@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 //
 // MLDeploy — operationalize analytic web services from Swift.
-// Targets follow DESIGN.md: one responsibility per module, the core knows no concrete backend.
+// One responsibility per module; the core knows no concrete backend.
 
 import PackageDescription
 

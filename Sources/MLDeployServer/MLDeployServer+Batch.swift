@@ -3,7 +3,7 @@ import Hummingbird
 import MLDeploy
 
 extension MLDeployServer {
-    /// Batch (spec §3.5.3): start, list, status with partial results, cancel, and each record's
+    /// Batch, ML Server's per-service batch API: start, list, status with partial results, cancel, and each record's
     /// artifact files. Indices are 0-based, matching `batchExecutionResults`.
     func addBatchRoutes(to router: Router<ServerRequestContext>) {
         router.post("/api/:name/:version/batch") { request, context -> Response in
@@ -22,7 +22,7 @@ extension MLDeployServer {
                     return count
                 } ?? 10
                 let batch = try await service.batch(try records.map { try Self.inputs($0, for: service.info) }, parallelCount: parallelCount)
-                // Both spellings: the SDK reads BatchExecutionId, swagger clients batchExecutionId (§3.10 rule 7).
+                // Both spellings: the SDK reads BatchExecutionId, swagger clients batchExecutionId.
                 return try Response.json(["BatchExecutionId": .string(batch.executionID), "batchExecutionId": .string(batch.executionID)], status: .accepted)
             }
         }
@@ -62,7 +62,7 @@ extension MLDeployServer {
         }
     }
 
-    /// The `BatchWebServiceResult` (spec §3.5.3): every result once the batch has finished; while it
+    /// ML Server's `BatchWebServiceResult`: every result once the batch has finished; while it
     /// runs, with partial results asked for, the finished results of records 0, 1, 2, … up to the
     /// first unfinished one, so `batchExecutionResults[i]` is always record `i`.
     static func batchJSON(_ status: BatchStatus, partial: Bool) -> JSONValue {

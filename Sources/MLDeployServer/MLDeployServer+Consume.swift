@@ -2,7 +2,7 @@ import Hummingbird
 import MLDeploy
 
 extension MLDeployServer {
-    /// Consume (spec §3.5.2): `POST /api/{name}/{version}` with the inputs as a JSON object; the
+    /// Consume: `POST /api/{name}/{version}` with the inputs as a JSON object; the
     /// answer is a `WebServiceResult`. A service whose code raised is a 200 with `success: false`
     /// (what the SDK surfaces as the response's error); bad inputs are a 400.
     func addConsumeRoutes(to router: Router<ServerRequestContext>) {

@@ -4,7 +4,7 @@ import Logging
 import MLDeploy
 
 extension MLDeployServer {
-    /// Authentication (spec §3.3): `POST /login`, `POST /login/refreshToken`,
+    /// Authentication, as ML Server's login endpoints: `POST /login`, `POST /login/refreshToken`,
     /// `DELETE /login/refreshToken?refreshToken=…`.
     func addLoginRoutes(to router: Router<ServerRequestContext>) {
         router.post("/login") { request, _ -> Response in

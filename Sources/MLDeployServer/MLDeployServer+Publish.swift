@@ -3,9 +3,9 @@ import Hummingbird
 import MLDeploy
 
 extension MLDeployServer {
-    /// Publishing (spec §2.1, §2.2, §3.5.1): `POST /services/{name}` (a generated version),
+    /// Publishing and redeploying: `POST /services/{name}` (a generated version),
     /// `POST /services/{name}/{version}`, and `PATCH /services/{name}/{version}` with a
-    /// `PublishWebServiceRequest`. Each answers the version as a JSON string (spec §3.10 rule 1).
+    /// `PublishWebServiceRequest`. Each answers the version as a JSON string (the SDK parses it).
     func addPublishRoutes(to router: Router<ServerRequestContext>) {
         router.post("/services/:name") { request, context -> Response in
             try await self.publish(request, context: context, version: nil)
@@ -22,7 +22,7 @@ extension MLDeployServer {
                 try Self.requireChange(of: current, context: context)
                 var definition = try self.definition(name: name, version: version, from: body, context: context, requireCode: false)
                 // The SDK sends a new snapshot with every redeploy, empty unless objects were given
-                // (spec §2.2); an empty one keeps the service's objects instead of silently dropping them.
+                // (ML Server would drop the service's objects then); an empty one keeps them here.
                 if definition.objects?.isEmpty == true { definition.objects = nil }
                 let info = try await self.client.redeployService(definition).info
                 return try Response.json(.string(info.version))

@@ -3,7 +3,7 @@ import Hummingbird
 import MLDeploy
 
 extension MLDeployServer {
-    /// Realtime services (spec §2.3): `POST /realtime-services/{name}[/{version}]` and
+    /// Realtime services: `POST /realtime-services/{name}[/{version}]` and
     /// `PATCH /realtime-services/{name}/{version}`, multipart with `description`, `operationId` and
     /// the `model` file. The model is stored as given; consuming one is a clear 400 until a scorer
     /// for its format exists.

@@ -2,7 +2,7 @@ import Hummingbird
 import MLDeploy
 
 extension MLDeployServer {
-    /// Service management (spec §3.5.1): list all, list a name's versions oldest first, get one,
+    /// Service management: list all, list a name's versions oldest first, get one,
     /// delete one.
     func addServiceRoutes(to router: Router<ServerRequestContext>) {
         router.get("/services") { _, context -> Response in
@@ -17,7 +17,7 @@ extension MLDeployServer {
         router.get("/services/:name/:version") { _, context -> Response in
             let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
             return try await self.answering {
-                // An array of one, as the swagger says; the SDK takes either (spec §3.10 rule 4).
+                // An array of one, as the swagger says; the SDK takes either an object or its first element.
                 try Response.json([Self.webService(try await self.client.getService(name, version: version).info, for: context)])
             }
         }

@@ -9,7 +9,7 @@ extension ServerRequestContext {
 }
 
 extension MLDeployServer {
-    /// Sessions, workspace objects and snapshots (spec §3.4), as the SDK's publish flow uses them.
+    /// Sessions, workspace objects and snapshots, as the SDK's publish flow uses them.
     func addSessionRoutes(to router: Router<ServerRequestContext>) {
         let sessions = self.sessions
         router.post("/sessions") { request, context -> Response in
@@ -154,7 +154,7 @@ extension MLDeployServer {
         }
     }
 
-    /// The fields of an `ExecuteRequest` (spec §3.4): `code`, then optional `inputParameters`
+    /// The fields of ML Server's `ExecuteRequest`: `code`, then optional `inputParameters`
     /// (`[{name, value}]`) and `outputParameters` (names); the SDK sends `null` for both.
     static func executeRequest(_ body: JSONValue) throws -> (code: String, inputs: [(name: String, value: JSONValue)], outputs: [String]) {
         guard let code = body["code"]?.stringValue else {

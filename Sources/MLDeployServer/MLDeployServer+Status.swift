@@ -3,7 +3,7 @@ import MLDeploy
 import ServiceRuntime
 
 extension MLDeployServer {
-    /// `GET /status` — ML Server's `StatusResponse` (spec §3.6.3), 200 as soon as the server is up,
+    /// `GET /status` — ML Server's `StatusResponse`, 200 as soon as the server is up,
     /// with the backend and, for backends that run services here, the Python pool — and service
     /// pools (`/services/{name}/{version}/pool`, ML Server 9.3), mapped to the Python runtime's
     /// per-version pool sizes.

@@ -5,7 +5,7 @@ import MLDeploy
 import NIOCore
 import Synchronization
 
-/// The ML Server 9.x operationalization REST API (spec §3) in front of any backend, so the
+/// The ML Server 9.x operationalization REST API in front of any backend, so the
 /// unmodified Python SDK — and MLDeploy's own MLServer backend — can publish and consume against it.
 ///
 /// The server is a thin REST front over a ``MLDeploy/DeployClient``: every request becomes the same

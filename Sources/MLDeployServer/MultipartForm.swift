@@ -2,7 +2,7 @@ import Foundation
 import MLDeploy
 
 /// A parsed `multipart/form-data` body (RFC 7578), as the SDK sends realtime models: named parts,
-/// a file part with or without its own Content-Type (spec §3.10 rule 9).
+/// a file part with or without its own Content-Type (the SDK's `model` part has none).
 struct MultipartForm {
     /// One part: its field name, file name if any, and bytes.
     struct Part {

@@ -12,7 +12,7 @@ extension Response {
         )
     }
 
-    /// An empty response (the SDK does not parse these; spec §3.10 rule 2).
+    /// An empty response (the SDK does not parse these).
     static func empty(_ status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status)
     }

@@ -3,7 +3,7 @@ import Hummingbird
 import MLDeploy
 
 /// An error the server answers with: an HTTP status and the ML Server error body
-/// `{"message", "link", "exceptionType"}` (spec §3.1) — never a stack trace or a secret.
+/// `{"message", "link", "exceptionType"}` — never a stack trace or a secret.
 public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible {
     /// The HTTP status.
     public let status: HTTPResponse.Status

@@ -4,7 +4,7 @@ import MLDeploy
 import MLDeployHTTP
 
 extension MLServerBackend {
-    /// Publishes a Python service with the Python SDK's request sequence (spec §2.1): a session, its
+    /// Publishes a Python service with the Python SDK's request sequence: a session, its
     /// workspace objects, a snapshot, `POST /services/{name}[/{version}]`, then the session and the
     /// snapshot deleted — also when a step fails. A service with no objects is published without a
     /// session (the snapshot is optional on the server; three round trips fewer).
@@ -72,7 +72,7 @@ extension MLServerBackend {
         }
     }
 
-    /// The `PublishWebServiceRequest` / `PatchRequest` body (spec §2.5): fields in the SDK's order,
+    /// The `PublishWebServiceRequest` / `PatchRequest` body: fields in the SDK's order,
     /// absent values omitted. A deploy always sends both parameter lists and the runtime type.
     static func publishBody(_ definition: ServiceDefinition, snapshotID: String?, purpose: DefinitionPurpose) -> JSONValue {
         func parameters(_ list: [ParameterDefinition]?) -> JSONValue? {

@@ -3,7 +3,7 @@ import MLDeploy
 import MLDeployHTTP
 
 extension MLServerBackend {
-    /// `POST /realtime-services/{name}[/{version}]` with the multipart form of spec §2.3
+    /// `POST /realtime-services/{name}[/{version}]` with the Python SDK's multipart form
     /// (`description`, `operationId`, the model file), then the published version.
     public func deployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
         try definition.validate(for: .deploy)

@@ -3,7 +3,7 @@ import Logging
 import MLDeploy
 import MLDeployHTTP
 
-/// A backend that speaks the ML Server 9.x operationalization REST API (spec §3) — to a real
+/// A backend that speaks the ML Server 9.x operationalization REST API — to a real
 /// Microsoft Machine Learning Server, or to `mldeploy serve` — through ``MLDeployHTTP/HTTPClient``
 /// and its middleware chain (authentication with refresh, retries, proxies, timeouts).
 ///

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A `multipart/form-data` body as the Python SDK's `requests` builds it for realtime publishing
-/// (spec §2.3): text fields, then the model as a file part named `model` with filename `model` and no
+/// (`deploy_realtime`): text fields, then the model as a file part named `model` with filename `model` and no
 /// part content type. Fields whose value is `nil` are left out.
 struct MultipartFormBody {
     let boundary = "mldeploy-" + UUID().uuidString.lowercased()

@@ -8,7 +8,8 @@ import MLDeploy
 /// The values travel as the execute request's `inputParameters` (JSON); the generated code converts
 /// each one in place and removes its helper, so only the objects are left in the workspace.
 enum PythonMaterialization {
-    /// The conversion, as the Python runtime binds values (spec §4.3).
+    /// The conversion, as the Python runtime binds values: `int`, `float`, `str`, `bool`,
+    /// `numpy.array`, `numpy.matrix`, and a column-major `pandas.DataFrame`.
     static let decoder = """
         def __mldeploy_decode(kind, value):
             if value is None:

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Server publishing: the SDK's session → workspace → snapshot → publish flow", .serialized)
 struct ServerPublishTests {
-    /// The request sequence of spec §3.9, with a real pickled object run by real python3 workers.
+    /// The Python SDK's recorded request sequence, with a real pickled object run by real python3 workers.
     @Test("publish, consume, redeploy and delete with the SDK's exact requests")
     func sdkFlow() async throws {
         try await withServer(python: true) { server in

@@ -8,7 +8,7 @@ import Testing
 import FoundationNetworking
 #endif
 
-/// A multipart body as `requests` builds it for the SDK (spec §3.9): no part Content-Type.
+/// A multipart body as `requests` builds it for the SDK's realtime publish: no part Content-Type.
 func multipart(_ fields: [(String, String?, [UInt8])], boundary: String = "3cea4a05637266c95c9998fd758892c0") -> Data {
     var body = Data()
     for (name, fileName, bytes) in fields {

@@ -49,7 +49,7 @@ struct ServiceTests {
         #expect(ServiceCapabilities(info: anonymous).operationID == "consume")
     }
 
-    @Test("the generated swagger follows the ML Server 9.3 template (spec §3.7)")
+    @Test("the generated swagger follows the ML Server 9.3 template")
     func swagger() throws {
         let document = SwaggerDocument.make(for: Self.tx)
         #expect(document["swagger"] == "2.0")

@@ -2,7 +2,7 @@ import Foundation
 import MLDeploy
 import Testing
 
-/// Encodings checked against spec §4 and the recorded transcript of spec §3.9.
+/// Encodings checked against the Python SDK's `EncodingType` and a recorded transcript of its requests.
 @Suite("Wire encodings of the seven parameter types")
 struct WireEncodingTests {
     static let allTypes: [ParameterDefinition] = [
@@ -10,7 +10,7 @@ struct WireEncodingTests {
         .init(name: "b", type: .logical), .init(name: "v", type: .vector), .init(name: "m", type: .matrix), .init(name: "d", type: .dataFrame),
     ]
 
-    @Test("encodes the AllTypes consume body exactly as the Python SDK did (spec §3.9)")
+    @Test("encodes the AllTypes consume body exactly as the Python SDK did")
     func allTypesBody() throws {
         let values: [String: MLValue] = [
             "i": 1, "f": 2.5, "s": "x", "b": true, "v": [1, 2], "m": .matrix([[1, 2], [3, 4]]),
@@ -55,7 +55,7 @@ struct WireEncodingTests {
         #expect(throws: MLDeployError.self) { try MLValue(json: json, as: type) }
     }
 
-    @Test("reads every Python spelling of spec §4.1", arguments: [
+    @Test("reads every Python type spelling the SDK accepts", arguments: [
         ("int", ParameterType.integer), ("float", .numeric), ("str", .character), ("bool", .logical), ("array", .vector),
         ("numpy.array", .vector), ("list", .vector), ("matrix", .matrix), ("numpy.matrix", .matrix), ("DataFrame", .dataFrame),
         ("pandas.DataFrame", .dataFrame), ("data.frame", .dataFrame), ("integer", .integer), ("numeric", .numeric),

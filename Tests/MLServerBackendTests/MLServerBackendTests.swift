@@ -38,7 +38,7 @@ struct MLServerBackendTests {
             #expect(try await client.listServices().contains { $0.name == "scorer" })
             #expect(try await client.listServices("nobody").isEmpty)
 
-            // Redeploying without a version changes the latest (the Python SDK fails here, spec §1.11).
+            // Redeploying without a version changes the latest (the Python SDK always fails here).
             #expect(try await client.service("scorer").description("newest").redeploy().info.version == generated.info.version)
             #expect(try await client.getService("scorer", version: generated.info.version).info.description == "newest")
 

@@ -4,8 +4,8 @@ import MLDeployONNX
 import MLServerBackend
 import Testing
 
-/// Our requests, captured by the front, field by field against the Python SDK's transcript (spec
-/// §3.9). Deliberate differences are asserted as such (and listed in docs/mlserver-backend.md).
+/// Our requests, captured by the front, field by field against a recorded transcript of the Python
+/// SDK's requests. Deliberate differences are asserted as such (and listed in docs/mlserver-backend.md).
 @Suite("MLServer backend wire shape")
 struct MLServerWireTests {
     @Test("requests match the Python SDK's transcript where it matters")

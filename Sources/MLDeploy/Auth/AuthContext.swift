@@ -30,7 +30,7 @@ public struct AuthContext: Sendable, Hashable, CustomStringConvertible {
         AuthContext(kind: .token(token))
     }
 
-    /// Azure Active Directory options (spec §1.9).
+    /// Azure Active Directory options, as the Python SDK's AAD `auth` dictionary carries them.
     public static func azureActiveDirectory(_ options: AADOptions) -> AuthContext {
         AuthContext(kind: .aad(options))
     }
@@ -63,7 +63,8 @@ public struct AuthContext: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Azure Active Directory options: the Python SDK's AAD `auth` dictionary (spec §1.9).
+/// Azure Active Directory options: the Python SDK's AAD `auth` dictionary
+/// (`authuri`, `tenant`, `clientid`, `resource`, optional `username` and `password`).
 public struct AADOptions: Sendable, Hashable, CustomStringConvertible {
     /// The authority host, e.g. `https://login.windows.net` (`authuri`).
     public var authority: String

@@ -4,7 +4,7 @@
 /// Server protocol depends on two things those lose:
 ///
 /// - **Key order.** A `data.frame` travels as `{"column": [...], ...}` and its column order is part of
-///   the value (spec §4.4). ``JSONObject`` keeps members in document order.
+///   the value. ``JSONObject`` keeps members in document order.
 /// - **Integer versus floating point.** `120` and `120.0` are different on the wire: the Python SDK
 ///   sends `float(x)` for `numeric` and `int(x)` for `integer`. ``integer(_:)`` and ``double(_:)``
 ///   keep them apart.

@@ -1,5 +1,5 @@
 /// Generates a service's swagger (OpenAPI 2.0) document from its schema, in the shape ML Server 9.2/9.3
-/// serves at `/api/{name}/{version}/swagger.json` (spec §3.7).
+/// serves at `/api/{name}/{version}/swagger.json`.
 ///
 /// Used when a backend serves no document of its own, and by the REST server.
 public enum SwaggerDocument {

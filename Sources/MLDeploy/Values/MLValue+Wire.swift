@@ -90,7 +90,7 @@ extension MLValue {
         }
     }
 
-    /// This value as JSON in its natural encoding (spec §4.4): integers as JSON integers, numerics as
+    /// This value as JSON in its natural encoding: integers as JSON integers, numerics as
     /// JSON numbers with a fraction, vectors and matrices as arrays, data frames column-major.
     ///
     /// - Throws: ``MLDeployError`` (``MLDeployError/Code/invalidValue``) for NaN or infinity.
@@ -109,8 +109,8 @@ extension MLValue {
         }
     }
 
-    /// This value encoded as the declared `type` requires on the wire (spec §4.2): an integer becomes
-    /// `120.0` where `numeric` is declared, and so on.
+    /// This value encoded as the declared `type` requires on the wire, as the SDK's `cast_from_python`
+    /// does: an integer becomes `120.0` where `numeric` is declared, and so on.
     ///
     /// - Throws: ``MLDeployError`` with ``MLDeployError/Code/inputMismatch`` if the value does not fit
     ///   the type, or ``MLDeployError/Code/invalidValue`` for NaN, infinity or a ragged matrix.
@@ -124,7 +124,7 @@ extension MLValue {
         return try value.jsonValue()
     }
 
-    /// Decodes a wire value of a declared type (spec §4.3).
+    /// Decodes a wire value of a declared type.
     ///
     /// Accepts what ML Server and the Python runtime produce: JSON integers (and whole-valued numbers)
     /// for `integer`, any number for `numeric`, arrays of scalars for `vector`, rectangular arrays of

@@ -6,7 +6,7 @@
 /// let response = try await service.consume(["hp": 120.0, "wt": 2.8, "label": "car", "flags": [1, 0]])
 /// ```
 ///
-/// How each case travels on the wire is fixed by spec §4 — see ``json(as:)`` and ``init(json:as:)``.
+/// Each case travels on the wire as ML Server and the Python SDK encode it — see ``json(as:)`` and ``init(json:as:)``.
 public enum MLValue: Sendable, Hashable, CustomStringConvertible {
     /// No value (JSON `null`, Python `None`). Accepted for any declared type.
     case null

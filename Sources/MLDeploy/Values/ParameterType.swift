@@ -45,9 +45,9 @@ public enum ParameterType: String, Sendable, Hashable, CaseIterable, CustomStrin
 
     /// Reads a type from its wire spelling or a Python spelling.
     ///
-    /// Accepts exactly the table of spec §4.1 plus the wire names: `int`, `float`, `str`, `bool`,
-    /// `array`/`numpy.array`/`list`, `matrix`/`numpy.matrix`, `DataFrame`/`pandas.DataFrame`.
-    /// `numpy.ndarray` is refused, as the Python SDK refuses it.
+    /// Accepts the wire names and exactly the Python spellings the SDK's `EncodingType.from_python`
+    /// maps: `int`, `float`, `str`, `bool`, `array`/`numpy.array`/`list`, `matrix`/`numpy.matrix`,
+    /// `DataFrame`/`pandas.DataFrame`. `numpy.ndarray` is refused, as the Python SDK refuses it.
     ///
     /// - Throws: ``MLDeployError`` with code ``MLDeployError/Code/unknownParameterType`` listing the
     ///   accepted spellings.

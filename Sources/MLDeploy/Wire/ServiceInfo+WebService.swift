@@ -1,7 +1,7 @@
 import Foundation
 
 extension ServiceInfo {
-    /// The version as ML Server's `WebService` object (spec §3.6.1), in the shape §3.10 requires:
+    /// The version as ML Server's `WebService` object, in the shape the Python SDK requires:
     /// `description` always present (null allowed), parameter lists and `outputFileNames` always
     /// arrays, `creationTime` in the .NET round-trip form.
     public func webServiceJSON() -> JSONValue {

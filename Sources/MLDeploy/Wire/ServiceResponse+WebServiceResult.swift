@@ -1,5 +1,5 @@
 extension ServiceResponse {
-    /// The response as ML Server's `WebServiceResult` (spec §3.5.2, §3.10 rule 6): `success`,
+    /// The response as ML Server's `WebServiceResult`: `success`,
     /// `errorMessage` (empty on success), `consoleOutput`, `changedFiles`, and `outputParameters` and
     /// `outputFiles` always as objects (artifacts base64-encoded).
     public func webServiceResultJSON() -> JSONValue {

@@ -2,7 +2,7 @@ import Foundation
 import MLDeploy
 
 /// Tokens from Azure Active Directory's OAuth 2.0 token endpoint (the v1 endpoint ADAL uses, which
-/// the Python SDK's AAD authentication goes through — spec §1.9): the client-credentials grant when
+/// the Python SDK's AAD authentication goes through): the client-credentials grant when
 /// the options carry a client secret, the resource-owner password grant when they carry a username
 /// and password. An expired token is replaced with the refresh token AAD issued, when there is one,
 /// falling back to a new grant.

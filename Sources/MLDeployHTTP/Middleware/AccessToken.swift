@@ -36,7 +36,7 @@ public struct AccessToken: Sendable, Hashable, CustomStringConvertible {
         "AccessToken(expires: \(self.expiresAt.map { "\($0)" } ?? "never"), refreshable: \(self.refreshToken != nil))"
     }
 
-    /// Reads ML Server's `AccessTokenResponse` (spec §3.3.1): `access_token`, `refresh_token`, and the
+    /// Reads ML Server's `AccessTokenResponse`: `access_token`, `refresh_token`, and the
     /// expiry as `expires_on` (epoch seconds) or `expires_in` (seconds from now), each as a number or
     /// a numeric string.
     ///

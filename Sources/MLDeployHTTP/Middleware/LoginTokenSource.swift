@@ -1,7 +1,7 @@
 import Foundation
 import MLDeploy
 
-/// Tokens from ML Server's login endpoints (spec §3.3): `POST /login` with a username and password,
+/// Tokens from ML Server's login endpoints: `POST /login` with a username and password,
 /// then `POST /login/refreshToken` with the refresh token when the access token expires. When the
 /// server refuses the refresh token (it expired after 14 days, or was revoked), it logs in again with
 /// the stored credentials.

@@ -1,6 +1,6 @@
 import Hummingbird
 
-/// Requires a valid bearer token on every request except login, refresh and status (spec §3.1):
+/// Requires a valid bearer token on every request except login, refresh and status, as on ML Server:
 /// a missing, malformed, forged or expired token, or one of a user who no longer exists, is a 401.
 /// On success the context carries the user and their current role.
 struct AuthenticationMiddleware: RouterMiddleware {

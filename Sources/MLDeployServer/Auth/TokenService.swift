@@ -24,7 +24,7 @@ public final class TokenService: Sendable {
         /// Its lifetime in seconds.
         public let expiresIn: Int
 
-        /// The `AccessTokenResponse` JSON (spec §3.3.1).
+        /// ML Server's `AccessTokenResponse` JSON, as `POST /login` answers it.
         public var json: JSONValue {
             [
                 "token_type": "Bearer", "access_token": .string(self.accessToken), "expires_in": .integer(self.expiresIn),

@@ -3,7 +3,7 @@ import MLDeploy
 import ServiceRuntime
 import Synchronization
 
-/// The authoring sessions and snapshots the Python SDK's publish flow uses (spec §2.1, §3.4): a
+/// The authoring sessions and snapshots the Python SDK's publish flow uses: a
 /// session collects workspace objects (pickled bytes, by name); a snapshot freezes a session's
 /// workspace; publishing copies a snapshot's objects into the service, so deleting the snapshot
 /// afterwards — which the SDK always does — loses nothing.

@@ -2,7 +2,7 @@
 `mldeploy serve`. Usage: python sdk_interop.py HOST USER PASSWORD. Prints one line per step and
 "SDK INTEROP OK" at the end; any failure raises (non-zero exit).
 
-The only change to the SDK is the run-time patch of spec §7: `function_beget` builds code objects
+The only change to the SDK is the run-time patch in sdk_patch.py: `function_beget` builds code objects
 with the Python ≤ 3.7 signature, so on 3.8+ it is replaced with `code.replace(...)`.
 """
 import base64
@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
-import sdk_patch  # noqa: F401  (spec §7: must come before azureml.deploy)
+import sdk_patch  # noqa: F401  (the function_beget patch: must come before azureml.deploy)
 
 from azureml.deploy import DeployClient  # noqa: E402
 from azureml.deploy.server import MLServer  # noqa: E402

@@ -1,4 +1,4 @@
-"""The run-time patch of spec §7 that lets azureml-model-management-sdk 1.0.1b6.post1 run on Python
+"""The run-time patch that lets azureml-model-management-sdk 1.0.1b6.post1 run on Python
 3.8+: `function_beget` builds code objects with the Python <= 3.7 signature, so it is replaced with
 `code.replace(...)`. Import this module before `azureml.deploy`.
 """

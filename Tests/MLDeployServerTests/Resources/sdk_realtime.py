@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import requests
 
-import sdk_patch  # noqa: F401  (spec §7: must come before azureml.deploy)
+import sdk_patch  # noqa: F401  (the function_beget patch: must come before azureml.deploy)
 from azureml.deploy import DeployClient  # noqa: E402
 from azureml.deploy.server import MLServer  # noqa: E402
 
