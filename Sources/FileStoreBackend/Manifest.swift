@@ -126,7 +126,7 @@ struct Manifest: Sendable {
                     objects[member.key] = .blob(reference)
                 } else if let value = member.value["value"] {
                     if let type = member.value["type"]?.stringValue {
-                        objects[member.key] = .value(try MLValue(json: value, as: try ParameterType(parsing: type), parameter: member.key))
+                        objects[member.key] = .value(try MLValue(json: value, as: try ParameterType(parsing: type), parameter: member.key, direction: .input))
                     } else {
                         objects[member.key] = .value(.null)
                     }

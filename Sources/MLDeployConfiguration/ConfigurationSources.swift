@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import MLDeploy
 import SystemPackage
+import Yams
 
 /// Where settings come from, highest first: flags, then the environment (`MLDEPLOY_*`), then the
 /// config file — the selected profile's section before the file's top level — then defaults.
@@ -22,6 +23,10 @@ public struct ConfigurationSources: Sendable {
     public let profile: String?
     /// The directory relative paths on the command line and in the environment start from.
     public let currentDirectory: String
+    /// Keys in the config file that no setting reads (a misspelt `tiemout`, a section of another
+    /// tool), dotted and as written (`profiles.prod.auth.user`). Nothing fails because of them; the
+    /// CLI warns, since a misspelt key silently falls back to a default.
+    public let unknownKeys: [String]
 
     /// Reads the sources.
     ///
@@ -84,7 +89,50 @@ public struct ConfigurationSources: Sendable {
         } else if let profile {
             throw MLDeployError(code: .invalidConfiguration, message: "Profile '\(profile)' was asked for, but there is no config file (give --config FILE, or create ./mldeploy.yaml).")
         }
-        return ConfigurationSources(layers: layers, file: file, profile: profile, currentDirectory: currentDirectory)
+        let unknown = try file.map { try Self.unknownKeys(inFile: $0) } ?? []
+        return ConfigurationSources(layers: layers, file: file, profile: profile, currentDirectory: currentDirectory, unknownKeys: unknown)
+    }
+
+    /// The keys of the config file at `path` that are not settings: at the top level and under each
+    /// profile of `profiles:`.
+    static func unknownKeys(inFile path: String) throws -> [String] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw MLDeployError(code: .invalidConfiguration, message: "The config file '\(path)' cannot be read: \(error.localizedDescription)")
+        }
+        guard let tree = try? Yams.load(yaml: text) as? [String: Any] else { return [] }
+        let known = Set(ConfigurationKey.all.map(\.name))
+        let sections = Set(known.flatMap { name in
+            let parts = name.split(separator: ".")
+            return (1..<max(parts.count, 1)).map { parts.prefix($0).joined(separator: ".") }
+        })
+        var unknown: [String] = []
+        func walk(_ node: [String: Any], prefix: String, shown: String) {
+            for key in node.keys.sorted() {
+                let dotted = prefix.isEmpty ? key : prefix + "." + key
+                let written = shown.isEmpty ? key : shown + "." + key
+                if known.contains(dotted) { continue }
+                if sections.contains(dotted), let child = node[key] as? [String: Any] {
+                    walk(child, prefix: dotted, shown: written)
+                } else {
+                    unknown.append(written)
+                }
+            }
+        }
+        var top = tree
+        if let profiles = top.removeValue(forKey: "profiles") {
+            if let profiles = profiles as? [String: Any] {
+                for name in profiles.keys.sorted() {
+                    if let section = profiles[name] as? [String: Any] { walk(section, prefix: "", shown: "profiles.\(name)") } else { unknown.append("profiles.\(name)") }
+                }
+            } else {
+                unknown.append("profiles")
+            }
+        }
+        walk(top, prefix: "", shown: "")
+        return unknown
     }
 
     /// The value of `key` and where it came from, or `nil` when no source sets it.

@@ -31,6 +31,7 @@ extension DeployConfiguration {
         self.init()
         self.file = sources.file
         self.profile = sources.profile
+        self.unknownKeys = sources.unknownKeys
         for key in ConfigurationKey.all {
             if let (_, source) = try sources.value(key.name) { self.sources[key.name] = source }
         }
@@ -75,13 +76,13 @@ extension DeployConfiguration {
         if let token = try secret("auth.token", file: "auth.token_file") {
             self.auth = .accessToken(token)
         } else if let username = try text("auth.username") {
-            guard let password = try secret("auth.password", file: "auth.password_file") else {
-                throw MLDeployError(
-                    code: .invalidConfiguration,
-                    message: "Invalid configuration: auth.username is set (from \(self.sources["auth.username"] ?? "?")) but no password: set MLDEPLOY_PASSWORD, auth.password_file or auth.password."
-                )
+            if let password = try secret("auth.password", file: "auth.password_file") {
+                self.auth = .password(username: username, password: password)
+            } else {
+                // A user without a password is complete only with a session cached for that user
+                // (`mldeploy login`); `makeClient()` refuses it otherwise.
+                self.usernameWithoutPassword = username
             }
-            self.auth = .password(username: username, password: password)
         } else if let authority = try text("auth.aad.authority") {
             var missing: [String] = []
             let tenant = try text("auth.aad.tenant"), clientID = try text("auth.aad.client_id"), resource = try text("auth.aad.resource")

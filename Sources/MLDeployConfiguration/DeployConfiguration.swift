@@ -36,6 +36,10 @@ public struct DeployConfiguration: Sendable {
     public var host: String?
     /// The credentials, or `nil` when none are configured.
     public var auth: AuthContext?
+    /// The user `auth.username` names when no password is configured. Such a configuration is
+    /// complete only with a session a tool cached for that user (`mldeploy login`) set as ``auth``;
+    /// ``makeClient(registry:logger:)`` refuses it otherwise.
+    public var usernameWithoutPassword: String?
     /// HTTP behaviour for HTTP backends.
     public var http = HTTPClient.Configuration()
     /// The local Python runtime, for backends that run Python here.
@@ -48,6 +52,8 @@ public struct DeployConfiguration: Sendable {
     public var file: String?
     /// The profile selected, if any.
     public var profile: String?
+    /// Keys in the config file that no setting reads (see ``ConfigurationSources/unknownKeys``).
+    public var unknownKeys: [String] = []
 
     /// `mldeploy serve`'s settings.
     public struct ServerSettings: Sendable, Hashable {
@@ -66,6 +72,18 @@ public struct DeployConfiguration: Sendable {
     /// Default settings: the in-memory target, no credentials.
     public init() {}
 
+    /// Refuses a user named without a password when no other credentials stand in for it.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidConfiguration`` naming where the user came from
+    ///   and how to give the password.
+    public func checkCredentials() throws {
+        guard self.auth == nil, self.usernameWithoutPassword != nil else { return }
+        throw MLDeployError(
+            code: .invalidConfiguration,
+            message: "Invalid configuration: auth.username is set (from \(self.sources["auth.username"] ?? "?")) but no password: set MLDEPLOY_PASSWORD, auth.password_file or auth.password, or log in once (mldeploy login) so a cached session stands in for it."
+        )
+    }
+
     /// The target to deploy to: the configured one, or `defaultTarget`.
     public func deployTarget(default defaultTarget: String = "memory:") -> DeployTarget {
         let text = self.target ?? defaultTarget
@@ -75,8 +93,12 @@ public struct DeployConfiguration: Sendable {
 
     /// A client for the configured target, with the configured credentials and HTTP behaviour,
     /// resolved in `registry`.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidConfiguration`` for a user without a password
+    ///   (and no session in ``auth``), or what creating the client throws.
     public func makeClient(registry: BackendRegistry = .shared, logger: Logger = Logger(label: "mldeploy.client")) async throws -> DeployClient {
+        try self.checkCredentials()
         // Local backends read the Python runtime's settings from the target's options.
-        try await DeployClient(target: self.deployTarget().addingOptions(self.pythonOptions), auth: self.auth, http: self.http, registry: registry, logger: logger)
+        return try await DeployClient(target: self.deployTarget().addingOptions(self.pythonOptions), auth: self.auth, http: self.http, registry: registry, logger: logger)
     }
 }

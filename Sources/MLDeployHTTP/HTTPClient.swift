@@ -77,7 +77,8 @@ public final class HTTPClient: Sendable {
     /// Any status is a response, not an error: check ``HTTPResponse/status``.
     ///
     /// - Throws: ``MLDeploy/MLDeployError`` — ``MLDeploy/MLDeployError/Code/invalidRequest``,
-    ///   ``MLDeploy/MLDeployError/Code/transportFailure``, ``MLDeploy/MLDeployError/Code/timeout``,
+    ///   ``MLDeploy/MLDeployError/Code/unreachable``, ``MLDeploy/MLDeployError/Code/transportFailure``,
+    ///   ``MLDeploy/MLDeployError/Code/timeout``,
     ///   ``MLDeploy/MLDeployError/Code/tlsFailure``, ``MLDeploy/MLDeployError/Code/responseTooLarge``,
     ///   ``MLDeploy/MLDeployError/Code/authenticationFailed``, ``MLDeploy/MLDeployError/Code/cancelled``.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {

@@ -37,7 +37,7 @@ extension MLDeployServer {
                 )
             }
             do {
-                inputs[member.key] = try MLValue(json: member.value, as: type, parameter: member.key)
+                inputs[member.key] = try MLValue(json: member.value, as: type, parameter: member.key, direction: .input)
             } catch let error as MLDeployError {
                 throw MLDeployError(code: .inputMismatch, message: "Input '\(member.key)' of \(service.name)/\(service.version): \(error.message)")
             }

@@ -80,6 +80,10 @@ public final class MLDeployServer: Sendable {
 
     /// Runs the server until the task is cancelled or the process gets SIGINT or SIGTERM; requests in
     /// flight finish first. `onReady` runs once the socket is listening.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/addressInUse`` when another process listens on the
+    ///   configured port (``ServerConfiguration/checkAddressIsFree()`` finds that before anything is
+    ///   created).
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let application = Application(
             router: self.makeRouter(),
@@ -92,6 +96,12 @@ public final class MLDeployServer: Sendable {
             },
             logger: self.logger
         )
-        try await application.runService()
+        do {
+            try await application.runService()
+        } catch let error as IOError where self.port == nil {
+            // The bind failed (the port was taken after any check): say which port and what to do,
+            // not NIO's `bind(descriptor:ptr:bytes:)`.
+            throw ServerConfiguration.bindFailure(errno: error.errnoCode, host: self.configuration.host, port: self.configuration.port)
+        }
     }
 }

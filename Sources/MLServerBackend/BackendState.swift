@@ -25,4 +25,22 @@ final class BackendState: Sendable {
     }
 
     var logger: Logger { self.storage.withLock { $0.logger } }
+
+    /// Whether the backend logs in with a password itself (no session was resumed), so the refresh
+    /// token it obtains is its own to revoke at shutdown.
+    private let ownsLogin = Mutex(false)
+
+    /// Records whether the refresh token the backend will hold is its own (see ``ownsLogin``).
+    func setOwnsLogin(_ owns: Bool) {
+        self.ownsLogin.withLock { $0 = owns }
+    }
+
+    /// Whether the refresh token is the backend's own to revoke; reading it clears it, so a token is
+    /// revoked once.
+    func takeOwnsLogin() -> Bool {
+        self.ownsLogin.withLock { owns in
+            defer { owns = false }
+            return owns
+        }
+    }
 }

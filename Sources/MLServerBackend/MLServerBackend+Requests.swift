@@ -52,7 +52,7 @@ extension MLServerBackend {
         if let idempotent { request.options.idempotent = idempotent }
         if consume { request.options.kind = .consume }
         let response = try await http.send(request)
-        guard response.isSuccess else { throw Self.failure(method, path, response) }
+        guard response.isSuccess else { throw Self.failure(method, path, response, baseURL: self.baseURL) }
         return response
     }
 
@@ -69,12 +69,7 @@ extension MLServerBackend {
         do {
             return try JSONValue(parsing: response.bytes)
         } catch {
-            throw MLDeployError(
-                code: .invalidResponse,
-                message: "\(method.rawValue) \(path) answered with a body that is not JSON.",
-                httpStatus: response.status,
-                responseBody: String(response.text.prefix(2000))
-            )
+            throw MLDeployError.foreignAnswer(to: "\(method.rawValue) \(self.baseURL)\(path)", response, expected: Self.expectedServer)
         }
     }
 
@@ -88,9 +83,18 @@ extension MLServerBackend {
         .permissionDenied, .authenticationFailed, .invalidArtifact,
     ]
 
-    static func failure(_ method: HTTPMethod, _ path: String, _ response: HTTPResponse) -> MLDeployError {
+    /// What this backend talks to, for messages about answers from something else.
+    static let expectedServer = "an ML Server or mldeploy serve"
+
+    static func failure(_ method: HTTPMethod, _ path: String, _ response: HTTPResponse, baseURL: String = "") -> MLDeployError {
         let json = try? JSONValue(parsing: response.bytes)
-        let serverMessage = json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? String(response.text.prefix(500))
+        // ML Server answers errors in JSON. A page of HTML or text at the target's address means it
+        // is something else (a web server, a misrouted proxy) — except a gateway's 502/503/504,
+        // which a proxy in front of a real server answers when that server is down or slow.
+        if json == nil, !response.bytes.isEmpty, ![502, 503, 504].contains(response.status) {
+            return MLDeployError.foreignAnswer(to: "\(method.rawValue) \(baseURL)\(path)", response, expected: Self.expectedServer)
+        }
+        let serverMessage = json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? response.excerpt()
         let byStatus: MLDeployError.Code
         switch response.status {
         case 401: byStatus = .authenticationFailed

@@ -87,26 +87,61 @@ public final class MLServerBackend: ConfigurableBackend {
     /// - an access token: sent as is;
     /// - AAD options: a token from AAD's token endpoint (``MLDeployHTTP/AADTokenSource``).
     ///
+    /// Credentials that resume a session (``MLDeploy/AuthContext/resuming(_:)``) start from its
+    /// token instead of logging in, and refresh it with its refresh token; a password is then used
+    /// only when the server refuses both.
+    ///
     /// Bad credentials fail here, with ``MLDeploy/MLDeployError/Code/authenticationFailed``.
     public func authenticate(_ credentials: AuthContext) async throws {
         let http = try self.state.http
         guard let base = URL(string: self.baseURL) else { return }
+        let resumed = credentials.session.map { AccessToken(value: $0.accessToken, expiresAt: $0.expiresAt, refreshToken: $0.refreshToken) }
         if let (username, password) = credentials.passwordCredentials {
-            http.authentication.use(LoginTokenSource(baseURL: base, username: username, password: password))
+            http.authentication.use(LoginTokenSource(baseURL: base, username: username, password: password), initial: resumed)
         } else if let token = credentials.accessToken {
-            http.authentication.use(StaticTokenSource(token))
+            if let session = credentials.session, session.refreshToken != nil, let resumed {
+                http.authentication.use(LoginTokenSource(baseURL: base, username: session.username ?? "?", password: nil), initial: resumed)
+            } else {
+                http.authentication.use(StaticTokenSource(token))
+            }
         } else if let options = credentials.aadOptions {
             http.authentication.use(try AADTokenSource(options: options))
         } else {
             throw MLDeployError(code: .authenticationFailed, message: "The MLServer backend does not know the credentials \(credentials).")
         }
+        // A refresh token obtained by logging in here is this backend's own: it is revoked at
+        // shutdown, so a short-lived client (one CLI command) leaves no 14-day token behind. A
+        // resumed session's belongs to whoever cached it.
+        self.state.setOwnsLogin(credentials.passwordCredentials != nil && credentials.session == nil)
         _ = try await http.authentication.authenticate()
     }
 
-    /// Forgets the credentials, and shuts down an HTTP client it made itself (a provider's client is
-    /// shut down by the provider).
+    /// The session held now — the access token, its refresh token and expiry — for a tool that
+    /// caches it between runs; `nil` before authentication or without a token source.
+    public var session: AuthSession? {
+        guard let token = (try? self.state.http)?.authentication.currentToken else { return nil }
+        return AuthSession(accessToken: token.value, refreshToken: token.refreshToken, expiresAt: token.expiresAt)
+    }
+
+    /// Revokes a refresh token on the server (`DELETE /login/refreshToken?refreshToken=…`): the
+    /// session it renews ends when its current access token expires.
+    public func revoke(refreshToken: String) async throws {
+        let encoded = refreshToken.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? refreshToken
+        try await self.send(.delete, "/login/refreshToken", query: "refreshToken=" + encoded, idempotent: true)
+    }
+
+    /// Revokes the refresh token the backend obtained by logging in itself (best effort: a server
+    /// that is gone cannot be told), forgets the credentials, and shuts down an HTTP client it made
+    /// itself (a provider's client is shut down by the provider).
     public func shutdown() async throws {
         guard let http = try? self.state.http else { return }
+        if self.state.takeOwnsLogin(), let refreshToken = http.authentication.currentToken?.refreshToken {
+            do {
+                try await self.revoke(refreshToken: refreshToken)
+            } catch {
+                self.state.logger.debug("could not revoke the refresh token at shutdown", metadata: ["error": "\(error)"])
+            }
+        }
         http.authentication.clear()
         if self.state.ownsHTTP { await http.shutdown() }
     }

@@ -33,16 +33,17 @@ public final class LocalRuntime: Sendable {
     /// configured to (``PythonRuntime/Configuration/warmUpOnDeploy``). Other implementations need nothing.
     ///
     /// A realtime model is parsed and checked here, so a model this engine cannot score is refused at
-    /// deploy time, naming what it lacks.
+    /// deploy time, naming what it lacks; Python code is compiled (not run), so a syntax error is
+    /// refused at deploy time too.
     public func prepare(_ service: ServiceInfo, implementation: ServiceImplementation, namespace: [String: ServiceObject]) async throws {
         if case .realtime(let model) = implementation {
             self.realtime.evict(service.reference)
             _ = try self.realtime.model(for: service.reference, bytes: model)
             return
         }
-        guard case .python(let code, let initCode, let revision) = implementation, let python = self.python,
-            python.configuration.warmUpOnDeploy
-        else { return }
+        guard case .python(let code, let initCode, let revision) = implementation, let python = self.python else { return }
+        try await python.checkSyntax(code: code, initCode: initCode, service: service.name)
+        guard python.configuration.warmUpOnDeploy else { return }
         try await python.warmUp(PythonService(info: service, code: code, initCode: initCode, namespace: namespace, revision: revision))
     }
 
@@ -81,7 +82,7 @@ public final class LocalRuntime: Sendable {
             guard let handler = self.handlers.handler(named: name) else {
                 throw MLDeployError(
                     code: .unresolvedHandler,
-                    message: "Service '\(service.name)' version '\(service.version)' runs the Swift handler '\(name)', which is not registered in this process. Register it with HandlerRegistry.shared.register(_:) before consuming."
+                    message: "Service '\(service.name)' version '\(service.version)' runs the Swift handler '\(name)', which is not registered in this process: only a program that registers that handler (in its HandlerRegistry) before consuming can run this service."
                 )
             }
             return try await self.runHandler(handler, service: service, namespace: namespace, inputs: bound)

@@ -155,7 +155,7 @@ enum RecordsFile {
                 throw MLDeployError(code: .inputMismatch, message: "\(path):\(line): service '\(info.name)' has no input '\(name)'.")
             }
             do {
-                return try MLValue(json: json, as: type, parameter: name)
+                return try MLValue(json: json, as: type, parameter: name, direction: .input)
             } catch let error as MLDeployError {
                 throw MLDeployError(code: error.code, message: "\(path):\(line): \(error.message)")
             }

@@ -12,16 +12,36 @@ struct MLDeployCommand: AsyncParsableCommand {
         commandName: "mldeploy",
         abstract: "Publish, consume and manage analytic web services on any deployment target.",
         discussion: """
+            The global options --target, --config, --profile and --format go before the command or \
+            after it (mldeploy --target file:./services list). mldeploy --version (or mldeploy version) \
+            prints the tool's version; a command's own --version is the service version. \
             Exit codes: 0 success; 1 an operation failed (the error's code is printed to stderr); \
             2 verify found problems; 64 the command line was invalid.
             """,
-        version: MLDeployVersion.current,
         subcommands: [
-            DeployCommand.self, RedeployCommand.self, DeployRealtimeCommand.self, ListCommand.self, GetCommand.self, SwaggerCommand.self,
+            DeployCommand.self, RedeployCommand.self, DeployRealtimeCommand.self, RedeployRealtimeCommand.self, ListCommand.self, GetCommand.self, SwaggerCommand.self,
             DeleteCommand.self, ConsumeCommand.self, BatchCommand.self, LoginCommand.self, LogoutCommand.self, ServeCommand.self,
             UsersCommand.self, VerifyCommand.self, ConfigCommand.self, DoctorCommand.self, BackendsCommand.self, DemoCommand.self,
+            VersionCommand.self,
         ]
     )
+
+    /// Places the global options (they may precede the command) and answers `mldeploy --version`,
+    /// then parses and runs the command. The configuration deliberately sets no `version`:
+    /// ArgumentParser would otherwise take any `--version` it cannot place — a command's service
+    /// version after a misplaced option — for the tool's version flag and exit 0.
+    static func main() async {
+        do {
+            switch try GlobalOptionPlacement.arrange(Array(CommandLine.arguments.dropFirst())) {
+            case .version:
+                print(MLDeployVersion.current)
+            case .command(let arguments):
+                await self.main(arguments)
+            }
+        } catch {
+            self.exit(withError: error)
+        }
+    }
 
     /// Registers the backends this executable links, once, before any command runs.
     static func registerBuiltInBackends(in registry: BackendRegistry = .shared) throws {
@@ -31,9 +51,23 @@ struct MLDeployCommand: AsyncParsableCommand {
     }
 }
 
-/// The version printed by `mldeploy --version`.
+/// The version printed by `mldeploy --version` and `mldeploy version`.
 enum MLDeployVersion {
     static let current = "0.1.0"
+}
+
+/// `mldeploy version`: the tool's version.
+struct VersionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the tool's version (as mldeploy --version does).")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            try self.global.refuseUnused(["--target", "--config", "--profile"], by: "version", why: "it prints this tool's version and reaches no target.")
+            if self.global.format == .json { try Output.json(["version": .string(MLDeployVersion.current)]) } else { print(MLDeployVersion.current) }
+        }
+    }
 }
 
 /// Runs `body`, printing an ``MLDeployError`` as `error[code]: message` to stderr and exiting 1.

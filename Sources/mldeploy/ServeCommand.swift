@@ -13,9 +13,11 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve the ML Server 9.x REST API over a backend (by default a filesystem store in the data directory).",
         discussion: """
-            Each option falls back to an environment variable (MLDEPLOY_HOST, MLDEPLOY_PORT, \
+            --target names the backend served, as --backend does (a client profile's target never \
+            does). Each option falls back to an environment variable (MLDEPLOY_HOST, MLDEPLOY_PORT, \
             MLDEPLOY_DATA_DIR, MLDEPLOY_BACKEND), then to the config file's server section \
-            (server.host, server.port, server.data_dir, server.backend). On first start with no users, the user 'admin' (Owner) \
+            (server.host, server.port, server.data_dir, server.backend). An unknown backend or a \
+            busy port stops it before it creates anything. On first start with no users, the user 'admin' (Owner) \
             is created with the password in MLDEPLOY_ADMIN_PASSWORD, or a generated one printed once. \
             Python workers use MLDEPLOY_PYTHON when set. Stops gracefully on SIGINT or SIGTERM.
             """
@@ -30,33 +32,50 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Where users, keys and the default store live (default ./mldeploy-data).")
     var dataDirectory: String?
 
-    @Option(name: .long, help: "The backend: a registered name or a URI (default file:DATA-DIR/services).")
+    @Option(name: .long, help: "The backend served: a registered name or a URI (default file:DATA-DIR/services). --target names it too.")
     var backend: String?
 
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await reportingErrors {
+            // `--target` names the backend served, as `--backend` does; the configuration's `target`
+            // (a client profile's, MLDEPLOY_TARGET) never does, or a profile pointing at this very
+            // server would make it front itself. Its configuration keys are server.backend and
+            // MLDEPLOY_BACKEND.
+            if let target = self.global.target, let backend = self.backend, target != backend {
+                throw ValidationError("--target and --backend both name the backend to serve, and differ ('\(target)', '\(backend)'). Give one.")
+            }
             var flags: [String: String] = [:]
             if let host = self.host { flags["server.host"] = host }
             if let port = self.port { flags["server.port"] = String(port) }
             if let directory = self.dataDirectory { flags["server.data_dir"] = directory }
-            if let backend = self.backend { flags["server.backend"] = backend }
-            let loaded = try await self.global.configuration(flags: flags)
+            if let backend = self.backend ?? self.global.target { flags["server.backend"] = backend }
+            let loaded = try await self.global.configuration(flags: flags, usingTarget: false)
             var configuration = ServerConfiguration()
             configuration.host = loaded.server.host
             configuration.port = loaded.server.port
             configuration.dataDirectory = loaded.server.dataDirectory
             let target = DeployTarget(loaded.server.backend ?? "file:" + configuration.dataDirectory + "/services").addingOptions(loaded.pythonOptions)
+            // Nothing is created — no data directory, no user, no store — until the backend is known
+            // and the address is free.
+            _ = try target.registration()
+            try configuration.checkAddressIsFree()
             let settings = configuration
+            let format = self.global.format
             let environment = ProcessInfo.processInfo.environment
             // The served backend gets the configured credentials and HTTP settings too, so a server
             // can front another one (`--backend mlserver+https://…`).
             try await withDeployClient(target: target, auth: loaded.auth, providers: [HTTPClientProvider(configuration: loaded.http)]) { client in
                 let server = try MLDeployServer(client: client, configuration: settings)
-                try Self.bootstrapAdmin(server.users, environment: environment)
+                try Self.bootstrapAdmin(server.users, environment: environment, format: format)
                 try await server.run { port in
-                    print("mldeploy serve: listening on http://\(settings.host):\(port) (backend \(client.configuration), data \(settings.dataDirectory))")
+                    let url = "http://\(settings.host):\(port)"
+                    if format == .json {
+                        try? Output.json(["event": "listening", "url": .string(url), "port": .integer(port), "backend": .string("\(client.configuration)"), "dataDirectory": .string(settings.dataDirectory)])
+                    } else {
+                        print("mldeploy serve: listening on \(url) (backend \(client.configuration), data \(settings.dataDirectory))")
+                    }
                     fflush(nil)  // tools and tests wait for this line on a pipe
                 }
             }
@@ -65,18 +84,22 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Creates `admin` (Owner) when there are no users: with MLDEPLOY_ADMIN_PASSWORD, or a generated
     /// password printed once.
-    static func bootstrapAdmin(_ users: UserStore, environment: [String: String]) throws {
+    static func bootstrapAdmin(_ users: UserStore, environment: [String: String], format: OutputFormat) throws {
         guard users.isEmpty else { return }
-        if let password = environment["MLDEPLOY_ADMIN_PASSWORD"], !password.isEmpty {
-            try users.add("admin", password: password, role: .owner)
+        let given = environment["MLDEPLOY_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        let password = given ?? Base64Password.generate()
+        try users.add("admin", password: password, role: .owner)
+        if format == .json {
+            var event: JSONObject = ["event": "user-created", "user": "admin", "role": "Owner"]
+            if given == nil { event["generatedPassword"] = .string(password) }
+            try Output.json(.object(event))
+        } else if given != nil {
             print("mldeploy serve: created user 'admin' (Owner) with the password from MLDEPLOY_ADMIN_PASSWORD")
         } else {
-            let password = Base64Password.generate()
-            try users.add("admin", password: password, role: .owner)
             print("mldeploy serve: created user 'admin' (Owner) with the generated password: \(password)")
             print("mldeploy serve: it is not shown again; change users with 'mldeploy users'")
-            fflush(nil)
         }
+        fflush(nil)
     }
 }
 

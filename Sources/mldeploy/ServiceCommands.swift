@@ -97,6 +97,9 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A file holding the inputs as a JSON object.")
     var json: String?
 
+    @Option(name: .customLong("save-artifacts"), help: "Write the artifacts the call returns into this directory (created if missing).")
+    var saveArtifacts: String?
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -105,19 +108,52 @@ struct ConsumeCommand: AsyncParsableCommand {
                 let service = try await self.service.service(client)
                 return try await service.consume(try self.values(for: service.info))
             }
+            let saved = try self.saveArtifacts.map { try Self.save(response, into: $0) } ?? []
+            if self.global.format == .json {
+                // Everything the response has, in ML Server's WebServiceResult shape.
+                try Output.json(response.webServiceResultJSON())
+            }
             guard response.success else {
-                FileHandle.standardError.write(Data("error[service-failed]: \(response.errorMessage ?? "the service failed")\n".utf8))
-                if !response.consoleOutput.isEmpty { FileHandle.standardError.write(Data(response.consoleOutput.utf8)) }
+                if self.global.format == .text {
+                    if !response.consoleOutput.isEmpty { FileHandle.standardError.write(Data(response.consoleOutput.utf8)) }
+                    FileHandle.standardError.write(Data("error[service-failed]: \(response.errorMessage ?? "the service failed")\n".utf8))
+                }
                 throw ExitCode(1)
             }
-            switch self.global.format {
-            case .json: try Output.json(.object(response.rawOutputs))
-            case .text:
-                for definition in response.outputSchema {
-                    print("\(definition.name): \(response.output(definition.name).map(Output.text) ?? "null")")
-                }
-                if !response.artifactNames.isEmpty { print("artifacts: \(response.artifactNames.joined(separator: ", "))") }
+            guard self.global.format == .text else { return }
+            // What the service printed goes to standard error, so standard output stays its outputs.
+            if !response.consoleOutput.isEmpty { FileHandle.standardError.write(Data(response.consoleOutput.utf8)) }
+            for definition in response.outputSchema {
+                print("\(definition.name): \(response.output(definition.name).map(Output.text) ?? "null")")
             }
+            if !saved.isEmpty {
+                print("artifacts saved: \(saved.joined(separator: ", "))")
+            } else if !response.artifactNames.isEmpty {
+                print("artifacts: \(response.artifactNames.joined(separator: ", ")) (--save-artifacts DIR writes them)")
+            }
+        }
+    }
+
+    /// Writes the response's artifacts into `directory`; returns the paths written. A name that is
+    /// not a plain file name (a server could send `../x`) is refused before anything is written.
+    static func save(_ response: ServiceResponse, into directory: String) throws -> [String] {
+        for name in response.artifactNames where name.isEmpty || name.contains("/") || name == "." || name == ".." {
+            throw MLDeployError(code: .invalidArtifact, message: "The artifact name '\(name)' is not a plain file name; nothing was saved.")
+        }
+        let decoded = try response.artifactNames.map { name in (name, try response.artifact(name) ?? Data()) }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw MLDeployError(code: .storageFailure, message: "Cannot create the artifacts directory '\(directory)': \(error.localizedDescription)")
+        }
+        return try decoded.map { name, data in
+            let path = (directory as NSString).appendingPathComponent(name)
+            do {
+                try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            } catch {
+                throw MLDeployError(code: .storageFailure, message: "Cannot write the artifact \(path): \(error.localizedDescription)")
+            }
+            return path
         }
     }
 
@@ -143,7 +179,7 @@ struct ConsumeCommand: AsyncParsableCommand {
             guard let type = types[member.key] else {
                 throw MLDeployError(code: .inputMismatch, message: "Service '\(info.name)' has no input '\(member.key)'. Its inputs: \(info.inputs.map(\.name).joined(separator: ", ")).")
             }
-            values[member.key] = try MLValue(json: member.value, as: type, parameter: member.key)
+            values[member.key] = try MLValue(json: member.value, as: type, parameter: member.key, direction: .input)
         }
         return values
     }

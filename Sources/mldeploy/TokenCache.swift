@@ -1,8 +1,10 @@
 import Foundation
 import MLDeploy
 
-/// Access tokens `mldeploy login` obtained, by target, in an owner-only file
-/// (`~/.config/mldeploy/tokens.json`, mode 0600), so later commands need no password.
+/// Sessions `mldeploy login` obtained, by target, in an owner-only file
+/// (`~/.config/mldeploy/tokens.json`, mode 0600), so later commands need no password and log in no
+/// more: each entry keeps the access token, its expiry, the refresh token that renews it and the
+/// user it belongs to.
 struct TokenCache {
     let path: String
 
@@ -16,30 +18,36 @@ struct TokenCache {
         return (try? JSONValue(parsing: data))?.objectValue ?? JSONObject()
     }
 
-    /// The cached token for `target`, if it has not expired.
-    func token(for target: String) throws -> String? {
+    /// The session cached for `target`: while its access token is valid, or after that while it has
+    /// a refresh token to renew it.
+    func session(for target: String) throws -> AuthSession? {
         guard let entry = try self.entries()[target], let token = entry["token"]?.stringValue else { return nil }
-        if let expires = entry["expires"]?.doubleValue, Date(timeIntervalSince1970: expires) < Date() { return nil }
-        return token
+        let expires = entry["expires"]?.doubleValue.map { Date(timeIntervalSince1970: $0) }
+        let refreshToken = entry["refreshToken"]?.stringValue
+        if let expires, expires < Date(), refreshToken == nil { return nil }
+        return AuthSession(accessToken: token, refreshToken: refreshToken, expiresAt: expires, username: entry["user"]?.stringValue)
     }
 
-    /// Stores `token` for `target`.
-    func store(_ token: String, expires: Date?, for target: String) throws {
+    /// Stores `session` for `target`.
+    func store(_ session: AuthSession, for target: String) throws {
         var entries = try self.entries()
-        var entry: JSONObject = ["token": .string(token)]
-        if let expires { entry["expires"] = .double(expires.timeIntervalSince1970) }
+        var entry: JSONObject = ["token": .string(session.accessToken)]
+        if let expires = session.expiresAt { entry["expires"] = .double(expires.timeIntervalSince1970) }
+        if let refreshToken = session.refreshToken { entry["refreshToken"] = .string(refreshToken) }
+        if let user = session.username { entry["user"] = .string(user) }
         entries[target] = .object(entry)
         try self.write(entries)
     }
 
-    /// Forgets `target`'s token; returns whether there was one.
+    /// Forgets `target`'s session and returns it, if there was one.
     @discardableResult
-    func remove(_ target: String) throws -> Bool {
+    func remove(_ target: String) throws -> AuthSession? {
+        let removed = try self.session(for: target)
         var entries = try self.entries()
-        guard entries[target] != nil else { return false }
+        guard entries[target] != nil else { return nil }
         entries[target] = nil
         try self.write(entries)
-        return true
+        return removed
     }
 
     private func write(_ entries: JSONObject) throws {

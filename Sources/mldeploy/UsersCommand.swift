@@ -19,11 +19,28 @@ struct UsersCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        func store() async throws -> UserStore {
+        /// The data directory's user store. Only `users add` creates a missing directory (so users
+        /// can be made before the first `serve`); the other commands refuse one that does not exist
+        /// rather than leaving an empty directory behind a typo.
+        func store(creating: Bool = false) async throws -> UserStore {
+            // The users live in the server's data directory; a client target does not name one.
+            try self.global.refuseUnused(["--target"], by: "users", why: "users live in the server's data directory; give it with --data-dir (or MLDEPLOY_DATA_DIR, server.data_dir).")
             var flags: [String: String] = [:]
             if let path = self.path { flags["server.data_dir"] = path }
-            let path = try await self.global.configuration(flags: flags).server.dataDirectory
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let configuration = try await self.global.configuration(flags: flags, usingTarget: false)
+            let path = configuration.server.dataDirectory
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                guard creating else {
+                    throw MLDeployError(
+                        code: .notFound,
+                        message: "There is no server data directory at \(path) (from \(configuration.sources["server.data_dir"] ?? "the default")). Give the server's with --data-dir (or MLDEPLOY_DATA_DIR, server.data_dir)."
+                    )
+                }
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } else if !isDirectory.boolValue {
+                throw MLDeployError.invalidArgument("The server data directory \(path) is a file, not a directory.")
+            }
             return try UserStore(directory: path)
         }
     }
@@ -47,8 +64,17 @@ struct UsersCommand: AsyncParsableCommand {
                 } else {
                     password = Base64Password.generate()
                 }
-                try await self.dataDirectory.store().add(self.name, password: password, role: role)
-                print(self.passwordFromStandardInput ? "added \(self.name) (\(role))" : "added \(self.name) (\(role)) with the generated password: \(password)")
+                guard !password.isEmpty else {
+                    throw MLDeployError.invalidArgument("--password-stdin read an empty password: write the password as the first line of standard input.")
+                }
+                try await self.dataDirectory.store(creating: true).add(self.name, password: password, role: role)
+                if self.dataDirectory.global.format == .json {
+                    var object: JSONObject = ["added": .string(self.name), "role": .string("\(role)")]
+                    if !self.passwordFromStandardInput { object["generatedPassword"] = .string(password) }
+                    try Output.json(.object(object))
+                } else {
+                    print(self.passwordFromStandardInput ? "added \(self.name) (\(role))" : "added \(self.name) (\(role)) with the generated password: \(password)")
+                }
                 password = ""
             }
         }
@@ -63,7 +89,7 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 try await self.dataDirectory.store().remove(self.name)
-                print("removed \(self.name)")
+                if self.dataDirectory.global.format == .json { try Output.json(["removed": .string(self.name)]) } else { print("removed \(self.name)") }
             }
         }
     }
@@ -75,8 +101,11 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                for user in try await self.dataDirectory.store().list() {
-                    print("\(user.name)\t\(user.role)")
+                let users = try await self.dataDirectory.store().list()
+                if self.dataDirectory.global.format == .json {
+                    try Output.json(.array(users.map { ["name": .string($0.name), "role": .string("\($0.role)")] }))
+                } else {
+                    for user in users { print("\(user.name)\t\(user.role)") }
                 }
             }
         }
@@ -93,7 +122,7 @@ struct UsersCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let role = try UsersCommand.role(self.role)
                 try await self.dataDirectory.store().setRole(self.name, role)
-                print("\(self.name) is now \(role)")
+                if self.dataDirectory.global.format == .json { try Output.json(["name": .string(self.name), "role": .string("\(role)")]) } else { print("\(self.name) is now \(role)") }
             }
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FileStoreBackend
 import Foundation
 import MLDeploy
+import MLDeployConfiguration
 
 /// `mldeploy verify`: checks a filesystem store without changing it.
 ///
@@ -18,33 +19,32 @@ struct VerifyCommand: AsyncParsableCommand {
             """
     )
 
-    /// How the report is printed.
-    enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json
-    }
-
-    @Option(name: .long, help: "The store: file:PATH, or the name of a backend configured with a path.")
-    var target: String?
-
-    @Argument(help: "The store's root directory (instead of --target).")
+    @Argument(help: "The store's root directory (instead of a file: target).")
     var root: String?
 
-    @Option(name: .long, help: "text (one problem per line) or json.")
-    var format: Format = .text
+    @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if self.target != nil, self.root != nil {
+        if self.global.target != nil, self.root != nil {
             throw ValidationError("Give the store either as --target file:PATH or as a ROOT argument, not both.")
-        }
-        if self.target == nil, self.root == nil {
-            throw ValidationError("Which store? Pass its root directory, or --target file:PATH.")
         }
     }
 
     func run() async throws {
         try await reportingErrors {
-            let report = try await Self.verify(self.root.map { DeployTarget.uri("file:" + $0) } ?? DeployTarget(self.target!))
-            switch self.format {
+            let target: DeployTarget
+            if let root = self.root {
+                try self.global.refuseUnused(["--config", "--profile"], by: "verify ROOT", why: "the ROOT argument names the store; drop ROOT to verify the configured target instead.")
+                target = .uri("file:" + root)
+            } else {
+                let configuration = try await self.global.configuration()
+                guard configuration.target != nil else {
+                    throw ValidationError("Which store? Pass its root directory, or --target file:PATH (or configure a file: target).")
+                }
+                target = configuration.deployTarget()
+            }
+            let report = try await Self.verify(target)
+            switch self.global.format {
             case .text:
                 for problem in report.problems { print(problem) }
                 print("\(report.versions) version(s), \(report.blobs) blob(s): \(report.isClean ? "no problems" : "\(report.problems.count) problem(s)")")

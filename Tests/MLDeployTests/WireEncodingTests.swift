@@ -35,14 +35,14 @@ struct WireEncodingTests {
 
     @Test("decodes the realtime and TxService outputs of the transcript")
     func decodeOutputs() throws {
-        let answer = try MLValue(json: try JSONValue(parsing: #"{"am_Pred": [0.533267]}"#), as: .dataFrame)
+        let answer = try MLValue(json: try JSONValue(parsing: #"{"am_Pred": [0.533267]}"#), as: .dataFrame, direction: .output)
         #expect(answer.dataFrameValue?.columnNames == ["am_Pred"])
         #expect(answer.dataFrameValue?["am_Pred"] == [.numeric(0.533267)])
-        let rows = try MLValue(json: try JSONValue(parsing: #"[{"a": 1, "b": "x"}, {"b": "y", "a": 2}]"#), as: .dataFrame)
+        let rows = try MLValue(json: try JSONValue(parsing: #"[{"a": 1, "b": "x"}, {"b": "y", "a": 2}]"#), as: .dataFrame, direction: .output)
         #expect(rows.dataFrameValue == (try DataFrame(["a": [1, 2], "b": ["x", "y"]])))
-        #expect(try MLValue(json: .integer(3), as: .numeric) == .numeric(3))
-        #expect(try MLValue(json: .double(4), as: .integer) == .integer(4))
-        #expect(try MLValue(json: try JSONValue(parsing: "[[1,2],[3,4]]"), as: .matrix) == .matrix([[1, 2], [3, 4]]))
+        #expect(try MLValue(json: .integer(3), as: .numeric, direction: .output) == .numeric(3))
+        #expect(try MLValue(json: .double(4), as: .integer, direction: .output) == .integer(4))
+        #expect(try MLValue(json: try JSONValue(parsing: "[[1,2],[3,4]]"), as: .matrix, direction: .output) == .matrix([[1, 2], [3, 4]]))
     }
 
     @Test("refuses wire values of the wrong shape", arguments: [
@@ -52,7 +52,7 @@ struct WireEncodingTests {
     ])
     func refusesWrongShapes(text: String, type: ParameterType) throws {
         let json = try JSONValue(parsing: text)
-        #expect(throws: MLDeployError.self) { try MLValue(json: json, as: type) }
+        #expect(throws: MLDeployError.self) { try MLValue(json: json, as: type, direction: .output) }
     }
 
     @Test("reads every Python type spelling the SDK accepts", arguments: [

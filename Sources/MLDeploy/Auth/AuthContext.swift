@@ -1,3 +1,5 @@
+import Foundation
+
 /// The credentials a ``DeployClient`` authenticates with — the Python SDK's `auth` argument.
 ///
 /// | Python `auth`            | Swift                                        |
@@ -19,6 +21,21 @@ public struct AuthContext: Sendable, Hashable, CustomStringConvertible {
     }
 
     private let kind: Kind
+
+    /// A session obtained earlier with these credentials — typically cached by a tool between runs
+    /// (`mldeploy login`) — that a backend should start from instead of logging in again. `nil` for
+    /// fresh credentials. Set it with ``resuming(_:)``.
+    public private(set) var session: AuthSession?
+
+    /// These credentials, starting from `session`: a backend uses its access token while it is
+    /// valid, refreshes it with its refresh token, and only then falls back to the credentials
+    /// themselves (for a password, a new login). A session alone, without a password, is
+    /// ``accessToken(_:)`` credentials resumed from it.
+    public func resuming(_ session: AuthSession) -> AuthContext {
+        var copy = self
+        copy.session = session
+        return copy
+    }
 
     /// Username and password, exchanged for a token with `POST /login` (ML Server's LDAP/local login).
     public static func password(username: String, password: String) -> AuthContext {
@@ -60,6 +77,34 @@ public struct AuthContext: Sendable, Hashable, CustomStringConvertible {
         case .token: return "accessToken(…)"
         case .aad(let options): return "azureActiveDirectory(\(options))"
         }
+    }
+}
+
+/// What a login produced: the access token, the refresh token that renews it, and when the access
+/// token expires — what a tool caches so its next run needs neither a password nor a new login.
+///
+/// Printing a session never shows a token.
+public struct AuthSession: Sendable, Hashable, CustomStringConvertible {
+    /// The bearer token.
+    public var accessToken: String
+    /// The token that obtains a new access token (ML Server: `POST /login/refreshToken`), if any.
+    public var refreshToken: String?
+    /// When ``accessToken`` expires, if known.
+    public var expiresAt: Date?
+    /// The user the session belongs to, if known.
+    public var username: String?
+
+    /// Creates a session.
+    public init(accessToken: String, refreshToken: String? = nil, expiresAt: Date? = nil, username: String? = nil) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresAt = expiresAt
+        self.username = username
+    }
+
+    /// `AuthSession(user: …, expires: …, refreshable: …)`, without the tokens.
+    public var description: String {
+        "AuthSession(user: \(self.username ?? "?"), expires: \(self.expiresAt.map { "\($0)" } ?? "never"), refreshable: \(self.refreshToken != nil))"
     }
 }
 

@@ -105,7 +105,7 @@ public final class BackendRegistry: Sendable {
         if let builtIn = Self.builtInModules[requested.lowercased()] {
             message += " The \(builtIn.name) backend lives in the \(builtIn.module) module: import it and call try BackendRegistry.shared.register(\(builtIn.registration))."
         } else {
-            message += " Register your own with BackendRegistry.shared.register(BackendRegistration(name:…, factory:…)), or pass an instance with DeployTarget.backend(_:)."
+            message += " Use one of them, or register a backend of your own (see docs/writing-a-backend.md)."
         }
         return MLDeployError(code: .unknownBackend, message: message)
     }

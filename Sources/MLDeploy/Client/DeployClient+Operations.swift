@@ -55,7 +55,7 @@ extension DeployClient {
         guard let version, !version.isEmpty else {
             throw MLDeployError(
                 code: .missingVersion,
-                message: "Deleting service '\(name)' needs an explicit version; list them with listServices(\"\(name)\")."
+                message: "Deleting service '\(name)' needs an explicit version; list its versions to pick one."
             )
         }
         try NameRules.checkVersion(version)

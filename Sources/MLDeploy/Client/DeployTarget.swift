@@ -72,22 +72,37 @@ public struct DeployTarget: Sendable, ExpressibleByStringLiteral, CustomStringCo
         }
     }
 
+    /// The registration this target names, found without creating a backend: a tool can check a
+    /// target before it starts anything (`mldeploy serve` refuses an unknown one before it makes its
+    /// data directory). `nil` for a backend instance or type, which need no registry.
+    ///
+    /// - Throws: ``MLDeployError/Code/unknownBackend`` listing what is registered, or
+    ///   ``MLDeployError/Code/invalidTarget`` for a malformed URI.
+    public func registration(in registry: BackendRegistry = .shared) throws -> BackendRegistration? {
+        switch self.storage {
+        case .named(let name, _, _):
+            guard let registration = registry.registration(named: name) else { throw registry.unknownBackendError(name, isScheme: false) }
+            return registration
+        case .uri(let text, _):
+            let uri = try TargetURI(parsing: text)
+            guard let registration = registry.registration(forScheme: uri.scheme) else { throw registry.unknownBackendError(uri.scheme, isScheme: true) }
+            return registration
+        case .instance, .factory:
+            return nil
+        }
+    }
+
     /// Resolves the target to a fresh backend, the configuration it was made from, and the context
     /// providers its registration asks for.
     func resolve(in registry: BackendRegistry) throws -> (any Backend, BackendConfiguration, [any BackendContextProvider]) {
         switch self.storage {
-        case .named(let name, let host, let options):
-            guard let registration = registry.registration(named: name) else {
-                throw registry.unknownBackendError(name, isScheme: false)
-            }
+        case .named(_, let host, let options):
+            let registration = try self.registration(in: registry)!
             let configuration = BackendConfiguration(backendName: registration.name, host: host, options: options)
             return (try registration.makeBackend(configuration), configuration, registration.contextProviders)
         case .uri(let text, let options):
-            let uri = try TargetURI(parsing: text)
-            guard let registration = registry.registration(forScheme: uri.scheme) else {
-                throw registry.unknownBackendError(uri.scheme, isScheme: true)
-            }
-            let configuration = BackendConfiguration(backendName: registration.name, uri: uri, options: options)
+            let registration = try self.registration(in: registry)!
+            let configuration = BackendConfiguration(backendName: registration.name, uri: try TargetURI(parsing: text), options: options)
             return (try registration.makeBackend(configuration), configuration, registration.contextProviders)
         case .instance(let backend):
             return (backend, BackendConfiguration(backendName: String(describing: type(of: backend))), [])

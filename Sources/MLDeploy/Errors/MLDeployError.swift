@@ -133,8 +133,13 @@ extension MLDeployError {
         /// An HTTP request could not be built as given: a malformed URL, an unsupported scheme, a
         /// header with CR or LF.
         public static let invalidRequest = Code("invalid-request")
-        /// The connection failed: refused, reset, unreachable, closed before the response was complete.
+        /// The connection failed after it was made: reset, or closed before the response was complete.
         public static let transportFailure = Code("transport-failure")
+        /// The server could not be reached at all: the connection was refused, the host name does not
+        /// resolve, or no route leads there. Nothing was sent; check the address and that the server runs.
+        public static let unreachable = Code("unreachable")
+        /// A server could not listen: another process already listens on its address and port.
+        public static let addressInUse = Code("address-in-use")
         /// TLS failed: the server's certificate did not verify, the handshake failed, a client
         /// certificate was refused or could not be loaded.
         public static let tlsFailure = Code("tls-failure")
@@ -184,8 +189,8 @@ extension MLDeployError {
     /// The name and version are not deployed.
     public static func serviceNotFound(name: String, version: String?) -> Self {
         if let version {
-            return .notFound("No service '\(name)' with version '\(version)'. List the versions with listServices(\"\(name)\").")
+            return .notFound("No service '\(name)' with version '\(version)'. List its versions to see which exist.")
         }
-        return .notFound("No service named '\(name)'. List what is deployed with listServices().")
+        return .notFound("No service named '\(name)'. List the deployed services to see which names exist.")
     }
 }

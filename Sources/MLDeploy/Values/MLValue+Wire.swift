@@ -14,7 +14,7 @@ enum ValueProblem: Error {
             let code: MLDeployError.Code = direction == .input ? .inputMismatch : .outputMismatch
             let fix =
                 direction == .input
-                ? "Pass a \(expected) value (Python: \(expected.pythonName))."
+                ? "Pass \(expected.jsonForms)."
                 : "Make the service produce a \(expected) value, or change the declared output type."
             return MLDeployError(
                 code: code,
@@ -28,10 +28,30 @@ enum ValueProblem: Error {
     }
 }
 
-/// Whether a parameter is an input or an output (only changes error wording and codes).
-enum ParameterDirection: String {
+/// Whether a value is a service's input or its output. Decoding reports a value that does not fit
+/// its declared type as ``MLDeployError/Code/inputMismatch`` (the caller must pass something else)
+/// or ``MLDeployError/Code/outputMismatch`` (the service must produce something else).
+public enum ParameterDirection: String, Sendable {
+    /// A value given to a service.
     case input
+    /// A value a service produced.
     case output
+}
+
+extension ParameterType {
+    /// The JSON forms a value of this type is accepted in, for messages that tell a caller what to
+    /// pass.
+    var jsonForms: String {
+        switch self {
+        case .integer: return "a whole number (e.g. 3)"
+        case .numeric: return "a number (e.g. 2.5)"
+        case .character: return "a JSON string (e.g. \"text\")"
+        case .logical: return "true or false"
+        case .vector: return "an array of numbers, strings or booleans (e.g. [1, 2])"
+        case .matrix: return "an array of equal-length arrays (e.g. [[1, 2], [3, 4]])"
+        case .dataFrame: return #"an object of equal-length columns (e.g. {"a": [1, 2]}) or an array of row objects (e.g. [{"a": 1}])"#
+        }
+    }
 }
 
 extension MLValue {
@@ -131,13 +151,18 @@ extension MLValue {
     /// arrays for `matrix`, and for `data.frame` either the column-major object or a list of row
     /// objects (pandas accepts both). `null` is accepted for every type.
     ///
-    /// - Throws: ``MLDeployError`` with ``MLDeployError/Code/outputMismatch`` when the JSON does not
-    ///   have the declared type's shape.
-    public init(json: JSONValue, as type: ParameterType, parameter: String = "value") throws {
+    /// - Parameters:
+    ///   - direction: Whether the value is an input (a caller's value: a mismatch is
+    ///     ``MLDeployError/Code/inputMismatch``, naming the accepted forms) or an output (a service's
+    ///     value: ``MLDeployError/Code/outputMismatch``). Code that reads what a caller sent — a
+    ///     server's consume route, a CLI's arguments, batch records — must say `.input`.
+    /// - Throws: ``MLDeployError`` with ``MLDeployError/Code/inputMismatch`` or
+    ///   ``MLDeployError/Code/outputMismatch`` when the JSON does not have the declared type's shape.
+    public init(json: JSONValue, as type: ParameterType, parameter: String = "value", direction: ParameterDirection) throws {
         do throws(ValueProblem) {
             self = try Self.decode(json, as: type)
         } catch {
-            throw error.error(parameter: parameter, direction: .output, service: nil)
+            throw error.error(parameter: parameter, direction: direction, service: nil)
         }
     }
 

@@ -33,7 +33,7 @@ extension ServiceResponse {
             for definition in service.outputs {
                 guard let value = rawOutputs[definition.name] else { continue }
                 do {
-                    outputs[definition.name] = try MLValue(json: value, as: definition.type, parameter: definition.name)
+                    outputs[definition.name] = try MLValue(json: value, as: definition.type, parameter: definition.name, direction: .output)
                 } catch let error as MLDeployError {
                     throw MLDeployError(code: .invalidResponse, message: "Output '\(definition.name)' of \(service.name)/\(service.version): \(error.message)")
                 }

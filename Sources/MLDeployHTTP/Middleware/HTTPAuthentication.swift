@@ -58,6 +58,11 @@ public final class HTTPAuthentication: Sendable {
         }
     }
 
+    /// The token held now (the last one the source gave, or the initial one), if any.
+    public var currentToken: AccessToken? {
+        self.state.withLock { $0.current }
+    }
+
     /// How many tokens the source has produced (logins and refreshes).
     public var tokenFetches: Int {
         self.state.withLock { $0.refreshes }
@@ -134,7 +139,10 @@ public final class HTTPAuthentication: Sendable {
     private func value(of task: Task<AccessToken, any Error>) async throws -> AccessToken {
         do {
             return try await task.value
-        } catch let error as MLDeployError where error.code == .authenticationFailed || error.code == .cancelled {
+        } catch let error as MLDeployError {
+            // Its code already says what failed: a refused login, an unreachable server, an answer
+            // from something that is not the token endpoint. Wrapping all of those as
+            // authentication failures sent people to check passwords when the server was down.
             throw error
         } catch {
             throw MLDeployError(code: .authenticationFailed, message: "Obtaining an access token failed: \(error)", underlying: error)

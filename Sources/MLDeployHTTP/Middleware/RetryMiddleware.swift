@@ -47,7 +47,7 @@ struct RetryMiddleware: HTTPClientMiddleware {
     /// A connection failure is worth retrying when the server cannot have acted on the request: it
     /// was never sent, or repeating it is harmless.
     static func isRetryable(_ error: MLDeployError, _ request: HTTPRequest) -> Bool {
-        guard error.code == .transportFailure, let failure = error.underlying as? HTTPTransportFailure else { return false }
+        guard error.code == .transportFailure || error.code == .unreachable, let failure = error.underlying as? HTTPTransportFailure else { return false }
         return !failure.requestWasSent || request.isIdempotent
     }
 

@@ -36,9 +36,9 @@ enum CurlFailure {
         case CURLE_OPERATION_TIMEDOUT:
             return error(.timeout, "\(transfer.request.method) \(target) timed out (\(detail)). Raise the timeout for this kind of call, or check the server.")
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            return error(.transportFailure, "Cannot resolve the host of \(target): \(detail). Check the host name and DNS.")
+            return error(.unreachable, "Cannot resolve the host of \(target): \(detail). Check the host name and DNS.")
         case CURLE_COULDNT_CONNECT:
-            return error(.transportFailure, "Cannot connect to \(target): \(detail). Is the server running and reachable (and the proxy, if one is set)?")
+            return error(.unreachable, "Cannot connect to \(target): \(detail). Is the server running at that address, and reachable (through the proxy, if one is set)?")
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
             CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS,
             CURLE_SSL_CLIENTCERT, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_CRL_BADFILE, CURLE_SSL_SHUTDOWN_FAILED:

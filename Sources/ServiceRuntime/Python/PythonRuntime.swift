@@ -233,7 +233,7 @@ public final class PythonRuntime: Sendable {
         let raw = header["outputs"]?.objectValue ?? [:]
         for definition in service.outputs {
             do {
-                outputs[definition.name] = try MLValue(json: raw[definition.name] ?? .null, as: definition.type, parameter: definition.name)
+                outputs[definition.name] = try MLValue(json: raw[definition.name] ?? .null, as: definition.type, parameter: definition.name, direction: .output)
             } catch var error as MLDeployError {
                 error.message = "Service '\(service.name)' version '\(service.version)': " + error.message
                 throw error

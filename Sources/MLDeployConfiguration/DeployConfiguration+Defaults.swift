@@ -1,0 +1,38 @@
+import Foundation
+import MLDeployHTTP
+import ServiceRuntime
+
+extension DeployConfiguration {
+    /// What `key` is when nothing sets it, as text (`config show` prints it), or `nil` for a
+    /// setting that is simply absent by default (credentials, a proxy list, a CA bundle).
+    ///
+    /// Read from a default configuration, so the text cannot drift from the values in force.
+    public static func defaultValue(of key: String) -> String? {
+        let defaults = DeployConfiguration()
+        func seconds(_ duration: Duration?) -> String? {
+            duration.map { duration in
+                let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+                return value.rounded() == value ? String(Int(value)) : String(value)
+            }
+        }
+        switch key {
+        case "target": return "memory:"
+        case "http.timeout.connect": return seconds(defaults.http.timeout.connect)
+        case "http.timeout.control_plane": return seconds(defaults.http.timeout.controlPlane)
+        case "http.timeout.consume": return seconds(defaults.http.timeout.consume)
+        case "http.retry.attempts": return String(defaults.http.retry.controlPlane.maximumAttempts)
+        case "http.proxy": return "environment"
+        case "http.tls.verify": return String(defaults.http.tls.verify)
+        case "runtime.python": return defaults.python.interpreter
+        case "runtime.max_workers": return String(defaults.python.maximumWorkers)
+        case "runtime.workers_per_version": return String(defaults.python.maximumWorkersPerVersion)
+        case "runtime.call_timeout": return seconds(defaults.python.callTimeout)
+        case "runtime.memory_limit_mb": return String((defaults.python.memoryLimit ?? 0) >> 20)
+        case "server.host": return defaults.server.host
+        case "server.port": return String(defaults.server.port)
+        case "server.data_dir": return defaults.server.dataDirectory
+        case "server.backend": return "file:<server.data_dir>/services"
+        default: return nil
+        }
+    }
+}
