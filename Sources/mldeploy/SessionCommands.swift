@@ -50,8 +50,8 @@ struct LoginCommand: AsyncParsableCommand {
             }
             let cache = TokenCache()
             // A session replaced by this login is revoked, so logging in again leaves one behind.
-            if let old = try cache.session(for: target.key), let refreshToken = old.refreshToken {
-                try? await target.revoke(refreshToken, http: http)
+            if let old = try cache.session(for: target.key) {
+                try? await target.revoke(old, http: http)
             }
             try cache.store(AuthSession(accessToken: token.value, refreshToken: token.refreshToken, expiresAt: token.expiresAt, username: username), for: target.key)
             if self.global.format == .json {
@@ -82,11 +82,11 @@ struct LogoutCommand: AsyncParsableCommand {
                 return
             }
             var revoked = false
-            if let refreshToken = session.refreshToken {
+            if session.refreshToken != nil {
                 let http = HTTPClient(configuration: configuration.http)
                 defer { Task { await http.shutdown() } }
                 do {
-                    try await target.revoke(refreshToken, http: http)
+                    try await target.revoke(session, http: http)
                     revoked = true
                 } catch let error as MLDeployError {
                     FileHandle.standardError.write(Data("warning: the server did not revoke the session's refresh token (\(error.code)): \(error.message)\n".utf8))
@@ -124,10 +124,14 @@ struct ServerTarget {
         self.url = url
     }
 
-    /// Revokes `refreshToken` on the server (`DELETE /login/refreshToken`).
-    func revoke(_ refreshToken: String, http: HTTPClient) async throws {
+    /// Revokes the session's refresh token on the server (`DELETE /login/refreshToken`), sending its
+    /// access token too (ML Server asks for one there).
+    func revoke(_ session: AuthSession, http: HTTPClient) async throws {
+        guard let refreshToken = session.refreshToken else { return }
         let encoded = refreshToken.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? refreshToken
-        let request = try HTTPRequest(.delete, self.base + "/login/refreshToken?refreshToken=" + encoded, headers: ["Accept": "application/json"])
+        var headers: HTTPHeaders = ["Accept": "application/json"]
+        if session.expiresAt.map({ $0 > Date() }) ?? true { headers.add("Authorization", "Bearer " + session.accessToken) }
+        let request = try HTTPRequest(.delete, self.base + "/login/refreshToken?refreshToken=" + encoded, headers: headers)
         let response = try await http.send(request)
         guard response.isSuccess else {
             throw MLDeployError(code: .backendFailure, message: "DELETE /login/refreshToken answered HTTP \(response.status): \(response.excerpt())", httpStatus: response.status)

@@ -107,12 +107,53 @@ struct DeployConfigurationTests {
         }
     }
 
-    @Test("a bad value in the file names the file; a username without a password is an error")
+    @Test("a bad value in the file names the file; a username without a password is an error when a client is made")
     func invalidInFile() async throws {
         let root = try self.directory(["mldeploy.yaml": "runtime:\n  max_workers: lots\n", "u.yaml": "auth:\n  username: alone\n"])
         defer { try? FileManager.default.removeItem(at: root) }
         await #expect { try await self.load(root) } throws: { "\($0)".contains("runtime.max_workers") && "\($0)".contains("mldeploy.yaml") && "\($0)".contains("whole number") }
-        await #expect { try await self.load(root, file: "u.yaml") } throws: { ($0 as? MLDeployError)?.code == .invalidConfiguration && "\($0)".contains("password") }
+        // Loading succeeds (a cached session may stand in for the password: `mldeploy login`)…
+        let alone = try await self.load(root, file: "u.yaml")
+        #expect(alone.auth == nil && alone.usernameWithoutPassword == "alone")
+        // …but a client cannot be made from a user alone.
+        await #expect { try await alone.makeClient() } throws: { ($0 as? MLDeployError)?.code == .invalidConfiguration && "\($0)".contains("password") && "\($0)".contains("u.yaml") }
+        let session = AuthSession(accessToken: "t", refreshToken: "r", username: "alone")
+        var resumed = alone
+        resumed.auth = AuthContext.accessToken("t").resuming(session)
+        #expect(throws: Never.self) { try resumed.checkCredentials() }
+    }
+
+    @Test("keys no setting reads are reported, at the top level and in profiles; known keys are not")
+    func unknownKeys() async throws {
+        let root = try self.directory(["mldeploy.yaml": """
+            target: file:./s
+            colour: blue
+            http:
+              timeout: { connect: 3, conect: 4 }
+              retries: 2
+            profiles:
+              prod:
+                target: "memory:"
+                auth: { username: u, user: v }
+              odd: 7
+            """])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let configuration = try await self.load(root, profile: "prod")
+        #expect(configuration.unknownKeys.sorted() == ["colour", "http.retries", "http.timeout.conect", "profiles.odd", "profiles.prod.auth.user"])
+        #expect(configuration.target == "memory:" && configuration.http.timeout.connect == .seconds(3))
+        let clean = try await self.load(try self.directory(["mldeploy.yaml": "target: file:./s\nserver: { port: 1 }\n"]))
+        #expect(clean.unknownKeys.isEmpty)
+    }
+
+    @Test("every setting's default, as config show prints it, is the value in force")
+    func defaults() throws {
+        let defaults = DeployConfiguration()
+        #expect(DeployConfiguration.defaultValue(of: "http.timeout.connect") == "10" && defaults.http.timeout.connect == .seconds(10))
+        #expect(DeployConfiguration.defaultValue(of: "server.port") == String(defaults.server.port))
+        #expect(DeployConfiguration.defaultValue(of: "runtime.python") == defaults.python.interpreter)
+        #expect(DeployConfiguration.defaultValue(of: "runtime.memory_limit_mb") == String((defaults.python.memoryLimit ?? 0) >> 20))
+        #expect(DeployConfiguration.defaultValue(of: "auth.password") == nil)
+        #expect(DeployConfiguration.defaultValue(of: "target") == "\(defaults.deployTarget())")
     }
 
     @Test("credentials: a token (from a file) wins; secrets never appear in errors")
