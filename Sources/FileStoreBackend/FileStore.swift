@@ -348,6 +348,7 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
     /// is durable when this returns.
     public func deployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
         try definition.validate(for: .deploy)
+        try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
         let version = definition.version ?? UUID().uuidString.lowercased()
         let principal = self.principal.withLock { $0 }
         let objects = try Self.stage(definition.objects ?? [:]), models = try Self.stage(definition.models ?? [:])
@@ -373,12 +374,13 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
     /// Changes the fields the definition sets, atomically; `notFound` if the version is absent.
     public func redeployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
         try definition.validate(for: .redeploy)
+        try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
         let version = definition.version!
         let objects = try definition.objects.map { try Self.stage($0) }, models = try definition.models.map { try Self.stage($0) }
         let info = try await self.write(name: definition.name) { current in
             guard var manifest = current?.version(version) else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
             guard manifest.model == nil else {
-                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(version)' is a realtime service; change it with redeployRealtime.")
+                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(version)' is a realtime service: redeploy it as one (its model, description or alias).")
             }
             var info = manifest.info
             if let description = definition.description { info.description = description }
@@ -446,7 +448,7 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
         return try await self.write(name: definition.name) { current in
             guard var manifest = current?.version(version) else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
             guard manifest.model != nil else {
-                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(version)' is not a realtime service; change it with redeployService.")
+                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(version)' is not a realtime service: redeploy it as a Python or Swift service.")
             }
             if let description = definition.description { manifest.info.description = description }
             if let alias = definition.alias { manifest.info.operationID = alias }

@@ -136,6 +136,7 @@ public final class MemoryBackend: ConfigurableBackend, LocalRuntimeHosting {
         guard let implementation = ServiceImplementation(definition) else {
             throw MLDeployError.invalidArgument("Service '\(definition.name)' has no code and no handler.")
         }
+        try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
         let info = try self.insert(
             name: definition.name,
             version: definition.version,
@@ -167,9 +168,10 @@ public final class MemoryBackend: ConfigurableBackend, LocalRuntimeHosting {
     public func redeployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
         try await self.faults.apply(.redeployService)
         try definition.validate(for: .redeploy)
+        try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
         let info = try self.update(definition.name, definition.version!) { stored in
             guard stored.info.runtime != .realtime else {
-                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(stored.info.version)' is a realtime service; change it with redeployRealtime.")
+                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(stored.info.version)' is a realtime service: redeploy it as one (its model, description or alias).")
             }
             if let description = definition.description { stored.info.description = description }
             if let alias = definition.alias { stored.info.operationID = alias }
@@ -232,7 +234,7 @@ public final class MemoryBackend: ConfigurableBackend, LocalRuntimeHosting {
         try RealtimeDefinition.checkScorable(definition.serializedModel)
         return try self.update(definition.name, definition.version!) { stored in
             guard stored.info.runtime == .realtime else {
-                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(stored.info.version)' is not a realtime service; change it with redeployService.")
+                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(stored.info.version)' is not a realtime service: redeploy it as a Python or Swift service.")
             }
             if let description = definition.description { stored.info.description = description }
             if let alias = definition.alias { stored.info.operationID = alias }

@@ -33,18 +33,27 @@ public final class LocalRuntime: Sendable {
     /// configured to (``PythonRuntime/Configuration/warmUpOnDeploy``). Other implementations need nothing.
     ///
     /// A realtime model is parsed and checked here, so a model this engine cannot score is refused at
-    /// deploy time, naming what it lacks; Python code is compiled (not run), so a syntax error is
-    /// refused at deploy time too.
+    /// deploy time, naming what it lacks.
     public func prepare(_ service: ServiceInfo, implementation: ServiceImplementation, namespace: [String: ServiceObject]) async throws {
         if case .realtime(let model) = implementation {
             self.realtime.evict(service.reference)
             _ = try self.realtime.model(for: service.reference, bytes: model)
             return
         }
-        guard case .python(let code, let initCode, let revision) = implementation, let python = self.python else { return }
-        try await python.checkSyntax(code: code, initCode: initCode, service: service.name)
-        guard python.configuration.warmUpOnDeploy else { return }
+        guard case .python(let code, let initCode, let revision) = implementation, let python = self.python,
+            python.configuration.warmUpOnDeploy
+        else { return }
         try await python.warmUp(PythonService(info: service, code: code, initCode: initCode, namespace: namespace, revision: revision))
+    }
+
+    /// Compiles Python code and init code a deploy or redeploy is about to store (without running
+    /// them), so a syntax error is refused before anything is written. Nothing to check without a
+    /// Python runtime (such a backend refuses Python services when they are called).
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidArgument`` naming the code, line and error.
+    public func checkCode(_ code: String?, initCode: String?, service: String) async throws {
+        guard let python = self.python, code != nil || initCode != nil else { return }
+        try await python.checkSyntax(code: code ?? "", initCode: initCode, service: service)
     }
 
     /// Stops whatever runs a version that was deleted or replaced.

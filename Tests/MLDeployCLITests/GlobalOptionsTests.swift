@@ -27,7 +27,9 @@ struct TestServer {
 
     /// How many refresh tokens the server holds (`refresh-tokens.json`).
     func refreshTokenCount() throws -> Int {
-        let data = try Data(contentsOf: self.dataDirectory.appendingPathComponent("refresh-tokens.json"))
+        let path = self.dataDirectory.appendingPathComponent("refresh-tokens.json")
+        guard FileManager.default.fileExists(atPath: path.path) else { return 0 }
+        let data = try Data(contentsOf: path)
         return try JSONValue(parsing: data)["tokens"]?.objectValue?.count ?? 0
     }
 

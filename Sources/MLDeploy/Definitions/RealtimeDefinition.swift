@@ -38,7 +38,7 @@ public struct RealtimeDefinition: Sendable {
     /// - Throws: ``MLDeployError`` naming the first problem: an invalid name or version, a missing
     ///   version for a redeploy, or a missing or empty model for a deploy.
     public func validate(for purpose: DefinitionPurpose) throws {
-        try purpose.checkIdentity(name: self.name, version: self.version, kind: "realtime service", redeployCall: "redeployRealtime")
+        try purpose.checkIdentity(name: self.name, version: self.version, kind: "realtime service")
         if let alias = self.alias {
             try NameRules.checkIdentifier(alias, role: "alias")
         }
@@ -47,7 +47,7 @@ public struct RealtimeDefinition: Sendable {
         }
         if purpose == .deploy, self.serializedModel == nil {
             throw MLDeployError.invalidArgument(
-                "Realtime service '\(self.name)' has no model: give exactly one with .serializedModel(…)."
+                "Realtime service '\(self.name)' has no model: give its serialized model (ONNX)."
             )
         }
     }

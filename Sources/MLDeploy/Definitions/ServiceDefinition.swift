@@ -96,7 +96,7 @@ public struct ServiceDefinition: Sendable {
     ///   ``MLDeployError/Code/invalidVersion``, ``MLDeployError/Code/missingVersion`` or
     ///   ``MLDeployError/Code/invalidArgument``.
     public func validate(for purpose: DefinitionPurpose) throws {
-        try purpose.checkIdentity(name: self.name, version: self.version, kind: "service", redeployCall: "redeployService")
+        try purpose.checkIdentity(name: self.name, version: self.version, kind: "service")
         if self.code != nil, self.handler != nil {
             throw MLDeployError.invalidArgument(
                 "Service '\(self.name)' has both Python code and a Swift handler; give exactly one."
@@ -104,7 +104,7 @@ public struct ServiceDefinition: Sendable {
         }
         if purpose == .deploy, self.code == nil, self.handler == nil {
             throw MLDeployError.invalidArgument(
-                "Service '\(self.name)' has no code: give Python code with .code(…) or a Swift handler with .handler(…)."
+                "Service '\(self.name)' has no code: give Python code or a Swift handler."
             )
         }
         if self.initCode != nil, self.handler != nil {
@@ -154,14 +154,14 @@ public enum DefinitionPurpose: Sendable, Hashable {
     case redeploy
 
     /// Checks a definition's name and version; a redeploy needs the version.
-    func checkIdentity(name: String, version: String?, kind: String, redeployCall: String) throws {
+    func checkIdentity(name: String, version: String?, kind: String) throws {
         try NameRules.checkServiceName(name)
         if let version {
             try NameRules.checkVersion(version)
         } else if self == .redeploy {
             throw MLDeployError(
                 code: .missingVersion,
-                message: "Redeploying \(kind) '\(name)' needs the version to change. Give .version(…), or use DeployClient.\(redeployCall), which picks the latest."
+                message: "Redeploying \(kind) '\(name)' needs the version to change: give one (redeploying through a client without a version picks the latest)."
             )
         }
     }
