@@ -49,12 +49,12 @@ struct ExecutionPlan: Sendable {
     /// The most arguments any step takes (the argument buffer is sized once per call).
     private let widestStep: Int
 
-    /// Compiles `graph`.
+    /// Compiles `graph`, each operator at the version `opsets` select for it.
     ///
-    /// - Throws: ``MLDeploy/MLDeployError/Code/unsupported`` naming the operator or attribute the
-    ///   engine does not run; ``MLDeploy/MLDeployError/Code/invalidArgument`` for a graph that
-    ///   reads a value before it is produced or never produces an output.
-    init(graph: GraphProto, initializers: [String: Tensor], inputNames: [String]) throws {
+    /// - Throws: ``MLDeploy/MLDeployError/Code/unsupported`` naming the operator, its version or the
+    ///   attribute the engine does not run; ``MLDeploy/MLDeployError/Code/invalidArgument`` for a
+    ///   graph that reads a value before it is produced or never produces an output.
+    init(graph: GraphProto, initializers: [String: Tensor], inputNames: [String], opsets: [String: Int64]) throws {
         var slots: [String: Int] = [:]
         var slotCount = 0
         func newSlot(_ name: String) -> Int {
@@ -64,6 +64,9 @@ struct ExecutionPlan: Sendable {
         }
         self.inputSlots = inputNames.map(newSlot)
         let nodes = graph.nodes
+        // Every node's operator version first, fused or not: an unsupported version is refused
+        // whatever the plan would make of the node.
+        let versions = try nodes.map { try OperatorVersions.version(of: $0, opsets: opsets) }
         // Which node reads each value last (graph outputs are read after every node).
         var lastReader: [String: Int] = [:]
         var readers: [String: Int] = [:]
@@ -110,7 +113,7 @@ struct ExecutionPlan: Sendable {
             for (position, argument) in arguments.enumerated() {
                 if case .constant(let tensor) = argument { constants[position] = tensor }
             }
-            let context = Operators.CompileContext(node: node, constants: constants)
+            let context = Operators.CompileContext(node: node, version: versions[index], constants: constants)
             let kernel: Operators.Kernel
             do {
                 kernel = try compiler(context)

@@ -2,8 +2,9 @@ import Foundation
 import MLDeploy
 
 /// An ONNX model, parsed and checked, ready to score data frames natively — no Python, no ONNX
-/// runtime. Loading checks every operator and opset: what this engine cannot run is reported when
-/// the model is loaded (at deploy time), naming the operator, never at scoring time.
+/// runtime. Loading checks every operator at the version the model's opsets select (any opset up to
+/// 28, ai.onnx.ml 5): what this engine cannot run is reported when the model is loaded (at deploy
+/// time), naming the operator, its domain and version, never at scoring time.
 ///
 /// Scoring maps a data frame to the model's inputs — by column name when the model's inputs are
 /// named like the columns, otherwise all columns concatenated in order into the single float
@@ -36,25 +37,13 @@ public struct ONNXModel: Sendable {
             )
         }
         let model = try ModelProto(bytes: Array(data))
-        try Self.checkOpsets(model.opsets)
         self.producer = model.producer
         var initializers: [String: Tensor] = [:]
         for initializer in model.graph.initializers { initializers[initializer.name] = try initializer.tensor() }
         self.inputs = model.graph.inputs.filter { initializers[$0.name] == nil }
         self.inputNames = self.inputs.map(\.name)
         self.outputNames = model.graph.outputs.map(\.name)
-        self.plan = try ExecutionPlan(graph: model.graph, initializers: initializers, inputNames: self.inputNames)
-    }
-
-    /// The opsets this engine knows.
-    private static func checkOpsets(_ opsets: [String: Int64]) throws {
-        for (domain, version) in opsets {
-            switch domain {
-            case "": guard version <= 21 else { throw MLDeployError(code: .unsupported, message: "The model needs ONNX opset \(version); this engine runs opsets up to 21.") }
-            case "ai.onnx.ml": guard version <= 5 else { throw MLDeployError(code: .unsupported, message: "The model needs ONNX-ML opset \(version); this engine runs ONNX-ML opsets up to 5.") }
-            default: break
-            }
-        }
+        self.plan = try ExecutionPlan(graph: model.graph, initializers: initializers, inputNames: self.inputNames, opsets: model.opsets)
     }
 
     /// Scores `frame`: one batch of all its rows.
@@ -77,7 +66,7 @@ public struct ONNXModel: Sendable {
             case .int64, .int32:
                 var values: [Int64] = []
                 values.reserveCapacity(rows * columns.count)
-                for row in 0..<rows { for column in columns { values.append(Int64(try Self.number(column, row))) } }
+                for row in 0..<rows { for column in columns { values.append(try Tensor.integer(try Self.number(column, row), "Input '\(input.name)'")) } }
                 return Tensor(shape: [rows, columns.count], storage: .int64(values), elementType: type)
             default:
                 var values: [Double] = []

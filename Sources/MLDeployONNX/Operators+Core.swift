@@ -4,10 +4,10 @@ import MLDeploy
 extension Operators {
     /// The default-domain (`ai.onnx`) operators.
     static let core: [String: Compiler] = [
-        "Add": stateless { inputs in [try broadcast(inputs, "Add", +)] },
-        "Sub": stateless { inputs in [try broadcast(inputs, "Sub", -)] },
-        "Mul": stateless { inputs in [try broadcast(inputs, "Mul", *)] },
-        "Div": stateless { inputs in [try broadcast(inputs, "Div", /)] },
+        "Add": elementwise("Add", +),
+        "Sub": elementwise("Sub", -),
+        "Mul": elementwise("Mul", *),
+        "Div": elementwise("Div", /),
         "Relu": stateless { inputs in [try map(inputs, "Relu", Activation.relu.callAsFunction)] },
         "Sigmoid": stateless { inputs in [try map(inputs, "Sigmoid", Activation.sigmoid.callAsFunction)] },
         "Tanh": stateless { inputs in [try map(inputs, "Tanh", Activation.tanh.callAsFunction)] },
@@ -22,8 +22,7 @@ extension Operators {
             }
         },
         "Gemm": gemm,
-        // Opsets before 13 flatten from `axis` (default 1); a 2-D batch is the same either way.
-        "Softmax": stateless { inputs in [try softmaxRows(try required(inputs, 0, "Softmax"), context: "Softmax")] },
+        "Softmax": softmax,
         "Flatten": { context in
             let axis = Int(context.attributes["axis"]?.int ?? 1)
             return Kernel { inputs in
@@ -33,10 +32,14 @@ extension Operators {
                 return [input]
             }
         },
-        "Reshape": stateless { inputs in
+        "Reshape": { context in
+            // From version 14, `allowzero` 1 makes a 0 in the shape a zero-sized dimension instead
+            // of a copy of the input's.
+            let allowZero = context.version >= 14 && context.attributes["allowzero"]?.int == 1
+            return Kernel { inputs in
             var input = try required(inputs, 0, "Reshape")
             let requested = try required(inputs, 1, "Reshape").integers("Reshape's shape").map(Int.init)
-            var shape = requested.enumerated().map { index, size in size == 0 && index < input.shape.count ? input.shape[index] : size }
+            var shape = requested.enumerated().map { index, size in size == 0 && !allowZero && index < input.shape.count ? input.shape[index] : size }
             if let unknown = shape.firstIndex(of: -1) {
                 let known = shape.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
                 shape[unknown] = known == 0 ? 0 : input.count / known
@@ -46,6 +49,7 @@ extension Operators {
             }
             input.shape = shape
             return [input]
+            }
         },
         "Cast": { context in
             guard let target = context.attributes["to"]?.int.flatMap(ElementType.init(rawValue:)) else {
@@ -73,9 +77,54 @@ extension Operators {
         }
     }
 
+    /// An elementwise arithmetic operator with numpy broadcasting (versions 7 on). Versions 1 and 6
+    /// broadcast the second input from an `axis` attribute instead; without one they match
+    /// trailing dimensions, which numpy broadcasting also does.
+    static func elementwise(_ name: String, _ operation: @escaping @Sendable (Double, Double) -> Double) -> Compiler {
+        let kernel = Kernel { inputs in [try broadcast(inputs, name, operation)] }
+        return { context in
+            if context.version < 7, context.attributes["axis"] != nil {
+                throw MLDeployError(
+                    code: .unsupported,
+                    message: "\(name) version \(context.version) broadcasts from its axis attribute, which the engine does not run; export with opset 7 or newer (numpy broadcasting)."
+                )
+            }
+            return kernel
+        }
+    }
+
+    /// Softmax: before version 13 the input is folded into a matrix at `axis` (default 1) and each
+    /// row normalised; from 13 it normalises along the single `axis` (default -1), which the
+    /// engine runs when it is the last one.
+    static let softmax: Compiler = { context in
+        let folded = context.version < 13
+        let axis = Int(context.attributes["axis"]?.int ?? (folded ? 1 : -1))
+        return Kernel { inputs in
+            let input = try required(inputs, 0, "Softmax")
+            let rank = input.shape.count
+            let normalized = axis < 0 ? axis + rank : axis
+            guard (0..<max(rank, 1)).contains(normalized) else {
+                throw MLDeployError(code: .invalidValue, message: "Softmax axis \(axis) is outside the input's rank \(rank).")
+            }
+            if folded {
+                var matrix = input
+                matrix.shape = [input.shape.prefix(normalized).reduce(1, *), input.shape.dropFirst(normalized).reduce(1, *)]
+                var output = try softmaxRows(matrix, context: "Softmax")
+                output.shape = input.shape
+                return [output]
+            }
+            guard normalized == rank - 1 || rank == 0 else {
+                throw MLDeployError(code: .unsupported, message: "Softmax is supported along the last axis only (got axis \(axis) for rank \(rank)).")
+            }
+            return [try softmaxRows(input, context: "Softmax")]
+        }
+    }
+
     static let argMax: Compiler = { context in
         let axis = Int(context.attributes["axis"]?.int ?? 0)
         let keep = (context.attributes["keepdims"]?.int ?? 1) == 1
+        // From version 12, `select_last_index` picks the last of equal maxima instead of the first.
+        let last = context.version >= 12 && context.attributes["select_last_index"]?.int == 1
         return Kernel { inputs in
             let input = try required(inputs, 0, "ArgMax")
             guard axis == input.shape.count - 1 || axis == -1 else {
@@ -86,7 +135,10 @@ extension Operators {
             var best = [Int64](repeating: 0, count: rows)
             for row in 0..<rows {
                 var index = 0
-                for column in 1..<max(columns, 1) where values[row * columns + column] > values[row * columns + index] { index = column }
+                for column in 1..<max(columns, 1) {
+                    let value = values[row * columns + column], best = values[row * columns + index]
+                    if value > best || (last && value == best) { index = column }
+                }
                 best[row] = Int64(index)
             }
             return [Tensor(shape: Array(input.shape.dropLast()) + (keep ? [1] : []), storage: .int64(best), elementType: .int64)]

@@ -63,7 +63,7 @@ extension Operators {
             switch input.storage {
             case .string(let values): keys = values
             case .int64(let values): keys = values.map { String($0) }
-            case .double(let values): keys = values.map { String(Int64($0)) }
+            case .double(let values): keys = values.map { $0.isFinite && abs($0) < 9e18 ? String(Int64($0)) : String($0) }
             }
             var output = [Double](repeating: 0, count: keys.count * categories.count)
             for (index, key) in keys.enumerated() {
@@ -79,6 +79,16 @@ extension Operators {
 
     static let labelEncoder: Compiler = { context in
         let attributes = context.attributes
+        // Version 4 may give keys, values and the default as typed tensors instead of lists.
+        if let tensorAttribute = ["keys_tensor", "values_tensor", "default_tensor"].first(where: { attributes[$0] != nil }) {
+            throw MLDeployError(
+                code: .unsupported,
+                message: "LabelEncoder's \(tensorAttribute) (version 4) is not supported; the engine reads the keys_* and values_* lists (versions 2 to 4)."
+            )
+        }
+        guard attributes["keys_strings"] != nil || attributes["keys_int64s"] != nil || attributes["keys_floats"] != nil else {
+            throw MLDeployError(code: .unsupported, message: "LabelEncoder has no keys_strings, keys_int64s or keys_floats: nothing to map.")
+        }
         let keys: [String] = attributes["keys_strings"]?.strings ?? (attributes["keys_int64s"]?.ints ?? []).map { String($0) }
         let keyFloats = attributes["keys_floats"]?.floats ?? []
         let allKeys = keys.isEmpty ? keyFloats.map { String(Double($0)) } : keys
@@ -91,7 +101,7 @@ extension Operators {
             switch input.storage {
             case .string(let values): return values
             case .int64(let values): return values.map { String($0) }
-            case .double(let values): return values.map { floatKeys ? String(Double(Float($0))) : String(Int64($0)) }
+            case .double(let values): return values.map { floatKeys ? String(Double(Float($0))) : $0.isFinite && abs($0) < 9e18 ? String(Int64($0)) : String($0) }
             }
         }
         if let values = attributes["values_strings"]?.strings, !values.isEmpty {

@@ -203,7 +203,7 @@ extension Operators {
                 return Tensor(shape: tensor.shape, storage: .int64(values), elementType: target)
             }
             let numbers = try tensor.numbers("Cast")
-            return Tensor(shape: tensor.shape, storage: .int64(numbers.map { target == .bool ? ($0 != 0 ? 1 : 0) : Int64($0.rounded(.towardZero)) }), elementType: target)
+            return Tensor(shape: tensor.shape, storage: .int64(try numbers.map { target == .bool ? ($0 != 0 ? 1 : 0) : try Tensor.integer($0, "Cast to an integer type") }), elementType: target)
         case .float, .double:
             if case .string(let values) = tensor.storage {
                 return Tensor(shape: tensor.shape, storage: .double(try values.map { guard let number = Double($0) else { throw MLDeployError(code: .invalidValue, message: "Cast: '\($0)' is not a number.") }; return number }), elementType: target)

@@ -27,6 +27,9 @@ enum Operators {
     struct CompileContext {
         /// The node being compiled.
         var node: NodeProto
+        /// The version of the node's operator the model's opset selects (its since-version), for
+        /// attributes whose meaning or default changed between versions.
+        var version: Int64
         /// The node's inputs that are initializers (constants), by input position.
         var constants: [Int: Tensor]
 

@@ -58,6 +58,15 @@ struct Tensor: Sendable {
         }
     }
 
+    /// `number` as an integer (toward zero), or an error for NaN, infinity or a number beyond
+    /// Int64 — which Swift's conversion would trap on, taking the whole process down.
+    static func integer(_ number: Double, _ context: String) throws -> Int64 {
+        guard number.isFinite, number > -9.223372036854775808e18, number < 9.223372036854775808e18 else {
+            throw MLDeployError(code: .invalidValue, message: "\(context) needs integers, but got \(number).")
+        }
+        return Int64(number.rounded(.towardZero))
+    }
+
     /// The elements as numbers (labels that are integers convert; strings do not).
     func numbers(_ context: String) throws -> [Double] {
         switch self.storage {
@@ -70,7 +79,7 @@ struct Tensor: Sendable {
     func integers(_ context: String) throws -> [Int64] {
         switch self.storage {
         case .int64(let values): return values
-        case .double(let values): return values.map { Int64($0) }
+        case .double(let values): return try values.map { try Tensor.integer($0, context) }
         case .string: throw MLDeployError(code: .invalidValue, message: "\(context) needs integers, but got text.")
         }
     }

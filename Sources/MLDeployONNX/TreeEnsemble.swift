@@ -123,7 +123,8 @@ struct TreeEnsemble: Sendable {
         case "MAX": self.aggregate = .max
         case let other: throw MLDeployError(code: .unsupported, message: "\(node.opType) aggregate function \(other) is not supported.")
         }
-        self.baseValues = attributes["base_values"]?.floats.map { Double($0) } ?? []
+        // Version 3 (ai.onnx.ml opset 3) may give the base values as a double tensor instead.
+        self.baseValues = try attributes["base_values"]?.floats.map { Double($0) } ?? attributes["base_values_as_tensor"]?.tensor?.tensor().numbers("base values") ?? []
     }
 
 
@@ -250,8 +251,11 @@ extension Operators {
         // positive weights as 1 − p, otherwise as −s (or, with LOGISTIC, as σ(−s)) — the way ONNX
         // runtimes read such models. The label is decided on the raw score: above 0.5 for
         // positive weights, above 0 otherwise.
-        if names.count == 2, classIDs.count == 1, let scored = classIDs.first.map(Int.init) {
-            let allPositive = (node.attributes["class_weights"]?.floats ?? []).allSatisfy { $0 >= 0 }
+        // onnxruntime derives the second class only from weights given as the float list
+        // `class_weights`; with version 3's `class_weights_as_tensor` it scores both classes as
+        // they are (the other class 0), and so does this engine.
+        if names.count == 2, classIDs.count == 1, let scored = classIDs.first.map(Int.init), let listed = node.attributes["class_weights"]?.floats {
+            let allPositive = listed.allSatisfy { $0 >= 0 }
             return Kernel { inputs in
                 let input = try required(inputs, 0, "TreeEnsembleClassifier")
                 let rows = input.matrixShape.rows

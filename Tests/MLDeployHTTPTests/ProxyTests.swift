@@ -87,12 +87,12 @@ struct ProxyTests {
         }
     }
 
-    @Test("a proxy that is down is a clear transport failure")
+    @Test("a proxy that is down is a clear 'unreachable'")
     func proxyDown() async throws {
         var configuration = self.configuration(.explicit("http://127.0.0.1:\(try freePort())"))
         configuration.retry = .disabled
         try await withHTTPClient(configuration) { client throws in
-            await #expect { try await self.echo(client, "http://127.0.0.1:9/x") } throws: { ($0 as? MLDeployError)?.code == .transportFailure }
+            await #expect { try await self.echo(client, "http://127.0.0.1:9/x") } throws: { ($0 as? MLDeployError)?.code == .unreachable }
         }
     }
 }

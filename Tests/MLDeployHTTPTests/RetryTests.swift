@@ -176,7 +176,7 @@ struct RetryTests {
         let port = try freePort()
         try await withHTTPClient(configuration, middlewares: [counter]) { client throws in
             await #expect { try await client.send(try HTTPRequest(.post, "http://127.0.0.1:\(port)/", body: .string("x"))) } throws: {
-                ($0 as? MLDeployError)?.code == .transportFailure
+                ($0 as? MLDeployError)?.code == .unreachable
             }
             #expect(counter.count == 3)
         }

@@ -144,14 +144,14 @@ struct TransportTests {
         }
     }
 
-    @Test("a refused connection is a transport failure naming the target")
+    @Test("a refused connection is unreachable, naming the target, and nothing was sent")
     func refused() async throws {
         var configuration = testConfiguration()
         configuration.retry = .disabled
         let port = try freePort()
         try await withHTTPClient(configuration) { client throws in
             await #expect { try await client.send(try HTTPRequest(.get, "http://127.0.0.1:\(port)/x")) } throws: { error in
-                guard let error = error as? MLDeployError, error.code == .transportFailure else { return false }
+                guard let error = error as? MLDeployError, error.code == .unreachable else { return false }
                 return error.message.contains("127.0.0.1:\(port)") && (error.underlying as? HTTPTransportFailure)?.requestWasSent == false
             }
         }
