@@ -23,14 +23,18 @@ public enum BackendConformance {
     public static let checks: [ConformanceCheck] =
         lifecycleChecks + crudChecks + consumeChecks + batchChecks + badInputChecks
 
-    /// Runs every check and collects the failures (empty when the backend conforms).
-    public static func run(_ configuration: ConformanceConfiguration) async -> [any Error] {
-        var failures: [any Error] = []
+    /// Runs every check and collects the failures (empty when the backend conforms). Each failure
+    /// names its check: an unexpected error from the backend is reported as a failure of the check
+    /// that met it, with the error in the message.
+    public static func run(_ configuration: ConformanceConfiguration) async -> [ConformanceFailure] {
+        var failures: [ConformanceFailure] = []
         for check in self.checks {
             do {
                 try await check.run(configuration)
+            } catch let failure as ConformanceFailure {
+                failures.append(failure)
             } catch {
-                failures.append(error)
+                failures.append(ConformanceFailure(check: check.name, message: "unexpected error: \(error)", location: "the backend"))
             }
         }
         return failures

@@ -114,6 +114,46 @@ enum Fixtures {
         }
     }
 
+    /// `scribble(x) -> y = x`, writing `kept.txt` (declared) and `scratch.txt` (not declared): only
+    /// the declared file may come back.
+    static func scribbler(_ harness: ConformanceHarness, _ client: DeployClient) -> ServiceBuilder {
+        let builder = client.service(harness.name("scribbler")).version("1.0").inputs(["x": .integer]).outputs(["y": .integer]).artifact("kept.txt")
+        switch harness.flavor {
+        case .python:
+            return builder.code(
+                """
+                y = x
+                with open('kept.txt', 'w') as f:
+                    f.write('kept')
+                with open('scratch.txt', 'w') as f:
+                    f.write('scratch')
+                """
+            )
+        default:
+            return builder.handler("scribble") { call in
+                call.outputs["y"] = .integer(try call.integer("x"))
+                call.writeArtifact("kept.txt", text: "kept")
+                call.writeArtifact("scratch.txt", text: "scratch")
+            }
+        }
+    }
+
+    /// New code for the `add` fixture's version `1.0` — `sum = a + b + 1`, still writing
+    /// `result.txt` — and nothing else: a redeploy that sets only the code.
+    static func addPlusOneCode(_ harness: ConformanceHarness, _ client: DeployClient) -> ServiceBuilder {
+        let builder = client.service(harness.name("add")).version("1.0")
+        switch harness.flavor {
+        case .python:
+            return builder.code("sum = a + b + 1\nwith open('result.txt', 'w') as f:\n    f.write(str(sum))")
+        default:
+            return builder.handler("addPlusOne") { call in
+                let sum = try call.numeric("a") + call.numeric("b") + 1
+                call.outputs["sum"] = .numeric(sum)
+                call.writeArtifact("result.txt", text: "\(sum)")
+            }
+        }
+    }
+
     /// A service without inputs.
     static func void(_ harness: ConformanceHarness, _ client: DeployClient) -> ServiceBuilder {
         let builder = client.service(harness.name("void")).version("1.0")

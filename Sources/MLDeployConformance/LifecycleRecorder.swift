@@ -24,6 +24,13 @@ final class LifecycleRecorder: Backend {
 
     let inner: any Backend
     private let log = Mutex<[Event]>([])
+    private let artifacts = Mutex<[[String]]>([])
+
+    /// The artifact names of every response the backend itself returned (consume calls and batch
+    /// results), before the client filters them: what the backend would hand any caller.
+    var returnedArtifactNames: [[String]] {
+        self.artifacts.withLock { $0 }
+    }
 
     init(_ inner: any Backend) {
         self.inner = inner
@@ -97,7 +104,9 @@ final class LifecycleRecorder: Backend {
 
     func consume(_ request: ConsumeRequest) async throws -> ServiceResponse {
         self.note(.operation)
-        return try await self.inner.consume(request)
+        let response = try await self.inner.consume(request)
+        self.artifacts.withLock { $0.append(response.artifactNames) }
+        return response
     }
 
     func startBatch(_ request: BatchRequest) async throws -> String {
@@ -107,7 +116,9 @@ final class LifecycleRecorder: Backend {
 
     func batchStatus(_ batch: BatchReference, includeResults: Bool) async throws -> BatchStatus {
         self.note(.operation)
-        return try await self.inner.batchStatus(batch, includeResults: includeResults)
+        let status = try await self.inner.batchStatus(batch, includeResults: includeResults)
+        self.artifacts.withLock { names in names += status.results.map(\.response.artifactNames) }
+        return status
     }
 
     func listBatchExecutions(_ service: ServiceReference) async throws -> [String] {

@@ -17,6 +17,8 @@ struct SuiteSensitivityTests {
         ("batch-order-and-results", { ShiftedBatchBackend() }),
         ("delete-semantics", { DeletesEverythingBackend() }),
         ("list-forms", { UnorderedListBackend() }),
+        ("only-declared-artifacts", { LeakyArtifactsBackend() }),
+        ("redeploy-leaves-unset-fields", { DescriptionClearingRedeployBackend() }),
     ]
 
     @Test("each check fails against a backend that breaks its rule", arguments: 0..<cases.count)
@@ -28,6 +30,40 @@ struct SuiteSensitivityTests {
             try await check.run(ConformanceConfiguration(makeBackend: mutant))
         }
     }
+
+    @Test("BackendConformance.run names the check of every failure, including unexpected errors")
+    func runNamesChecks() async throws {
+        let honest = await BackendConformance.run(ConformanceConfiguration { TinyBatchBackend() })
+        #expect(honest.isEmpty, "\(honest)")
+        let failures = await BackendConformance.run(ConformanceConfiguration { ThrowingListBackend() })
+        let names = Set(BackendConformance.checks.map(\.name))
+        #expect(!failures.isEmpty)
+        for failure in failures {
+            #expect(names.contains(failure.check), "\(failure)")
+        }
+        #expect(failures.contains { $0.check == "list-forms" && $0.message.contains("unexpected error") && "\($0)".hasPrefix("list-forms: ") }, "\(failures)")
+    }
+
+    @Test("the client hands on only declared artifacts, whatever a backend returns")
+    func clientFiltersArtifacts() async throws {
+        try await withDeployClient(target: .backend(LeakyArtifactsBackend())) { client in
+            let service = try await client.service("scribbler").version("1").inputs(["x": .integer]).outputs(["y": .integer]).artifact("kept.txt")
+                .handler("scribbler") { call in
+                    call.outputs["y"] = call.inputs["x"]
+                    call.writeArtifact("kept.txt", text: "kept")
+                }.deploy()
+            let response = try await service.consume(["x": 1])
+            #expect(response.artifactNames == ["kept.txt"])
+            let results = try await service.batch([["x": 1]]).wait(pollingInterval: .milliseconds(10))
+            #expect(results.results.map(\.response.artifactNames) == [["kept.txt"]])
+        }
+    }
+}
+
+/// A backend whose every listing fails with an error that is not a conformance failure.
+final class ThrowingListBackend: TinyBatchBackend, @unchecked Sendable {
+    struct Broken: Error {}
+    override func listServices(_ query: ServiceQuery) async throws -> [ServiceInfo] { throw Broken() }
 }
 
 // MARK: - An honest baseline with batch support, and mutants of it
@@ -119,6 +155,31 @@ final class DeletesEverythingBackend: TinyBatchBackend, @unchecked Sendable {
         for info in try await self.inner.listServices(.named(name)) {
             try await self.inner.deleteService(name, version: info.version)
         }
+    }
+}
+
+/// Responses carry a file the service does not declare.
+final class LeakyArtifactsBackend: TinyBatchBackend, @unchecked Sendable {
+    override func consume(_ request: ConsumeRequest) async throws -> ServiceResponse {
+        var response = try await self.inner.consume(request)
+        response.rawArtifacts["secret.txt"] = Data("not declared".utf8).base64EncodedString()
+        return response
+    }
+
+    override func startBatch(_ request: BatchRequest) async throws -> String {
+        let leaky = self
+        return await self.batches.start(service: request.service, records: request.records, parallelCount: request.parallelCount) { _, inputs in
+            try await leaky.consume(ConsumeRequest(service: request.service, inputs: inputs))
+        }
+    }
+}
+
+/// A redeploy that does not set the description clears it.
+final class DescriptionClearingRedeployBackend: TinyBatchBackend, @unchecked Sendable {
+    override func redeployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
+        var definition = definition
+        definition.description = definition.description ?? ""
+        return try await self.inner.redeployService(definition)
     }
 }
 

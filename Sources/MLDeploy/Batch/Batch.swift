@@ -37,9 +37,11 @@ public struct Batch: Sendable {
     /// - Throws: ``MLDeployError/Code/notFound`` if the execution does not exist (or was cancelled).
     public func status(includeResults: Bool = true) async throws -> BatchStatus {
         try self.client.require(.batch, for: "batch execution")
-        return try await self.client.perform(.batchStatus, "\(self.reference)") {
+        var status = try await self.client.perform(.batchStatus, "\(self.reference)") {
             try await self.client.backend.batchStatus(self.reference, includeResults: includeResults)
         }
+        status.results = status.results.map { BatchItem(index: $0.index, response: $0.response.keepingArtifacts(declaredBy: self.service.info)) }
+        return status
     }
 
     /// The state and the results of every finished record (the Python SDK's `results()`).
@@ -93,18 +95,22 @@ public struct Batch: Sendable {
         }
     }
 
-    /// The artifact file names record `index` produced.
+    /// The artifact file names record `index` produced (only those the service declares).
     public func artifactNames(index: Int) async throws -> [String] {
         try self.client.require(.batchArtifacts, for: "batch artifacts")
-        return try await self.client.perform(.batchArtifacts, "\(self.reference)[\(index)]") {
+        let names = try await self.client.perform(.batchArtifacts, "\(self.reference)[\(index)]") {
             try await self.client.backend.batchArtifactNames(self.reference, index: index)
         }
+        return names.filter { self.service.info.artifacts.contains($0) }
     }
 
     /// The bytes of artifact `fileName` of record `index`.
     public func artifact(index: Int, fileName: String) async throws -> Data {
         try self.client.require(.batchArtifacts, for: "batch artifacts")
         try NameRules.checkArtifactName(fileName)
+        guard self.service.info.artifacts.contains(fileName) else {
+            throw MLDeployError.notFound("Service '\(self.service.name)' declares no artifact '\(fileName)'; its artifacts: \(self.service.info.artifacts.joined(separator: ", ")).")
+        }
         return try await self.client.perform(.batchArtifacts, "\(self.reference)[\(index)]/\(fileName)") {
             try await self.client.backend.batchArtifact(self.reference, index: index, fileName: fileName)
         }

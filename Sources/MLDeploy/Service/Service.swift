@@ -57,9 +57,10 @@ public struct Service: Sendable, CustomStringConvertible {
     ///   service is gone; whatever the backend reports.
     public func consume(_ inputs: [String: MLValue]) async throws -> ServiceResponse {
         let bound = try self.info.bindInputs(inputs)
-        return try await self.client.perform(.consume, "\(self.info.reference)") {
+        let response = try await self.client.perform(.consume, "\(self.info.reference)") {
             try await self.client.backend.consume(ConsumeRequest(service: self.info, inputs: bound))
         }
+        return response.keepingArtifacts(declaredBy: self.info)
     }
 
     /// Calls the service with inputs in input-definition order.

@@ -106,6 +106,16 @@ public struct ServiceResponse: Sendable, Hashable {
     /// The artifact file names this response carries, sorted.
     public var artifactNames: [String] { self.rawArtifacts.keys.sorted() }
 
+    /// This response with only the artifacts `service` declares. Service code may write any file;
+    /// ML Server returns only the declared ones, and a client must never hand on others (a backend
+    /// that leaks them exposes files the publisher did not choose to return).
+    public func keepingArtifacts(declaredBy service: ServiceInfo) -> ServiceResponse {
+        guard self.rawArtifacts.keys.contains(where: { !service.artifacts.contains($0) }) else { return self }
+        var copy = self
+        copy.rawArtifacts = self.rawArtifacts.filter { service.artifacts.contains($0.key) }
+        return copy
+    }
+
     /// The bytes of artifact `name`, decoded from base64, or `nil` if the response has no such artifact.
     ///
     /// - Throws: ``MLDeployError`` (``MLDeployError/Code/invalidArtifact``) if the backend sent

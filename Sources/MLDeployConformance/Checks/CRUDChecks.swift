@@ -1,4 +1,5 @@
 import MLDeploy
+import MLDeployONNX
 
 extension BackendConformance {
     static let crudChecks: [ConformanceCheck] = [
@@ -70,6 +71,36 @@ extension BackendConformance {
             let latest = try await client.service(h.name("add")).description("latest patched").redeploy()
             try h.expectEqual(latest.version, "2.0", "version changed by a redeploy without version")
             try h.expectEqual(try await client.getService(h.name("add"), version: "1.0").info.description, "patched", "older version untouched")
+        },
+        ConformanceCheck("redeploy-leaves-unset-fields", "every field a redeploy does not set keeps its value: description, alias, schema, artifacts, code; for realtime services, the model and description") { h in
+            let client = try await h.client()
+            _ = try await h.deploy(Fixtures.add(h, client))
+            func expectKept(_ info: ServiceInfo, _ what: String, alias: String = "add") throws {
+                try h.expectEqual(info.description, "adds two numbers", "\(what): description kept")
+                try h.expectEqual(info.alias, alias, "\(what): alias")
+                try h.expectEqual(info.inputs, [ParameterDefinition(name: "a", type: .numeric), ParameterDefinition(name: "b", type: .numeric)], "\(what): inputs kept")
+                try h.expectEqual(info.outputs, [ParameterDefinition(name: "sum", type: .numeric)], "\(what): outputs kept")
+                try h.expectEqual(info.artifacts, ["result.txt"], "\(what): artifacts kept")
+            }
+            let aliased = try await client.service(h.name("add")).version("1.0").alias("plus").redeploy()
+            try expectKept(aliased.info, "result of a redeploy that sets only the alias", alias: "plus")
+            try expectKept(try await client.getService(h.name("add"), version: "1.0").info, "stored after a redeploy that sets only the alias", alias: "plus")
+            let recoded = try await Fixtures.addPlusOneCode(h, client).redeploy()
+            try expectKept(recoded.info, "result of a redeploy that sets only the code", alias: "plus")
+            let stored = try await client.getService(h.name("add"), version: "1.0")
+            try expectKept(stored.info, "stored after a redeploy that sets only the code", alias: "plus")
+            try h.expectEqual(try await stored.consume(["a": 1, "b": 2]).output("sum"), .numeric(4), "the new code runs")
+
+            guard client.capabilities.contains(.realtime) else { return }
+            let model = ONNXModel.linearRegressor(coefficients: [2], intercept: 1)
+            _ = try await h.deploy(client.realtimeService(h.name("rt")).version("1.0").description("a model").alias("score").serializedModel(model))
+            let remodeled = try await client.realtimeService(h.name("rt")).version("1.0").serializedModel(ONNXModel.linearRegressor(coefficients: [3], intercept: 0)).redeploy()
+            for (what, info) in [("result", remodeled.info), ("stored", try await client.getService(h.name("rt"), version: "1.0").info)] {
+                try h.expectEqual(info.description, "a model", "realtime \(what) of a redeploy that sets only the model: description kept")
+                try h.expectEqual(info.alias, "score", "realtime \(what) of a redeploy that sets only the model: alias kept")
+            }
+            let described = try await client.realtimeService(h.name("rt")).version("1.0").description("still a model").redeploy()
+            try h.expectEqual(described.info.alias, "score", "realtime alias kept by a description-only redeploy")
         },
         ConformanceCheck("latest-is-most-recent", "without a version, get returns the most recently deployed version, not the greatest") { h in
             let client = try await h.client()

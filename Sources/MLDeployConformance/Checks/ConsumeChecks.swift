@@ -42,6 +42,21 @@ extension BackendConformance {
             try h.expect(response.consoleOutput.contains("adding 1.0 and 2.0"), "console output was '\(response.consoleOutput)'")
             try h.expect(try response.artifact("absent.txt") == nil, "an absent artifact is nil")
         },
+        ConformanceCheck("only-declared-artifacts", "a call returns only the artifacts the service declares, whatever else its code writes — from the backend itself, not only after the client filters") { h in
+            let (client, recorder) = try await h.client(authenticate: true)
+            let service = try await h.deploy(Fixtures.scribbler(h, client))
+            let response = try await service.consume(["x": 1])
+            try h.expect(response.success, "the scribbler failed: \(response.errorMessage ?? "")")
+            try h.expectEqual(response.artifactNames, ["kept.txt"], "artifacts the client hands on")
+            if client.capabilities.contains(.batch) {
+                let batch = try await service.batch([["x": 1], ["x": 2]])
+                let results = try await batch.wait(pollingInterval: .milliseconds(20))
+                try h.expectEqual(results.results.map(\.response.artifactNames), [["kept.txt"], ["kept.txt"]], "batch artifacts the client hands on")
+            }
+            for names in recorder.returnedArtifactNames where names != ["kept.txt"] {
+                throw h.fail("the backend returned the artifacts \(names); only the declared kept.txt may come back")
+            }
+        },
         ConformanceCheck("service-failure-is-response", "service code that fails gives a failed response with the reason and the console output, not a thrown error") { h in
             let client = try await h.client()
             let service = try await h.deploy(Fixtures.failing(h, client))
