@@ -161,10 +161,10 @@ struct RealtimeOptions: ParsableArguments {
             definition.alias = self.alias
             if let model = self.model { definition.serializedModel = try readFile(model, what: "model file") }
             if purpose == .deploy, definition.serializedModel == nil {
-                throw MLDeployError.invalidArgument("deploy-realtime needs the model: --model FILE.")
+                throw ValidationError("deploy-realtime needs the model: --model FILE.")
             }
             if purpose == .redeploy, definition.serializedModel == nil, self.description == nil, self.alias == nil {
-                throw MLDeployError.invalidArgument("redeploy-realtime changes nothing without --model, --description or --alias.")
+                throw ValidationError("redeploy-realtime changes nothing without --model, --description or --alias.")
             }
             let deployed = try await withConfiguredClient(global) { client in
                 let service = purpose == .deploy ? try await client.deployRealtime(definition) : try await client.redeployRealtime(definition)

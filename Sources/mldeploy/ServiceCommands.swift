@@ -171,7 +171,7 @@ struct ConsumeCommand: AsyncParsableCommand {
                 guard let type = types[name] else {
                     throw MLDeployError(code: .inputMismatch, message: "Service '\(info.name)' has no input '\(name)'. Its inputs: \(info.inputs.map(\.name).joined(separator: ", ")).")
                 }
-                object[name] = type == .character && (try? JSONValue(parsing: Data(text.utf8)))?.stringValue == nil ? .string(text) : try Self.parse(text, input: name)
+                object[name] = type == .character && (try? JSONValue(parsing: Data(text.utf8)))?.stringValue == nil ? .string(text) : try Self.parse(text, input: name, type: type)
             }
         }
         var values: [String: MLValue] = [:]
@@ -191,11 +191,15 @@ struct ConsumeCommand: AsyncParsableCommand {
         return object
     }
 
-    static func parse(_ text: String, input: String) throws -> JSONValue {
+    /// The JSON of `NAME=VALUE`'s value; text that is not JSON is a mismatch of the input's type.
+    static func parse(_ text: String, input: String, type: ParameterType) throws -> JSONValue {
         do {
             return try JSONValue(parsing: Data(text.utf8))
         } catch {
-            throw MLDeployError.invalidArgument("Input '\(input)': '\(text)' is not a JSON value (quote text, write lists as [1, 2]).")
+            throw MLDeployError(
+                code: .inputMismatch,
+                message: "Input '\(input)' is declared \(type) but got '\(text)', which is not a JSON value. Pass \(type.jsonForms)."
+            )
         }
     }
 }

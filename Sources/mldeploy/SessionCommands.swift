@@ -55,7 +55,7 @@ struct LoginCommand: AsyncParsableCommand {
             }
             try cache.store(AuthSession(accessToken: token.value, refreshToken: token.refreshToken, expiresAt: token.expiresAt, username: username), for: target.key)
             if self.global.format == .json {
-                try Output.json(["loggedIn": .string(target.base), "user": .string(username), "expires": token.expiresAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null])
+                try Output.json(["loggedIn": .string(target.key), "url": .string(target.base), "user": .string(username), "expires": token.expiresAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null])
             } else {
                 print("logged in to \(target.base) as \(username)\(token.expiresAt.map { "; the access token expires \($0), the session renews itself until logout" } ?? "")")
             }

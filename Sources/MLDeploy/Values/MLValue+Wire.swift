@@ -41,7 +41,7 @@ public enum ParameterDirection: String, Sendable {
 extension ParameterType {
     /// The JSON forms a value of this type is accepted in, for messages that tell a caller what to
     /// pass.
-    var jsonForms: String {
+    public var jsonForms: String {
         switch self {
         case .integer: return "a whole number (e.g. 3)"
         case .numeric: return "a number (e.g. 2.5)"

@@ -47,6 +47,9 @@ actor PythonPool {
     /// Pool sizes set for single versions, overriding the configuration's per-version limits.
     private var sizes: [ServiceReference: PythonRuntime.PoolSize] = [:]
     private var scriptPath: String?
+    /// The worker that compiles code for ``checkSyntax(_:)`` (started on first use; one for the
+    /// whole runtime, so checking a deploy costs a message, not a Python start).
+    private var syntaxChecker: Task<PythonWorker, any Error>?
     private var nextWorkerID = 0
     private var nextWaiterID = 0
     private var waitOrder: [Key] = []
@@ -291,6 +294,34 @@ actor PythonPool {
         return worker
     }
 
+    /// Compiles `sources` (name and code) in the checker worker; the first syntax error as
+    /// `[name, line, message, text]`, or `nil` when everything compiles. A checker that died is
+    /// replaced once.
+    func checkSyntax(_ sources: [(String, String)]) async throws -> [JSONValue]? {
+        let frame = WorkerFrame(header: ["op": "compile", "sources": .array(sources.map { [.string($0.0), .string($0.1)] })])
+        for attempt in 0..<2 {
+            if self.closed { throw MLDeployError(code: .cancelled, message: "The Python runtime was shut down.") }
+            if self.syntaxChecker == nil {
+                let script = try self.installScript(), configuration = self.configuration
+                self.syntaxChecker = Task { try await PythonWorker.start(id: -1, script: script, configuration: configuration) }
+            }
+            let checker: PythonWorker
+            do {
+                checker = try await self.syntaxChecker!.value
+            } catch {
+                self.syntaxChecker = nil
+                throw error
+            }
+            do {
+                let answer = try await checker.exchange(frame, timeout: .seconds(30))
+                return answer.header["ok"]?.boolValue == true ? nil : (answer.header["error"]?.arrayValue ?? [])
+            } catch let error as MLDeployError where attempt == 0 && error.code == .workerCrashed {
+                self.syntaxChecker = nil  // start a new one and try again
+            }
+        }
+        return nil
+    }
+
     /// Writes the worker script into the runtime's private directory, once.
     private func installScript() throws -> String {
         if let path = self.scriptPath { return path }
@@ -424,6 +455,11 @@ actor PythonPool {
         self.closed = true
         self.janitor?.cancel()
         var stopping: [PythonWorker] = []
+        if let checker = try? await self.syntaxChecker?.value {
+            checker.stop()
+            stopping.append(checker)
+        }
+        self.syntaxChecker = nil
         for slot in self.slots.values {
             for (worker, _) in slot.idle {
                 worker.stop()

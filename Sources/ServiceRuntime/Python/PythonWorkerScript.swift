@@ -385,6 +385,18 @@ def main():
             except BaseException as exc:  # a workspace object that does not unpickle here
                 result, out_blobs = {"op": "executed", "ok": False, "failed": True, "error": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}, []
             send(result, out_blobs)
+        elif op == "compile":  # a deploy's code, checked without running it
+            failure = None
+            for name, source in header.get("sources") or []:
+                try:
+                    compile(source, name, "exec")
+                except SyntaxError as exc:
+                    failure = [name, exc.lineno or 0, str(exc.msg), (exc.text or "").strip()]
+                except ValueError as exc:  # e.g. a NUL byte in the source
+                    failure = [name, 0, str(exc), ""]
+                if failure:
+                    break
+            send({"op": "compiled", "ok": failure is None, "error": failure})
         elif op == "exit":
             return
 
