@@ -21,27 +21,40 @@ struct CLI {
         self.environment = environment
     }
 
-    struct Result {
+    struct Result: Sendable {
         let status: Int32
         let output: String
         let error: String
     }
 
     /// Runs `mldeploy arguments…`, feeding `input` on standard input.
+    ///
+    /// The process is run and waited for on a Dispatch thread: the test process's cooperative
+    /// threads (two on a two-core machine) must stay free for the in-process servers and clients
+    /// other suites run at the same time — a blocking wait here once starved them for seconds.
     @discardableResult
-    func run(_ arguments: [String], input: String? = nil, environment extra: [String: String] = [:]) throws -> Result {
+    func run(_ arguments: [String], input: String? = nil, environment extra: [String: String] = [:]) async throws -> Result {
+        let directory = self.directory, environment = self.environment.merging(extra) { _, new in new }
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try Self.runBlocking(arguments, input: input, directory: directory, environment: environment) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], input: String?, directory: URL, environment: [String: String]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
         process.arguments = arguments
-        process.currentDirectoryURL = self.directory
-        process.environment = self.environment.merging(extra) { _, new in new }
+        process.currentDirectoryURL = directory
+        process.environment = environment
         let output = Pipe(), error = Pipe(), stdin = Pipe()
         process.standardOutput = output
         process.standardError = error
         process.standardInput = stdin
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
+        if let input { try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
+        try? stdin.fileHandleForWriting.close()
         final class Box: @unchecked Sendable { var data = Data() }
         let errorBox = Box()
         let group = DispatchGroup()

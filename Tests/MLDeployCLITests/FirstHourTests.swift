@@ -14,24 +14,24 @@ struct FirstHourTests {
         defer { cli.remove() }
         try cli.write("c.py", "total = x * 2\n")
         let target = ["--target", "file:./s"]
-        #expect(try cli.run(target + ["deploy", "doubler", "--version", "1", "--code", "c.py", "--input", "x=numeric", "--output", "total=numeric"]).status == 0)
-        let argument = try cli.run(target + ["consume", "doubler", #"x="abc""#])
+        #expect(try await cli.run(target + ["deploy", "doubler", "--version", "1", "--code", "c.py", "--input", "x=numeric", "--output", "total=numeric"]).status == 0)
+        let argument = try await cli.run(target + ["consume", "doubler", #"x="abc""#])
         #expect(argument.status == 1 && argument.error.contains("error[input-mismatch]") && argument.error.contains("Input 'x'") && argument.error.contains("a number"), "\(argument.error)")
         #expect(!argument.error.contains("Output") && !argument.error.contains("Make the service produce"), "\(argument.error)")
-        let plainText = try cli.run(target + ["consume", "doubler", "x=abc"])
+        let plainText = try await cli.run(target + ["consume", "doubler", "x=abc"])
         #expect(plainText.status == 1 && plainText.error.contains("error[input-mismatch]") && plainText.error.contains("Input 'x'") && plainText.error.contains("a number"), "\(plainText.error)")
         try cli.write("r.jsonl", "{\"x\": 1}\n{\"x\": \"abc\"}\n")
-        let jsonl = try cli.run(target + ["batch", "doubler", "--records", "r.jsonl"])
+        let jsonl = try await cli.run(target + ["batch", "doubler", "--records", "r.jsonl"])
         #expect(jsonl.status == 1 && jsonl.error.contains("error[input-mismatch]") && jsonl.error.contains("r.jsonl:2") && jsonl.error.contains("Input 'x'"), "\(jsonl.error)")
         try cli.write("r.csv", "x\n1\nabc\n")
-        let csv = try cli.run(target + ["batch", "doubler", "--records", "r.csv"])
+        let csv = try await cli.run(target + ["batch", "doubler", "--records", "r.csv"])
         #expect(csv.status == 1 && csv.error.contains("error[input-mismatch]") && csv.error.contains("r.csv:3") && csv.error.contains("Input 'x'"), "\(csv.error)")
 
         // The server's answer to the same mistake, to a client that does not check first.
         let server = try await TestServer(cli)
         defer { server.stop() }
         let auth = ["MLDEPLOY_USERNAME": "admin", "MLDEPLOY_PASSWORD": "Pass123!"]
-        #expect(try cli.run(["--target", server.target, "deploy", "doubler", "--version", "1", "--code", "c.py", "--input", "x=numeric", "--output", "total=numeric"], environment: auth).status == 0)
+        #expect(try await cli.run(["--target", server.target, "deploy", "doubler", "--version", "1", "--code", "c.py", "--input", "x=numeric", "--output", "total=numeric"], environment: auth).status == 0)
         let login = try runToCompletion("/usr/bin/curl", ["-s", "-X", "POST", "-H", "Content-Type: application/json", "-d", #"{"username":"admin","password":"Pass123!"}"#, server.base + "/login"])
         let token = try #require(try JSONValue(parsing: Data(login.output.utf8))["access_token"]?.stringValue)
         let answer = try runToCompletion("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json", "-d", #"{"x":"abc"}"#, server.base + "/api/doubler/1"])
@@ -44,7 +44,7 @@ struct FirstHourTests {
         defer { cli.remove() }
         let auth = ["MLDEPLOY_USERNAME": "admin", "MLDEPLOY_PASSWORD": "wrong", "MLDEPLOY_HTTP_RETRY_ATTEMPTS": "1"]
         let port = try freePort()
-        let down = try cli.run(["--target", "mlserver+http://127.0.0.1:\(port)", "list"], environment: auth)
+        let down = try await cli.run(["--target", "mlserver+http://127.0.0.1:\(port)", "list"], environment: auth)
         #expect(down.status == 1 && down.error.contains("error[unreachable]") && !down.error.contains("credentials"), "\(down.error)")
 
         // A web server that is not ML Server: its HTML error page must not be dumped as a login failure.
@@ -52,7 +52,7 @@ struct FirstHourTests {
         defer { web.stop() }
         _ = try await web.waitForLine { $0.contains("Serving HTTP") }
         for environment in [auth, ["MLDEPLOY_HTTP_RETRY_ATTEMPTS": "1"]] {
-            let foreign = try cli.run(["--target", "mlserver+http://127.0.0.1:\(port)", "list"], environment: environment)
+            let foreign = try await cli.run(["--target", "mlserver+http://127.0.0.1:\(port)", "list"], environment: environment)
             let line = foreign.error.split(separator: "\n").first.map(String.init) ?? ""
             #expect(foreign.status == 1 && line.contains("error[invalid-response]") && line.contains("not as an ML Server"), "\(foreign.error)")
             #expect(!foreign.error.contains("<html") && !foreign.error.contains("<!DOCTYPE") && foreign.error.count < 600, "a short excerpt only: \(foreign.error)")
@@ -62,26 +62,26 @@ struct FirstHourTests {
 
         let server = try await TestServer(cli)
         defer { server.stop() }
-        let refused = try cli.run(["--target", server.target, "list"], environment: auth)
+        let refused = try await cli.run(["--target", server.target, "list"], environment: auth)
         #expect(refused.status == 1 && refused.error.contains("error[authentication-failed]") && refused.error.contains("user name and password"), "\(refused.error)")
         #expect(!refused.error.contains(".."), "no doubled punctuation: \(refused.error)")
     }
 
     @Test("messages speak to CLI users: no Swift API names, no doubled punctuation, a readable doctor")
-    func messages() throws {
+    func messages() async throws {
         let cli = try CLI()
         defer { cli.remove() }
         let target = ["--target", "file:./s"]
-        let missing = try cli.run(target + ["get", "nothing"])
-        let missingVersion = try cli.run(target + ["get", "nothing", "--version", "2"])
-        let unknownBackend = try cli.run(["--target", "nosuch:x", "list"])
+        let missing = try await cli.run(target + ["get", "nothing"])
+        let missingVersion = try await cli.run(target + ["get", "nothing", "--version", "2"])
+        let unknownBackend = try await cli.run(["--target", "nosuch:x", "list"])
         for result in [missing, missingVersion, unknownBackend] {
             #expect(result.status == 1 && result.error.hasPrefix("error["), "\(result.error)")
             for swiftism in ["()", "(_:", "BackendRegistry", "DeployTarget", ".shared", "..", "::"] {
                 #expect(!result.error.contains(swiftism), "'\(swiftism)' in: \(result.error)")
             }
         }
-        let doctor = try cli.run(["doctor", "--target", "memory:"])
+        let doctor = try await cli.run(["doctor", "--target", "memory:"])
         #expect(doctor.status == 0 && doctor.output.contains("target: 'memory:' is reachable") && !doctor.output.contains("memory::"), "\(doctor.output)")
     }
 
@@ -102,40 +102,40 @@ struct FirstHourTests {
         let password = ["MLDEPLOY_PASSWORD": "Pass123!"]
         let before = try server.refreshTokenCount()
 
-        let login = try cli.run(["login", "--profile", "server"], environment: password)
+        let login = try await cli.run(["login", "--profile", "server"], environment: password)
         #expect(login.status == 0 && login.output.contains("logged in"), "\(login.error)")
         #expect(try server.refreshTokenCount() == before + 1)
         for command in [["list"], ["deploy", "doubler", "--version", "1.0", "--code", "double.py", "--input", "x=numeric", "--output", "total=numeric"],
                         ["consume", "doubler", "x=21"], ["get", "doubler"], ["config", "show"], ["demo"]] {
-            let result = try cli.run(command + ["--profile", "server"])
+            let result = try await cli.run(command + ["--profile", "server"])
             #expect(result.status == 0, "\(command): \(result.output) \(result.error)")
         }
-        #expect(try cli.run(["consume", "doubler", "x=21", "--profile", "server"]).output.contains("total: 42.0"))
+        #expect(try await cli.run(["consume", "doubler", "x=21", "--profile", "server"]).output.contains("total: 42.0"))
         // With the password configured too, the cached session is still what is used: no new logins.
-        for _ in 0..<3 { #expect(try cli.run(["list", "--profile", "server"], environment: password).status == 0) }
+        for _ in 0..<3 { #expect(try await cli.run(["list", "--profile", "server"], environment: password).status == 0) }
         #expect(try server.refreshTokenCount() == before + 1, "commands reuse the cached session")
 
         // A cached session for one user does not stand in for another.
         try cli.write("bob.yaml", "target: \(server.target)\nauth: { username: bob }\n")
-        let bob = try cli.run(["list", "--config", "bob.yaml"])
+        let bob = try await cli.run(["list", "--config", "bob.yaml"])
         #expect(bob.status == 1 && bob.error.contains("invalid-configuration") && bob.error.contains("mldeploy login"), "\(bob.error)")
 
-        let logout = try cli.run(["logout", "--profile", "server"])
+        let logout = try await cli.run(["logout", "--profile", "server"])
         #expect(logout.status == 0 && logout.output.contains("revoked"), "\(logout.output) \(logout.error)")
         #expect(try server.refreshTokenCount() == before, "logout revokes the session's refresh token")
-        let after = try cli.run(["list", "--profile", "server"])
+        let after = try await cli.run(["list", "--profile", "server"])
         #expect(after.status == 1 && after.error.contains("invalid-configuration"), "no session, no password: \(after.error)")
 
         // The password on standard input completes the profile's user.
-        let stdinLogin = try cli.run(["login", "--profile", "server", "--password-stdin"], input: "Pass123!\n")
+        let stdinLogin = try await cli.run(["login", "--profile", "server", "--password-stdin"], input: "Pass123!\n")
         #expect(stdinLogin.status == 0, "\(stdinLogin.error)")
-        #expect(try cli.run(["logout", "--profile", "server"]).status == 0)
+        #expect(try await cli.run(["logout", "--profile", "server"]).status == 0)
         let count = try server.refreshTokenCount()
 
         // Without a cached session, commands that log in with a password revoke what they got.
         let environment = ["MLDEPLOY_USERNAME": "admin", "MLDEPLOY_PASSWORD": "Pass123!"]
         for _ in 0..<4 {
-            #expect(try cli.run(["--target", server.target, "list"], environment: environment).status == 0)
+            #expect(try await cli.run(["--target", server.target, "list"], environment: environment).status == 0)
         }
         #expect(try server.refreshTokenCount() == count, "no refresh tokens left behind by one-command logins")
     }
@@ -147,55 +147,55 @@ struct FirstHourTests {
         let target = ["--target", "file:./s"]
         try cli.write("m2.onnx", bytes: Array(ONNXModel.linearRegressor(coefficients: [2], intercept: 0)))
         try cli.write("m3.onnx", bytes: Array(ONNXModel.linearRegressor(coefficients: [3], intercept: 0)))
-        #expect(try cli.run(target + ["deploy-realtime", "rt", "--version", "1", "--model", "m2.onnx"]).status == 0)
+        #expect(try await cli.run(target + ["deploy-realtime", "rt", "--version", "1", "--model", "m2.onnx"]).status == 0)
         let input = #"inputData={"x": [5]}"#
-        #expect(try cli.run(target + ["consume", "rt", input]).output.contains("10"))
-        let redeployed = try cli.run(target + ["redeploy-realtime", "rt", "--version", "1", "--model", "m3.onnx", "--description", "times three"])
+        #expect(try await cli.run(target + ["consume", "rt", input]).output.contains("10"))
+        let redeployed = try await cli.run(target + ["redeploy-realtime", "rt", "--version", "1", "--model", "m3.onnx", "--description", "times three"])
         #expect(redeployed.status == 0 && redeployed.output.contains("rt 1 — times three"), "\(redeployed.error)")
-        #expect(try cli.run(target + ["consume", "rt", input]).output.contains("15"), "the new model scores")
-        let nothing = try cli.run(target + ["redeploy-realtime", "rt", "--version", "1"])
+        #expect(try await cli.run(target + ["consume", "rt", input]).output.contains("15"), "the new model scores")
+        let nothing = try await cli.run(target + ["redeploy-realtime", "rt", "--version", "1"])
         #expect(nothing.status == 64 && nothing.error.contains("changes nothing"))
-        let noModel = try cli.run(target + ["deploy-realtime", "rt2", "--version", "1"])
+        let noModel = try await cli.run(target + ["deploy-realtime", "rt2", "--version", "1"])
         #expect(noModel.status == 64 && noModel.error.contains("--model"), "a missing model is a usage error: \(noModel.error)")
-        let absent = try cli.run(target + ["redeploy-realtime", "nope", "--version", "1", "--model", "m3.onnx"])
+        let absent = try await cli.run(target + ["redeploy-realtime", "nope", "--version", "1", "--model", "m3.onnx"])
         #expect(absent.status == 1 && absent.error.contains("error[not-found]"))
 
         try cli.write("c.py", "print('working on', x)\nwith open('out.txt', 'w') as f:\n    f.write('x=%s' % x)\ny = x + 1\n")
-        #expect(try cli.run(target + ["deploy", "talker", "--version", "1", "--code", "c.py", "--input", "x=integer", "--output", "y=integer", "--artifact", "out.txt"]).status == 0)
-        let text = try cli.run(target + ["consume", "talker", "x=1", "--save-artifacts", "art"])
+        #expect(try await cli.run(target + ["deploy", "talker", "--version", "1", "--code", "c.py", "--input", "x=integer", "--output", "y=integer", "--artifact", "out.txt"]).status == 0)
+        let text = try await cli.run(target + ["consume", "talker", "x=1", "--save-artifacts", "art"])
         #expect(text.status == 0 && text.output.contains("y: 2") && text.error.contains("working on 1") && !text.output.contains("working on"), "\(text.output) \(text.error)")
         #expect(try String(contentsOf: cli.directory.appendingPathComponent("art/out.txt"), encoding: .utf8) == "x=1")
-        let json = try JSONValue(parsing: Data(try cli.run(target + ["consume", "talker", "x=4", "--format", "json"]).output.utf8))
+        let json = try JSONValue(parsing: Data(try await cli.run(target + ["consume", "talker", "x=4", "--format", "json"]).output.utf8))
         #expect(json["consoleOutput"]?.stringValue?.contains("working on 4") == true && json["outputParameters"]?["y"] == 5 && json["outputFiles"]?["out.txt"] != nil, "\(json)")
         try cli.write("bad.py", "y = = x\n")
-        let syntax = try cli.run(target + ["deploy", "broken", "--version", "1", "--code", "bad.py", "--input", "x=integer", "--output", "y=integer"])
+        let syntax = try await cli.run(target + ["deploy", "broken", "--version", "1", "--code", "bad.py", "--input", "x=integer", "--output", "y=integer"])
         #expect(syntax.status == 1 && syntax.error.contains("does not compile") && syntax.error.contains("line 1"), "\(syntax.error)")
-        #expect(try cli.run(target + ["list", "broken"]).output.contains("broken") == false, "nothing was stored")
+        #expect(try await cli.run(target + ["list", "broken"]).output.contains("broken") == false, "nothing was stored")
         try cli.write("badinit.py", "import\n")
-        let initSyntax = try cli.run(target + ["deploy", "broken", "--version", "1", "--code", "c.py", "--init", "badinit.py", "--input", "x=integer", "--output", "y=integer"])
+        let initSyntax = try await cli.run(target + ["deploy", "broken", "--version", "1", "--code", "c.py", "--init", "badinit.py", "--input", "x=integer", "--output", "y=integer"])
         #expect(initSyntax.status == 1 && initSyntax.error.contains("init code"), "\(initSyntax.error)")
 
         // memory: is the default with no configuration: what a command deploys there is gone after it.
-        let ephemeral = try cli.run(["deploy", "gone", "--version", "1", "--code", "c.py", "--input", "x=integer", "--output", "y=integer"])
+        let ephemeral = try await cli.run(["deploy", "gone", "--version", "1", "--code", "c.py", "--input", "x=integer", "--output", "y=integer"])
         #expect(ephemeral.status == 0 && ephemeral.error.contains("warning:") && ephemeral.error.contains("memory:"), "\(ephemeral.error)")
-        #expect(!(try cli.run(target + ["deploy", "kept", "--version", "1", "--code", "c.py", "--input", "x=integer", "--output", "y=integer"]).error.contains("warning")))
+        #expect(!(try await cli.run(target + ["deploy", "kept", "--version", "1", "--code", "c.py", "--input", "x=integer", "--output", "y=integer"]).error.contains("warning")))
     }
 
     @Test("users list never creates a data directory; config show prints defaults and warns about unknown keys")
-    func usersAndConfig() throws {
+    func usersAndConfig() async throws {
         let cli = try CLI()
         defer { cli.remove() }
-        let list = try cli.run(["users", "list"])
+        let list = try await cli.run(["users", "list"])
         #expect(list.status == 1 && list.error.contains("no server data directory"), "\(list.error)")
         #expect(!FileManager.default.fileExists(atPath: cli.directory.appendingPathComponent("mldeploy-data").path))
-        let add = try cli.run(["users", "add", "alice", "--password-stdin", "--data-dir", "data"], input: "secret-1\n")
+        let add = try await cli.run(["users", "add", "alice", "--password-stdin", "--data-dir", "data"], input: "secret-1\n")
         #expect(add.status == 0 && FileManager.default.fileExists(atPath: cli.directory.appendingPathComponent("data/users.json").path), "users add makes the directory: \(add.error)")
 
         try cli.write("mldeploy.yaml", "target: file:./s\ncolour: blue\nhttp:\n  timout: { connect: 3 }\n")
-        let shown = try cli.run(["config", "show"])
+        let shown = try await cli.run(["config", "show"])
         #expect(shown.status == 0 && shown.output.contains("http.timeout.connect") && shown.output.contains("default") && shown.output.contains("12800"), "\(shown.output)")
         #expect(shown.error.contains("warning:") && shown.error.contains("'colour'") && shown.error.contains("'http.timout'"), "\(shown.error)")
-        let listed = try cli.run(["list"])
+        let listed = try await cli.run(["list"])
         #expect(listed.status == 0 && listed.error.contains("'colour'"), "every command warns: \(listed.error)")
     }
 
@@ -206,11 +206,11 @@ struct FirstHourTests {
         let server = try await TestServer(cli)
         defer { server.stop() }
         let auth = ["MLDEPLOY_USERNAME": "admin", "MLDEPLOY_PASSWORD": "Pass123!"]
-        let text = try cli.run(["--target", server.target, "demo"], environment: auth)
+        let text = try await cli.run(["--target", server.target, "demo"], environment: auth)
         #expect(text.status == 0 && text.output.contains("Python code") && text.output.contains("P(manual | hp=120, wt=2.8) = 0.642") && text.output.contains("record 3: 1.0"), "\(text.output) \(text.error)")
-        let json = try cli.run(["--target", server.target, "--format", "json", "demo"], environment: auth)
+        let json = try await cli.run(["--target", server.target, "--format", "json", "demo"], environment: auth)
         let value = try JSONValue(parsing: Data(json.output.utf8))
         #expect(value["consumed"]?["probability"] == .double(0.642) && value["deleted"] == true && value["batch"]?.arrayValue?.count == 4, "\(json.output) \(json.error)")
-        #expect(try cli.run(["--target", server.target, "list"], environment: auth).output.contains("TxService") == false, "the demo cleans up")
+        #expect(try await cli.run(["--target", server.target, "list"], environment: auth).output.contains("TxService") == false, "the demo cleans up")
     }
 }
