@@ -232,5 +232,22 @@ struct ReadmeCLITourTests {
         let text = run.output
         #expect(run.status == 0, "\(text)")
         #expect(text.contains("total: 42.0") && text.contains(#"{"total":42.0}"#) && text.contains("deleted doubler 1.0"), "\(text)")
+
+        // The configuration example: its mldeploy.yaml, then its commands, in a shell without the
+        // MLDEPLOY_* variables of the first block (as the README says).
+        let yamlStart = try #require(readme.range(of: "```yaml\n", range: end.upperBound..<readme.endIndex))
+        let yamlEnd = try #require(readme.range(of: "```", range: yamlStart.upperBound..<readme.endIndex))
+        let profiles = cli.directory.appendingPathComponent("profiles")
+        try FileManager.default.createDirectory(at: profiles, withIntermediateDirectories: true)
+        try readme[yamlStart.upperBound..<yamlEnd.lowerBound].replacingOccurrences(of: "127.0.0.1:12800", with: address)
+            .write(to: profiles.appendingPathComponent("mldeploy.yaml"), atomically: true, encoding: .utf8)
+        try "total = x * 2\n".write(to: profiles.appendingPathComponent("double.py"), atomically: true, encoding: .utf8)
+        let secondStart = try #require(readme.range(of: "```sh\n", range: yamlEnd.upperBound..<readme.endIndex))
+        let secondEnd = try #require(readme.range(of: "```", range: secondStart.upperBound..<readme.endIndex))
+        let second = try runToCompletion("/bin/sh", ["-c", "set -e\n" + readme[secondStart.upperBound..<secondEnd.lowerBound]], environment: environment, directory: profiles)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(second.output.contains("doubler 1.0") && second.output.contains("logged in") && second.output.contains("logged out") && second.output.contains("revoked"), "\(second.output)")
+        #expect(!second.output.contains("error["), "\(second.output)")
+        #expect(FileManager.default.fileExists(atPath: profiles.appendingPathComponent("services").path), "the first command went to the file target")
     }
 }
