@@ -2,7 +2,7 @@
 # HTTP client benchmark: MLDeployHTTP vs URLSession vs one reused raw curl handle vs wrk, against
 # nginx serving a small JSON body on loopback. Release build. Prints medians and ratios.
 #
-#   Benchmarks/run-http-benchmark.sh [--requests N] [--rounds R] [--concurrency C] [--wrk-seconds S]
+#   Benchmarks/run-http-benchmark.sh [--seconds S] [--rounds R] [--concurrency C]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/.."

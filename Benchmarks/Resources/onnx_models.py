@@ -5,10 +5,11 @@
 
 `make` trains the benchmark's models with scikit-learn on 10 float features, and writes for each
 NAME in DIRECTORY:
-  NAME.onnx   the model exported with skl2onnx (float32 input, target opsets 15 / ML 3, default
-              ZipMap for classifiers: what a realtime service would be given);
+  NAME.onnx   the model exported with skl2onnx's defaults (float32 input, the exporter's default
+              opsets, ZipMap for classifiers: what a realtime service would be given);
   NAME.pkl    the fitted scikit-learn model, pickled (for the Python-service route);
-  NAME.json   {"features": 10, "rows1": [[...]], "rows1000": [[...] x 1000], "expected": {column:
+  NAME.json   {"features": 10, "rows1": [[...]], "rows1000": [[...] x 1000], "rows10000": [[...] x
+              10000], "expected": {column:
               [values]}}: random float32 inputs (as JSON numbers, exact float32 values) and
               onnxruntime's outputs for the 1,000 rows, named as our engine names its columns
               (`variable`, `output_label`, `output_probability_<class>`);
@@ -16,10 +17,10 @@ and DIRECTORY/models.json, the list of names with a description of each.
 
 `time` loads every model in an onnxruntime InferenceSession (CPU provider) twice — default session
 options (onnxruntime's own thread pool: one thread per core) and intra_op_num_threads = 1 — and for
-each session times `session.run(None, {input: batch})` for the 1-row and the 1,000-row batch: a
-warm-up (a quarter of SECONDS), then calls in a loop for SECONDS. It prints one JSON object on
-stdout: {NAME: {"default": {"calls1": calls/s, "calls1000": calls/s}, "single": {...}}}. Rows per
-second of the 1,000-row batch are calls1000 × 1000.
+each session times `session.run(None, {input: batch})` for the 1-row, the 1,000-row and the
+10,000-row batch: a warm-up (a quarter of SECONDS), then calls in a loop for SECONDS. It prints one
+JSON object on stdout: {NAME: {"default": {"calls1": calls/s, "calls1000": calls/s, "calls10000":
+calls/s}, "single": {...}}}. Rows per second are calls1000 × 1000 and calls10000 × 10000.
 """
 import json
 import os
@@ -58,7 +59,7 @@ def make(directory):
     for name, description, model, X, y in models:
         X = X.astype(np.float32)
         model.fit(X, y)
-        onx = to_onnx(model, X[:1], target_opset={"": 15, "ai.onnx.ml": 3})
+        onx = to_onnx(model, X[:1])
         path = os.path.join(directory, name + ".onnx")
         with open(path, "wb") as f:
             f.write(onx.SerializeToString())
@@ -66,6 +67,7 @@ def make(directory):
             pickle.dump(model, f)
         # Rows like the training data: drawn from its per-feature spread.
         rows = (rng.randn(1000, FEATURES) * X.std(axis=0) + X.mean(axis=0)).astype(np.float32)
+        many = (rng.randn(10000, FEATURES) * X.std(axis=0) + X.mean(axis=0)).astype(np.float32)
         session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         expected = {}
         for output, value in zip(session.get_outputs(), session.run(None, {session.get_inputs()[0].name: rows})):
@@ -82,7 +84,7 @@ def make(directory):
                         expected["%s_%d" % (output.name, i)] = [float(v) for v in array[:, i]]
         with open(os.path.join(directory, name + ".json"), "w") as f:
             json.dump({"features": FEATURES, "rows1": rows[:1].astype(float).tolist(),
-                       "rows1000": rows.astype(float).tolist(), "expected": expected}, f)
+                       "rows1000": rows.astype(float).tolist(), "rows10000": many.astype(float).tolist(), "expected": expected}, f)
         manifest.append({"name": name, "description": description,
                          "onnxBytes": os.path.getsize(path), "nodes": len(onx.graph.node)})
     with open(os.path.join(directory, "models.json"), "w") as f:
@@ -118,6 +120,7 @@ def timing(directory, seconds):
             data = json.load(f)
         rows1 = np.array(data["rows1"], dtype=np.float32)
         rows1000 = np.array(data["rows1000"], dtype=np.float32)
+        rows10000 = np.array(data["rows10000"], dtype=np.float32)
         result[name] = {}
         for mode in ("default", "single"):
             options = ort.SessionOptions()
@@ -129,6 +132,7 @@ def timing(directory, seconds):
             result[name][mode] = {
                 "calls1": rate(session, {feed: rows1}, seconds),
                 "calls1000": rate(session, {feed: rows1000}, seconds),
+                "calls10000": rate(session, {feed: rows10000}, seconds),
             }
     print(json.dumps(result))
 

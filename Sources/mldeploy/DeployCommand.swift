@@ -102,16 +102,24 @@ func printService(_ info: ServiceInfo, format: OutputFormat) throws {
     }
 }
 
+/// Publishes `name` with `operation` on the configured target, warns when that was the
+/// in-memory target (gone when the command exits), and prints the version.
+func publishing(_ name: String, _ global: GlobalOptions, _ operation: (DeployClient) async throws -> Service) async throws {
+    let service = try await withConfiguredClient(global) { client in
+        let service = try await operation(client)
+        warnIfEphemeral(client, what: "\(name) \(service.version)")
+        return service
+    }
+    try printService(service.info, format: global.format)
+}
+
 /// Deploys or redeploys what `options` describe, and prints the version.
 func publish(_ options: ServiceOptions, purpose: DefinitionPurpose, _ global: GlobalOptions) async throws {
     try await reportingErrors {
         let definition = try options.definition(purpose: purpose)
-        let service = try await withConfiguredClient(global) { client in
-            let service = purpose == .deploy ? try await client.deployService(definition) : try await client.redeployService(definition)
-            warnIfEphemeral(client, what: "\(definition.name) \(service.version)")
-            return service
+        try await publishing(definition.name, global) { client in
+            purpose == .deploy ? try await client.deployService(definition) : try await client.redeployService(definition)
         }
-        try printService(service.info, format: global.format)
     }
 }
 
@@ -166,12 +174,9 @@ struct RealtimeOptions: ParsableArguments {
             if purpose == .redeploy, definition.serializedModel == nil, self.description == nil, self.alias == nil {
                 throw ValidationError("redeploy-realtime changes nothing without --model, --description or --alias.")
             }
-            let deployed = try await withConfiguredClient(global) { client in
-                let service = purpose == .deploy ? try await client.deployRealtime(definition) : try await client.redeployRealtime(definition)
-                warnIfEphemeral(client, what: "\(definition.name) \(service.version)")
-                return service
+            try await publishing(definition.name, global) { client in
+                purpose == .deploy ? try await client.deployRealtime(definition) : try await client.redeployRealtime(definition)
             }
-            try printService(deployed.info, format: global.format)
         }
     }
 }

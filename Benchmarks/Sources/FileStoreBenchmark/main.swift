@@ -9,11 +9,16 @@
 //
 // Usage: FileStoreBenchmark [--sizes 1000,10000,100000] [--root DIR] [--samples N]
 
+#if canImport(Glibc)
+@preconcurrency import Glibc  // stdout, for setvbuf (a C global Swift 6 cannot vouch for)
+#endif
 import FileStoreBackend
 import Foundation
 import InMemoryBackend
 import Logging
 import MLDeploy
+
+setvbuf(stdout, nil, _IOLBF, 0)  // progress reaches a pipe or log file as it happens
 
 var sizes = [1_000, 10_000, 100_000]
 var base = FileManager.default.temporaryDirectory.path

@@ -3,10 +3,14 @@
 //   - Foundation's URLSession,
 //   - one reused raw libcurl easy handle in C (the sequential ceiling of libcurl itself),
 //   - wrk (the concurrent ceiling of the endpoint),
-// sequentially and 16-way concurrently, rounds interleaved, reported as medians and ratios.
+// sequentially and 16-way concurrently. Every mode runs for the same wall time (≥ 5 s, as wrk does),
+// in rounds interleaved mode by mode, reported as min / median / max and median ratios.
 //
-// Usage: HTTPBenchmark URL [--requests N] [--rounds R] [--concurrency C] [--wrk-seconds S]
+// Usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent]
 
+#if canImport(Glibc)
+@preconcurrency import Glibc  // stdout, for setvbuf (a C global Swift 6 cannot vouch for)
+#endif
 import Foundation
 import MLDeploy
 import MLDeployHTTP
@@ -17,25 +21,23 @@ import FoundationNetworking
 
 struct Options {
     var url = ""
-    var requests = 5000
-    var rounds = 3
+    var seconds = 5
+    var rounds = 5
     var concurrency = 16
-    var wrkSeconds = 5
     var only: String?
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
         while let argument = iterator.next() {
             switch argument {
-            case "--requests": self.requests = Int(iterator.next()!)!
+            case "--seconds": self.seconds = Int(iterator.next()!)!
             case "--rounds": self.rounds = Int(iterator.next()!)!
             case "--concurrency": self.concurrency = Int(iterator.next()!)!
-            case "--wrk-seconds": self.wrkSeconds = Int(iterator.next()!)!
             case "--only": self.only = iterator.next()!
             default: self.url = argument
             }
         }
-        precondition(!self.url.isEmpty, "usage: HTTPBenchmark URL [--requests N] [--rounds R] [--concurrency C] [--wrk-seconds S]")
+        precondition(!self.url.isEmpty && self.seconds >= 1, "usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent]")
     }
 }
 
@@ -43,46 +45,52 @@ struct Failure: Error, CustomStringConvertible {
     let description: String
 }
 
-func rate(_ requests: Int, _ body: () async throws -> Void) async throws -> Double {
+/// Calls `call` from `concurrency` tasks until `seconds` have passed; calls completed per second.
+func sustained(seconds: Int, concurrency: Int, _ call: @escaping @Sendable () async throws -> Void) async throws -> Double {
     let clock = ContinuousClock()
-    let elapsed = try await clock.measure { try await body() }
-    let (seconds, attoseconds) = elapsed.components
-    return Double(requests) / (Double(seconds) + Double(attoseconds) / 1e18)
-}
-
-/// Runs `count` calls of `call` spread over `concurrency` tasks and returns calls per second.
-func spread(count: Int, concurrency: Int, _ call: @escaping @Sendable () async throws -> Void) async throws -> Double {
-    try await rate(count) {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<concurrency {
-                let share = count / concurrency + (worker < count % concurrency ? 1 : 0)
-                group.addTask {
-                    for _ in 0..<share { try await call() }
+    let start = clock.now, deadline = start + .seconds(seconds)
+    let completed = try await withThrowingTaskGroup(of: Int.self) { group in
+        for _ in 0..<concurrency {
+            group.addTask {
+                var count = 0
+                while clock.now < deadline {
+                    try await call()
+                    count += 1
                 }
+                return count
             }
-            try await group.waitForAll()
         }
+        return try await group.reduce(0, +)
     }
+    let (whole, fraction) = (clock.now - start).components
+    return Double(completed) / (Double(whole) + Double(fraction) / 1e18)
 }
 
-func ours(_ client: HTTPClient, _ request: HTTPRequest, count: Int, concurrency: Int) async throws -> Double {
-    try await spread(count: count, concurrency: concurrency) {
+func ours(_ client: HTTPClient, _ request: HTTPRequest, seconds: Int, concurrency: Int) async throws -> Double {
+    try await sustained(seconds: seconds, concurrency: concurrency) {
         let response = try await client.send(request)
         guard response.status == 200, !response.bytes.isEmpty else { throw Failure(description: "HTTPClient got \(response.status)") }
     }
 }
 
-func urlSession(_ session: URLSession, _ url: URL, count: Int, concurrency: Int) async throws -> Double {
-    try await spread(count: count, concurrency: concurrency) {
+func urlSession(_ session: URLSession, _ url: URL, seconds: Int, concurrency: Int) async throws -> Double {
+    try await sustained(seconds: seconds, concurrency: concurrency) {
         let (data, response) = try await session.data(from: url)
         guard (response as? HTTPURLResponse)?.statusCode == 200, !data.isEmpty else { throw Failure(description: "URLSession failed") }
     }
 }
 
-func rawCurl(_ url: String, count: Int) async throws -> Double {
-    try await rate(count) {
-        guard raw_curl_sequential(url, Int32(count)) > 0 else { throw Failure(description: "raw curl failed") }
+/// The raw handle's blocking C loop, in batches of 500 requests until `seconds` have passed.
+func rawCurl(_ url: String, seconds: Int) throws -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now, deadline = start + .seconds(seconds)
+    var completed = 0
+    while clock.now < deadline {
+        guard raw_curl_sequential(url, 500) > 0 else { throw Failure(description: "raw curl failed") }
+        completed += 500
     }
+    let (whole, fraction) = (clock.now - start).components
+    return Double(completed) / (Double(whole) + Double(fraction) / 1e18)
 }
 
 func wrk(_ url: String, connections: Int, seconds: Int) throws -> Double {
@@ -105,6 +113,8 @@ func median(_ values: [Double]) -> Double {
     return sorted[sorted.count / 2]
 }
 
+setvbuf(stdout, nil, _IOLBF, 0)
+
 let options = Options(CommandLine.arguments)
 var configuration = HTTPClient.Configuration()
 configuration.proxy = .none
@@ -119,25 +129,25 @@ let url = URL(string: options.url)!
 if let only = options.only {
     let concurrency = only == "sequential" ? 1 : options.concurrency
     for _ in 0..<options.rounds {
-        print(only, try await ours(client, request, count: options.requests, concurrency: concurrency))
+        print(only, try await ours(client, request, seconds: options.seconds, concurrency: concurrency))
     }
     await client.shutdown()
     exit(0)
 }
 
 // Warm up every client (connections, handle pools, lazy initialization).
-_ = try await ours(client, request, count: 200, concurrency: options.concurrency)
-_ = try await urlSession(session, url, count: 200, concurrency: options.concurrency)
-_ = try await rawCurl(options.url, count: 200)
+_ = try await ours(client, request, seconds: 1, concurrency: options.concurrency)
+_ = try await urlSession(session, url, seconds: 1, concurrency: options.concurrency)
+_ = try rawCurl(options.url, seconds: 1)
 
 var results: [String: [Double]] = [:]
 for round in 1...options.rounds {
-    results["ours sequential", default: []].append(try await ours(client, request, count: options.requests, concurrency: 1))
-    results["URLSession sequential", default: []].append(try await urlSession(session, url, count: options.requests, concurrency: 1))
-    results["raw curl handle sequential", default: []].append(try await rawCurl(options.url, count: options.requests))
-    results["ours concurrent", default: []].append(try await ours(client, request, count: options.requests * 2, concurrency: options.concurrency))
-    results["URLSession concurrent", default: []].append(try await urlSession(session, url, count: options.requests * 2, concurrency: options.concurrency))
-    results["wrk concurrent", default: []].append(try wrk(options.url, connections: options.concurrency, seconds: options.wrkSeconds))
+    results["ours sequential", default: []].append(try await ours(client, request, seconds: options.seconds, concurrency: 1))
+    results["URLSession sequential", default: []].append(try await urlSession(session, url, seconds: options.seconds, concurrency: 1))
+    results["raw curl handle sequential", default: []].append(try rawCurl(options.url, seconds: options.seconds))
+    results["ours concurrent", default: []].append(try await ours(client, request, seconds: options.seconds, concurrency: options.concurrency))
+    results["URLSession concurrent", default: []].append(try await urlSession(session, url, seconds: options.seconds, concurrency: options.concurrency))
+    results["wrk concurrent", default: []].append(try wrk(options.url, connections: options.concurrency, seconds: options.seconds))
     FileHandle.standardError.write(Data("round \(round) done\n".utf8))
 }
 await client.shutdown()
@@ -145,13 +155,12 @@ await client.shutdown()
 @MainActor
 func show(_ name: String) -> Double {
     let values = results[name]!
-    let formatted = values.map { String(format: "%.0f", $0) }.joined(separator: " / ")
     let label = name.padding(toLength: 28, withPad: " ", startingAt: 0)
-    print(label + String(format: "%10.0f req/s   (rounds: %@)", median(values), formatted as NSString))
+    print(label + String(format: "min %8.0f   median %8.0f   max %8.0f req/s", values.min()!, median(values), values.max()!))
     return median(values)
 }
 
-print("HTTP client benchmark — \(options.url), \(options.requests) sequential / \(options.requests * 2) concurrent requests per round, \(options.rounds) rounds, medians")
+print("HTTP client benchmark — \(options.url): every mode \(options.seconds) s per round, \(options.rounds) rounds interleaved; ratios of medians")
 print("libcurl: \(HTTPClient.libcurlVersion)")
 let oursSequential = show("ours sequential")
 let sessionSequential = show("URLSession sequential")

@@ -6,9 +6,14 @@
 //
 // Usage: PythonBenchmark [--calls N] [--rounds R]
 
+#if canImport(Glibc)
+@preconcurrency import Glibc  // stdout, for setvbuf (a C global Swift 6 cannot vouch for)
+#endif
 import Foundation
 import MLDeploy
 import ServiceRuntime
+
+setvbuf(stdout, nil, _IOLBF, 0)  // progress reaches a pipe or log file as it happens
 
 var calls = 3000
 var rounds = 3

@@ -1,13 +1,17 @@
 // `mldeploy serve` throughput and latency beside Seldon MLServer, in one run on this machine:
 //   - wrk (2 threads, 16 connections) against consume of a trivial Python service and of a Swift
 //     handler on our server, and against MLServer's V2 inference endpoint serving an equivalent
-//     trivial custom Python model: requests per second, p50, p99;
+//     trivial custom Python model — in-process (`parallel_workers: 0`) and with two parallel
+//     inference workers (its default mode): requests per second, p50, p99;
 //   - then each target paced at half its measured maximum rate (open loop, latency measured from
 //     each request's scheduled time, so a stall counts against the server): p50, p99.
 //
 // Usage: ServerBenchmark --mlserver PATH-TO-mlserver [--seconds S] [--connections C]
 //        ServerBenchmark serve PORT-FILE   (internal: the server process the driver starts)
 
+#if canImport(Glibc)
+@preconcurrency import Glibc  // stdout, for setvbuf (a C global Swift 6 cannot vouch for)
+#endif
 import BenchmarkSupport
 import Foundation
 import InMemoryBackend
@@ -34,6 +38,8 @@ func serve(portFile: String) async throws {
         try await serveForBenchmark(client, dataDirectory: data, portFile: portFile)
     }
 }
+
+setvbuf(stdout, nil, _IOLBF, 0)  // progress reaches a log file as it happens
 
 if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "serve" {
     try await serve(portFile: CommandLine.arguments[2])
@@ -84,6 +90,7 @@ struct Measurement {
     var rate = 0.0
     var p50 = 0.0
     var p99 = 0.0
+    var p999 = 0.0
 }
 
 /// wrk at full speed: requests per second and latency percentiles (ms).
@@ -140,17 +147,19 @@ func pace(_ target: Target, rate: Double) async throws -> Measurement {
         return try await group.reduce(into: [Double]()) { $0.append($1) }.sorted()
     }
     let achieved = Double(latencies.count) / Double(seconds)
-    return Measurement(rate: achieved, p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100])
+    return Measurement(rate: achieved, p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100], p999: latencies[latencies.count * 999 / 1000])
 }
 
 struct BenchmarkFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-// Our server, in a process of its own.
+// Our server, in a process of its own. Both servers run the way their docs recommend for
+// production and alike: no access log (ours logs nothing here; MLServer's `debug: false` turns
+// uvicorn's access log off), no metrics endpoint (MLServer's `metrics_endpoint: null`).
 let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("bench-port-\(getpid())").path
-let (ours, oursGuard) = try runGuarded(CommandLine.arguments[0], ["serve", portFile])
-defer { try? oursGuard.fileHandleForWriting.close(); ours.waitUntilExit() }
+let ours = try GuardedProcess(CommandLine.arguments[0], ["serve", portFile])
+defer { ours.stop() }
 var port = ""
 for _ in 0..<600 where port.isEmpty {
     port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
@@ -163,66 +172,94 @@ login.httpMethod = "POST"
 login.httpBody = Data(#"{"username": "bench", "password": "bench"}"#.utf8)
 let token = try JSONValue(parsing: try await URLSession.shared.data(for: login).0)["access_token"]!.stringValue!
 
-// Seldon MLServer, serving the equivalent trivial custom Python model.
-let models = FileManager.default.temporaryDirectory.appendingPathComponent("mlserver-bench-\(getpid())")
-try FileManager.default.createDirectory(at: models.appendingPathComponent("trivial"), withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: models) }
-let mlserverPort = Int(port)! + 1
-// parallel_workers 0: MLServer 1.7.1's separate inference workers fail to start on this Python
-// ("no current event loop"); in-process inference is also its fastest mode for a trivial model.
-try #"{"http_port": \#(mlserverPort), "grpc_port": \#(mlserverPort + 1), "metrics_port": \#(mlserverPort + 2), "parallel_workers": 0, "host": "127.0.0.1"}"#
-    .write(to: models.appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
-try #"{"name": "trivial", "implementation": "model.TrivialModel"}"#
-    .write(to: models.appendingPathComponent("trivial/model-settings.json"), atomically: true, encoding: .utf8)
-try """
-    from mlserver import MLModel
-    from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
+/// Seldon MLServer serving the equivalent trivial custom Python model with `parallelWorkers`
+/// inference workers (0: in the server process), started and stopped around one measurement.
+struct SeldonPeer {
+    let label: String
+    let parallelWorkers: Int
+    let port: Int
 
-    class TrivialModel(MLModel):
-        async def load(self) -> bool:
-            return True
+    var target: Target {
+        Target(label: self.label, url: "http://127.0.0.1:\(self.port)/v2/models/trivial/infer",
+               body: #"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [21.0]}]}"#, headers: ["Content-Type": "application/json"])
+    }
 
-        async def predict(self, payload: InferenceRequest) -> InferenceResponse:
-            x = payload.inputs[0].data[0]
-            return InferenceResponse(model_name=self.name, outputs=[ResponseOutput(name="y", shape=[1], datatype="FP64", data=[x * 2])])
-    """.write(to: models.appendingPathComponent("trivial/model.py"), atomically: true, encoding: .utf8)
-let (seldon, seldonGuard) = try runGuarded(mlserverBinary, ["start", models.path], directory: models.path)
-defer { try? seldonGuard.fileHandleForWriting.close(); seldon.waitUntilExit() }
-try await waitUntilUp("http://127.0.0.1:\(mlserverPort)/v2/health/ready")
+    func start(binary: String) async throws -> (GuardedProcess, URL) {
+        let models = FileManager.default.temporaryDirectory.appendingPathComponent("mlserver-bench-\(getpid())-\(self.parallelWorkers)")
+        try FileManager.default.createDirectory(at: models.appendingPathComponent("trivial"), withIntermediateDirectories: true)
+        try #"{"http_port": \#(self.port), "grpc_port": \#(self.port + 1), "metrics_port": \#(self.port + 2), "parallel_workers": \#(self.parallelWorkers), "host": "127.0.0.1", "debug": false, "metrics_endpoint": null}"#
+            .write(to: models.appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
+        try #"{"name": "trivial", "implementation": "model.TrivialModel"}"#
+            .write(to: models.appendingPathComponent("trivial/model-settings.json"), atomically: true, encoding: .utf8)
+        try """
+            from mlserver import MLModel
+            from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
+
+            class TrivialModel(MLModel):
+                async def load(self) -> bool:
+                    return True
+
+                async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+                    x = payload.inputs[0].data[0]
+                    return InferenceResponse(model_name=self.name, outputs=[ResponseOutput(name="y", shape=[1], datatype="FP64", data=[x * 2])])
+            """.write(to: models.appendingPathComponent("trivial/model.py"), atomically: true, encoding: .utf8)
+        let process = try GuardedProcess(binary, ["start", models.path], directory: models.path, log: models.appendingPathComponent("mlserver.log").path)
+        try await waitUntilUp("http://127.0.0.1:\(self.port)/v2/health/ready")
+        return (process, models)
+    }
+}
+let peers = [
+    SeldonPeer(label: "Seldon MLServer, in-process", parallelWorkers: 0, port: Int(port)! + 1),
+    SeldonPeer(label: "Seldon MLServer, 2 parallel workers", parallelWorkers: 2, port: Int(port)! + 4),
+]
 
 let bearer = ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]
-let targets = [
+let ourTargets = [
     Target(label: "ours: Python service", url: base + "/api/trivial/1", body: #"{"x": 21.0}"#, headers: bearer),
     Target(label: "ours: Swift handler", url: base + "/api/swift/1", body: #"{"x": 21.0}"#, headers: bearer),
-    Target(label: "Seldon MLServer", url: "http://127.0.0.1:\(mlserverPort)/v2/models/trivial/infer",
-           body: #"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [21.0]}]}"#, headers: ["Content-Type": "application/json"]),
 ]
 
 print("Server benchmark: wrk -t2 -c\(connections) for \(seconds) s per target, then each paced at half its maximum")
-var saturated: [String: Measurement] = [:]
-for target in targets {
-    _ = try saturate(Target(label: target.label, url: target.url, body: target.body, headers: target.headers))  // warm-up
-    saturated[target.label] = try saturate(target)
-    let result = saturated[target.label]!
-    print(String(format: "  %@: %.0f req/s, p50 %.2f ms, p99 %.2f ms", target.label, result.rate, result.p50, result.p99))
-    guard result.rate.isFinite, result.rate > 0 else { fatalError("wrk measured nothing for \(target.label)") }
-}
+print("Both servers without an access log or a metrics endpoint; one server measured at a time.")
 // The pacer (our own client, on the same two vCPUs as the servers) sends up to ~5,000 requests a
 // second cleanly; beyond that it measures itself. A target whose half-maximum is higher is paced at
 // the cap, and the table says so.
 let pacerCap = 4000.0
+var saturated: [String: Measurement] = [:]
 var paced: [String: Measurement] = [:]
-for target in targets {
-    paced[target.label] = try await pace(target, rate: min(pacerCap, saturated[target.label]!.rate / 2))
+@MainActor func measure(_ target: Target) async throws {
+    _ = try saturate(target)  // warm-up
+    let result = try saturate(target)
+    saturated[target.label] = result
+    print(String(format: "  %@: %.0f req/s, p50 %.2f ms, p99 %.2f ms", target.label, result.rate, result.p50, result.p99))
+    guard result.rate.isFinite, result.rate > 0 else { fatalError("wrk measured nothing for \(target.label)") }
+    paced[target.label] = try await pace(target, rate: min(pacerCap, result.rate / 2))
 }
-print("\n| target | max req/s | p50 (ms) | p99 (ms) | paced at | p50 (ms) | p99 (ms) |")
-print("|---|---|---|---|---|---|---|")
-for target in targets {
-    let full = saturated[target.label]!, half = paced[target.label]!
+for target in ourTargets { try await measure(target) }
+for peer in peers {
+    let (process, models) = try await peer.start(binary: mlserverBinary)
+    do {
+        try await measure(peer.target)
+    } catch {
+        print("  \(peer.label) failed: \(error); its log: \(models.appendingPathComponent("mlserver.log").path)")
+        throw error
+    }
+    process.stop()
+    try? FileManager.default.removeItem(at: models)
+}
+
+let labels = ourTargets.map(\.label) + peers.map(\.label)
+print("\n| target | max req/s | p50 (ms) | p99 (ms) | paced at | p50 (ms) | p99 (ms) | p99.9 (ms) |")
+print("|---|---|---|---|---|---|---|---|")
+for label in labels {
+    let full = saturated[label]!, half = paced[label]!
     let capped = full.rate / 2 > pacerCap ? " (cap)" : ""
-    print(String(format: "| %@ | %.0f | %.2f | %.2f | %.0f/s%@ | %.2f | %.2f |", target.label, full.rate, full.p50, full.p99, half.rate, capped, half.p50, half.p99))
+    print(String(format: "| %@ | %.0f | %.2f | %.2f | %.0f/s%@ | %.2f | %.2f | %.2f |", label, full.rate, full.p50, full.p99, half.rate, capped, half.p50, half.p99, half.p999))
 }
-let python = saturated["ours: Python service"]!.rate, peer = saturated["Seldon MLServer"]!.rate
-print(String(format: "\nPython-service consume / Seldon MLServer: %.2f× (target ≥ 1×: %@)", python / peer, python >= peer ? "met" : "NOT met"))
-print(String(format: "p99 at half the maximum rate, Python service: %.2f ms (target ≤ 5 ms: %@)", paced["ours: Python service"]!.p99, paced["ours: Python service"]!.p99 <= 5 ? "met" : "NOT met"))
+let python = saturated["ours: Python service"]!.rate
+for peer in peers {
+    let rate = saturated[peer.label]!.rate
+    print(String(format: "\nPython-service consume / %@: %.2f× (target ≥ 1×: %@)", peer.label, python / rate, python >= rate ? "met" : "NOT met"))
+}
+print(String(format: "p99 at half the maximum rate, Python service: %.2f ms (target ≤ 5 ms: %@); p99.9 %.2f ms", paced["ours: Python service"]!.p99, paced["ours: Python service"]!.p99 <= 5 ? "met" : "NOT met", paced["ours: Python service"]!.p999))
 print(String(format: "p99 paced at %.0f/s, Swift handler: %.2f ms", paced["ours: Swift handler"]!.rate, paced["ours: Swift handler"]!.p99))
