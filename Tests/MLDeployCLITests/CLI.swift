@@ -29,17 +29,11 @@ struct CLI {
 
     /// Runs `mldeploy arguments…`, feeding `input` on standard input.
     ///
-    /// The process is run and waited for on a Dispatch thread: the test process's cooperative
-    /// threads (two on a two-core machine) must stay free for the in-process servers and clients
-    /// other suites run at the same time — a blocking wait here once starved them for seconds.
+    /// The process is run and waited for off the cooperative pool (``offThePool(_:)``).
     @discardableResult
     func run(_ arguments: [String], input: String? = nil, environment extra: [String: String] = [:]) async throws -> Result {
         let directory = self.directory, environment = self.environment.merging(extra) { _, new in new }
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Swift.Result { try Self.runBlocking(arguments, input: input, directory: directory, environment: environment) })
-            }
-        }
+        return try await offThePool { try Self.runBlocking(arguments, input: input, directory: directory, environment: environment) }
     }
 
     private static func runBlocking(_ arguments: [String], input: String?, directory: URL, environment: [String: String]) throws -> Result {

@@ -192,18 +192,8 @@ struct CLITests {
         #expect(try await cli.run(["deploy", "slow", "--version", "1", "--code", "c.py", "--input", "x=integer", "--output", "y=integer"] + target).status == 0)
         // `script` gives the command a pseudo-terminal.
         let command = ([CLI.executable, "batch", "slow", "--records", "r.jsonl", "--parallel", "1", "--wait"] + target).map { "'\($0)'" }.joined(separator: " ")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-qfec", command, "/dev/null"]
-        process.currentDirectoryURL = cli.directory
-        process.environment = cli.environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0 && text.contains("[##############################] 8/8 Complete"), "\(text)")
+        let run = try await runToCompletion("/usr/bin/script", ["-qfec", command, "/dev/null"], environment: cli.environment, directory: cli.directory)
+        #expect(run.status == 0 && run.output.contains("[##############################] 8/8 Complete"), "\(run.output)")
     }
 }
 
@@ -228,7 +218,7 @@ struct ReadmeCLITourTests {
 
         var environment = cli.environment
         environment["PATH"] = URL(fileURLWithPath: CLI.executable).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
-        let run = try runToCompletion("/bin/sh", ["-c", script], environment: environment, directory: cli.directory)
+        let run = try await runToCompletion("/bin/sh", ["-c", script], environment: environment, directory: cli.directory)
         let text = run.output
         #expect(run.status == 0, "\(text)")
         #expect(text.contains("total: 42.0") && text.contains(#"{"total":42.0}"#) && text.contains("deleted doubler 1.0"), "\(text)")
@@ -244,7 +234,7 @@ struct ReadmeCLITourTests {
         try "total = x * 2\n".write(to: profiles.appendingPathComponent("double.py"), atomically: true, encoding: .utf8)
         let secondStart = try #require(readme.range(of: "```sh\n", range: yamlEnd.upperBound..<readme.endIndex))
         let secondEnd = try #require(readme.range(of: "```", range: secondStart.upperBound..<readme.endIndex))
-        let second = try runToCompletion("/bin/sh", ["-c", "set -e\n" + readme[secondStart.upperBound..<secondEnd.lowerBound]], environment: environment, directory: profiles)
+        let second = try await runToCompletion("/bin/sh", ["-c", "set -e\n" + readme[secondStart.upperBound..<secondEnd.lowerBound]], environment: environment, directory: profiles)
         #expect(second.status == 0, "\(second.output)")
         #expect(second.output.contains("doubler 1.0") && second.output.contains("logged in") && second.output.contains("logged out") && second.output.contains("revoked"), "\(second.output)")
         #expect(!second.output.contains("error["), "\(second.output)")

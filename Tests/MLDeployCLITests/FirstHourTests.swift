@@ -32,9 +32,9 @@ struct FirstHourTests {
         defer { server.stop() }
         let auth = ["MLDEPLOY_USERNAME": "admin", "MLDEPLOY_PASSWORD": "Pass123!"]
         #expect(try await cli.run(["--target", server.target, "deploy", "doubler", "--version", "1", "--code", "c.py", "--input", "x=numeric", "--output", "total=numeric"], environment: auth).status == 0)
-        let login = try runToCompletion("/usr/bin/curl", ["-s", "-X", "POST", "-H", "Content-Type: application/json", "-d", #"{"username":"admin","password":"Pass123!"}"#, server.base + "/login"])
+        let login = try await runToCompletion("/usr/bin/curl", ["-s", "-X", "POST", "-H", "Content-Type: application/json", "-d", #"{"username":"admin","password":"Pass123!"}"#, server.base + "/login"])
         let token = try #require(try JSONValue(parsing: Data(login.output.utf8))["access_token"]?.stringValue)
-        let answer = try runToCompletion("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json", "-d", #"{"x":"abc"}"#, server.base + "/api/doubler/1"])
+        let answer = try await runToCompletion("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json", "-d", #"{"x":"abc"}"#, server.base + "/api/doubler/1"])
         #expect(answer.output.hasSuffix("\n400") && answer.output.contains("input-mismatch") && answer.output.contains("Input 'x'"), "\(answer.output)")
     }
 

@@ -17,36 +17,29 @@ struct ONNXScoringTests {
         let outputs: JSONObject
     }
 
-    /// Runs the model maker once per process; the directory it wrote.
-    static let made: Result<URL, TestFailure> = {
-        do {
-            let directory = try temporaryDirectory("onnx")
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/make_models.py").path
-            let maker = try runToCompletion("/usr/bin/env", ["python3", script, directory.path])
-            guard maker.status == 0 else {
-                return .failure(TestFailure("make_models.py failed (scripts/bootstrap.sh installs scikit-learn, skl2onnx and onnxruntime): \(maker.output)"))
-            }
-            return .success(directory)
-        } catch {
-            return .failure(TestFailure("\(error)"))
+    /// Runs the model maker once per process (off the cooperative pool); the directory it wrote.
+    static let made = Task<URL, any Error> {
+        let directory = try temporaryDirectory("onnx")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/make_models.py").path
+        let maker = try await runToCompletion("/usr/bin/env", ["python3", script, directory.path])
+        guard maker.status == 0 else {
+            throw TestFailure("make_models.py failed (scripts/bootstrap.sh installs scikit-learn, skl2onnx and onnxruntime): \(maker.output)")
         }
-    }()
+        return directory
+    }
 
     /// The scored cases the model maker wrote (`cases.json`).
-    static let cases: Result<[Case], TestFailure> = Self.made.flatMap { directory in
-        do {
-            let json = try JSONValue(parsing: Data(contentsOf: directory.appendingPathComponent("cases.json")))
-            return .success(try (json.arrayValue ?? []).map { entry in
-                Case(
-                    name: entry["name"]?.stringValue ?? "?",
-                    model: try Data(contentsOf: directory.appendingPathComponent(entry["model"]?.stringValue ?? "")),
-                    rows: (entry["rows"]?.arrayValue ?? []).map { $0.arrayValue?.map { $0.doubleValue ?? .nan } ?? [] },
-                    frame: entry["frame"]?.objectValue,
-                    outputs: entry["outputs"]?.objectValue ?? JSONObject()
-                )
-            })
-        } catch {
-            return .failure(TestFailure("\(error)"))
+    static let cases = Task<[Case], any Error> {
+        let directory = try await Self.made.value
+        let json = try JSONValue(parsing: Data(contentsOf: directory.appendingPathComponent("cases.json")))
+        return try (json.arrayValue ?? []).map { entry in
+            Case(
+                name: entry["name"]?.stringValue ?? "?",
+                model: try Data(contentsOf: directory.appendingPathComponent(entry["model"]?.stringValue ?? "")),
+                rows: (entry["rows"]?.arrayValue ?? []).map { $0.arrayValue?.map { $0.doubleValue ?? .nan } ?? [] },
+                frame: entry["frame"]?.objectValue,
+                outputs: entry["outputs"]?.objectValue ?? JSONObject()
+            )
         }
     }
 
@@ -75,8 +68,8 @@ struct ONNXScoringTests {
     ]
 
     @Test("the scikit-learn models are exported with the exporter's defaults, which write opsets beyond 21; the newest opset onnx defines loads")
-    func defaultExports() throws {
-        let directory = try Self.made.get()
+    func defaultExports() async throws {
+        let directory = try await Self.made.value
         let json = try JSONValue(parsing: Data(contentsOf: directory.appendingPathComponent("cases.json")))
         let opsets = Dictionary(uniqueKeysWithValues: (json.arrayValue ?? []).compactMap { entry in
             entry["opsets"]?[""]?.intValue.map { (entry["name"]?.stringValue ?? "?", $0) }
@@ -85,15 +78,15 @@ struct ONNXScoringTests {
         for name in ["linear_regression", "random_forest_regressor", "scaler_pipeline"] {
             #expect((opsets[name] ?? 0) >= 22, "\(name) was exported at opset \(opsets[name] ?? 0)")
         }
-        let newest = try runToCompletion("/usr/bin/env", ["python3", "-c", "import onnx; print(onnx.defs.onnx_opset_version())"])
+        let newest = try await runToCompletion("/usr/bin/env", ["python3", "-c", "import onnx; print(onnx.defs.onnx_opset_version())"])
         let installed = Int(newest.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         #expect(installed >= 22 && opsets["cast_relu_newest"] == installed, "the newest opset the installed onnx defines: \(installed)")
         #expect(opsets["mlp_classifier_opset11"] == 11, "one pinned old-opset case stays")
     }
 
     @Test("inputs a model cannot take are typed errors when scored, never a crash")
-    func scoringErrors() throws {
-        let directory = try Self.made.get()
+    func scoringErrors() async throws {
+        let directory = try await Self.made.value
         let errors = try JSONValue(parsing: Data(contentsOf: directory.appendingPathComponent("scoring_errors.json"))).arrayValue ?? []
         #expect(errors.count >= 2)
         for entry in errors {
@@ -110,8 +103,8 @@ struct ONNXScoringTests {
     }
 
     @Test("equal to onnxruntime within 1e-5 relative", arguments: names)
-    func matchesOnnxruntime(_ name: String) throws {
-        let cases = try Self.cases.get()
+    func matchesOnnxruntime(_ name: String) async throws {
+        let cases = try await Self.cases.value
         let testCase = try #require(cases.first { $0.name == name })
         let model = try ONNXModel(data: testCase.model)
         let frame = try Self.frame(testCase)
@@ -142,7 +135,7 @@ struct ONNXScoringTests {
 
     @Test("one loaded model scores concurrent calls safely: every answer equals the one-at-a-time answer")
     func concurrentScoring() async throws {
-        let cases = try Self.cases.get()
+        let cases = try await Self.cases.value
         for name in ["random_forest_classifier", "mlp_classifier", "categorical_pipeline"] {
             let testCase = try #require(cases.first { $0.name == name })
             let model = try ONNXModel(data: testCase.model)
@@ -168,8 +161,8 @@ struct ONNXScoringTests {
     }
 
     @Test("models the engine cannot run are refused at load with a typed error naming what is wrong")
-    func refusalsAtLoad() throws {
-        let directory = try Self.made.get()
+    func refusalsAtLoad() async throws {
+        let directory = try await Self.made.value
         let refusals = try JSONValue(parsing: Data(contentsOf: directory.appendingPathComponent("refusals.json"))).arrayValue ?? []
         #expect(refusals.count >= 16)
         for refusal in refusals {
@@ -186,7 +179,7 @@ struct ONNXScoringTests {
     }
 
     @Test("unsupported operators are refused at load, naming them; rx models and garbage are clear errors")
-    func refusals() throws {
+    func refusals() async throws {
         #expect { try ONNXModel(data: Data("blob\u{0}\u{1}rx".utf8)) } throws: { ($0 as? MLDeployError)?.code == .unsupported && "\($0)".contains("RevoScale") }
         #expect { try ONNXModel(data: Data([0xFF, 0xFF, 0xFF])) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
         #expect { try ONNXModel(data: Data()) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
@@ -196,7 +189,7 @@ struct ONNXScoringTests {
 @Suite("ONNX model writer")
 struct ONNXModelWriterTests {
     @Test("the minimal linear model scores y = x·c + b, and onnxruntime agrees it is a valid model")
-    func linearRegressor() throws {
+    func linearRegressor() async throws {
         let data = ONNXModel.linearRegressor(coefficients: [2, -1], intercept: 0.5)
         let model = try ONNXModel(data: data)
         #expect(model.inputNames == ["input"] && model.outputNames == ["variable"])
@@ -205,7 +198,7 @@ struct ONNXModelWriterTests {
 
         let file = try temporaryDirectory("onnx-writer").appendingPathComponent("linear.onnx")
         try data.write(to: file)
-        let check = try runToCompletion("/usr/bin/env", ["python3", "-c", "import sys, numpy, onnx, onnxruntime as ort; onnx.checker.check_model(onnx.load(sys.argv[1])); s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider']); print(s.run(None, {'input': numpy.array([[1, 4], [3, 1]], dtype=numpy.float32)})[0].ravel().tolist())", file.path])
+        let check = try await runToCompletion("/usr/bin/env", ["python3", "-c", "import sys, numpy, onnx, onnxruntime as ort; onnx.checker.check_model(onnx.load(sys.argv[1])); s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider']); print(s.run(None, {'input': numpy.array([[1, 4], [3, 1]], dtype=numpy.float32)})[0].ravel().tolist())", file.path])
         #expect(check.status == 0 && check.output.contains("[-1.5, 5.5]"), "\(check.output)")
     }
 }

@@ -46,18 +46,12 @@ struct PythonSDKInteropTests {
         throw TestFailure("the server never said where it listens: \(seen)")
     }
 
-    /// Runs an SDK script with the venv's python; returns its exit status and output.
-    static func runScript(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let client = Process()
-        let clientOutput = Pipe()
-        client.executableURL = URL(fileURLWithPath: try Self.sdkPython())
-        client.arguments = [Self.packageRoot.appendingPathComponent("Tests/MLDeployServerTests/Resources/\(name)").path] + arguments
-        client.standardOutput = clientOutput
-        client.standardError = clientOutput
-        try client.run()
-        let transcript = String(decoding: clientOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        client.waitUntilExit()
-        return (client.terminationStatus, transcript)
+    /// Runs an SDK script with the venv's python (off the cooperative pool); returns its exit
+    /// status and output.
+    static func runScript(_ name: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let script = Self.packageRoot.appendingPathComponent("Tests/MLDeployServerTests/Resources/\(name)").path
+        let run = try await runToCompletion(try Self.sdkPython(), [script] + arguments)
+        return (run.status, run.output)
     }
 
     @Test("the SDK logs in, publishes every type, lists, gets, consumes, redeploys, batches and deletes; SIGTERM stops the server cleanly", .timeLimit(.minutes(3)))
@@ -69,7 +63,7 @@ struct PythonSDKInteropTests {
         defer { if server.isRunning { server.terminate() } }
         #expect(seen.contains("created user 'admin' (Owner) with the password from MLDEPLOY_ADMIN_PASSWORD"))
 
-        let (status, transcript) = try Self.runScript("sdk_interop.py", [base, "admin", "Interop-Pass-1"])
+        let (status, transcript) = try await Self.runScript("sdk_interop.py", [base, "admin", "Interop-Pass-1"])
         #expect(status == 0, "\(transcript)")
         #expect(transcript.contains("SDK INTEROP OK"), "\(transcript)")
 
@@ -88,7 +82,7 @@ struct PythonSDKInteropTests {
         try ONNXModel.linearRegressor(coefficients: [2], intercept: 1).write(to: model)
         let (server, base, _) = try Self.startServer(data: directory.appendingPathComponent("data").path)
         defer { if server.isRunning { server.terminate() } }
-        let (status, transcript) = try Self.runScript("sdk_realtime.py", [base, "admin", "Interop-Pass-1", model.path])
+        let (status, transcript) = try await Self.runScript("sdk_realtime.py", [base, "admin", "Interop-Pass-1", model.path])
         #expect(status == 0 && transcript.contains("SDK REALTIME OK"), "\(transcript)")
     }
 }

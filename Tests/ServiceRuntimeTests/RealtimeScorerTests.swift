@@ -49,8 +49,8 @@ struct RealtimeScorerTests {
     /// blocking calls hold cooperative threads too, and the small call's wait would measure them.
     /// So this test runs the check below in a child process of the same test binary, alone.
     @Test("large frames being scored on every core leave the cooperative threads free for small calls", .enabled(if: !isolated))
-    func largeFramesDoNotHoldCooperativeThreads() throws {
-        let child = try runToCompletion(
+    func largeFramesDoNotHoldCooperativeThreads() async throws {
+        let child = try await runToCompletion(
             CommandLine.arguments[0], ["--testing-library", "swift-testing", "--filter", "largeFramesLeaveTheCooperativePool"],
             environment: ProcessInfo.processInfo.environment.merging(["MLDEPLOY_ISOLATED_SCHEDULING_CHECK": "1"]) { _, new in new }
         )

@@ -108,10 +108,29 @@ public struct CompletedProcess: Sendable {
     public var output: String
 }
 
-/// Runs `executable` with `arguments` until it exits (stdin at end of file), collecting its output.
-/// For short commands whose whole output a test checks; long-running helpers use ``ChildProcess``.
+/// Runs blocking work — waiting for a process, reading a pipe to its end — on a Dispatch thread.
+///
+/// Tests run on Swift's cooperative pool, which has one thread per core (two here), shared by every
+/// suite running in parallel. A test that blocked one while a helper ran for seconds starved the
+/// others: in-process servers stopped answering, short-lived tokens expired mid-request, and loops
+/// polling for a helper's port ran out of time before their first try.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+/// Runs `executable` with `arguments` until it exits (stdin at end of file), collecting its output,
+/// off the cooperative pool. For short commands whose whole output a test checks; long-running
+/// helpers use ``ChildProcess``.
 public func runToCompletion(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: URL? = nil
+) async throws -> CompletedProcess {
+    try await offThePool { try runToCompletionBlocking(executable, arguments, environment: environment, directory: directory) }
+}
+
+private func runToCompletionBlocking(
+    _ executable: String, _ arguments: [String], environment: [String: String]?, directory: URL?
 ) throws -> CompletedProcess {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
