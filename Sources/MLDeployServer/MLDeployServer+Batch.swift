@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MLDeploy
+import Synchronization
 
 extension MLDeployServer {
     /// Batch, ML Server's per-service batch API: start, list, status with partial results, cancel, and each record's
@@ -22,13 +23,15 @@ extension MLDeployServer {
                     return count
                 } ?? 10
                 let batch = try await service.batch(try records.map { try Self.inputs($0, for: service.info) }, parallelCount: parallelCount)
+                self.batchOwners.withLock { $0[batch.executionID] = context.user ?? "" }
                 // Both spellings: the SDK reads BatchExecutionId, swagger clients batchExecutionId.
                 return try Response.json(["BatchExecutionId": .string(batch.executionID), "batchExecutionId": .string(batch.executionID)], status: .accepted)
             }
         }
         router.get("/api/:name/:version/batch") { _, context -> Response in
             try await self.answering {
-                try Response.json(.array(try await self.service(context).batchExecutions().map(JSONValue.string)))
+                let executions = try await self.service(context).batchExecutions().filter { self.mayReach(batch: $0, context) }
+                return try Response.json(.array(executions.map(JSONValue.string)))
             }
         }
         router.get("/api/:name/:version/batch/:execution") { request, context -> Response in
@@ -44,6 +47,7 @@ extension MLDeployServer {
             try await self.answering {
                 let batch = try await self.batch(context)
                 try await batch.cancel()
+                self.batchOwners.withLock { $0[batch.executionID] = nil }
                 return try Response.json([.string(batch.executionID)])
             }
         }
@@ -86,9 +90,20 @@ extension MLDeployServer {
         try await self.client.getService(try context.parameters.require("name"), version: try context.parameters.require("version"))
     }
 
-    /// The batch execution a `/api/{name}/{version}/batch/{execution}/…` request names.
+    /// The batch execution a `/api/{name}/{version}/batch/{execution}/…` request names — when the
+    /// caller may reach it: another user's execution is not found, as another user's session is.
     func batch(_ context: ServerRequestContext) async throws -> Batch {
-        try await self.service(context).batch(executionID: try context.parameters.require("execution"))
+        let execution = try context.parameters.require("execution")
+        guard self.mayReach(batch: execution, context) else {
+            throw MLDeployError(code: .notFound, message: "There is no batch execution '\(execution)' of yours.")
+        }
+        return try await self.service(context).batch(executionID: execution)
+    }
+
+    /// Whether the caller may see `execution`: its starter, or an Owner (who sees every execution,
+    /// including those this server did not start).
+    func mayReach(batch execution: String, _ context: ServerRequestContext) -> Bool {
+        context.role == .owner || self.batchOwners.withLock { $0[execution] } == context.user
     }
 
     static func index(_ context: ServerRequestContext) throws -> Int {

@@ -5,7 +5,8 @@ import MLDeploy
 
 extension MLDeployServer {
     /// Authentication, as ML Server's login endpoints: `POST /login`, `POST /login/refreshToken`,
-    /// `DELETE /login/refreshToken?refreshToken=…`.
+    /// `DELETE /login/refreshToken?refreshToken=…`; and `DELETE /login/accessToken`, which revokes
+    /// the caller's access token.
     func addLoginRoutes(to router: Router<ServerRequestContext>) {
         router.post("/login") { request, _ -> Response in
             var request = request
@@ -20,7 +21,7 @@ extension MLDeployServer {
                 self.logger.notice("login refused", metadata: ["user": "\(username)"])
                 throw ServerError(.unauthorized, "Invalid user name or password.")
             }
-            return try Response.json(try self.tokens.issue(for: username).json)
+            return try Response.json(try self.tokens.issue(for: username, account: users.account(of: username)?.id ?? "").json)
         }
         router.post("/login/refreshToken") { request, _ -> Response in
             var request = request
@@ -29,7 +30,8 @@ extension MLDeployServer {
                 throw ServerError(.badRequest, "POST /login/refreshToken takes {\"refreshToken\": …}.", exceptionType: "invalid-argument")
             }
             do {
-                return try Response.json(try self.tokens.refresh(token).json)
+                let users = self.users
+                return try Response.json(try self.tokens.refresh(token, currentAccount: { users.account(of: $0)?.id }).json)
             } catch let error as MLDeployError {
                 throw ServerError(error)
             }
@@ -39,6 +41,12 @@ extension MLDeployServer {
                 throw ServerError(.badRequest, "DELETE /login/refreshToken takes the token as ?refreshToken=….", exceptionType: "invalid-argument")
             }
             try self.tokens.revoke(token)
+            return try Response.json(.array([]))
+        }
+        // Not in ML Server's API: revokes the access token the request carries, so a logout ends
+        // the session at once instead of when the token expires (an hour later).
+        router.delete("/login/accessToken") { _, context -> Response in
+            if let claims = context.token { try self.tokens.revoke(accessToken: claims) }
             return try Response.json(.array([]))
         }
     }

@@ -16,10 +16,11 @@ extension MLDeployServer {
         router.patch("/services/:name/:version") { request, context -> Response in
             var request = request
             let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
+            // The version and the right to change it first, then the body.
+            let current = try await self.answering { try await self.client.getService(name, version: version).info }
+            try Self.requireChange(of: current, context: context)
             let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
             return try await self.answering {
-                let current = try await self.client.getService(name, version: version).info
-                try Self.requireChange(of: current, context: context)
                 var definition = try self.definition(name: name, version: version, from: body, context: context, requireCode: false)
                 // The SDK sends a new snapshot with every redeploy, empty unless objects were given
                 // (ML Server would drop the service's objects then); an empty one keeps them here.
@@ -33,9 +34,9 @@ extension MLDeployServer {
     private func publish(_ request: Request, context: ServerRequestContext, version: String?) async throws -> Response {
         var request = request
         let name = try context.parameters.require("name")
+        try await self.answering { try await self.requirePublish(name, context) }
         let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
         return try await self.answering {
-            try Self.requirePublish(context)
             let definition = try self.definition(name: name, version: version, from: body, context: context, requireCode: true)
             let info = try await self.client.deployService(definition).info
             return try Response.json(.string(info.version), status: .created)

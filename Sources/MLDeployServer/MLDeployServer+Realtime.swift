@@ -17,11 +17,12 @@ extension MLDeployServer {
         router.patch("/realtime-services/:name/:version") { request, context -> Response in
             var request = request
             let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
+            // The version and the right to change it first, then the body.
+            let current = try await self.answering { try await self.client.getService(name, version: version).info }
+            try Self.requireChange(of: current, context: context)
             let body = try await request.body(limit: self.configuration.maximumUploadSize)
             return try await self.answering {
                 let form = try MultipartForm(contentType: request.headers[.contentType], body: Array(body.readableBytesView))
-                let current = try await self.client.getService(name, version: version).info
-                try Self.requireChange(of: current, context: context)
                 let definition = Self.realtimeDefinition(name: name, version: version, form: form, context: context)
                 return try Response.json(.string(try await self.client.redeployRealtime(definition).info.version))
             }
@@ -31,9 +32,9 @@ extension MLDeployServer {
     private func publishRealtime(_ request: Request, context: ServerRequestContext, version: String?) async throws -> Response {
         var request = request
         let name = try context.parameters.require("name")
+        try await self.answering { try await self.requirePublish(name, context) }
         let body = try await request.body(limit: self.configuration.maximumUploadSize)
         return try await self.answering {
-            try Self.requirePublish(context)
             let form = try MultipartForm(contentType: request.headers[.contentType], body: Array(body.readableBytesView))
             let definition = Self.realtimeDefinition(name: name, version: version, form: form, context: context)
             return try Response.json(.string(try await self.client.deployRealtime(definition).info.version), status: .created)

@@ -46,20 +46,31 @@ extension MLDeployServer {
             throw ServerError(
                 .forbidden,
                 "\(context.user ?? "This user") (\(context.role?.rawValue ?? "no role")) may not change \(info.name)/\(info.version), published by \(info.publishedBy ?? "another user").",
-                exceptionType: "forbidden"
+                exceptionType: "permission-denied"
             )
         }
     }
 
-    /// Refuses (403) publishing when the caller's role is Reader.
-    static func requirePublish(_ context: ServerRequestContext) throws {
+    /// Refuses (403) publishing when the caller's role is Reader, or — as on ML Server — when the
+    /// name belongs to another user: a name belongs to whoever published its first version, so no
+    /// one else can add a version that becomes the "latest" its consumers get. Owners may publish
+    /// under any name.
+    func requirePublish(_ name: String, _ context: ServerRequestContext) async throws {
         guard context.role?.canPublish == true else {
-            throw ServerError(.forbidden, "\(context.user ?? "This user") is a Reader and may not publish services.", exceptionType: "forbidden")
+            throw ServerError(.forbidden, "\(context.user ?? "This user") is a Reader and may not publish services.", exceptionType: "permission-denied")
         }
+        guard context.role != .owner, let first = try await self.client.listServices(name).first, let publisher = first.publishedBy,
+            publisher != context.user
+        else { return }
+        throw ServerError(
+            .forbidden,
+            "The service name '\(name)' belongs to \(publisher), who published its first version; \(context.user ?? "this user") may not add versions to it. Publish under another name (an Owner may publish under any name).",
+            exceptionType: "permission-denied"
+        )
     }
 
     /// Runs an operation, turning MLDeploy errors into their HTTP answers.
-    func answering(_ body: () async throws -> Response) async throws -> Response {
+    func answering<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as MLDeployError {

@@ -25,6 +25,9 @@ public final class MLDeployServer: Sendable {
     /// The access and refresh tokens.
     public let tokens: TokenService
     let sessions = SessionStore()
+    /// Who started each batch execution this server started, by execution id: an execution
+    /// belongs to its starter (Owners reach all).
+    let batchOwners = Mutex<[String: String]>([:])
     /// How the server listens.
     public let configuration: ServerConfiguration
     let logger: Logger
@@ -48,6 +51,15 @@ public final class MLDeployServer: Sendable {
         self.logger = logger
     }
 
+    /// A new access and refresh token for `user`'s current account, as `POST /login` issues them —
+    /// for hosts that sign their users in by other means, and for tests.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/notFound`` when there is no such user.
+    public func issueTokens(for user: String, now: Date = Date()) throws -> TokenService.Grant {
+        guard let account = self.users.account(of: user) else { throw MLDeployError(code: .notFound, message: "There is no user named '\(user)'.") }
+        return try self.tokens.issue(for: user, account: account.id, now: now)
+    }
+
     /// The port the server listens on, once it is running (the chosen one when configured with `0`).
     public var port: Int? { self.boundPort.withLock { $0 } }
 
@@ -67,6 +79,7 @@ public final class MLDeployServer: Sendable {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: AccessLogMiddleware(logger: self.logger, tokens: self.tokens))
         router.add(middleware: AuthenticationMiddleware(users: self.users, tokens: self.tokens))
+        router.add(middleware: AuthorizationMiddleware())
         self.addLoginRoutes(to: router)
         self.addStatusRoutes(to: router)
         self.addServiceRoutes(to: router)

@@ -9,11 +9,14 @@ public struct ServerRequestContext: RequestContext {
     public var user: String?
     /// The user's role, read when the token was checked (so role changes apply at once).
     public var role: ServerRole?
+    /// The access token's claims, once it was checked.
+    public var token: TokenService.AccessTokenClaims?
 
     /// Creates a context for a request.
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.user = nil
         self.role = nil
+        self.token = nil
     }
 }

@@ -124,17 +124,23 @@ struct ServerTarget {
         self.url = url
     }
 
-    /// Revokes the session's refresh token on the server (`DELETE /login/refreshToken`), sending its
-    /// access token too (ML Server asks for one there).
+    /// Revokes the session on the server: its refresh token (`DELETE /login/refreshToken`, with the
+    /// access token, which ML Server asks for there), then — where the server offers it, as
+    /// `mldeploy serve` does — its still-valid access token (`DELETE /login/accessToken`; an ML
+    /// Server answers 404, and its access token lives until it expires).
     func revoke(_ session: AuthSession, http: HTTPClient) async throws {
         guard let refreshToken = session.refreshToken else { return }
         let encoded = refreshToken.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? refreshToken
         var headers: HTTPHeaders = ["Accept": "application/json"]
-        if session.expiresAt.map({ $0 > Date() }) ?? true { headers.add("Authorization", "Bearer " + session.accessToken) }
+        let accessValid = session.expiresAt.map({ $0 > Date() }) ?? true
+        if accessValid { headers.add("Authorization", "Bearer " + session.accessToken) }
         let request = try HTTPRequest(.delete, self.base + "/login/refreshToken?refreshToken=" + encoded, headers: headers)
         let response = try await http.send(request)
         guard response.isSuccess else {
             throw MLDeployError(code: .backendFailure, message: "DELETE /login/refreshToken answered HTTP \(response.status): \(response.excerpt())", httpStatus: response.status)
+        }
+        if accessValid {
+            _ = try? await http.send(try HTTPRequest(.delete, self.base + "/login/accessToken", headers: headers))
         }
     }
 }

@@ -28,7 +28,7 @@ struct ServerAuthTests {
     func tokensRequired() async throws {
         try await withServer { server in
             let paths = [("GET", "/services"), ("GET", "/services/a"), ("GET", "/services/a/1"), ("DELETE", "/services/a/1"), ("POST", "/api/a/1")]
-            let expired = try server.server.tokens.issue(for: "admin", now: Date().addingTimeInterval(-7200)).accessToken
+            let expired = try server.server.issueTokens(for: "admin", now: Date().addingTimeInterval(-7200)).accessToken
             let forged = try await server.token() + "x"
             for (method, path) in paths {
                 for token in [nil, "", expired, forged] as [String?] {

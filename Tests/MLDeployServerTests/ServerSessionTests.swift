@@ -91,7 +91,11 @@ struct ServerSessionTests {
                 #expect(answer.status == 400, "\(body) → \(answer.status) \(answer.body)")
             }
             #expect(try await call(base, "POST", "/sessions/nope/execute", body: #"{"code": "x = 1"}"#, token: token).status == 404)
-            let other = try await server.token("rita")
+            // A Reader may not execute code at all; another Contributor does not see the session.
+            let reader = try await server.token("rita")
+            #expect(try await call(base, "POST", "/sessions/\(session)/execute", body: #"{"code": "x = 1"}"#, token: reader).status == 403)
+            try server.server.users.add("cora", password: "Pass123!", role: .contributor, iterations: 1000)
+            let other = try await server.token("cora")
             #expect(try await call(base, "POST", "/sessions/\(session)/execute", body: #"{"code": "x = 1"}"#, token: other).status == 404)
             #expect(try await call(base, "POST", "/sessions/\(session)/execute", body: #"{"code": "x = 1"}"#).status == 401)
             // A workspace object this interpreter cannot unpickle is a clear 400, and the session stays usable.

@@ -1,8 +1,9 @@
 import Hummingbird
 
 /// Requires a valid bearer token on every request except login, refresh and status, as on ML Server:
-/// a missing, malformed, forged or expired token, or one of a user who no longer exists, is a 401.
-/// On success the context carries the user and their current role.
+/// a missing, malformed, forged, expired or revoked token, or one of an account that no longer
+/// exists — removed, or removed and added again under the same name — is a 401. On success the
+/// context carries the user, their current role and the token's claims.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = ServerRequestContext
 
@@ -17,12 +18,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw ServerError(.unauthorized, "This endpoint needs an access token: log in with POST /login and send 'Authorization: Bearer <token>'.")
         }
-        guard let user = self.tokens.user(forAccessToken: String(header.dropFirst(7))), let role = self.users.role(of: user) else {
-            throw ServerError(.unauthorized, "The access token is invalid or expired; log in again or refresh it.")
+        guard let claims = self.tokens.claims(forAccessToken: String(header.dropFirst(7))), let account = self.users.account(of: claims.user),
+            account.id == claims.account
+        else {
+            throw ServerError(.unauthorized, "The access token is invalid, expired or revoked; log in again or refresh it.")
         }
         var context = context
-        context.user = user
-        context.role = role
+        context.user = claims.user
+        context.role = account.role
+        context.token = claims
         return try await next(request, context)
     }
 }

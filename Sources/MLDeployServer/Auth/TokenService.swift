@@ -6,12 +6,15 @@ import Synchronization
 /// Issues and checks the server's tokens.
 ///
 /// - **Access tokens** are self-contained: `mld1.<payload>.<signature>`, the payload a base64url JSON
-///   object (`sub`, `iat`, `exp`) and the signature HMAC-SHA256 over `mld1.<payload>` with a 32-byte
-///   key kept in `signing.key` (owner-only, made on first start). Checking one needs no storage;
-///   it expires after ``accessLifetime`` (1 h by default, as ML Server).
+///   object (`sub` the user, `uid` the user's account id, `jti` the token's own id, `iat`, `exp`)
+///   and the signature HMAC-SHA256 over `mld1.<payload>` with a 32-byte key kept in `signing.key`
+///   (owner-only, made on first start). It expires after ``accessLifetime`` (1 h by default, as ML
+///   Server). The account id ties it to the account, not the name: a user removed and added again
+///   gets a new id, and every token of the old account stops working. One can be revoked before it
+///   expires (``revoke(accessToken:)``), kept in `revoked-tokens.json` until it would have expired.
 /// - **Refresh tokens** are random 32-byte values, kept only as their SHA-256 in
-///   `refresh-tokens.json` with their user and expiry (14 days by default). Using one rotates it (the
-///   old one stops working); revoking one deletes it.
+///   `refresh-tokens.json` with their user, account id and expiry (14 days by default). Using one
+///   rotates it (the old one stops working); revoking one deletes it.
 public final class TokenService: Sendable {
     /// An issued pair, as `POST /login` returns it.
     public struct Grant: Sendable {
@@ -39,7 +42,28 @@ public final class TokenService: Sendable {
     public let refreshLifetime: Duration
     private let key: [UInt8]
     private let refreshPath: String
-    private let refreshTokens = Mutex<[String: (user: String, expires: Date)]>([:])
+    private let refreshTokens = Mutex<[String: RefreshEntry]>([:])
+    private let revokedPath: String
+    /// Revoked access tokens' ids, with when each would have expired (kept until then).
+    private let revoked = Mutex<[String: Date]>([:])
+
+    struct RefreshEntry {
+        var user: String
+        var account: String
+        var expires: Date
+    }
+
+    /// What a valid access token says.
+    public struct AccessTokenClaims: Sendable, Hashable {
+        /// The user it was issued to.
+        public let user: String
+        /// The account id it was issued for (empty for a token issued without one).
+        public let account: String
+        /// The token's own id, for revocation.
+        public let tokenID: String
+        /// When it expires.
+        public let expires: Date
+    }
 
     /// Opens (or creates) the signing key and refresh-token file in `directory`.
     public init(directory: String, accessLifetime: Duration = .seconds(3600), refreshLifetime: Duration = .seconds(14 * 24 * 3600)) throws {
@@ -55,32 +79,43 @@ public final class TokenService: Sendable {
         }
         self.refreshPath = directory + "/refresh-tokens.json"
         if let bytes = try SecretFile.read(self.refreshPath), let json = try? JSONValue(parsing: bytes) {
-            var tokens: [String: (user: String, expires: Date)] = [:]
+            var tokens: [String: RefreshEntry] = [:]
             for member in json["tokens"]?.objectValue ?? JSONObject() {
                 if let user = member.value["user"]?.stringValue, let expires = member.value["expires"]?.doubleValue {
-                    tokens[member.key] = (user, Date(timeIntervalSince1970: expires))
+                    tokens[member.key] = RefreshEntry(user: user, account: member.value["account"]?.stringValue ?? "", expires: Date(timeIntervalSince1970: expires))
                 }
             }
             self.refreshTokens.withLock { $0 = tokens }
         }
+        self.revokedPath = directory + "/revoked-tokens.json"
+        if let bytes = try SecretFile.read(self.revokedPath), let json = try? JSONValue(parsing: bytes) {
+            var revoked: [String: Date] = [:]
+            for member in json["tokens"]?.objectValue ?? JSONObject() {
+                if let expires = member.value.doubleValue { revoked[member.key] = Date(timeIntervalSince1970: expires) }
+            }
+            self.revoked.withLock { $0 = revoked }
+        }
     }
 
-    /// A new access and refresh token for `user`.
-    public func issue(for user: String, now: Date = Date()) throws -> Grant {
+    /// A new access and refresh token for `user`'s account `account` (its id in the user store).
+    public func issue(for user: String, account: String = "", now: Date = Date()) throws -> Grant {
         let expires = now.addingTimeInterval(Self.seconds(self.accessLifetime))
-        let payload: JSONValue = ["sub": .string(user), "iat": .integer(Int(now.timeIntervalSince1970)), "exp": .integer(Int(expires.timeIntervalSince1970))]
+        let payload: JSONValue = [
+            "sub": .string(user), "uid": .string(account), "jti": .string(Base64URL.encode(SecureRandom.bytes(12))),
+            "iat": .integer(Int(now.timeIntervalSince1970)), "exp": .integer(Int(expires.timeIntervalSince1970)),
+        ]
         let body = "mld1." + Base64URL.encode(try payload.serializedBytes())
         let access = body + "." + Base64URL.encode(HMAC.sha256(key: self.key, message: Array(body.utf8)))
         let refresh = Base64URL.encode(SecureRandom.bytes(32))
         try self.changeRefreshTokens { tokens in
             tokens = tokens.filter { $0.value.expires > now }
-            tokens[SHA256.hex(Array(refresh.utf8))] = (user, now.addingTimeInterval(Self.seconds(self.refreshLifetime)))
+            tokens[SHA256.hex(Array(refresh.utf8))] = RefreshEntry(user: user, account: account, expires: now.addingTimeInterval(Self.seconds(self.refreshLifetime)))
         }
         return Grant(accessToken: access, refreshToken: refresh, expiresOn: expires, expiresIn: Int(Self.seconds(self.accessLifetime)))
     }
 
-    /// The user an access token was issued to, or `nil` if it is malformed, forged or expired.
-    public func user(forAccessToken token: String, now: Date = Date()) -> String? {
+    /// What an access token says, or `nil` if it is malformed, forged, expired or revoked.
+    public func claims(forAccessToken token: String, now: Date = Date()) -> AccessTokenClaims? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "mld1", let signature = Base64URL.decode(String(parts[2])) else { return nil }
         let body = parts[0] + "." + parts[1]
@@ -88,22 +123,33 @@ public final class TokenService: Sendable {
             let payloadBytes = Base64URL.decode(String(parts[1])), let payload = try? JSONValue(parsing: payloadBytes),
             let user = payload["sub"]?.stringValue, let expires = payload["exp"]?.intValue, Double(expires) > now.timeIntervalSince1970
         else { return nil }
-        return user
+        let tokenID = payload["jti"]?.stringValue ?? ""
+        if !tokenID.isEmpty, self.revoked.withLock({ $0[tokenID] != nil }) { return nil }
+        return AccessTokenClaims(user: user, account: payload["uid"]?.stringValue ?? "", tokenID: tokenID, expires: Date(timeIntervalSince1970: Double(expires)))
+    }
+
+    /// The user an access token was issued to, or `nil` if it is malformed, forged, expired or revoked.
+    public func user(forAccessToken token: String, now: Date = Date()) -> String? {
+        self.claims(forAccessToken: token, now: now)?.user
     }
 
     /// Exchanges a refresh token for a new pair (the old refresh token stops working).
     ///
-    /// - Throws: ``MLDeploy/MLDeployError/Code/authenticationFailed`` for an unknown, revoked or expired token.
-    public func refresh(_ token: String, now: Date = Date()) throws -> Grant {
+    /// - Parameter currentAccount: The user's account id now (`nil` when the user no longer
+    ///   exists); a token issued to an earlier account of the same name is refused. Without it,
+    ///   the account is not checked.
+    /// - Throws: ``MLDeploy/MLDeployError/Code/authenticationFailed`` for an unknown, revoked or
+    ///   expired token, or one of an account that no longer exists.
+    public func refresh(_ token: String, now: Date = Date(), currentAccount: ((String) -> String?)? = nil) throws -> Grant {
         let hash = SHA256.hex(Array(token.utf8))
-        var user: String?
+        var entry: RefreshEntry?
         try self.changeRefreshTokens { tokens in
-            if let entry = tokens.removeValue(forKey: hash), entry.expires > now { user = entry.user }
+            if let found = tokens.removeValue(forKey: hash), found.expires > now { entry = found }
         }
-        guard let user else {
+        guard let entry, currentAccount.map({ $0(entry.user) == entry.account }) ?? true else {
             throw MLDeployError(code: .authenticationFailed, message: "The refresh token is unknown, revoked or expired; log in again.")
         }
-        return try self.issue(for: user, now: now)
+        return try self.issue(for: entry.user, account: entry.account, now: now)
     }
 
     /// Revokes a refresh token; an unknown one is fine (revoking is idempotent).
@@ -112,13 +158,27 @@ public final class TokenService: Sendable {
         try self.changeRefreshTokens { tokens in tokens[hash] = nil }
     }
 
-    private func changeRefreshTokens(_ body: (inout [String: (user: String, expires: Date)]) throws -> Void) throws {
+    /// Revokes an access token before it expires: every request with it is refused from now on.
+    public func revoke(accessToken claims: AccessTokenClaims, now: Date = Date()) throws {
+        guard !claims.tokenID.isEmpty else { return }
+        try self.revoked.withLock { revoked in
+            var changed = revoked.filter { $0.value > now }
+            changed[claims.tokenID] = claims.expires
+            var json = JSONObject()
+            for id in changed.keys.sorted() { json.append(id, .double(changed[id]!.timeIntervalSince1970)) }
+            try SecretFile.write(try JSONValue.object(["format": 1, "tokens": .object(json)]).serializedBytes(), to: self.revokedPath)
+            revoked = changed
+        }
+    }
+
+    private func changeRefreshTokens(_ body: (inout [String: RefreshEntry]) throws -> Void) throws {
         try self.refreshTokens.withLock { tokens in
             var changed = tokens
             try body(&changed)
             var json = JSONObject()
             for hash in changed.keys.sorted() {
-                json.append(hash, ["user": .string(changed[hash]!.user), "expires": .double(changed[hash]!.expires.timeIntervalSince1970)])
+                let entry = changed[hash]!
+                json.append(hash, ["user": .string(entry.user), "account": .string(entry.account), "expires": .double(entry.expires.timeIntervalSince1970)])
             }
             try SecretFile.write(try JSONValue.object(["format": 1, "tokens": .object(json)]).serializedBytes(), to: self.refreshPath)
             tokens = changed

@@ -22,6 +22,10 @@ public final class UserStore: Sendable {
     }
 
     struct Record: Sendable {
+        /// The account's id, random at creation: tokens carry it, so a name removed and added
+        /// again is a new account whose predecessor's tokens do not work (empty for users created
+        /// before accounts had ids; such users get one when next changed).
+        var id: String
         var role: ServerRole
         var salt: [UInt8]
         var iterations: Int
@@ -77,11 +81,21 @@ public final class UserStore: Sendable {
         try Self.checkName(name)
         guard !password.isEmpty else { throw MLDeployError.invalidArgument("The password of '\(name)' must not be empty.") }
         let salt = SecureRandom.bytes(16)
-        let record = Record(role: role, salt: salt, iterations: iterations, hash: PBKDF2.sha256(password: Array(password.utf8), salt: salt, iterations: iterations))
+        let record = Record(id: Self.newAccountID(), role: role, salt: salt, iterations: iterations, hash: PBKDF2.sha256(password: Array(password.utf8), salt: salt, iterations: iterations))
         try self.change { records in
             guard records[name] == nil else { throw MLDeployError(code: .conflict, message: "There is already a user named '\(name)'.") }
             records[name] = record
         }
+    }
+
+    /// The user's role and account id, or `nil` when there is no such user.
+    public func account(of name: String) -> (role: ServerRole, id: String)? {
+        try? self.reloadIfChanged()
+        return self.records.withLock { $0.records[name].map { ($0.role, $0.id) } }
+    }
+
+    private static func newAccountID() -> String {
+        SecureRandom.bytes(12).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Removes a user. - Throws: ``MLDeploy/MLDeployError/Code/notFound`` if there is none.
@@ -106,6 +120,7 @@ public final class UserStore: Sendable {
         try self.records.withLock { state in
             var records = state.records
             try body(&records)
+            for name in records.keys where records[name]!.id.isEmpty { records[name]!.id = Self.newAccountID() }
             try SecretFile.write(try Self.encode(records).serializedBytes(), to: self.path)
             state.records = records
             state.loadedStamp = FileStamp(self.path)
@@ -124,7 +139,7 @@ public final class UserStore: Sendable {
         let users: [JSONValue] = records.keys.sorted().map { name in
             let record = records[name]!
             return [
-                "name": .string(name), "role": .string(record.role.rawValue), "algorithm": "pbkdf2-hmac-sha256",
+                "name": .string(name), "id": .string(record.id), "role": .string(record.role.rawValue), "algorithm": "pbkdf2-hmac-sha256",
                 "iterations": .integer(record.iterations), "salt": .string(Data(record.salt).base64EncodedString()),
                 "hash": .string(Data(record.hash).base64EncodedString()),
             ]
@@ -146,7 +161,7 @@ public final class UserStore: Sendable {
                 let salt = user["salt"]?.stringValue.flatMap({ Data(base64Encoded: $0) }),
                 let hash = user["hash"]?.stringValue.flatMap({ Data(base64Encoded: $0) })
             else { throw malformed("an entry lacks its name, role, algorithm, iterations, salt or hash") }
-            records[name] = Record(role: role, salt: Array(salt), iterations: iterations, hash: Array(hash))
+            records[name] = Record(id: user["id"]?.stringValue ?? "", role: role, salt: Array(salt), iterations: iterations, hash: Array(hash))
         }
         return records
     }
