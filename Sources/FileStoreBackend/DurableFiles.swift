@@ -135,6 +135,18 @@ struct DurableFiles: Sendable {
     }
 
     /// The names in a directory (without `.` and `..`); empty if it does not exist.
+    /// Whether `path` is a directory (not following a symbolic link).
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The names in directory `path` that are directories themselves: stray files beside them (a
+    /// note someone left in `services/`) are skipped instead of failing every listing.
+    static func listDirectories(_ path: String) throws -> [String] {
+        try Self.list(path).filter { Self.isDirectory(path + "/" + $0) }
+    }
+
     static func list(_ path: String) throws -> [String] {
         guard let directory = opendir(path) else {
             if errno == ENOENT { return [] }

@@ -72,8 +72,17 @@ extension FileStore {
             // Manifests, and the blob references they make.
             var referenced: [String: Set<String>] = [:]  // hash -> "name@version"
             var versions = 0
+            // Anything at the root beside the store's own files and directories.
+            let own: Set<String> = ["mldeploy-store.json", "lock", "services", "blobs", "refs", "tmp", "intent.json", "changes.log"]
+            for entry in try DurableFiles.list(layout.root).sorted() where !own.contains(entry) {
+                report(.unexpectedFile, layout.root + "/" + entry, "not part of the store")
+            }
             for name in try DurableFiles.list(layout.services).sorted() {
                 let directory = layout.serviceDirectory(name)
+                guard DurableFiles.isDirectory(directory) else {
+                    report(.unexpectedFile, directory, "not a service directory")
+                    continue
+                }
                 for file in try DurableFiles.list(directory).sorted() {
                     let path = directory + "/" + file
                     guard file.hasSuffix(".json") else {
@@ -101,6 +110,10 @@ extension FileStore {
             var blobCount = 0
             var present = Set<String>()
             for prefix in try DurableFiles.list(layout.blobs).sorted() {
+                guard DurableFiles.isDirectory(layout.blobs + "/" + prefix) else {
+                    report(.unexpectedFile, layout.blobs + "/" + prefix, "not a blob directory")
+                    continue
+                }
                 for file in try DurableFiles.list(layout.blobs + "/" + prefix).sorted() {
                     let path = layout.blobs + "/" + prefix + "/" + file
                     guard Manifest.isHash(file), file.hasPrefix(prefix) else {
@@ -129,6 +142,10 @@ extension FileStore {
             // Reference markers agree with the manifests.
             var markers: [String: Set<String>] = [:]
             for hash in try DurableFiles.list(layout.refs).sorted() {
+                guard DurableFiles.isDirectory(layout.referenceDirectory(hash)) else {
+                    report(.unexpectedFile, layout.referenceDirectory(hash), "not a reference directory")
+                    continue
+                }
                 for marker in try DurableFiles.list(layout.referenceDirectory(hash)) {
                     markers[hash, default: []].insert(marker)
                     if referenced[hash]?.contains(marker) != true {

@@ -133,7 +133,7 @@ final class StoreIndex: Sendable {
         let known: [String]? = self.state.withLock { state in
             state.complete ? state.names.keys.sorted() : nil
         }
-        let names = try known ?? DurableFiles.list(self.layout.services).sorted()
+        let names = try known ?? DurableFiles.listDirectories(self.layout.services).sorted()
         try self.preload(names)
         let result = try names.compactMap { try self.name($0) }
         if known == nil {
@@ -198,6 +198,8 @@ final class StoreIndex: Sendable {
 
     private func load(_ name: String, previous: Name?) throws -> Name {
         let directory = self.layout.serviceDirectory(name)
+        // A stray file where a service's directory would be is no service (verify reports it).
+        guard DurableFiles.isDirectory(directory) || !DurableFiles.exists(directory) else { return Name(versions: [], unreadable: [:]) }
         var reusable: [String: Version] = [:]
         for version in previous?.versions ?? [] {
             reusable[version.manifest.info.version + ".json"] = version

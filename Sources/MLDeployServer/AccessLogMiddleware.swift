@@ -29,6 +29,9 @@ struct AccessLogMiddleware: RouterMiddleware {
             log(response.status.code)
             return response
         } catch let error as any HTTPResponseError {
+            if let detail = (error as? ServerError)?.detail {
+                self.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(detail)"])
+            }
             log(error.status.code)
             throw error
         } catch {

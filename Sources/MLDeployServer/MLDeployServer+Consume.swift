@@ -4,7 +4,9 @@ import MLDeploy
 extension MLDeployServer {
     /// Consume: `POST /api/{name}/{version}` with the inputs as a JSON object; the
     /// answer is a `WebServiceResult`. A service whose code raised is a 200 with `success: false`
-    /// (what the SDK surfaces as the response's error); bad inputs are a 400.
+    /// (what the SDK surfaces as the response's error); bad inputs are a 400. A call cut short
+    /// because its version was deleted meanwhile is a 404, because it was redeployed a 503 with
+    /// `Retry-After: 0` (calling again runs the new revision) — never a 500.
     func addConsumeRoutes(to router: Router<ServerRequestContext>) {
         router.post("/api/:name/:version") { request, context -> Response in
             var request = request
@@ -13,7 +15,17 @@ extension MLDeployServer {
             return try await self.answering {
                 let service = try await self.client.getService(name, version: version)
                 let inputs = try Self.inputs(body, for: service.info)
-                return try Response.json(try await service.consume(inputs).webServiceResultJSON())
+                do {
+                    return try Response.json(try await service.consume(inputs).webServiceResultJSON())
+                } catch let error as MLDeployError where error.code == .cancelled && !Task.isCancelled {
+                    // Not the caller's cancellation: the version's workers were stopped under the call.
+                    guard try await self.client.listServices(name, version: version).isEmpty == false else {
+                        throw MLDeployError.notFound("\(name)/\(version) was deleted while it was being called.")
+                    }
+                    throw ServerError.retryAfter(
+                        .serviceUnavailable, "\(name)/\(version) was redeployed while it was being called; call it again.", seconds: 0, exceptionType: "cancelled"
+                    )
+                }
             }
         }
         router.get("/api/:name/:version/swagger.json") { _, context -> Response in

@@ -12,19 +12,36 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
     /// A stable name of the kind of failure (`NotFound`, `Conflict`, …); for MLDeploy errors, the
     /// error's code.
     public let exceptionType: String
+    /// What the server's log gets and the caller does not: the storage failure behind a generic
+    /// message (it names files of the server).
+    let detail: String?
 
     /// Creates an error response.
     public init(_ status: HTTPResponse.Status, _ message: String, exceptionType: String? = nil) {
+        self.init(status, message, exceptionType: exceptionType, detail: nil)
+    }
+
+    private init(_ status: HTTPResponse.Status, _ message: String, exceptionType: String?, detail: String?) {
         self.status = status
         self.message = message
         self.exceptionType = exceptionType ?? status.reasonPhrase.replacingOccurrences(of: " ", with: "")
+        self.detail = detail
     }
 
     /// The response for an ``MLDeploy/MLDeployError``: its code picks the status (bad input 400,
     /// unknown service 404, existing version 409, unsupported 400, failures of the service's runtime
-    /// 500, storage 503) and becomes the `exceptionType`.
+    /// 500, storage 503) and becomes the `exceptionType`. A storage failure's message names the
+    /// server's files, so the caller gets a generic one and the server's log the details.
     public init(_ error: MLDeployError) {
-        self.init(Self.status(for: error.code), error.message, exceptionType: error.code.rawValue)
+        switch error.code {
+        case .storageFailure, .incompatibleStore:
+            self.init(
+                Self.status(for: error.code), "The server could not read or write its store; its log has the details. Try again later.",
+                exceptionType: error.code.rawValue, detail: error.message
+            )
+        default:
+            self.init(Self.status(for: error.code), error.message, exceptionType: error.code.rawValue, detail: nil)
+        }
     }
 
     static func status(for code: MLDeployError.Code) -> HTTPResponse.Status {
@@ -43,10 +60,22 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
         }
     }
 
+    /// Seconds a client should wait before trying again (`Retry-After`), for 503 and 429 answers.
+    var retryAfter: Int?
+
+    /// An error that asks the caller to try again after `seconds` (`Retry-After`).
+    static func retryAfter(_ status: HTTPResponse.Status, _ message: String, seconds: Int, exceptionType: String? = nil) -> ServerError {
+        var error = ServerError(status, message, exceptionType: exceptionType)
+        error.retryAfter = seconds
+        return error
+    }
+
     /// The JSON error body.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body: JSONValue = ["message": .string(self.message), "link": .null, "exceptionType": .string(self.exceptionType)]
-        return try Response.json(body, status: self.status)
+        var response = try Response.json(body, status: self.status)
+        if let seconds = self.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        return response
     }
 
     /// `status: message`.

@@ -248,6 +248,25 @@ struct FileStoreTests {
         }
     }
 
+    @Test("stray files in services/, blobs/, refs/ or at the root: listing keeps working after a restart, and verify reports each as an unexpected file")
+    func strayFiles() async throws {
+        let root = temporaryRoot("stray")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try await openStore(root)
+        _ = try await store.deployService(Self.definition("svc", "1"))
+        for path in ["services/stray.txt", "blobs/stray.txt", "refs/stray.txt", "notes.txt"] {
+            try "left here by hand".write(toFile: root + "/" + path, atomically: true, encoding: .utf8)
+        }
+        let restarted = try await openStore(root)
+        #expect(try await restarted.listServices(.all).map(\.name) == ["svc"])
+        #expect(try await restarted.listServices(.named("stray.txt")).isEmpty)
+        _ = try await restarted.deployService(Self.definition("svc", "2"))
+        let report = try await restarted.verify()
+        let unexpected = Set(report.problems.filter { $0.kind == .unexpectedFile }.map(\.path))
+        #expect(unexpected == ["services/stray.txt", "blobs/stray.txt", "refs/stray.txt", "notes.txt"], "\(report.problems)")
+        #expect(report.versions == 2)
+    }
+
     @Test("survives SIGKILL at random points of deploy, redeploy and delete: old or new state, never a mix", .timeLimit(.minutes(5)))
     func crashes() async throws {
         let root = temporaryRoot("crash")

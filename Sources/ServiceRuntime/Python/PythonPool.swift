@@ -407,7 +407,8 @@ actor PythonPool {
             for (worker, _) in slot.idle { self.retire(worker, kill: false) }
             slot.idle = []
             for waiter in slot.waiters {
-                waiter.continuation.resume(throwing: MLDeployError.notFound("Service \(reference) was removed while the call waited for a worker."))
+                // Redeployed or deleted: the caller (a server) tells which, and may call again.
+                waiter.continuation.resume(throwing: MLDeployError(code: .cancelled, message: "Service \(reference) was redeployed or removed while the call waited for a worker."))
             }
             self.slots[key] = nil
             self.waitOrder.removeAll { $0 == key }
