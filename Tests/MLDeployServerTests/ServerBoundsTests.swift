@@ -1,0 +1,63 @@
+import Foundation
+import MLDeploy
+@testable import MLDeployServer
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Bounds on what a request can make the server do before it is authorized, and on parsing.
+@Suite("Server bounds: parsing in linear time, authorization before bodies")
+struct ServerBoundsTests {
+    @Test("the multipart delimiter search finds what a naive search finds, on adversarial and random bytes")
+    func delimiterSearch() {
+        func naive(_ needle: [UInt8], _ haystack: [UInt8], _ start: Int) -> Int? {
+            guard needle.count <= haystack.count else { return nil }
+            for index in start...(haystack.count - needle.count) where Array(haystack[index..<index + needle.count]) == needle { return index }
+            return nil
+        }
+        var generator = SystemRandomNumberGenerator()
+        let fixed: [(String, String)] = [("aaab", "aaaaaaaab"), ("abab", "abababab"), ("aab", "aaaa"), ("\r\n--x", "body\r\n-\r\n--\r\n--x tail"), ("a", "bbbb"), ("a", "bba")]
+        var cases: [([UInt8], [UInt8])] = fixed.map { (Array($0.0.utf8), Array($0.1.utf8)) }
+        for _ in 0..<200 {
+            let needleLength = Int.random(in: 1...6, using: &generator), haystackLength = Int.random(in: 0...40, using: &generator)
+            let needle: [UInt8] = (0..<needleLength).map { _ in UInt8.random(in: 97...98, using: &generator) }
+            let haystack: [UInt8] = (0..<haystackLength).map { _ in UInt8.random(in: 97...98, using: &generator) }
+            cases.append((needle, haystack))
+        }
+        for (needle, haystack) in cases {
+            for start in [0, 1, 3] where start <= haystack.count {
+                let fits = haystack.count >= needle.count && start <= haystack.count - needle.count
+                let expected: Int? = fits ? naive(needle, haystack, start) : nil
+                let found = MultipartForm.find(needle, in: haystack, from: start)
+                #expect(found == expected, "\(String(decoding: needle, as: UTF8.self)) in \(String(decoding: haystack, as: UTF8.self)) from \(start)")
+            }
+        }
+    }
+
+    @Test("a boundary longer than RFC 2046's 70 characters is refused, not searched for")
+    func longBoundary() throws {
+        let boundary = String(repeating: "a", count: 1000)
+        #expect { try MultipartForm(contentType: "multipart/form-data; boundary=\(boundary)", body: Array(repeating: 0x61, count: 10_000)) } throws: { error in
+            (error as? MLDeployError)?.code == .invalidArgument && "\(error)".contains("1 to 70")
+        }
+        let parsed = try MultipartForm(contentType: "multipart/form-data; boundary=b", body: Array("--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nbytes\r\n--b--\r\n".utf8))
+        #expect(parsed["model"]?.bytes == Data("bytes".utf8))
+    }
+
+    @Test("a Reader's PATCH of a realtime service is refused before its body is read or parsed")
+    func authorizeBeforeBody() async throws {
+        try await withServer { server in
+            let reader = try await server.token("rita")
+            var request = URLRequest(url: server.base.appendingPathComponent("realtime-services/absent/1"))
+            request.httpMethod = "PATCH"
+            request.setValue("multipart/form-data; boundary=" + String(repeating: "a", count: 1000), forHTTPHeaderField: "Content-Type")
+            request.setValue("Bearer " + reader, forHTTPHeaderField: "Authorization")
+            request.httpBody = Data(repeating: 0x61, count: 1 << 20)
+            let (body, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 403, "\(String(decoding: body, as: UTF8.self))")
+            #expect(try await call(server.base, "GET", "/status").status == 200, "the server still answers")
+        }
+    }
+}
