@@ -87,6 +87,7 @@ let package = Package(
             dependencies: [
                 "MLDeploy", "MLDeployCrypto", "ServiceRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -132,6 +132,9 @@ extension DeployConfiguration {
         if let megabytes = try sources.parsed("runtime.memory_limit_mb", { Int($0).flatMap { $0 >= 0 ? $0 : nil } }) {
             self.python.memoryLimit = megabytes == 0 ? nil : megabytes << 20
         }
+        if let seconds = try sources.parsed("runtime.queue_wait", { Int($0).flatMap { $0 >= 0 ? $0 : nil } }) {
+            self.python.maximumQueueWait = seconds == 0 ? nil : .seconds(seconds)
+        }
 
         if let host = try text("server.host") { self.server.host = host }
         if let port = try sources.parsed("server.port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.port = port }
@@ -150,6 +153,7 @@ extension DeployConfiguration {
             options["python.callTimeoutSeconds"] = String(max(1, Int(limit.components.seconds)))
         }
         if self.sources["runtime.memory_limit_mb"] != nil { options["python.memoryLimitMB"] = String((self.python.memoryLimit ?? 0) >> 20) }
+        if self.sources["runtime.queue_wait"] != nil { options["python.queueWaitSeconds"] = String(self.python.maximumQueueWait.map { Int($0.components.seconds) } ?? 0) }
         return options
     }
 }

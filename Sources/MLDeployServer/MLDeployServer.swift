@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import MLDeploy
 import NIOCore
@@ -79,7 +80,7 @@ public final class MLDeployServer: Sendable {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: AccessLogMiddleware(logger: self.logger, tokens: self.tokens))
         router.add(middleware: AuthenticationMiddleware(users: self.users, tokens: self.tokens))
-        router.add(middleware: AuthorizationMiddleware())
+        router.add(middleware: AuthorizationMiddleware(maximumJSONBodySize: self.configuration.maximumJSONBodySize, maximumUploadSize: self.configuration.maximumUploadSize))
         self.addLoginRoutes(to: router)
         self.addStatusRoutes(to: router)
         self.addServiceRoutes(to: router)
@@ -98,9 +99,14 @@ public final class MLDeployServer: Sendable {
     ///   configured port (``ServerConfiguration/checkAddressIsFree()`` finds that before anything is
     ///   created).
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let idle = self.configuration.idleTimeout.components
         let application = Application(
             router: self.makeRouter(),
-            configuration: .init(address: .hostname(self.configuration.host, port: self.configuration.port), serverName: "mldeploy"),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
+            configuration: .init(
+                address: .hostname(self.configuration.host, port: self.configuration.port), serverName: "mldeploy",
+                availableConnectionsDelegate: MaximumAvailableConnections(self.configuration.maximumConnections)
+            ),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? self.configuration.port
                 self.boundPort.withLock { $0 = port }

@@ -14,8 +14,15 @@ public struct ServerConfiguration: Sendable {
     public var maximumJSONBodySize = 16 << 20
     /// The largest workspace-object or model upload accepted (bytes).
     public var maximumUploadSize = 1 << 30
+    /// How long a connection may stay open without a request in progress — including one that
+    /// never finishes sending its headers — before the server closes it. Slow or idle clients
+    /// otherwise hold a socket each until the process runs out of file descriptors.
+    public var idleTimeout = Duration.seconds(30)
+    /// The most connections served at once; beyond it, new connections wait in the kernel's
+    /// backlog until one closes (keep it below the process's open-file limit).
+    public var maximumConnections = 512
 
     /// The defaults: `127.0.0.1:12800`, data in `./mldeploy-data`, 1 h access and 14-day refresh
-    /// tokens, 16 MiB JSON bodies, 1 GiB uploads.
+    /// tokens, 16 MiB JSON bodies, 1 GiB uploads, 30 s idle timeout, 512 connections.
     public init() {}
 }

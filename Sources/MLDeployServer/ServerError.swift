@@ -34,6 +34,9 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
     /// server's files, so the caller gets a generic one and the server's log the details.
     public init(_ error: MLDeployError) {
         switch error.code {
+        case .overloaded:
+            self.init(.serviceUnavailable, error.message, exceptionType: error.code.rawValue, detail: nil)
+            self.retryAfter = 1
         case .storageFailure, .incompatibleStore:
             self.init(
                 Self.status(for: error.code), "The server could not read or write its store; its log has the details. Try again later.",

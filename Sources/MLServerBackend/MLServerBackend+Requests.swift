@@ -80,7 +80,7 @@ extension MLServerBackend {
     static let roundTrippedCodes: Set<MLDeployError.Code> = [
         .invalidName, .invalidVersion, .missingVersion, .invalidArgument, .unknownParameterType, .inputMismatch, .outputMismatch,
         .invalidValue, .notFound, .conflict, .unsupported, .pythonRuntimeUnavailable, .workerCrashed, .serviceLoadFailed, .timeout,
-        .permissionDenied, .authenticationFailed, .invalidArtifact,
+        .permissionDenied, .authenticationFailed, .invalidArtifact, .overloaded,
     ]
 
     /// What this backend talks to, for messages about answers from something else.

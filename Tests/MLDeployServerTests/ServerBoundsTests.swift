@@ -46,6 +46,29 @@ struct ServerBoundsTests {
         #expect(parsed["model"]?.bytes == Data("bytes".utf8))
     }
 
+    @Test("a body declared larger than its route's limit is refused (413) before a byte of it is read")
+    func declaredLength() async throws {
+        try await withServer(configure: { $0.idleTimeout = .seconds(2) }) { server in
+            let token = try await server.token("carol")
+            let port = try #require(server.base.port)
+            let head = "POST /services/big/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n"
+            let answer = await RawClient.exchange(port: port, request: head, hangUp: nil) ?? ""
+            #expect(answer.hasPrefix("HTTP/1.1 413") && answer.contains("request-too-large") && answer.contains("16777216"), "\(answer.prefix(300))")
+        }
+    }
+
+    @Test("a client that never finishes its headers is disconnected after the idle timeout", .timeLimit(.minutes(1)))
+    func slowHeaders() async throws {
+        try await withServer(configure: { $0.idleTimeout = .seconds(1) }) { server in
+            let port = try #require(server.base.port)
+            let started = ContinuousClock.now
+            let answer = await RawClient.exchange(port: port, request: "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", hangUp: nil)
+            let elapsed = ContinuousClock.now - started
+            #expect(answer != nil && elapsed < .seconds(10), "the server closed the connection after \(elapsed)")
+            #expect(try await call(server.base, "GET", "/status").status == 200)
+        }
+    }
+
     @Test("a Reader's PATCH of a realtime service is refused before its body is read or parsed")
     func authorizeBeforeBody() async throws {
         try await withServer { server in

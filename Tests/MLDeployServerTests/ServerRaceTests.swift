@@ -37,12 +37,14 @@ struct ServerRaceTests {
         }
     }
 
-    @Test("a storage failure reaches the caller without the server's file paths (the log keeps them)")
+    @Test("a storage failure reaches the caller without the server's file paths (the log keeps them); a full queue is 503 with Retry-After")
     func storageErrorsHidePaths() {
         let error = ServerError(MLDeployError(code: .storageFailure, message: "Cannot write /srv/mldeploy-data/services/svc/1.json: No space left on device."))
         #expect("\(error)".hasPrefix("503 ") && error.exceptionType == "storage-failure")
         #expect(!error.message.contains("/srv") && error.detail?.contains("/srv/mldeploy-data") == true)
         let plain = ServerError(MLDeployError.notFound("No service 'x'."))
         #expect(plain.message == "No service 'x'." && plain.detail == nil)
+        let overloaded = ServerError(MLDeployError(code: .overloaded, message: "Every worker stayed busy."))
+        #expect("\(overloaded)".hasPrefix("503 ") && overloaded.retryAfter == 1, "a full queue asks the client to retry")
     }
 }

@@ -30,3 +30,24 @@ struct PythonPoolCancellationTests {
         }
     }
 }
+
+@Suite("Python pool under load")
+struct PythonPoolQueueTests {
+    @Test("a call that waits longer than the queue bound for a busy version's worker fails as overloaded, having run nothing")
+    func boundedWait() async throws {
+        try await withPythonRuntime({ $0.maximumWorkersPerVersion = 1; $0.maximumQueueWait = .seconds(1) }) { runtime in
+            let service = pythonService(code: "import time\ntime.sleep(x)\ny = x", inputs: [.init(name: "x", type: .integer)], outputs: [.init(name: "y", type: .integer)])
+            _ = try await runtime.run(service, inputs: ["x": 0])  // the worker is up
+            let busy = Task { try await runtime.run(service, inputs: ["x": 30]) }
+            while await runtime.status().versions.first?.busy != 1 { try await Task.sleep(for: .milliseconds(20)) }  // it has the worker
+            let started = ContinuousClock.now
+            await #expect { try await runtime.run(service, inputs: ["x": 0]) } throws: { ($0 as? MLDeployError)?.code == .overloaded }
+            let waited = ContinuousClock.now - started
+            // Bounded: it gave up long before the busy call (30 s) would have let go of the worker.
+            #expect(waited >= .milliseconds(900) && waited < .seconds(20), "waited \(waited)")
+            busy.cancel()  // stops the busy worker
+            _ = await busy.result
+            #expect(try await runtime.run(service, inputs: ["x": 0]).output("y") == 0, "and the version serves again")
+        }
+    }
+}

@@ -140,6 +140,9 @@ extension MLDeployError {
         public static let unreachable = Code("unreachable")
         /// A server could not listen: another process already listens on its address and port.
         public static let addressInUse = Code("address-in-use")
+        /// Every worker that could run the call was busy for longer than the runtime lets a call wait
+        /// for one. Nothing ran; try again later (a server answers 503 with `Retry-After`).
+        public static let overloaded = Code("overloaded")
         /// TLS failed: the server's certificate did not verify, the handshake failed, a client
         /// certificate was refused or could not be loaded.
         public static let tlsFailure = Code("tls-failure")

@@ -105,11 +105,22 @@ extension ServerRole {
     }
 }
 
-/// Refuses (403) a request whose caller's role is below what its route needs — before the handler
-/// runs, so before any body is read or any resource looked up. Runs after authentication, on the
-/// route Hummingbird matched.
+/// Refuses (403) a request whose caller's role is below what its route needs, then (413) one whose
+/// declared `Content-Length` is over its route's limit — before the handler runs, so before any
+/// body is read or any resource looked up. Runs after authentication, on the route Hummingbird
+/// matched. (A body without a declared length is still cut off at the limit while it is read.)
 struct AuthorizationMiddleware: RouterMiddleware {
     typealias Context = ServerRequestContext
+
+    /// The limit of JSON bodies.
+    let maximumJSONBodySize: Int
+    /// The limit of uploads (workspace objects, realtime models).
+    let maximumUploadSize: Int
+
+    /// The routes whose body is an upload rather than a JSON document.
+    static let uploadRoutes: Set<String> = [
+        "/sessions/:id/workspace/:object", "/realtime-services/:name", "/realtime-services/:name/:version",
+    ]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let method = request.method.rawValue
@@ -123,6 +134,12 @@ struct AuthorizationMiddleware: RouterMiddleware {
                 .forbidden,
                 "\(context.user ?? "This user") (\(context.role?.rawValue ?? "no role")) may not \(method) \(request.uri.path): it needs the \(rule.minimumRole?.rawValue ?? "") role or higher.",
                 exceptionType: "permission-denied"
+            )
+        }
+        let limit = Self.uploadRoutes.contains(endpoint) ? self.maximumUploadSize : self.maximumJSONBodySize
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw ServerError(
+                .contentTooLarge, "The request body declares \(declared) bytes, larger than the \(limit) bytes \(method) \(endpoint) takes.", exceptionType: "request-too-large"
             )
         }
         return try await next(request, context)

@@ -153,6 +153,25 @@ actor PythonPool {
         }
         slot.waiters.append((id, continuation))
         self.waitOrder.append(key)
+        // The wait is bounded: looping or slow calls of one service must not park every other
+        // caller for minutes (the call timeout starts only once a worker is obtained).
+        if let bound = self.configuration.maximumQueueWait {
+            Task { [weak self] in
+                guard (try? await Task.sleep(for: bound)) != nil else { return }
+                await self?.expireWait(id, key: key, after: bound)
+            }
+        }
+    }
+
+    /// Fails a caller still waiting after `bound`: `overloaded`, nothing ran.
+    private func expireWait(_ waiterID: Int, key: Key, after bound: Duration) {
+        guard let slot = self.slots[key], let index = slot.waiters.firstIndex(where: { $0.id == waiterID }) else { return }
+        let waiter = slot.waiters.remove(at: index)
+        if let position = self.waitOrder.firstIndex(of: key) { self.waitOrder.remove(at: position) }
+        waiter.continuation.resume(throwing: MLDeployError(
+            code: .overloaded,
+            message: "Every worker of \(key.reference) stayed busy for \(bound) while the call waited for one; nothing ran. Try again later."
+        ))
     }
 
     private func abandonWait(_ waiterID: Int, key: Key) {

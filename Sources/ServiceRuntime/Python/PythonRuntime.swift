@@ -40,6 +40,10 @@ public final class PythonRuntime: Sendable {
         public var memoryLimit: Int? = 4 << 30
         /// How long a new worker may take to start and say it is ready.
         public var startupTimeout: Duration = .seconds(30)
+        /// How long a call may wait for a busy version's worker before it fails with
+        /// `overloaded` (nothing ran); `nil` waits without bound. The call's own timeout starts only
+        /// once it has a worker.
+        public var maximumQueueWait: Duration? = .seconds(30)
         /// Whether deploying a version starts its workers at once (the local backends call
         /// ``PythonRuntime/warmUp(_:)`` when this is set).
         public var warmUpOnDeploy = false
