@@ -54,6 +54,7 @@ public struct ConfigurationKey: Sendable, Hashable {
         ConfigurationKey("runtime.call_timeout", form: seconds),
         ConfigurationKey("runtime.memory_limit_mb", form: "a whole number of megabytes per worker (0: no limit)"),
         ConfigurationKey("runtime.queue_wait", form: "a whole number of seconds a call may wait for a busy service's worker (0: no limit)"),
+        ConfigurationKey("runtime.artifact_limit_mb", form: "a whole number of megabytes an artifact may have (0: no limit)"),
         ConfigurationKey("server.host", env: "MLDEPLOY_HOST", form: "an address to listen on, e.g. 127.0.0.1"),
         ConfigurationKey("server.port", env: "MLDEPLOY_PORT", form: "a port number from 0 to 65535"),
         ConfigurationKey("server.data_dir", env: "MLDEPLOY_DATA_DIR", form: "a directory path"),

@@ -28,6 +28,7 @@ extension DeployConfiguration {
         case "runtime.workers_per_version": return String(defaults.python.maximumWorkersPerVersion)
         case "runtime.call_timeout": return seconds(defaults.python.callTimeout)
         case "runtime.memory_limit_mb": return String((defaults.python.memoryLimit ?? 0) >> 20)
+        case "runtime.artifact_limit_mb": return String(defaults.python.maximumArtifactSize >> 20)
         case "runtime.queue_wait": return seconds(defaults.python.maximumQueueWait) ?? "0"
         case "server.host": return defaults.server.host
         case "server.port": return String(defaults.server.port)

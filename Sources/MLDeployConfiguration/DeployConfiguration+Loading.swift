@@ -132,6 +132,9 @@ extension DeployConfiguration {
         if let megabytes = try sources.parsed("runtime.memory_limit_mb", { Int($0).flatMap { $0 >= 0 ? $0 : nil } }) {
             self.python.memoryLimit = megabytes == 0 ? nil : megabytes << 20
         }
+        if let megabytes = try sources.parsed("runtime.artifact_limit_mb", { Int($0).flatMap { $0 >= 0 ? $0 : nil } }) {
+            self.python.maximumArtifactSize = megabytes << 20
+        }
         if let seconds = try sources.parsed("runtime.queue_wait", { Int($0).flatMap { $0 >= 0 ? $0 : nil } }) {
             self.python.maximumQueueWait = seconds == 0 ? nil : .seconds(seconds)
         }
@@ -153,6 +156,7 @@ extension DeployConfiguration {
             options["python.callTimeoutSeconds"] = String(max(1, Int(limit.components.seconds)))
         }
         if self.sources["runtime.memory_limit_mb"] != nil { options["python.memoryLimitMB"] = String((self.python.memoryLimit ?? 0) >> 20) }
+        if self.sources["runtime.artifact_limit_mb"] != nil { options["python.artifactLimitMB"] = String(self.python.maximumArtifactSize >> 20) }
         if self.sources["runtime.queue_wait"] != nil { options["python.queueWaitSeconds"] = String(self.python.maximumQueueWait.map { Int($0.components.seconds) } ?? 0) }
         return options
     }

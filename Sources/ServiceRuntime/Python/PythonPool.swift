@@ -293,7 +293,7 @@ actor PythonPool {
         do {
             try FileManager.default.createDirectory(at: self.workdir(of: worker), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             answer = try await worker.exchange(
-                try service.loadFrame(workdir: self.workdir(of: worker), capture: self.console(of: worker)),
+                try service.loadFrame(workdir: self.workdir(of: worker), capture: self.console(of: worker), artifactLimit: self.configuration.maximumArtifactSize),
                 timeout: self.configuration.callTimeout
             )
         } catch {

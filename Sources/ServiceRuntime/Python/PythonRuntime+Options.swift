@@ -4,14 +4,15 @@ extension PythonRuntime.Configuration {
     /// The option keys ``init(options:)`` reads.
     public static let optionKeys = [
         "python.interpreter", "python.minWorkers", "python.maxWorkers", "python.maxTotalWorkers",
-        "python.idleTimeoutSeconds", "python.callTimeoutSeconds", "python.memoryLimitMB", "python.warmUp", "python.queueWaitSeconds",
+        "python.idleTimeoutSeconds", "python.callTimeoutSeconds", "python.memoryLimitMB", "python.warmUp", "python.queueWaitSeconds", "python.artifactLimitMB",
     ]
 
     /// Reads a configuration from backend options (`BackendConfiguration.options`), starting from the
     /// defaults. Keys: `python.interpreter`, `python.minWorkers`, `python.maxWorkers`,
     /// `python.maxTotalWorkers`, `python.idleTimeoutSeconds`, `python.callTimeoutSeconds` (`0` = no
     /// limit), `python.memoryLimitMB` (`0` = no limit), `python.warmUp` (`true`/`false`),
-    /// `python.queueWaitSeconds` (how long a call waits for a busy version's worker; `0` = no limit).
+    /// `python.queueWaitSeconds` (how long a call waits for a busy version's worker; `0` = no limit),
+    /// `python.artifactLimitMB` (the largest artifact a call returns; `0` = no limit).
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/invalidArgument`` naming the key and the expected form.
     public init(options: [String: String]) throws {
@@ -30,6 +31,7 @@ extension PythonRuntime.Configuration {
         if let value = try integer("python.callTimeoutSeconds", minimum: 0) { self.callTimeout = value == 0 ? nil : .seconds(value) }
         if let value = try integer("python.memoryLimitMB", minimum: 0) { self.memoryLimit = value == 0 ? nil : value << 20 }
         if let value = try integer("python.queueWaitSeconds", minimum: 0) { self.maximumQueueWait = value == 0 ? nil : .seconds(value) }
+        if let value = try integer("python.artifactLimitMB", minimum: 0) { self.maximumArtifactSize = value << 20 }
         if let text = options["python.warmUp"] {
             guard let value = Bool(text) else {
                 throw MLDeployError.invalidArgument("Option python.warmUp must be true or false, not '\(text)'.")

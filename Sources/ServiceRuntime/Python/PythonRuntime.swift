@@ -44,6 +44,9 @@ public final class PythonRuntime: Sendable {
         /// `overloaded` (nothing ran); `nil` waits without bound. The call's own timeout starts only
         /// once it has a worker.
         public var maximumQueueWait: Duration? = .seconds(30)
+        /// The largest artifact a call may return (bytes); a bigger one fails the call with
+        /// `invalid-artifact` instead of being held in memory and sent. `0`: no limit.
+        public var maximumArtifactSize = 32 << 20
         /// Whether deploying a version starts its workers at once (the local backends call
         /// ``PythonRuntime/warmUp(_:)`` when this is set).
         public var warmUpOnDeploy = false
@@ -94,7 +97,6 @@ public final class PythonRuntime: Sendable {
         } catch let failure as ServiceLoadFailure {
             return .failure(service: service.info, errorMessage: failure.message, consoleOutput: failure.console)
         }
-        let workdir = lease.workdir
         var healthy = false
         do {
             var inputsJSON = JSONObject()
@@ -119,7 +121,7 @@ public final class PythonRuntime: Sendable {
             }
             healthy = true
             await self.pool.release(lease, healthy: true)
-            return try Self.response(answer, service: service.info, workdir: workdir)
+            return try Self.response(answer, service: service.info)
         } catch {
             if !healthy { await self.pool.release(lease, healthy: false) }
             throw error
@@ -232,13 +234,16 @@ public final class PythonRuntime: Sendable {
 
     // MARK: Decoding a worker's answer
 
-    static func response(_ answer: WorkerFrame, service: ServiceInfo, workdir: URL) throws -> ServiceResponse {
+    static func response(_ answer: WorkerFrame, service: ServiceInfo) throws -> ServiceResponse {
         let header = answer.header
         let console = header["console"]?.stringValue ?? ""
         guard header["ok"]?.boolValue == true else {
             let error = header["error"]?.stringValue ?? "The service failed without a message."
             if header["kind"]?.stringValue == "output" {
                 throw MLDeployError(code: .outputMismatch, message: "Service '\(service.name)' version '\(service.version)': \(error)")
+            }
+            if header["kind"]?.stringValue == "artifact" {
+                throw MLDeployError(code: .invalidArtifact, message: "Service '\(service.name)' version '\(service.version)': \(error)")
             }
             return .failure(service: service, errorMessage: error, consoleOutput: console)
         }
@@ -253,10 +258,9 @@ public final class PythonRuntime: Sendable {
             }
         }
         var artifacts: [String: Data] = [:]
-        for name in service.artifacts {
-            if let data = Self.readRegularFile(workdir.appendingPathComponent(name)) {
-                artifacts[name] = data
-            }
+        for entry in header["artifacts"]?.arrayValue ?? [] {
+            guard let name = entry["name"]?.stringValue, service.artifacts.contains(name), let index = entry["blob"]?.intValue, answer.blobs.indices.contains(index) else { continue }
+            artifacts[name] = Data(answer.blobs[index])
         }
         return try ServiceResponse(
             service: service,
@@ -265,17 +269,6 @@ public final class PythonRuntime: Sendable {
             consoleOutput: console,
             changedFiles: artifacts.keys.sorted()
         )
-    }
-
-    /// The file's bytes if it is a regular file — never following a symbolic link, so service code
-    /// cannot make the host return files from elsewhere as artifacts.
-    static func readRegularFile(_ url: URL) -> Data? {
-        let descriptor = open(url.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        var info = stat()
-        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return try? handle.readToEnd() ?? Data()
     }
 }
 
@@ -304,7 +297,7 @@ public struct PythonService: Sendable {
 
     /// The `load` frame: code, schema, values as JSON, pickles as blobs, and the worker's own working
     /// directory and console file.
-    func loadFrame(workdir: URL, capture: URL) throws -> WorkerFrame {
+    func loadFrame(workdir: URL, capture: URL, artifactLimit: Int) throws -> WorkerFrame {
         var objects: [JSONValue] = []
         var blobs: [[UInt8]] = []
         for (name, object) in self.namespace.sorted(by: { $0.key < $1.key }) {
@@ -331,6 +324,8 @@ public struct PythonService: Sendable {
                 "objects": .array(objects),
                 "workdir": .string(workdir.path),
                 "capture": .string(capture.path),
+                "artifacts": .array(self.info.artifacts.map(JSONValue.string)),
+                "artifact_limit": .integer(artifactLimit),
             ],
             blobs: blobs
         )

@@ -19,6 +19,7 @@ import linecache
 import math
 import os
 import shutil
+import stat
 import struct
 import sys
 import traceback
@@ -218,6 +219,30 @@ def compile_source(source, filename):
     return compile(source, filename, "exec")
 
 
+def read_artifact(workdir, name, limit):
+    """The bytes of artifact `name` in `workdir`: a regular file only (a symbolic link is never
+    followed, so code cannot make the host return files from elsewhere), at most `limit` bytes."""
+    try:
+        fd = os.open(os.path.join(workdir, name), os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if limit and info.st_size > limit:
+            raise ValueError("artifact '%s' is %d bytes, over the limit of %d" % (name, info.st_size, limit))
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def empty_directory(path):
     """Removes everything in `path`, so each call starts in an empty working directory."""
     with os.scandir(path) as entries:
@@ -235,6 +260,8 @@ class Service:
         self.name = header["service"]
         self.inputs = header["inputs"]
         self.outputs = header["outputs"]
+        self.artifacts = header.get("artifacts") or []
+        self.artifact_limit = header.get("artifact_limit") or 0
         self.code_file = "<service %s>" % self.name
         self.init_file = "<init %s>" % self.name
         self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -276,7 +303,17 @@ class Service:
                 outputs[name] = encode(definition["type"], namespace.get(name))
             except Exception as exc:
                 return {"ok": False, "kind": "output", "error": "output '%s' (%s): %s" % (name, definition["type"], exc), "console": console}
-        return {"ok": True, "outputs": outputs, "console": console}
+        # The declared artifacts travel back in the answer: the host never reads the worker's files.
+        artifacts, blobs = [], []
+        for name in self.artifacts:
+            try:
+                data = read_artifact(self.workdir, name, self.artifact_limit)
+            except ValueError as exc:
+                return {"ok": False, "kind": "artifact", "error": str(exc), "console": console}
+            if data is not None:
+                artifacts.append({"name": name, "blob": len(blobs)})
+                blobs.append(data)
+        return {"ok": True, "outputs": outputs, "console": console, "artifacts": artifacts}, blobs
 
 
 def _plain(value):
@@ -370,13 +407,16 @@ def main():
                     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 send({"op": "loaded", "ok": False, "error": detail})
         elif op == "call":
+            blobs = []
             try:
                 result = service.call(header)
+                if isinstance(result, tuple):
+                    result, blobs = result
             except MemoryError:
                 result = {"ok": False, "kind": "exception", "error": "MemoryError: the service exceeded the worker's memory limit", "console": ""}
             result["op"] = "result"
             try:
-                send(result)
+                send(result, blobs)
             except ValueError as exc:  # not JSON-encodable
                 send({"op": "result", "ok": False, "kind": "output", "error": str(exc), "console": result.get("console", "")})
         elif op == "execute":
