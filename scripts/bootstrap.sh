@@ -9,7 +9,8 @@ set -euo pipefail
 #   tinyproxy: the real forward proxy of the proxy tests
 #   nginx-light: HTTP/2 and keep-alive tests, and the HTTP benchmark's server
 #   openssl: test certificates are made with its command line
-APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl)
+#   bubblewrap, util-linux (setpriv): confine Python workers (runtime.isolation: sandbox)
+APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux)
 
 # Python packages the tests need, as pip-name:module: the Python runtime binds vectors, matrices and
 # data frames as numpy and pandas values, and unpickles objects with dill when it is installed; the

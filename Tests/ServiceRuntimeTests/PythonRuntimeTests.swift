@@ -252,7 +252,7 @@ struct PythonRuntimeTests {
         // start-up (a whole parallel test run); the sleeping call is far over it either way.
         try await withPythonRuntime({ $0.callTimeout = .seconds(2) }) { runtime throws in
             let service = pythonService(
-                code: "import os, time\nif x > 0:\n    time.sleep(x)\npid = os.getpid()",
+                code: "import time\nif x > 0:\n    time.sleep(x)\nimport sys\nif not hasattr(sys, 'worker_token'):\n    import uuid\n    sys.worker_token = uuid.uuid4().int >> 80\npid = sys.worker_token",
                 inputs: [.init(name: "x", type: .numeric)], outputs: [.init(name: "pid", type: .integer)]
             )
             let first = try await runtime.run(service, inputs: ["x": 0]).output("pid")
@@ -295,7 +295,7 @@ struct PythonRuntimeTests {
     func concurrency() async throws {
         try await withPythonRuntime({ $0.maximumWorkersPerVersion = 2 }) { runtime throws in
             let service = pythonService(
-                code: "import os, time\ntime.sleep(0.2)\npid = os.getpid()\ny = x",
+                code: "import time\ntime.sleep(0.2)\nimport sys\nif not hasattr(sys, 'worker_token'):\n    import uuid\n    sys.worker_token = uuid.uuid4().int >> 80\npid = sys.worker_token\ny = x",
                 inputs: [.init(name: "x", type: .integer)], outputs: [.init(name: "pid", type: .integer), .init(name: "y", type: .integer)]
             )
             let clock = ContinuousClock()

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MLDeploy
+import Subprocess
 
 /// The workers of a ``PythonRuntime``, per service version, under the configured limits.
 ///
@@ -50,6 +51,8 @@ actor PythonPool {
     /// The worker that compiles code for ``checkSyntax(_:)`` (started on first use; one for the
     /// whole runtime, so checking a deploy costs a message, not a Python start).
     private var syntaxChecker: Task<PythonWorker, any Error>?
+    /// The prepared sandbox workers start in (``PythonIsolation/sandbox``), made on first use.
+    private var sandbox: Task<PythonSandbox, any Error>?
     private var nextWorkerID = 0
     private var nextWaiterID = 0
     private var waitOrder: [Key] = []
@@ -266,32 +269,86 @@ actor PythonPool {
 
     // MARK: Starting workers
 
-    /// The worker's working directory: one per worker, emptied by the worker before each call.
+    /// The worker's working directory, as the worker sees it: one per worker, emptied by the worker
+    /// before each call.
     func workdir(of worker: PythonWorker) -> URL {
-        self.directory.appendingPathComponent("worker-\(worker.id)")
+        URL(fileURLWithPath: worker.launch.workdir)
     }
 
     private func console(of worker: PythonWorker) -> URL {
-        self.directory.appendingPathComponent("worker-\(worker.id).console")
+        URL(fileURLWithPath: worker.launch.capture)
     }
 
-    /// Stops a worker and removes its files once it has exited.
+    /// Stops a worker and removes its files and cgroups once it has exited.
     private func retire(_ worker: PythonWorker, kill: Bool) {
         if kill { worker.kill() } else { worker.stop() }
-        let files = [self.workdir(of: worker), self.console(of: worker)]
+        let (files, cgroup) = (worker.launch.hostFiles, worker.launch.cgroup)
         Task.detached {
             await worker.waitUntilExited()
             for file in files { try? FileManager.default.removeItem(at: file) }
+            if let cgroup { PythonSandbox.removeCgroup(cgroup) }
         }
     }
 
-    private func startWorker(for service: PythonService) async throws -> PythonWorker {
+    /// How worker `id` starts: confined in the sandbox (made once, on first use), or — with
+    /// ``PythonIsolation/none`` — as a plain interpreter in a working directory of this process's.
+    private func launch(id: Int) async throws -> WorkerLaunch {
         let script = try self.installScript()
+        let configuration = self.configuration
+        // The worker script sets these per-process limits before it reads any code.
+        func limits(processes: Bool) -> [String] {
+            [
+                String(configuration.memoryLimit ?? 0), String(configuration.maximumOpenFiles), String(configuration.maximumFileSize),
+                String(processes ? configuration.maximumProcesses : 0),
+            ]
+        }
+        guard configuration.isolation == .sandbox else {
+            let workdir = self.directory.appendingPathComponent("worker-\(id)"), capture = self.directory.appendingPathComponent("worker-\(id).console")
+            if id >= 0 { try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700]) }
+            var environment: [Environment.Key: String?] = [
+                "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            ]
+            for (key, value) in configuration.environment { environment[Environment.Key(stringLiteral: key)] = value }
+            return WorkerLaunch(
+                executable: configuration.interpreter, arguments: ["-u", script] + limits(processes: false), environment: .inherit.updating(environment),
+                workdir: workdir.path, capture: capture.path, hostFiles: [workdir, capture], cgroup: nil, confined: false
+            )
+        }
+        if self.sandbox == nil { self.sandbox = Task { try await PythonSandbox.prepare(configuration) } }
+        let sandbox: PythonSandbox
+        do {
+            sandbox = try await self.sandbox!.value
+        } catch {
+            self.sandbox = nil  // try again next time (bubblewrap may be installed meanwhile)
+            throw error
+        }
+        let cgroup = sandbox.makeCgroup(name: self.directory.lastPathComponent + "-w\(id < 0 ? "check" : String(id))", memoryLimit: configuration.memoryLimit, maximumProcesses: configuration.maximumProcesses)
+        // Without a cgroup, the processes of the worker's user are capped instead (a coarser bound).
+        let command = sandbox.command(
+            script: script, interpreterArguments: ["-u", PythonSandbox.scriptPath] + limits(processes: cgroup == nil), cgroup: cgroup,
+            extraEnvironment: configuration.environment
+        )
+        return WorkerLaunch(
+            executable: command.executable, arguments: command.arguments, environment: .custom(command.environment),
+            workdir: PythonSandbox.workdir, capture: PythonSandbox.capture, hostFiles: [], cgroup: cgroup, confined: true
+        )
+    }
+
+    private func startWorker(for service: PythonService) async throws -> PythonWorker {
         self.nextWorkerID += 1
-        let worker = try await PythonWorker.start(id: self.nextWorkerID, script: script, configuration: self.configuration)
+        let id = self.nextWorkerID
+        let launch = try await self.launch(id: id)
+        let worker: PythonWorker
+        do {
+            worker = try await PythonWorker.start(id: id, launch: launch, configuration: self.configuration)
+        } catch {
+            for file in launch.hostFiles { try? FileManager.default.removeItem(at: file) }
+            if let cgroup = launch.cgroup { PythonSandbox.removeCgroup(cgroup) }
+            throw error
+        }
         let answer: WorkerFrame
         do {
-            try FileManager.default.createDirectory(at: self.workdir(of: worker), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             answer = try await worker.exchange(
                 try service.loadFrame(workdir: self.workdir(of: worker), capture: self.console(of: worker), artifactLimit: self.configuration.maximumArtifactSize),
                 timeout: self.configuration.callTimeout
@@ -321,8 +378,8 @@ actor PythonPool {
         for attempt in 0..<2 {
             if self.closed { throw MLDeployError(code: .cancelled, message: "The Python runtime was shut down.") }
             if self.syntaxChecker == nil {
-                let script = try self.installScript(), configuration = self.configuration
-                self.syntaxChecker = Task { try await PythonWorker.start(id: -1, script: script, configuration: configuration) }
+                let launch = try await self.launch(id: -1), configuration = self.configuration
+                self.syntaxChecker = Task { try await PythonWorker.start(id: -1, launch: launch, configuration: configuration) }
             }
             let checker: PythonWorker
             do {
@@ -378,13 +435,12 @@ actor PythonPool {
     /// runs are rare, interactive work.
     func runOnce(_ makeFrame: (_ workdir: URL, _ capture: URL) throws -> WorkerFrame) async throws -> WorkerFrame {
         guard !self.closed else { throw MLDeployError(code: .cancelled, message: "The Python runtime was shut down.") }
-        let script = try self.installScript()
         self.nextWorkerID += 1
         let id = self.nextWorkerID
         let configuration = self.configuration
-        let worker = try await Task { try await PythonWorker.start(id: id, script: script, configuration: configuration) }.value
+        let launch = try await self.launch(id: id)
+        let worker = try await Task { try await PythonWorker.start(id: id, launch: launch, configuration: configuration) }.value
         defer { self.retire(worker, kill: true) }
-        try FileManager.default.createDirectory(at: self.workdir(of: worker), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         let frame = try makeFrame(self.workdir(of: worker), self.console(of: worker))
         return try await withTaskCancellationHandler {
             try await worker.exchange(frame, timeout: configuration.callTimeout)

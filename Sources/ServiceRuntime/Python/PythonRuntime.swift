@@ -47,6 +47,21 @@ public final class PythonRuntime: Sendable {
         /// The largest artifact a call may return (bytes); a bigger one fails the call with
         /// `invalid-artifact` instead of being held in memory and sent. `0`: no limit.
         public var maximumArtifactSize = 32 << 20
+        /// How workers are confined (``PythonSandbox``): ``PythonIsolation/sandbox`` by default.
+        public var isolation = PythonIsolation.sandbox
+        /// The unprivileged user confined workers run as (`runtime.user`).
+        public var sandboxUser = "nobody"
+        /// The network confined workers have.
+        public var network = PythonNetwork.host
+        /// The size of a confined worker's working directory and of its `/tmp`, each (bytes).
+        public var scratchSize = 256 << 20
+        /// The most processes one worker's tree may have (its cgroup's `pids.max`; without a cgroup,
+        /// the worker user's process limit).
+        public var maximumProcesses = 64
+        /// The most files a worker process may have open.
+        public var maximumOpenFiles = 1024
+        /// The largest file a worker may write (bytes).
+        public var maximumFileSize = 256 << 20
         /// Whether deploying a version starts its workers at once (the local backends call
         /// ``PythonRuntime/warmUp(_:)`` when this is set).
         public var warmUpOnDeploy = false

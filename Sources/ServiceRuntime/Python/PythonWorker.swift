@@ -96,14 +96,17 @@ final class PythonWorker: Sendable {
 
     /// A number identifying the worker in logs and status.
     let id: Int
+    /// How the worker was started: its command, and the paths it works in.
+    let launch: WorkerLaunch
     /// When the worker was started.
     let started = ContinuousClock.now
     private let shared: Shared
     private let process: Task<Void, Never>
 
 
-    private init(id: Int, shared: Shared, process: Task<Void, Never>) {
+    private init(id: Int, launch: WorkerLaunch, shared: Shared, process: Task<Void, Never>) {
         self.id = id
+        self.launch = launch
         self.shared = shared
         self.process = process
     }
@@ -112,13 +115,13 @@ final class PythonWorker: Sendable {
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/pythonRuntimeUnavailable`` when the interpreter cannot
     ///   be started or does not answer within `startupTimeout`.
-    static func start(id: Int, script: String, configuration: PythonRuntime.Configuration) async throws -> PythonWorker {
+    static func start(id: Int, launch: WorkerLaunch, configuration: PythonRuntime.Configuration) async throws -> PythonWorker {
         let shared = Shared()
         let ready = AsyncStream<Result<WorkerFrame, any Error>>.makeStream()
         let process = Task {
-            await PythonWorker.drive(script: script, configuration: configuration, shared: shared, ready: ready.continuation)
+            await PythonWorker.drive(launch: launch, configuration: configuration, shared: shared, ready: ready.continuation)
         }
-        let worker = PythonWorker(id: id, shared: shared, process: process)
+        let worker = PythonWorker(id: id, launch: launch, shared: shared, process: process)
 
         let timeout = Task {
             try await Task.sleep(for: configuration.startupTimeout)
@@ -202,26 +205,17 @@ final class PythonWorker: Sendable {
     // MARK: The process task
 
     private static func drive(
-        script: String,
+        launch: WorkerLaunch,
         configuration: PythonRuntime.Configuration,
         shared: Shared,
         ready: AsyncStream<Result<WorkerFrame, any Error>>.Continuation
     ) async {
-        let executable: Executable =
-            configuration.interpreter.contains("/") ? .path(FilePath(configuration.interpreter)) : .name(configuration.interpreter)
-        var environment: [Environment.Key: String?] = [
-            "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        ]
-        for (key, value) in configuration.environment { environment[Environment.Key(stringLiteral: key)] = value }
-        let memoryLimit = configuration.memoryLimit.map(String.init) ?? "0"
-
         var readySent = false
         do {
             let result = try await Subprocess.run(
-                executable,
-                arguments: ["-u", script, memoryLimit],
-                environment: .inherit.updating(environment),
+                launch.executable.contains("/") ? .path(FilePath(launch.executable)) : .name(launch.executable),
+                arguments: Arguments(launch.arguments),
+                environment: launch.environment,
                 input: .inputWriter,
                 output: .sequence,
                 error: .sequence
@@ -275,7 +269,7 @@ final class PythonWorker: Sendable {
                 while (try? await output.next()) != nil {}
                 _ = await stderrTail
             }
-            Self.finish(shared: shared, ready: ready, readySent: readySent, configuration: configuration, reason: Self.describe(result.terminationStatus))
+            Self.finish(shared: shared, ready: ready, readySent: readySent, configuration: configuration, reason: Self.describe(result.terminationStatus, confined: launch.confined))
         } catch {
             Self.finish(shared: shared, ready: ready, readySent: readySent, configuration: configuration, reason: "could not run: \(error)")
         }
@@ -313,13 +307,42 @@ final class PythonWorker: Sendable {
         }
     }
 
-    private static func describe(_ status: TerminationStatus) -> String {
-        switch status {
-        case .exited(let code): return "exit status \(code)"
-        case .signaled(let signal):
-            let names: [Int32: String] = [SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT", SIGTERM: "SIGTERM", SIGBUS: "SIGBUS"]
+    /// Why the process ended. A confined worker's exit status is bubblewrap's, which reports its
+    /// child's death by signal N as status 128 + N, as a shell does.
+    private static func describe(_ status: TerminationStatus, confined: Bool) -> String {
+        func killed(by signal: Int32) -> String {
+            let names: [Int32: String] = [SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT", SIGTERM: "SIGTERM", SIGBUS: "SIGBUS", SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ"]
             return "killed by \(names[signal] ?? "signal \(signal)")"
+        }
+        switch status {
+        case .exited(let code) where confined && code > 128 && code < 128 + 65: return killed(by: code - 128)
+        case .exited(let code): return "exit status \(code)"
+        case .signaled(let signal): return killed(by: signal)
         }
     }
 }
 
+/// How a worker process is started — plainly or confined (``PythonSandbox``) — and the paths it
+/// works in, as the worker itself sees them.
+struct WorkerLaunch: Sendable {
+    /// The program (a path, or a name found on `PATH`).
+    var executable: String
+    var arguments: [String]
+    var environment: Environment
+    /// The working directory the worker runs calls in.
+    var workdir: String
+    /// The file the worker captures console output in.
+    var capture: String
+    /// What to remove once the worker has exited: a host working directory and console file.
+    var hostFiles: [URL]
+    /// The worker's cgroups, removed once it has exited.
+    var cgroup: WorkerCgroup?
+    /// Whether the worker runs in the sandbox (its exit status is then bubblewrap's).
+    var confined: Bool
+}
+
+/// A worker's own cgroups (memory and pids), which bound its whole process tree.
+struct WorkerCgroup: Sendable {
+    let memory: String
+    let pids: String
+}

@@ -384,10 +384,18 @@ def execute(header, blobs):
 
 
 def main():
-    if len(sys.argv) > 1 and int(sys.argv[1]) > 0:
-        import resource
-        limit = int(sys.argv[1])
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # Limits, before any service code is read: address space, open files, file size, processes of
+    # this user (0: unlimited). Soft and hard alike, so code cannot raise them.
+    import resource
+    names = [resource.RLIMIT_AS, resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC]
+    for index, name in enumerate(names):
+        if len(sys.argv) > index + 1 and int(sys.argv[index + 1]) > 0:
+            limit = int(sys.argv[index + 1])
+            try:
+                resource.setrlimit(name, (limit, limit))
+            except (ValueError, OSError):
+                soft, hard = resource.getrlimit(name)
+                resource.setrlimit(name, (min(limit, hard), min(limit, hard)) if hard != resource.RLIM_INFINITY else (limit, limit))
     send({"op": "ready", "pid": os.getpid(), "python": sys.version.split()[0], "pickler": PICKLER})
     service = None
     while True:
