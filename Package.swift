@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "FileStoreBackendTests",
             dependencies: [
-                "FileStoreBackend", "MLDeploy", "ServiceRuntime", "MLDeployConformance", "filestore-helper", "mldeploy",
+                "FileStoreBackend", "MLDeploy", "ServiceRuntime", "MLDeployConformance", "filestore-helper", "mldeploy", "MLDeployTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

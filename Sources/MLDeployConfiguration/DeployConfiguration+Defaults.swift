@@ -30,6 +30,11 @@ extension DeployConfiguration {
         case "runtime.memory_limit_mb": return String((defaults.python.memoryLimit ?? 0) >> 20)
         case "runtime.artifact_limit_mb": return String(defaults.python.maximumArtifactSize >> 20)
         case "runtime.queue_wait": return seconds(defaults.python.maximumQueueWait) ?? "0"
+        case "runtime.isolation": return defaults.python.isolation.description
+        case "runtime.user": return defaults.python.sandboxUser
+        case "runtime.network": return defaults.python.network.description
+        case "runtime.scratch_mb": return String(defaults.python.scratchSize >> 20)
+        case "runtime.max_processes": return String(defaults.python.maximumProcesses)
         case "server.host": return defaults.server.host
         case "server.port": return String(defaults.server.port)
         case "server.data_dir": return defaults.server.dataDirectory

@@ -138,6 +138,11 @@ extension DeployConfiguration {
         if let seconds = try sources.parsed("runtime.queue_wait", { Int($0).flatMap { $0 >= 0 ? $0 : nil } }) {
             self.python.maximumQueueWait = seconds == 0 ? nil : .seconds(seconds)
         }
+        if let isolation = try sources.parsed("runtime.isolation", PythonIsolation.init(spelling:)) { self.python.isolation = isolation }
+        if let user = try text("runtime.user") { self.python.sandboxUser = user }
+        if let network = try sources.parsed("runtime.network", PythonNetwork.init(spelling:)) { self.python.network = network }
+        if let megabytes = try sources.parsed("runtime.scratch_mb", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) { self.python.scratchSize = megabytes << 20 }
+        if let value = try count("runtime.max_processes") { self.python.maximumProcesses = value }
 
         if let host = try text("server.host") { self.server.host = host }
         if let port = try sources.parsed("server.port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.port = port }
@@ -158,6 +163,11 @@ extension DeployConfiguration {
         if self.sources["runtime.memory_limit_mb"] != nil { options["python.memoryLimitMB"] = String((self.python.memoryLimit ?? 0) >> 20) }
         if self.sources["runtime.artifact_limit_mb"] != nil { options["python.artifactLimitMB"] = String(self.python.maximumArtifactSize >> 20) }
         if self.sources["runtime.queue_wait"] != nil { options["python.queueWaitSeconds"] = String(self.python.maximumQueueWait.map { Int($0.components.seconds) } ?? 0) }
+        if self.sources["runtime.isolation"] != nil { options["python.isolation"] = self.python.isolation.description }
+        if self.sources["runtime.user"] != nil { options["python.user"] = self.python.sandboxUser }
+        if self.sources["runtime.network"] != nil { options["python.network"] = self.python.network.description }
+        if self.sources["runtime.scratch_mb"] != nil { options["python.scratchMB"] = String(self.python.scratchSize >> 20) }
+        if self.sources["runtime.max_processes"] != nil { options["python.maxProcesses"] = String(self.python.maximumProcesses) }
         return options
     }
 }

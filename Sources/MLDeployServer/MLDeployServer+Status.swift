@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import MLDeploy
 import ServiceRuntime
 
@@ -20,6 +21,13 @@ extension MLDeployServer {
                 details["pythonActiveShellCount"] = .integer(status.versions.reduce(0) { $0 + $1.busy })
                 details["pythonQueuedCallCount"] = .integer(status.versions.reduce(0) { $0 + $1.queued })
                 details["pythonCanOpenShell"] = .string(status.workers < status.maximumWorkers ? "True" : "False")
+                // Checked before the server started listening, so this is the kept answer.
+                if let confinement = try? await python.checkConfinement() {
+                    details["pythonIsolation"] = .string(confinement.isolation.description)
+                    details["pythonWorkerUser"] = confinement.user.map(JSONValue.string) ?? .null
+                    details["pythonNetwork"] = confinement.network.map { .string($0.description) } ?? .null
+                    details["pythonTreeLimits"] = .string(confinement.treeLimits.rawValue)
+                }
             }
             let backend: JSONValue = ["statusCode": "pass", "components": .null, "details": .object(details)]
             return try Response.json(["statusCode": "pass", "components": ["backends": backend], "details": [:]])
@@ -59,6 +67,24 @@ extension MLDeployServer {
                 return try Response.json([["ComputeNodeEndpoint": "local", "Status": "Success"]])
             }
         }
+    }
+
+    /// Checks that the backend's Python workers can be confined as configured (``run(onReady:)``
+    /// does, before it listens) and logs how they are; `nil` when the backend runs no Python here.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/pythonRuntimeUnavailable`` when isolation is
+    ///   `sandbox` (the default) and this host cannot confine: the server must not start then,
+    ///   unless `runtime.isolation: none` is chosen explicitly.
+    @discardableResult
+    public func checkConfinement() async throws -> PythonRuntime.Confinement? {
+        guard let python = self.python else { return nil }
+        let confinement = try await python.checkConfinement()
+        if confinement.isolation == .none {
+            self.logger.warning("Python workers are NOT confined (runtime.isolation: none): published code runs with this server's rights")
+        } else {
+            self.logger.info("Python workers confined", metadata: ["confinement": "\(confinement)"])
+        }
+        return confinement
     }
 
     /// The backend's Python runtime, when it runs services in this process with one.

@@ -99,6 +99,8 @@ public final class MLDeployServer: Sendable {
     ///   configured port (``ServerConfiguration/checkAddressIsFree()`` finds that before anything is
     ///   created).
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        // Published code must not run with this server's rights by accident.
+        _ = try await self.checkConfinement()
         let idle = self.configuration.idleTimeout.components
         let application = Application(
             router: self.makeRouter(),

@@ -66,6 +66,10 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
     /// Seconds a client should wait before trying again (`Retry-After`), for 503 and 429 answers.
     var retryAfter: Int?
 
+    /// Whether the connection closes after this answer (`Connection: close`): a body the server
+    /// refuses to read would otherwise have to be read to its end before the next request.
+    var closesConnection = false
+
     /// An error that asks the caller to try again after `seconds` (`Retry-After`).
     static func retryAfter(_ status: HTTPResponse.Status, _ message: String, seconds: Int, exceptionType: String? = nil) -> ServerError {
         var error = ServerError(status, message, exceptionType: exceptionType)
@@ -78,6 +82,7 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
         let body: JSONValue = ["message": .string(self.message), "link": .null, "exceptionType": .string(self.exceptionType)]
         var response = try Response.json(body, status: self.status)
         if let seconds = self.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        if self.closesConnection { response.headers[.connection] = "close" }
         return response
     }
 

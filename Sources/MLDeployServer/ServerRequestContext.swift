@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// The per-request context: Hummingbird's core storage plus who made the request (set by the
 /// authentication middleware).
@@ -11,6 +12,9 @@ public struct ServerRequestContext: RequestContext {
     public var role: ServerRole?
     /// The access token's claims, once it was checked.
     public var token: TokenService.AccessTokenClaims?
+    /// The connection, so a request whose body is refused unread can end it (Hummingbird would
+    /// otherwise wait to read that body to its end before the next request).
+    let channel: any Channel
 
     /// Creates a context for a request.
     public init(source: ApplicationRequestContextSource) {
@@ -18,5 +22,6 @@ public struct ServerRequestContext: RequestContext {
         self.user = nil
         self.role = nil
         self.token = nil
+        self.channel = source.channel
     }
 }

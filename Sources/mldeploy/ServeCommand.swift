@@ -68,6 +68,8 @@ struct ServeCommand: AsyncParsableCommand {
             // can front another one (`--backend mlserver+https://…`).
             try await withDeployClient(target: target, auth: loaded.auth, providers: [HTTPClientProvider(configuration: loaded.http)]) { client in
                 let server = try MLDeployServer(client: client, configuration: settings)
+                // A host that cannot confine published code stops the server before any user exists.
+                try await server.checkConfinement()
                 try Self.bootstrapAdmin(server.users, environment: environment, format: format)
                 try await server.run { port in
                     let url = "http://\(settings.host):\(port)"

@@ -212,6 +212,7 @@ struct DoctorCommand: AsyncParsableCommand {
             let configuration = try await self.global.configuration()
             var checks = [Check(name: "libcurl", status: .ok, detail: HTTPClient.libcurlVersion)]
             checks += Self.python(configuration.python.interpreter)
+            checks.append(await Self.confinement(configuration.python))
             let target = "\(configuration.deployTarget())"
             do {
                 let count = try await withConfiguredClient(self.global) { try await $0.listServices().count }
@@ -226,6 +227,22 @@ struct DoctorCommand: AsyncParsableCommand {
                 for check in checks { print("\(check.status == .ok ? "" : check.status.rawValue + ": ")\(check.name): \(check.detail)") }
             }
             if checks.contains(where: { $0.status == .error }) { throw ExitCode(1) }
+        }
+    }
+
+    /// Whether Python workers (of `mldeploy serve`, and of the local targets) can be confined here,
+    /// and how: a host that cannot is an error only for a server that must confine (it refuses to
+    /// start); unconfined workers are a warning.
+    static func confinement(_ configuration: PythonRuntime.Configuration) async -> Check {
+        let runtime = PythonRuntime(configuration: configuration)
+        defer { Task { await runtime.shutdown() } }
+        do {
+            let confinement = try await runtime.checkConfinement()
+            return Check(name: "isolation", status: confinement.isolation == .none ? .warning : .ok, detail: "\(confinement)")
+        } catch let error as MLDeployError {
+            return Check(name: "isolation", status: .warning, detail: "[\(error.code)] \(error.message) ('mldeploy serve' refuses to start.)")
+        } catch {
+            return Check(name: "isolation", status: .warning, detail: "\(error)")
         }
     }
 

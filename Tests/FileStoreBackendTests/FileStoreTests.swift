@@ -286,7 +286,7 @@ struct FileStoreTests {
                 let elapsed = (ContinuousClock.now - start).components
                 let micros = Int(elapsed.seconds) * 1_000_000 + Int(elapsed.attoseconds / 1_000_000_000_000)
                 spans[arguments[0]] = min(spans[arguments[0]] ?? .max, micros)
-                #expect(helper.wait() == 0)
+                #expect(try await helper.wait() == 0)
             }
         }
         var generator = SystemRandomNumberGenerator()
@@ -365,9 +365,9 @@ struct FileStoreTests {
         _ = try await openStore(root)
         let helpers = try ["a", "b"].map { try Helper([root, "churn", "shared", $0, "500", "same-model"]) }
         for helper in helpers {
-            #expect(helper.line() == "ready")
-            #expect(helper.line() == "done")
-            #expect(helper.wait() == 0)
+            #expect(try await helper.nextLine() == "ready")
+            #expect(try await helper.nextLine() == "done")
+            #expect(try await helper.wait() == 0)
         }
         let store = try await openStore(root)
         let versions = Set(try await store.listServices(.named("shared")).map(\.version))

@@ -1,5 +1,6 @@
 import FileStoreBackend
 import Foundation
+import MLDeployTestSupport
 import Logging
 import MLDeploy
 import ServiceRuntime
@@ -39,7 +40,7 @@ func runCapturing(_ executable: String, _ arguments: [String]) async throws -> (
     let outputText = Task.detached { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
     let errorText = Task.detached { String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
     let texts = (await outputText.value, await errorText.value)
-    process.waitUntilExit()
+    try await offThePool { process.waitUntilExit() }
     return (process.terminationStatus, texts.0, texts.1)
 }
 
@@ -58,7 +59,14 @@ final class Helper: @unchecked Sendable {
         try self.process.run()
     }
 
-    /// Waits for the next line of output ("ready", "done"), or nil at the end.
+    /// Waits for the next line of output ("ready", "done"), or nil at the end, off the cooperative
+    /// pool — for long waits, which would starve it (a whole parallel test run shares its threads).
+    func nextLine() async throws -> String? {
+        try await offThePool { self.line() }
+    }
+
+    /// Reads the next line on this thread: for the short, timing-sensitive waits of the crash test,
+    /// where a hop to another thread would skew the kill window it calibrates.
     func line() -> String? {
         var bytes: [UInt8] = []
         let handle = self.output.fileHandleForReading
@@ -76,11 +84,11 @@ final class Helper: @unchecked Sendable {
 
     func kill() {
         Foundation.kill(self.process.processIdentifier, SIGKILL)
-        self.process.waitUntilExit()
+        self.process.waitUntilExit()  // immediate after SIGKILL
     }
 
-    func wait() -> Int32 {
-        self.process.waitUntilExit()
+    func wait() async throws -> Int32 {
+        try await offThePool { self.process.waitUntilExit() }
         return self.process.terminationStatus
     }
 }

@@ -144,12 +144,18 @@ struct CLITests {
         #expect(after.status == 1 && after.error.contains("authentication-failed"), "\(after.error)")
     }
 
-    @Test("doctor reports python, its modules, libcurl and the target; an unreachable target exits 1; completions are generated")
+    @Test("doctor reports python, its modules, libcurl, worker confinement and the target; an unreachable target exits 1; completions are generated")
     func doctorAndCompletions() async throws {
         let cli = try CLI()
         defer { cli.remove() }
         let healthy = try await cli.run(["doctor", "--target", "file:./services"])
         #expect(healthy.status == 0 && healthy.output.contains("libcurl: ") && healthy.output.contains("python: ") && healthy.output.contains("numpy") && healthy.output.contains("reachable"), "\(healthy.output) \(healthy.error)")
+        #expect(healthy.output.contains("isolation: sandbox (bubblewrap): user nobody, network host"), "\(healthy.output)")
+        let unconfinable = try await cli.run(["doctor", "--target", "file:./services"], environment: ["MLDEPLOY_RUNTIME_USER": "no-such-mldeploy-user"])
+        #expect(unconfinable.status == 0 && unconfinable.output.contains("warning: isolation: [python-runtime-unavailable]") && unconfinable.output.contains("refuses to start"), "\(unconfinable.output)")
+        let unconfined = try await cli.run(["--format", "json", "doctor", "--target", "file:./services"], environment: ["MLDEPLOY_RUNTIME_ISOLATION": "none"])
+        let isolation = try JSONValue(parsing: Data(unconfined.output.utf8)).arrayValue?.first { $0["check"]?.stringValue == "isolation" }
+        #expect(isolation?["status"]?.stringValue == "warning" && isolation?["detail"]?.stringValue?.hasPrefix("none:") == true, "\(unconfined.output)")
         let unreachable = try await cli.run(["doctor", "--target", "mlserver+http://127.0.0.1:9"], environment: ["MLDEPLOY_TOKEN": "t", "MLDEPLOY_HTTP_RETRY_ATTEMPTS": "1"])
         #expect(unreachable.status == 1 && unreachable.output.contains("NOT reachable"), "\(unreachable.output) \(unreachable.error)")
         for shell in ["bash", "zsh", "fish"] {

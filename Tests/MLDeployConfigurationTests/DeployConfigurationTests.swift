@@ -156,6 +156,26 @@ struct DeployConfigurationTests {
         #expect(DeployConfiguration.defaultValue(of: "target") == "\(defaults.deployTarget())")
     }
 
+    @Test("confinement settings: isolation, user, network, scratch and processes reach the Python options; a bad one is named")
+    func confinement() async throws {
+        let root = try self.directory(["mldeploy.yaml": "runtime:\n  network: none\n  scratch_mb: 64\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        #expect(DeployConfiguration.defaultValue(of: "runtime.isolation") == "sandbox" && DeployConfiguration.defaultValue(of: "runtime.user") == "nobody")
+        #expect(DeployConfiguration.defaultValue(of: "runtime.network") == "host")
+        let configuration = try await self.load(root, environment: ["MLDEPLOY_RUNTIME_ISOLATION": "none", "MLDEPLOY_RUNTIME_USER": "mlworker", "MLDEPLOY_RUNTIME_MAX_PROCESSES": "32"])
+        #expect(configuration.python.isolation == .none && configuration.python.sandboxUser == "mlworker" && configuration.python.network == .none)
+        #expect(configuration.python.scratchSize == 64 << 20 && configuration.python.maximumProcesses == 32)
+        let options = configuration.pythonOptions
+        #expect(options["python.isolation"] == "none" && options["python.user"] == "mlworker" && options["python.network"] == "none")
+        #expect(options["python.scratchMB"] == "64" && options["python.maxProcesses"] == "32")
+        let read = try PythonRuntime.Configuration(options: options)
+        #expect(read.isolation == .none && read.sandboxUser == "mlworker" && read.network == .none && read.scratchSize == 64 << 20 && read.maximumProcesses == 32)
+        await #expect { try await self.load(root, environment: ["MLDEPLOY_RUNTIME_ISOLATION": "chroot"]) } throws: { error in
+            (error as? MLDeployError)?.code == .invalidConfiguration && "\(error)".contains("runtime.isolation") && "\(error)".contains("sandbox")
+        }
+        #expect(throws: MLDeployError.self) { try PythonRuntime.Configuration(options: ["python.network": "bridge"]) }
+    }
+
     @Test("credentials: a token (from a file) wins; secrets never appear in errors")
     func credentials() async throws {
         let root = try self.directory(["token.txt": "tok-123\n"])

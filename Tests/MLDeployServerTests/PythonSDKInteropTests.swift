@@ -59,7 +59,7 @@ struct PythonSDKInteropTests {
         _ = try Self.sdkPython()
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-serve-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let (server, base, seen) = try Self.startServer(data: data)
+        let (server, base, seen) = try await offThePool { try Self.startServer(data: data) }
         defer { if server.isRunning { server.terminate() } }
         #expect(seen.contains("created user 'admin' (Owner) with the password from MLDEPLOY_ADMIN_PASSWORD"))
 
@@ -68,7 +68,7 @@ struct PythonSDKInteropTests {
         #expect(transcript.contains("SDK INTEROP OK"), "\(transcript)")
 
         server.terminate()  // SIGTERM: graceful shutdown
-        server.waitUntilExit()
+        try await offThePool { server.waitUntilExit() }
         #expect(server.terminationReason == .exit && server.terminationStatus == 0)
     }
 
@@ -80,7 +80,7 @@ struct PythonSDKInteropTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = directory.appendingPathComponent("model.onnx")
         try ONNXModel.linearRegressor(coefficients: [2], intercept: 1).write(to: model)
-        let (server, base, _) = try Self.startServer(data: directory.appendingPathComponent("data").path)
+        let (server, base, _) = try await offThePool { try Self.startServer(data: directory.appendingPathComponent("data").path) }
         defer { if server.isRunning { server.terminate() } }
         let (status, transcript) = try await Self.runScript("sdk_realtime.py", [base, "admin", "Interop-Pass-1", model.path])
         #expect(status == 0 && transcript.contains("SDK REALTIME OK"), "\(transcript)")

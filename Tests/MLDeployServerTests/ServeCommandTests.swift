@@ -1,4 +1,5 @@
 import Foundation
+import MLDeployTestSupport
 import Testing
 
 /// `mldeploy serve`'s settings from flags, the environment and the config file, through the built
@@ -6,8 +7,12 @@ import Testing
 @Suite("mldeploy serve configuration", .serialized)
 struct ServeCommandTests {
     /// Runs `mldeploy serve` until it prints where it listens (or exits); returns that line and the
-    /// exit status if it exited.
-    func serve(_ arguments: [String], environment: [String: String] = [:], directory: URL) throws -> (output: String, status: Int32?) {
+    /// exit status if it exited. The blocking reads run off the cooperative pool.
+    func serve(_ arguments: [String], environment: [String: String] = [:], directory: URL) async throws -> (output: String, status: Int32?) {
+        try await offThePool { try Self.blockingServe(arguments, environment: environment, directory: directory) }
+    }
+
+    static func blockingServe(_ arguments: [String], environment: [String: String], directory: URL) throws -> (output: String, status: Int32?) {
         let process = Process()
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: PythonSDKInteropTests.executable)
@@ -44,12 +49,12 @@ struct ServeCommandTests {
         let directory = try self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
         try "server:\n  port: 0\n  data_dir: from-file\n".write(to: directory.appendingPathComponent("mldeploy.yaml"), atomically: true, encoding: .utf8)
-        let fromFile = try self.serve([], directory: directory)
+        let fromFile = try await self.serve([], directory: directory)
         #expect(fromFile.output.contains("data from-file)"), "\(fromFile.output)")
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("from-file/users.json").path))
-        let fromEnvironment = try self.serve([], environment: ["MLDEPLOY_DATA_DIR": "from-env"], directory: directory)
+        let fromEnvironment = try await self.serve([], environment: ["MLDEPLOY_DATA_DIR": "from-env"], directory: directory)
         #expect(fromEnvironment.output.contains("data from-env)"), "\(fromEnvironment.output)")
-        let fromFlag = try self.serve(["--data-dir", "from-flag"], environment: ["MLDEPLOY_DATA_DIR": "from-env"], directory: directory)
+        let fromFlag = try await self.serve(["--data-dir", "from-flag"], environment: ["MLDEPLOY_DATA_DIR": "from-env"], directory: directory)
         #expect(fromFlag.output.contains("data from-flag)"), "\(fromFlag.output)")
     }
 
@@ -62,7 +67,21 @@ struct ServeCommandTests {
         let directory = try self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
         try "server:\n  port: 0\n".write(to: directory.appendingPathComponent("mldeploy.yaml"), atomically: true, encoding: .utf8)
-        let result = try self.serve(arguments, environment: environment, directory: directory)
+        let result = try await self.serve(arguments, environment: environment, directory: directory)
         #expect(result.status == 1 && result.output.contains("invalid-configuration") && result.output.contains(named), "\(result.output)")
+    }
+
+    @Test("a host that cannot confine Python workers stops the server before it creates a user, unless isolation is none")
+    func confinement() async throws {
+        let directory = try self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let refused = try await self.serve(["--port", "0", "--data-dir", "data"], environment: ["MLDEPLOY_RUNTIME_USER": "no-such-mldeploy-user"], directory: directory)
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(refused.output.contains("cannot be confined") && refused.output.contains("runtime.isolation: none"), "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("data/users.json").path))
+        let unconfined = try await self.serve(
+            ["--port", "0", "--data-dir", "data"], environment: ["MLDEPLOY_RUNTIME_USER": "no-such-mldeploy-user", "MLDEPLOY_RUNTIME_ISOLATION": "none"], directory: directory
+        )
+        #expect(unconfined.status == nil && unconfined.output.contains("listening on"), "\(unconfined.output)")
     }
 }

@@ -77,6 +77,8 @@ struct ServerPoolTests {
             let status = try JSONValue(parsing: try await call(base, "GET", "/status").body)
             let details = status["components"]?["backends"]?["details"]
             #expect(details?["pythonMaxPoolSize"]?.intValue == 8 && details?["pythonCurrentPoolSize"]?.intValue == 0)
+            #expect(details?["pythonIsolation"]?.stringValue == "sandbox" && details?["pythonWorkerUser"]?.stringValue == "nobody")
+            #expect(details?["pythonNetwork"]?.stringValue == "host" && details?["pythonTreeLimits"] != nil)
 
             let publish = #"{"code": "import os, time\ntime.sleep(0.2)\npid = os.getpid()", "runtimeType": "Python", "outputParameterDefinitions": [{"name": "pid", "type": "integer"}]}"#
             #expect(try await call(base, "POST", "/services/p/1", body: publish, token: token).status == 201)

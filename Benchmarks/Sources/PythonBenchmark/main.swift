@@ -2,7 +2,9 @@
 //   - per-call overhead: calling a service through PythonRuntime vs calling the same Python function
 //     in a plain Python loop (both measured now, on this machine);
 //   - throughput of a CPU-bound service with 2 workers vs 1 (8 concurrent callers), at two call sizes;
-//   - cold start: the first call of a new version (start python3, load the service, run).
+//   - cold start: the first call of a new version (start python3, load the service, run);
+//   - confined (the default, bubblewrap) vs unconfined (`isolation: none`) workers: per-call
+//     overhead and cold start, each runtime prepared once beforehand as a server does at start.
 //
 // Usage: PythonBenchmark [--calls N] [--rounds R]
 
@@ -107,15 +109,42 @@ func throughput(workers: Int, calls: Int, work: Int) async throws -> Double {
     return rate
 }
 
-func coldStart(_ service: PythonService) async throws -> Double {
-    let runtime = PythonRuntime()
+nonisolated(unsafe) var coldVersion = 0
+
+/// The first call of a version `runtime` has never run: a new worker starts, loads it and answers.
+func coldStart(_ runtime: PythonRuntime, _ service: PythonService) async throws -> Double {
+    coldVersion += 1
+    var fresh = service
+    fresh.info.version = "cold\(coldVersion)"
     let clock = ContinuousClock()
     let started = clock.now
-    _ = try await runtime.run(service, inputs: service.info.inputs.first?.type == .dataFrame
+    _ = try await runtime.run(fresh, inputs: service.info.inputs.first?.type == .dataFrame
         ? ["d": .dataFrame(try DataFrame(["x": [1, 2]]))] : ["hp": 120, "wt": 2.8])
     let elapsed = seconds(clock.now - started)
-    await runtime.shutdown()
+    await runtime.evict(fresh.info.reference)
     return elapsed
+}
+
+/// The interpreter's real executable: a `PATH` shim (pyenv's is a shell script) would add its own
+/// start-up to every unconfined worker, while confined ones start the real executable.
+let realInterpreter: String = {
+    let process = Process()
+    let output = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import sys; print(sys.executable)"]
+    process.standardOutput = output
+    try! process.run()
+    process.waitUntilExit()
+    return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}()
+
+/// A runtime with workers confined or not, its sandbox prepared (as a server does before it listens).
+func makeRuntime(_ isolation: PythonIsolation) async throws -> PythonRuntime {
+    var configuration = PythonRuntime.Configuration(interpreter: realInterpreter)
+    configuration.isolation = isolation
+    let runtime = PythonRuntime(configuration: configuration)
+    print("\(isolation): \(try await runtime.checkConfinement())")
+    return runtime
 }
 
 let pandasService = PythonService(
@@ -123,38 +152,53 @@ let pandasService = PythonService(
     code: "n = len(d)", initCode: nil, namespace: [:], revision: "1"
 )
 
-let runtime = PythonRuntime()
+let runtime = try await makeRuntime(.sandbox)
+let plain = try await makeRuntime(.none)
 _ = try await perCall(runtime, 200)  // warm up: worker started and loaded
+_ = try await perCall(plain, 200)
 if onlyOverhead {  // a profiling aid
     print(String(format: "%.1f µs per call", try await perCall(runtime, calls) * 1e6))
     await runtime.shutdown()
     exit(0)
 }
-var direct: [Double] = [], ours: [Double] = [], one: [Double] = [], two: [Double] = [], cold: [Double] = [], coldPandas: [Double] = []
+var direct: [Double] = [], ours: [Double] = [], oursPlain: [Double] = [], one: [Double] = [], two: [Double] = []
+var cold: [Double] = [], coldPlain: [Double] = [], coldPandas: [Double] = [], coldPandasPlain: [Double] = []
 var oneLong: [Double] = [], twoLong: [Double] = []
 for round in 1...rounds {
     direct.append(try directPython(calls * 10))
     ours.append(try await perCall(runtime, calls))
+    oursPlain.append(try await perCall(plain, calls))
     one.append(try await throughput(workers: 1, calls: 200, work: 20_000))
     two.append(try await throughput(workers: 2, calls: 200, work: 20_000))
     oneLong.append(try await throughput(workers: 1, calls: 80, work: 100_000))
     twoLong.append(try await throughput(workers: 2, calls: 80, work: 100_000))
-    cold.append(try await coldStart(scalar))
-    coldPandas.append(try await coldStart(pandasService))
+    for _ in 0..<3 {  // interleaved, so load swings hit both alike
+        cold.append(try await coldStart(runtime, scalar))
+        coldPlain.append(try await coldStart(plain, scalar))
+        coldPandas.append(try await coldStart(runtime, pandasService))
+        coldPandasPlain.append(try await coldStart(plain, pandasService))
+    }
     FileHandle.standardError.write(Data("round \(round) done\n".utf8))
 }
 await runtime.shutdown()
+await plain.shutdown()
 
 let overhead = median(ours) - median(direct)
 print("Python runtime benchmark — \(calls) sequential calls; 200 (~1 ms) and 80 (~4 ms) CPU-bound calls with 8 callers; \(rounds) rounds, medians")
 print(String(format: "direct Python call of the function   %8.1f µs", median(direct) * 1e6))
-print(String(format: "call through PythonRuntime            %8.1f µs", median(ours) * 1e6))
-print(String(format: "added per call                        %8.1f µs   (target ≤ 300 µs)", overhead * 1e6))
+print(String(format: "call through PythonRuntime (confined) %8.1f µs", median(ours) * 1e6))
+print(String(format: "call through PythonRuntime (none)     %8.1f µs", median(oursPlain) * 1e6))
+print(String(format: "added per call (confined)             %8.1f µs   (target ≤ 300 µs)", overhead * 1e6))
+print(String(format: "  per call confined / none            %8.2f×      (target: unchanged within noise)", median(ours) / median(oursPlain)))
 print(String(format: "CPU-bound ~1 ms calls, 1 worker       %8.1f calls/s", median(one)))
 print(String(format: "CPU-bound ~1 ms calls, 2 workers      %8.1f calls/s", median(two)))
 print(String(format: "  2 workers / 1 worker                %8.2f×      (target ≥ 1.8×)", median(two) / median(one)))
 print(String(format: "CPU-bound ~4 ms calls, 1 worker       %8.1f calls/s", median(oneLong)))
 print(String(format: "CPU-bound ~4 ms calls, 2 workers      %8.1f calls/s", median(twoLong)))
 print(String(format: "  2 workers / 1 worker                %8.2f×      (target ≥ 1.8×)", median(twoLong) / median(oneLong)))
-print(String(format: "cold start, scalar service            %8.1f ms", median(cold) * 1e3))
-print(String(format: "cold start, pandas service            %8.1f ms", median(coldPandas) * 1e3))
+print(String(format: "cold start, scalar service, confined  %8.1f ms", median(cold) * 1e3))
+print(String(format: "cold start, scalar service, none      %8.1f ms", median(coldPlain) * 1e3))
+print(String(format: "  confined − none                     %+8.1f ms   (target ≤ +50 ms)", (median(cold) - median(coldPlain)) * 1e3))
+print(String(format: "cold start, pandas service, confined  %8.1f ms", median(coldPandas) * 1e3))
+print(String(format: "cold start, pandas service, none      %8.1f ms", median(coldPandasPlain) * 1e3))
+print(String(format: "  confined − none                     %+8.1f ms   (target ≤ +50 ms)", (median(coldPandas) - median(coldPandasPlain)) * 1e3))

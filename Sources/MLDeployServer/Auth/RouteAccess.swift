@@ -138,9 +138,13 @@ struct AuthorizationMiddleware: RouterMiddleware {
         }
         let limit = Self.uploadRoutes.contains(endpoint) ? self.maximumUploadSize : self.maximumJSONBodySize
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
-            throw ServerError(
+            var error = ServerError(
                 .contentTooLarge, "The request body declares \(declared) bytes, larger than the \(limit) bytes \(method) \(endpoint) takes.", exceptionType: "request-too-large"
             )
+            // Never read a body refused for its size: stop reading and close after the answer.
+            error.closesConnection = true
+            context.channel.close(mode: .input, promise: nil)
+            throw error
         }
         return try await next(request, context)
     }

@@ -286,7 +286,7 @@ actor PythonPool {
         Task.detached {
             await worker.waitUntilExited()
             for file in files { try? FileManager.default.removeItem(at: file) }
-            if let cgroup { PythonSandbox.removeCgroup(cgroup) }
+            if let cgroup { await PythonSandbox.removeCgroup(cgroup) }
         }
     }
 
@@ -296,10 +296,12 @@ actor PythonPool {
         let script = try self.installScript()
         let configuration = self.configuration
         // The worker script sets these per-process limits before it reads any code.
-        func limits(processes: Bool) -> [String] {
+        // `processes` is RLIMIT_NPROC (0: none), which counts every process of the worker's real
+        // user, not of one tree.
+        func limits(processes: Int) -> [String] {
             [
                 String(configuration.memoryLimit ?? 0), String(configuration.maximumOpenFiles), String(configuration.maximumFileSize),
-                String(processes ? configuration.maximumProcesses : 0),
+                String(processes),
             ]
         }
         guard configuration.isolation == .sandbox else {
@@ -311,28 +313,37 @@ actor PythonPool {
             ]
             for (key, value) in configuration.environment { environment[Environment.Key(stringLiteral: key)] = value }
             return WorkerLaunch(
-                executable: configuration.interpreter, arguments: ["-u", script] + limits(processes: false), environment: .inherit.updating(environment),
+                executable: configuration.interpreter, arguments: ["-u", script] + limits(processes: 0), environment: .inherit.updating(environment),
                 workdir: workdir.path, capture: capture.path, hostFiles: [workdir, capture], cgroup: nil, confined: false
             )
         }
-        if self.sandbox == nil { self.sandbox = Task { try await PythonSandbox.prepare(configuration) } }
-        let sandbox: PythonSandbox
-        do {
-            sandbox = try await self.sandbox!.value
-        } catch {
-            self.sandbox = nil  // try again next time (bubblewrap may be installed meanwhile)
-            throw error
-        }
+        let sandbox = try await self.preparedSandbox()
         let cgroup = sandbox.makeCgroup(name: self.directory.lastPathComponent + "-w\(id < 0 ? "check" : String(id))", memoryLimit: configuration.memoryLimit, maximumProcesses: configuration.maximumProcesses)
-        // Without a cgroup, the processes of the worker's user are capped instead (a coarser bound).
+        // Without a cgroup, the processes of the worker's user are capped instead: a coarser bound,
+        // shared by all workers (and, for a server that is not root, by the server's own user).
+        let userProcesses = configuration.maximumProcesses * configuration.maximumWorkers + (getuid() == 0 ? 0 : 512)
         let command = sandbox.command(
-            script: script, interpreterArguments: ["-u", PythonSandbox.scriptPath] + limits(processes: cgroup == nil), cgroup: cgroup,
+            script: script, interpreterArguments: ["-u", PythonSandbox.scriptPath] + limits(processes: cgroup == nil ? userProcesses : 0), cgroup: cgroup,
             extraEnvironment: configuration.environment
         )
         return WorkerLaunch(
             executable: command.executable, arguments: command.arguments, environment: .custom(command.environment),
             workdir: PythonSandbox.workdir, capture: PythonSandbox.capture, hostFiles: [], cgroup: cgroup, confined: true
         )
+    }
+
+    /// The sandbox, prepared once (a failure is not kept: bubblewrap may be installed meanwhile).
+    func preparedSandbox() async throws -> PythonSandbox {
+        if let sandbox = self.sandbox { return try await sandbox.value }
+        let configuration = self.configuration
+        let task = Task { try await PythonSandbox.prepare(configuration) }
+        self.sandbox = task
+        do {
+            return try await task.value
+        } catch {
+            self.sandbox = nil
+            throw error
+        }
     }
 
     private func startWorker(for service: PythonService) async throws -> PythonWorker {
@@ -344,7 +355,7 @@ actor PythonPool {
             worker = try await PythonWorker.start(id: id, launch: launch, configuration: self.configuration)
         } catch {
             for file in launch.hostFiles { try? FileManager.default.removeItem(at: file) }
-            if let cgroup = launch.cgroup { PythonSandbox.removeCgroup(cgroup) }
+            if let cgroup = launch.cgroup { await PythonSandbox.removeCgroup(cgroup) }
             throw error
         }
         let answer: WorkerFrame

@@ -17,8 +17,11 @@ import MLDeploy
 ///   ``MLDeploy/MLDeployError/Code/timeout``; a worker that dies (`os._exit`, a segfault, out of memory)
 ///   fails its call with ``MLDeploy/MLDeployError/Code/workerCrashed`` and the exit reason. Either way the
 ///   pool replaces the worker; the host process is never affected.
-/// - Workers run with the host user's rights inside time and memory limits. **This is not a
-///   sandbox**: service code can read and write whatever the host user can.
+/// - Workers run confined by default (``Configuration/isolation``, ``PythonIsolation``): under
+///   bubblewrap as an unprivileged user, seeing only read-only system and Python directories and a
+///   bounded scratch directory of their own, with a cleared environment, their own PID namespace and
+///   a cgroup bounding their whole process tree. With ``PythonIsolation/none`` they run with this
+///   process's user, files and environment.
 public final class PythonRuntime: Sendable {
     /// How workers are started, pooled and limited.
     public struct Configuration: Sendable, Hashable {

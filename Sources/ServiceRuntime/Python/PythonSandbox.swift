@@ -2,6 +2,7 @@ import Foundation
 import MLDeploy
 import Subprocess
 import SystemPackage
+import Synchronization
 
 /// How a Python worker — which runs code any Contributor published — is confined.
 ///
@@ -105,12 +106,28 @@ struct PythonSandbox: Sendable {
     /// - Throws: ``MLDeploy/MLDeployError/Code/pythonRuntimeUnavailable`` saying what is missing and
     ///   how to proceed (install bubblewrap, or choose `runtime.isolation: none` knowingly).
     static func prepare(_ configuration: PythonRuntime.Configuration) async throws -> PythonSandbox {
+        // Runtimes of one process with the same settings share a proven sandbox (a process serving
+        // several backends, a test run) instead of probing the interpreter again.
+        let key = [configuration.interpreter, configuration.sandboxUser, configuration.network.description, String(configuration.scratchSize), configuration.environment["PYTHONPATH"] ?? ""]
+        if let proven = Self.proven.withLock({ $0[key] }) { return proven }
+        let sandbox = try await Self.probe(configuration)
+        Self.proven.withLock { $0[key] = sandbox }
+        return sandbox
+    }
+
+    /// Sandboxes proven in this process, by the settings they were made from.
+    private static let proven = Mutex<[[String]: PythonSandbox]>([:])
+
+    private static func probe(_ configuration: PythonRuntime.Configuration) async throws -> PythonSandbox {
         func unavailable(_ why: String) -> MLDeployError {
             MLDeployError(
                 code: .pythonRuntimeUnavailable,
                 message: "Python workers cannot be confined: \(why). Install bubblewrap (Debian: apt-get install bubblewrap), or run them unconfined with runtime.isolation: none (MLDEPLOY_RUNTIME_ISOLATION=none) — they then run as this process's user, with its files and environment."
             )
         }
+        #if !os(Linux)
+        throw unavailable("workers can be confined only on Linux (bubblewrap needs Linux namespaces)")
+        #endif
         guard let bwrap = Self.find("bwrap") else { throw unavailable("bwrap is not installed") }
         guard let setpriv = Self.find("setpriv") else { throw unavailable("setpriv (util-linux) is not installed") }
         guard let entry = getpwnam(configuration.sandboxUser) else { throw unavailable("there is no user '\(configuration.sandboxUser)' (runtime.user)") }
@@ -267,18 +284,23 @@ struct PythonSandbox: Sendable {
             try String(maximumProcesses).write(toFile: group.pids + "/pids.max", atomically: false, encoding: .utf8)
             return group
         } catch {
-            Self.removeCgroup(group)
+            Task { await Self.removeCgroup(group) }
             return nil
         }
     }
 
-    /// Removes a worker's cgroups once its processes are gone (killing any that are left).
-    static func removeCgroup(_ group: WorkerCgroup) {
+    /// Removes a worker's cgroups once its processes are gone, killing any that are left. A group
+    /// stays busy until the kernel has reaped its last process, so removal is retried for a while
+    /// (sleeping, not blocking a thread).
+    static func removeCgroup(_ group: WorkerCgroup) async {
         for directory in [group.pids, group.memory] {
-            if let procs = try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8) {
-                for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) { Foundation.kill(pid, SIGKILL) }
+            for _ in 0..<100 {
+                if let procs = try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8) {
+                    for pid in procs.split(separator: "\n").compactMap({ pid_t($0) }) { Foundation.kill(pid, SIGKILL) }
+                }
+                guard rmdir(directory) != 0, errno == EBUSY else { break }
+                try? await Task.sleep(for: .milliseconds(50))
             }
-            for _ in 0..<50 where rmdir(directory) != 0 && errno == EBUSY { usleep(20_000) }
         }
     }
 
