@@ -32,7 +32,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Reads output lines until one satisfies `match`; fails after `timeout`.
-    public func waitForLine(timeout: Duration = .seconds(10), _ match: @escaping @Sendable (String) -> Bool) async throws -> String {
+    public func waitForLine(timeout: Duration = .seconds(30), _ match: @escaping @Sendable (String) -> Bool) async throws -> String {
         let handle = self.output.fileHandleForReading
         let name = self.name
         return try await withCheckedThrowingContinuation { continuation in

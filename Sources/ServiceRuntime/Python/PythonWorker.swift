@@ -212,62 +212,80 @@ final class PythonWorker: Sendable {
     ) async {
         var readySent = false
         do {
-            let result = try await Subprocess.run(
-                launch.executable.contains("/") ? .path(FilePath(launch.executable)) : .name(launch.executable),
-                arguments: Arguments(launch.arguments),
-                environment: launch.environment,
-                input: .inputWriter,
-                output: .sequence,
-                error: .sequence
-            ) { execution in
-                let pid = execution.processIdentifier.value
-                shared.state.withLock { $0.processID = pid }
-                // The worker keeps its original stderr open until it exits, so the end of this
-                // stream is the process's end: stop waiting for exchanges then.
-                async let stderrTail: Void = {
-                    do {
-                        for try await chunk in execution.standardError {
-                            let bytes = chunk.withUnsafeBytes { Array($0) }
+            // The runtime's own pipes (see ``WorkerPipe`` for why): the worker's ends go to the
+            // process at spawn and are closed there; the host's are read and written off the pool.
+            let input = try WorkerPipe.make(hostWrites: true)
+            let output = try WorkerPipe.make(hostWrites: false)
+            let errors = try WorkerPipe.make(hostWrites: false)
+            let writer = PipeWriter(input.host)
+            defer { writer.close() }
+            let result: ExecutionResult<Void, FileDescriptorOutput, FileDescriptorOutput>
+            var reading = false  // once the readers run, they close the host's read ends
+            do {
+                result = try await Subprocess.run(
+                    launch.executable.contains("/") ? .path(FilePath(launch.executable)) : .name(launch.executable),
+                    arguments: Arguments(launch.arguments),
+                    environment: launch.environment,
+                    input: .fileDescriptor(FileDescriptor(rawValue: input.worker), closeAfterSpawningProcess: true),
+                    output: .fileDescriptor(FileDescriptor(rawValue: output.worker), closeAfterSpawningProcess: true),
+                    error: .fileDescriptor(FileDescriptor(rawValue: errors.worker), closeAfterSpawningProcess: true)
+                ) { execution in
+                    shared.state.withLock { $0.processID = execution.processIdentifier.value }
+                    reading = true
+                    // The readers start once the worker holds its ends, so end of file means the
+                    // worker's processes are gone.
+                    let standardOutput = PipeReader.chunks(of: output.host, name: "mldeploy-worker-stdout")
+                    let standardError = PipeReader.chunks(of: errors.host, name: "mldeploy-worker-stderr")
+                    // The worker keeps its original stderr open until it exits, so the end of this
+                    // stream is the process's end: stop waiting for exchanges then.
+                    async let stderrTail: Void = {
+                        for await bytes in standardError {
                             shared.state.withLock { state in
                                 state.stderrTail.append(contentsOf: bytes)
                                 if state.stderrTail.count > 8192 { state.stderrTail.removeFirst(state.stderrTail.count - 8192) }
                             }
                         }
                         shared.close()  // end of file: the process is gone
-                    } catch {
-                        // A read error says nothing about the process: a live worker must not be
-                        // refused for it. If the process does die, the next exchange fails writing
-                        // to it, and the worker is replaced.
+                    }()
+                    var frames = WorkerFrameReader()
+                    var chunks = standardOutput.makeAsyncIterator()
+                    func nextFrame() async throws -> WorkerFrame? {
+                        while true {
+                            if let frame = try frames.next() { return frame }
+                            guard let chunk = await chunks.next() else { return nil }
+                            chunk.withUnsafeBytes { frames.append($0) }
+                        }
                     }
-                }()
-                var frames = WorkerFrameReader()
-                var output = execution.standardOutput.makeAsyncIterator()
-                func nextFrame() async throws -> WorkerFrame? {
-                    while true {
-                        if let frame = try frames.next() { return frame }
-                        guard let chunk = try await output.next() else { return nil }
-                        chunk.withUnsafeBytes { frames.append($0) }
+                    guard let hello = try await nextFrame() else { _ = await stderrTail; return }
+                    readySent = true
+                    ready.yield(.success(hello))
+                    while let exchange = await shared.next() {
+                        shared.state.withLock { $0.inFlight = exchange }
+                        do {
+                            try await writer.write(try exchange.frame.encoded())
+                        } catch let error as MLDeployError where error.code == .workerCrashed {
+                            break  // the process is gone: the exit reason fails the exchange below
+                        }
+                        guard let answer = try await nextFrame() else { break }
+                        shared.state.withLock { state in
+                            state.inFlight = nil
+                            state.answeredSerial = exchange.serial
+                        }
+                        exchange.continuation.resume(returning: answer)
                     }
+                    writer.close()
+                    // Read stdout to its end (the worker exits on end of input), so the process is
+                    // gone before `run` waits for it.
+                    while await chunks.next() != nil {}
+                    _ = await stderrTail
                 }
-                guard let hello = try await nextFrame() else { _ = await stderrTail; return }
-                readySent = true
-                ready.yield(.success(hello))
-                while let exchange = await shared.next() {
-                    shared.state.withLock { $0.inFlight = exchange }
-                    let bytes = try exchange.frame.encoded()
-                    _ = try await execution.standardInputWriter.write(bytes)
-                    guard let answer = try await nextFrame() else { break }
-                    shared.state.withLock { state in
-                        state.inFlight = nil
-                        state.answeredSerial = exchange.serial
-                    }
-                    exchange.continuation.resume(returning: answer)
+            } catch {
+                // Not spawned: the host's read ends are closed here (the worker's, by the spawner).
+                if !reading {
+                    close(output.host)
+                    close(errors.host)
                 }
-                try? await execution.standardInputWriter.finish()
-                // Read stdout to its end (the worker exits on end of input), so every stream of this
-                // process is finished before `run` closes its descriptors.
-                while (try? await output.next()) != nil {}
-                _ = await stderrTail
+                throw error
             }
             Self.finish(shared: shared, ready: ready, readySent: readySent, configuration: configuration, reason: Self.describe(result.terminationStatus, confined: launch.confined))
         } catch {
