@@ -64,6 +64,14 @@ public struct ConfigurationKey: Sendable, Hashable {
         ConfigurationKey("server.port", env: "MLDEPLOY_PORT", form: "a port number from 0 to 65535"),
         ConfigurationKey("server.data_dir", env: "MLDEPLOY_DATA_DIR", form: "a directory path"),
         ConfigurationKey("server.backend", env: "MLDEPLOY_BACKEND", form: "a backend name or URI for the server to serve"),
+        ConfigurationKey("server.max_json_mb", form: "a whole number of megabytes a JSON request body may have"),
+        ConfigurationKey("server.max_upload_mb", form: "a whole number of megabytes an upload (workspace object, model) may have"),
+        ConfigurationKey("server.idle_timeout", form: seconds),
+        ConfigurationKey("server.body_timeout", form: seconds),
+        ConfigurationKey("server.max_connections", form: count),
+        ConfigurationKey("server.max_sessions", form: "a whole number of at least 1: sessions one user may have open"),
+        ConfigurationKey("server.user_quota_mb", form: "a whole number of megabytes one user's sessions and snapshots may hold"),
+        ConfigurationKey("server.max_calls_per_user", form: "a whole number of at least 1: calls one user may have in flight"),
     ]
 
     /// The key named `name`.

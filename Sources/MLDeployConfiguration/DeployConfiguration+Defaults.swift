@@ -39,6 +39,14 @@ extension DeployConfiguration {
         case "server.port": return String(defaults.server.port)
         case "server.data_dir": return defaults.server.dataDirectory
         case "server.backend": return "file:<server.data_dir>/services"
+        case "server.max_json_mb": return String(defaults.server.maximumJSONBodySize >> 20)
+        case "server.max_upload_mb": return String(defaults.server.maximumUploadSize >> 20)
+        case "server.idle_timeout": return seconds(defaults.server.idleTimeout)
+        case "server.body_timeout": return seconds(defaults.server.bodyReadTimeout)
+        case "server.max_connections": return String(defaults.server.maximumConnections)
+        case "server.max_sessions": return String(defaults.server.maximumSessionsPerUser)
+        case "server.user_quota_mb": return String(defaults.server.userStorageQuota >> 20)
+        case "server.max_calls_per_user": return String(defaults.server.maximumCallsPerUser)
         default: return nil
         }
     }

@@ -148,6 +148,15 @@ extension DeployConfiguration {
         if let port = try sources.parsed("server.port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.port = port }
         if let directory = try text("server.data_dir") { self.server.dataDirectory = directory }
         self.server.backend = try text("server.backend")
+        let megabytes: (String) throws -> Int? = { key in try sources.parsed(key) { Int($0).flatMap { (1...(1 << 30)).contains($0) ? $0 << 20 : nil } } }
+        if let bytes = try megabytes("server.max_json_mb") { self.server.maximumJSONBodySize = bytes }
+        if let bytes = try megabytes("server.max_upload_mb") { self.server.maximumUploadSize = bytes }
+        if let value = try seconds("server.idle_timeout") { self.server.idleTimeout = value }
+        if let value = try seconds("server.body_timeout") { self.server.bodyReadTimeout = value }
+        if let value = try count("server.max_connections") { self.server.maximumConnections = value }
+        if let value = try count("server.max_sessions") { self.server.maximumSessionsPerUser = value }
+        if let bytes = try megabytes("server.user_quota_mb") { self.server.userStorageQuota = bytes }
+        if let value = try count("server.max_calls_per_user") { self.server.maximumCallsPerUser = value }
     }
 
     /// The Python runtime settings that differ from the defaults, as the target options local

@@ -65,7 +65,23 @@ public struct DeployConfiguration: Sendable {
         public var dataDirectory = "./mldeploy-data"
         /// The backend served, or `nil` for a filesystem store in the data directory.
         public var backend: String?
-        /// Default settings.
+        /// The largest JSON request body (bytes); `server.max_json_mb`.
+        public var maximumJSONBodySize = 16 << 20
+        /// The largest upload (bytes); `server.max_upload_mb`.
+        public var maximumUploadSize = 1 << 30
+        /// How long a connection may idle (or take to send its headers); `server.idle_timeout`.
+        public var idleTimeout = Duration.seconds(30)
+        /// How long a body may take, plus 1 s per 16 KiB received; `server.body_timeout`.
+        public var bodyReadTimeout = Duration.seconds(30)
+        /// Connections served at once; `server.max_connections`.
+        public var maximumConnections = 512
+        /// Sessions one user may have open; `server.max_sessions`.
+        public var maximumSessionsPerUser = 16
+        /// Bytes one user's sessions and snapshots may hold; `server.user_quota_mb`.
+        public var userStorageQuota = 2 << 30
+        /// Calls one user may have in flight; `server.max_calls_per_user`.
+        public var maximumCallsPerUser = 64
+        /// Default settings (the same as `MLDeployServer`'s `ServerConfiguration()`).
         public init() {}
     }
 

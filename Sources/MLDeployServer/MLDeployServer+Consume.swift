@@ -13,23 +13,30 @@ extension MLDeployServer {
             let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
             let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
             return try await self.answering {
-                let service = try await self.client.getService(name, version: version)
-                let inputs = try Self.inputs(body, for: service.info)
-                do {
-                    return try Response.json(try await service.consume(inputs).webServiceResultJSON())
-                } catch let error as MLDeployError where error.code == .cancelled && !Task.isCancelled {
-                    // Not the caller's cancellation: the version's workers were stopped under the call.
-                    guard try await self.client.listServices(name, version: version).isEmpty == false else {
-                        throw MLDeployError.notFound("\(name)/\(version) was deleted while it was being called.")
-                    }
-                    throw ServerError.retryAfter(
-                        .serviceUnavailable, "\(name)/\(version) was redeployed while it was being called; call it again.", seconds: 0, exceptionType: "cancelled"
-                    )
+                try await self.calls.run(for: context.user ?? "") {
+                    try await self.consume(name, version: version, body: body)
                 }
             }
         }
         router.get("/api/:name/:version/swagger.json") { _, context -> Response in
             try await self.answering { try Response.json(try await self.service(context).swagger()) }
+        }
+    }
+
+    /// One consume call of `name`/`version` with `body`'s inputs.
+    private func consume(_ name: String, version: String, body: JSONValue) async throws -> Response {
+        let service = try await self.client.getService(name, version: version)
+        let inputs = try Self.inputs(body, for: service.info)
+        do {
+            return try Response.json(try await service.consume(inputs).webServiceResultJSON())
+        } catch let error as MLDeployError where error.code == .cancelled && !Task.isCancelled {
+            // Not the caller's cancellation: the version's workers were stopped under the call.
+            guard try await self.client.listServices(name, version: version).isEmpty == false else {
+                throw MLDeployError.notFound("\(name)/\(version) was deleted while it was being called.")
+            }
+            throw ServerError.retryAfter(
+                .serviceUnavailable, "\(name)/\(version) was redeployed while it was being called; call it again.", seconds: 0, exceptionType: "cancelled"
+            )
         }
     }
 

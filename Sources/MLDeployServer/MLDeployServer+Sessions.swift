@@ -22,7 +22,7 @@ extension MLDeployServer {
             }
             return try await self.answering {
                 let snapshot = try body["snapshotId"]?.stringValue.map { try sessions.snapshot($0, user: user, isOwner: isOwner) }
-                let id = sessions.createSession(owner: user, name: body["name"]?.stringValue, runtimeType: runtime, from: snapshot)
+                let id = try sessions.createSession(owner: user, name: body["name"]?.stringValue, runtimeType: runtime, from: snapshot)
                 return try Response.json(["sessionId": .string(id)], status: .created)
             }
         }
@@ -90,12 +90,14 @@ extension MLDeployServer {
                 let workspace = try sessions.beginExecution(session: id, user: user, isOwner: isOwner)
                 let outcome: PythonExecution
                 do {
-                    outcome = try await python.execute(code: code, workspace: workspace, inputs: inputs, outputs: outputs)
+                    outcome = try await self.calls.run(for: user) {
+                        try await python.execute(code: code, workspace: workspace, inputs: inputs, outputs: outputs)
+                    }
                 } catch {
-                    sessions.endExecution(session: id, code: code, outcome: nil)
+                    try sessions.endExecution(session: id, code: code, outcome: nil)
                     throw error
                 }
-                sessions.endExecution(session: id, code: code, outcome: outcome)
+                try sessions.endExecution(session: id, code: code, outcome: outcome)
                 return try Response.json([
                     "success": .bool(outcome.succeeded), "errorMessage": .string(outcome.errorMessage),
                     "outputParameters": .array(outcome.outputs.map { ["name": .string($0.name), "value": $0.value] }),

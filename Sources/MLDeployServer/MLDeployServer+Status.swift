@@ -18,8 +18,9 @@ extension MLDeployServer {
                 details["pythonInterpreter"] = .string(status.interpreter)
                 details["pythonMaxPoolSize"] = .integer(status.maximumWorkers)
                 details["pythonCurrentPoolSize"] = .integer(status.workers)
-                details["pythonActiveShellCount"] = .integer(status.versions.reduce(0) { $0 + $1.busy })
-                details["pythonQueuedCallCount"] = .integer(status.versions.reduce(0) { $0 + $1.queued })
+                details["pythonActiveShellCount"] = .integer(status.versions.reduce(0) { $0 + $1.busy } + status.sessionRuns)
+                details["pythonQueuedCallCount"] = .integer(status.versions.reduce(0) { $0 + $1.queued } + status.sessionRunsQueued)
+                details["pythonSessionRunCount"] = .integer(status.sessionRuns)
                 details["pythonCanOpenShell"] = .string(status.workers < status.maximumWorkers ? "True" : "False")
                 // Checked before the server started listening, so this is the kept answer.
                 if let confinement = try? await python.checkConfinement() {

@@ -25,7 +25,9 @@ public final class MLDeployServer: Sendable {
     public let users: UserStore
     /// The access and refresh tokens.
     public let tokens: TokenService
-    let sessions = SessionStore()
+    let sessions: SessionStore
+    /// Each user's calls in flight, bounded by ``ServerConfiguration/maximumCallsPerUser``.
+    let calls: CallLimiter
     /// Who started each batch execution this server started, by execution id: an execution
     /// belongs to its starter (Owners reach all).
     let batchOwners = Mutex<[String: String]>([:])
@@ -48,6 +50,8 @@ public final class MLDeployServer: Sendable {
         self.users = try UserStore(directory: configuration.dataDirectory)
         self.tokens = try TokenService(directory: configuration.dataDirectory, accessLifetime: configuration.accessTokenLifetime, refreshLifetime: configuration.refreshTokenLifetime)
         self.client = client
+        self.sessions = SessionStore(maximumSessions: configuration.maximumSessionsPerUser, storageQuota: configuration.userStorageQuota)
+        self.calls = CallLimiter(maximum: configuration.maximumCallsPerUser)
         self.configuration = configuration
         self.logger = logger
     }
@@ -102,9 +106,13 @@ public final class MLDeployServer: Sendable {
         // Published code must not run with this server's rights by accident.
         _ = try await self.checkConfinement()
         let idle = self.configuration.idleTimeout.components
+        let (bodyTimeout, bodyRate) = (self.configuration.bodyReadTimeout, self.configuration.minimumBodyRate)
         let application = Application(
             router: self.makeRouter(),
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [RequestBodyDeadline(timeout: bodyTimeout, minimumRate: bodyRate)],
+                idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
+            )),
             configuration: .init(
                 address: .hostname(self.configuration.host, port: self.configuration.port), serverName: "mldeploy",
                 availableConnectionsDelegate: MaximumAvailableConnections(self.configuration.maximumConnections)

@@ -34,7 +34,7 @@ extension Request {
         do {
             return try await self.collectBody(upTo: limit)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw ServerError(.contentTooLarge, "The request body is larger than this server accepts (\(limit) bytes).", exceptionType: "body-too-large")
+            throw ServerError(.contentTooLarge, "The request body is larger than this server accepts (\(limit) bytes).", exceptionType: "request-too-large")
         }
     }
 }

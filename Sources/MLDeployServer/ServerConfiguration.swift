@@ -18,11 +18,31 @@ public struct ServerConfiguration: Sendable {
     /// never finishes sending its headers — before the server closes it. Slow or idle clients
     /// otherwise hold a socket each until the process runs out of file descriptors.
     public var idleTimeout = Duration.seconds(30)
+    /// How long a request body may take to arrive, from its request's head, before the server
+    /// closes the connection — extended by one second for every ``minimumBodyRate`` bytes
+    /// received, so slow honest uploads finish while a client trickling a byte at a time cannot
+    /// hold a connection and a handler forever.
+    public var bodyReadTimeout = Duration.seconds(30)
+    /// The slowest upload rate (bytes per second) that keeps extending ``bodyReadTimeout``.
+    public var minimumBodyRate = 16 << 10
     /// The most connections served at once; beyond it, new connections wait in the kernel's
     /// backlog until one closes (keep it below the process's open-file limit).
     public var maximumConnections = 512
+    /// The most authoring sessions one user may have open at once (snapshots: four times as many).
+    /// Sessions live in the server's memory; past the limit `POST /sessions` answers 429
+    /// `quota-exceeded` until the user closes one.
+    public var maximumSessionsPerUser = 16
+    /// The bytes one user's session workspaces and snapshots may hold in the server's memory
+    /// together; an upload, a run or a snapshot that would go past it is refused with 413
+    /// `quota-exceeded`, and nothing of it is kept.
+    public var userStorageQuota = 2 << 30
+    /// The most calls (consume, session runs) one user may have in flight at once;
+    /// past it the server answers 429 `quota-exceeded` with `Retry-After: 1`, so one user's flood
+    /// cannot take every connection and queue place from the others.
+    public var maximumCallsPerUser = 64
 
     /// The defaults: `127.0.0.1:12800`, data in `./mldeploy-data`, 1 h access and 14-day refresh
-    /// tokens, 16 MiB JSON bodies, 1 GiB uploads, 30 s idle timeout, 512 connections.
+    /// tokens, 16 MiB JSON bodies, 1 GiB uploads, 30 s idle timeout, bodies within 30 s plus 1 s per 16 KiB,
+    /// 512 connections; per user 16 sessions, 2 GiB of workspaces and snapshots, 64 calls at once.
     public init() {}
 }

@@ -37,6 +37,9 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
         case .overloaded:
             self.init(.serviceUnavailable, error.message, exceptionType: error.code.rawValue, detail: nil)
             self.retryAfter = 1
+        case .quotaExceeded:
+            self.init(.tooManyRequests, error.message, exceptionType: error.code.rawValue, detail: nil)
+            self.retryAfter = 1
         case .storageFailure, .incompatibleStore:
             self.init(
                 Self.status(for: error.code), "The server could not read or write its store; its log has the details. Try again later.",

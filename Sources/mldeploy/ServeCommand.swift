@@ -56,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.host = loaded.server.host
             configuration.port = loaded.server.port
             configuration.dataDirectory = loaded.server.dataDirectory
+            configuration.apply(limitsOf: loaded.server)
             let target = DeployTarget(loaded.server.backend ?? "file:" + configuration.dataDirectory + "/services").addingOptions(loaded.pythonOptions)
             // Nothing is created — no data directory, no user, no store — until the backend is known
             // and the address is free.

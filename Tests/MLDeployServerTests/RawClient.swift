@@ -23,25 +23,68 @@ enum RawClient {
         }
     }
 
-    private static func blockingExchange(port: Int, request: String, hangUp: HangUp?) -> String? {
+    /// Sends `head` on a new connection, then one body byte every `interval`, until the server
+    /// closes the connection or `limit` passes. Returns how long the server let it trickle, or `nil`
+    /// when it never closed it (or the connection failed).
+    static func trickle(port: Int, head: String, every interval: Duration, limit: Duration) async -> Duration? {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: self.blockingTrickle(port: port, head: head, every: interval, limit: limit))
+            }
+        }
+    }
+
+    private static func blockingTrickle(port: Int, head: String, every interval: Duration, limit: Duration) -> Duration? {
+        guard let descriptor = self.connect(port: port) else { return nil }
+        defer { close(descriptor) }
+        let clock = ContinuousClock(), started = clock.now
+        guard self.send(Array(head.utf8), on: descriptor) else { return nil }
+        let (seconds, attoseconds) = interval.components
+        let milliseconds = Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        while clock.now - started < limit {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, milliseconds) > 0 {
+                var byte: UInt8 = 0
+                if recv(descriptor, &byte, 1, Int32(MSG_PEEK)) <= 0 { return clock.now - started }
+                var sink = [UInt8](repeating: 0, count: 4096)
+                _ = recv(descriptor, &sink, sink.count, 0)
+            }
+            guard self.send([0x61], on: descriptor) else { return clock.now - started }
+        }
+        return nil
+    }
+
+    private static func connect(port: Int) -> Int32? {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { return nil }
-        let bytes = Array(request.utf8)
+        guard connected == 0 else {
+            close(descriptor)
+            return nil
+        }
+        return descriptor
+    }
+
+    private static func send(_ bytes: [UInt8], on descriptor: Int32) -> Bool {
         var written = 0
         while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard count > 0 else { return nil }
+            let count = bytes[written...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { return false }
             written += count
         }
+        return true
+    }
+
+    private static func blockingExchange(port: Int, request: String, hangUp: HangUp?) -> String? {
+        guard let descriptor = self.connect(port: port) else { return nil }
+        defer { close(descriptor) }
+        guard self.send(Array(request.utf8), on: descriptor) else { return nil }
         if case .after(let delay, let reset) = hangUp {
             let (seconds, attoseconds) = delay.components
             usleep(useconds_t(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))

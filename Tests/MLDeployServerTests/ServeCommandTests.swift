@@ -1,4 +1,5 @@
 import Foundation
+import MLDeploy
 import MLDeployTestSupport
 import Testing
 
@@ -83,5 +84,36 @@ struct ServeCommandTests {
             ["--port", "0", "--data-dir", "data"], environment: ["MLDEPLOY_RUNTIME_USER": "no-such-mldeploy-user", "MLDEPLOY_RUNTIME_ISOLATION": "none"], directory: directory
         )
         #expect(unconfined.status == nil && unconfined.output.contains("listening on"), "\(unconfined.output)")
+    }
+
+    @Test("the server's limits and quotas come from server.* settings: MLDEPLOY_SERVER_MAX_SESSIONS=1 allows one session per user")
+    func limits() async throws {
+        let directory = try self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "server:\n  max_upload_mb: 1\n  user_quota_mb: 1\n".write(to: directory.appendingPathComponent("mldeploy.yaml"), atomically: true, encoding: .utf8)
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
+        environment["MLDEPLOY_ADMIN_PASSWORD"] = "Pass123!"
+        environment["MLDEPLOY_SERVER_MAX_SESSIONS"] = "1"
+        let port = try freePort()
+        let server = try ChildProcess(
+            PythonSDKInteropTests.executable, ["serve", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path, "--config", directory.appendingPathComponent("mldeploy.yaml").path],
+            name: "mldeploy serve", environment: environment
+        )
+        defer { server.stop() }
+        _ = try await server.waitForLine { $0.contains("listening on") }
+        let base = URL(string: "http://127.0.0.1:\(port)")!
+        let login = try await call(base, "POST", "/login", body: #"{"username": "admin", "password": "Pass123!"}"#)
+        let token = try #require(try JSONValue(parsing: login.body)["access_token"]?.stringValue)
+        let first = try await call(base, "POST", "/sessions", body: #"{"runtimeType": "Python"}"#, token: token)
+        let session = try #require(try JSONValue(parsing: first.body)["sessionId"]?.stringValue)
+        let second = try await call(base, "POST", "/sessions", body: #"{"runtimeType": "Python"}"#, token: token)
+        #expect(second.status == 429 && second.body.contains("quota-exceeded"), "\(second.body)")
+        // server.max_upload_mb: 1 — a 2 MiB upload is refused for its size.
+        let upload = try await call(base, "POST", "/sessions/\(session)/workspace/big", bytes: Data(count: 2 << 20), token: token)
+        #expect(upload.status == 413 && upload.body.contains("request-too-large") && upload.body.contains("1048576"), "\(upload.body)")
+        // server.user_quota_mb: 1 — two 600 KiB objects do not both fit.
+        #expect(try await call(base, "POST", "/sessions/\(session)/workspace/a", bytes: Data(count: 600 << 10), token: token).status == 200)
+        let over = try await call(base, "POST", "/sessions/\(session)/workspace/b", bytes: Data(count: 600 << 10), token: token)
+        #expect(over.status == 413 && over.body.contains("quota-exceeded"), "\(over.body)")
     }
 }

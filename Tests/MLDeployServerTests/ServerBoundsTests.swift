@@ -74,6 +74,22 @@ struct ServerBoundsTests {
         }
     }
 
+    @Test("a body trickled a byte at a time is cut off at the body deadline, though each byte resets the idle timeout", .timeLimit(.minutes(1)))
+    func slowBody() async throws {
+        try await withServer(configure: {
+            $0.idleTimeout = .seconds(120)
+            $0.bodyReadTimeout = .seconds(2)
+        }) { server in
+            let token = try await server.token("carol")
+            let port = try #require(server.base.port)
+            let head = "POST /sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+            let lasted = await RawClient.trickle(port: port, head: head, every: .milliseconds(200), limit: .seconds(20))
+            let closedAfter = try #require(lasted, "the server let a trickled body go on for 20 s")
+            #expect(closedAfter >= .seconds(2) && closedAfter < .seconds(10), "closed after \(closedAfter)")
+            #expect(try await call(server.base, "GET", "/status").status == 200)
+        }
+    }
+
     @Test("a Reader's PATCH of a realtime service is refused before its body is read or parsed")
     func authorizeBeforeBody() async throws {
         try await withServer { server in

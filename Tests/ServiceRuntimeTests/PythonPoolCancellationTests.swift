@@ -50,4 +50,22 @@ struct PythonPoolQueueTests {
             #expect(try await runtime.run(service, inputs: ["x": 0]).output("y") == 0, "and the version serves again")
         }
     }
+
+    @Test("session runs count against the Python workers' limit: past it they wait, bounded by the queue wait (overloaded)")
+    func sessionRunsCountAgainstPool() async throws {
+        try await withPythonRuntime({ $0.maximumWorkers = 1; $0.maximumQueueWait = .seconds(1) }) { runtime in
+            let slow = Task { try await runtime.execute(code: "import time\ntime.sleep(4)", workspace: [:]) }
+            // Wait until the first run holds the only place.
+            while await runtime.status().sessionRuns == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            let clock = ContinuousClock(), started = clock.now
+            await #expect { try await runtime.execute(code: "x = 1", workspace: [:]) } throws: { error in
+                (error as? MLDeployError)?.code == .overloaded
+            }
+            #expect(clock.now - started >= .milliseconds(900) && clock.now - started < .seconds(3))
+            #expect(try await slow.value.succeeded)
+            #expect(await runtime.status().sessionRuns == 0)
+            // With the place free again, a run goes through at once.
+            #expect(try await runtime.execute(code: "x = 1", workspace: [:]).succeeded)
+        }
+    }
 }

@@ -186,6 +186,19 @@ struct PythonRuntimeTests {
         }
     }
 
+    @Test("an artifact over the artifact limit fails the call (response-too-large) without being read")
+    func artifactLimit() async throws {
+        try await withPythonRuntime({ $0.maximumArtifactSize = 1 << 20 }) { runtime throws in
+            let service = pythonService(
+                code: "open('big.bin', 'wb').write(bytes(x))", inputs: [.init(name: "x", type: .integer)], artifacts: ["big.bin"]
+            )
+            #expect(try await runtime.run(service, inputs: ["x": .integer(1 << 20)]).artifactNames == ["big.bin"], "at the limit: returned")
+            await #expect { try await runtime.run(service, inputs: ["x": .integer((1 << 20) + 1)]) } throws: { error in
+                (error as? MLDeployError)?.code == .responseTooLarge && "\(error)".contains("runtime.artifact_limit_mb")
+            }
+        }
+    }
+
     @Test("captures print, stderr and C-level output as console output")
     func console() async throws {
         try await withPythonRuntime { runtime throws in

@@ -143,6 +143,10 @@ extension MLDeployError {
         /// Every worker that could run the call was busy for longer than the runtime lets a call wait
         /// for one. Nothing ran; try again later (a server answers 503 with `Retry-After`).
         public static let overloaded = Code("overloaded")
+        /// A user's share of a server is used up: the bytes their sessions and snapshots may hold
+        /// (a server answers 413), or the sessions or calls they may have at once (429). Nothing
+        /// of the refused request was kept; free some, or wait for calls in flight to finish.
+        public static let quotaExceeded = Code("quota-exceeded")
         /// TLS failed: the server's certificate did not verify, the handshake failed, a client
         /// certificate was refused or could not be loaded.
         public static let tlsFailure = Code("tls-failure")

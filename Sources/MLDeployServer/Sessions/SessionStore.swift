@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import MLDeploy
 import ServiceRuntime
 import Synchronization
@@ -10,7 +11,9 @@ import Synchronization
 ///
 /// Sessions and snapshots live in the server's memory, owned by the user who made them; only their
 /// owner (or an Owner) can use them. They are scratch space: a restart forgets them, as a published
-/// service never depends on them.
+/// service never depends on them. Because they hold memory, each user has a quota: a number of
+/// sessions and snapshots, and a number of bytes across all of them; a change that would go past
+/// it is refused whole (413 or 429 `quota-exceeded`) and nothing of it is kept.
 final class SessionStore: Sendable {
     struct Session: Sendable {
         let id: String
@@ -36,13 +39,58 @@ final class SessionStore: Sendable {
         var contentSize: Int { self.objects.values.reduce(0) { $0 + $1.count } }
     }
 
-    private let state = Mutex<(sessions: [String: Session], snapshots: [String: Snapshot])>(([:], [:]))
+    private typealias State = (sessions: [String: Session], snapshots: [String: Snapshot])
+    private let state = Mutex<State>(([:], [:]))
+    /// The most sessions one user may have (snapshots: four times as many).
+    let maximumSessions: Int
+    /// The bytes one user's workspaces and snapshots may hold together.
+    let storageQuota: Int
 
-    /// Opens a session; returns its id.
-    func createSession(owner: String, name: String?, runtimeType: String, from snapshot: Snapshot? = nil) -> String {
+    /// A store with per-user limits.
+    init(maximumSessions: Int, storageQuota: Int) {
+        self.maximumSessions = maximumSessions
+        self.storageQuota = storageQuota
+    }
+
+    /// The bytes `owner`'s sessions and snapshots hold.
+    private static func usage(of owner: String, in state: State) -> Int {
+        state.sessions.values.reduce(0) { $0 + ($1.owner == owner ? $1.workspace.values.reduce(0) { $0 + $1.count } : 0) }
+            + state.snapshots.values.reduce(0) { $0 + ($1.owner == owner ? $1.contentSize : 0) }
+    }
+
+    /// Refuses (413 `quota-exceeded`) a change that adds `added` bytes to `owner`'s holdings when
+    /// that would pass the quota.
+    private func checkQuota(adding added: Int, for owner: String, in state: State, what: String) throws {
+        let used = Self.usage(of: owner, in: state)
+        guard added <= 0 || used + added <= self.storageQuota else {
+            throw ServerError(
+                .contentTooLarge,
+                "\(what) would add \(added) bytes to the \(used) that \(owner)'s sessions and snapshots hold, past the quota of \(self.storageQuota) bytes; nothing was kept. Delete workspace objects, sessions or snapshots first.",
+                exceptionType: MLDeployError.Code.quotaExceeded.rawValue
+            )
+        }
+    }
+
+    /// Refuses (429 `quota-exceeded`) a new session or snapshot past the per-user count.
+    private static func checkCount(_ count: Int, limit: Int, of what: String, owner: String) throws {
+        guard count < limit else {
+            throw ServerError(
+                .tooManyRequests, "\(owner) has \(count) \(what), the most one user may have; close or delete one first.",
+                exceptionType: MLDeployError.Code.quotaExceeded.rawValue
+            )
+        }
+    }
+
+    /// Opens a session (with a copy of `snapshot`'s objects); returns its id.
+    ///
+    /// - Throws: 429 `quota-exceeded` when `owner` has the most sessions they may; 413 when the
+    ///   snapshot's objects do not fit their quota.
+    func createSession(owner: String, name: String?, runtimeType: String, from snapshot: Snapshot? = nil) throws -> String {
         let id = UUID().uuidString.lowercased()
-        self.state.withLock {
-            $0.sessions[id] = Session(id: id, owner: owner, name: name, runtimeType: runtimeType, workspace: snapshot?.objects ?? [:])
+        try self.state.withLock { state in
+            try Self.checkCount(state.sessions.values.count { $0.owner == owner }, limit: self.maximumSessions, of: "sessions", owner: owner)
+            try self.checkQuota(adding: snapshot?.contentSize ?? 0, for: owner, in: state, what: "A session from snapshot '\(snapshot?.id ?? "")'")
+            state.sessions[id] = Session(id: id, owner: owner, name: name, runtimeType: runtimeType, workspace: snapshot?.objects ?? [:])
         }
         return id
     }
@@ -60,11 +108,15 @@ final class SessionStore: Sendable {
         return session
     }
 
-    /// Stores a workspace object in a session.
+    /// Stores a workspace object in a session, within its owner's quota.
     func putObject(_ name: String, _ bytes: Data, session id: String, user: String, isOwner: Bool) throws {
         try NameRules.checkIdentifier(name, role: "workspace object")
-        _ = try self.session(id, user: user, isOwner: isOwner)
-        self.state.withLock { $0.sessions[id]?.workspace[name] = bytes }
+        let session = try self.session(id, user: user, isOwner: isOwner)
+        try self.state.withLock { state in
+            guard let current = state.sessions[id] else { throw MLDeployError(code: .notFound, message: "There is no session '\(id)'.") }
+            try self.checkQuota(adding: bytes.count - (current.workspace[name]?.count ?? 0), for: session.owner, in: state, what: "Workspace object '\(name)'")
+            state.sessions[id]?.workspace[name] = bytes
+        }
     }
 
     /// Removes a workspace object.
@@ -92,16 +144,22 @@ final class SessionStore: Sendable {
 
     /// Ends an execution: applies its workspace changes (unless it failed outright) and records it.
     /// A session closed meanwhile stays closed.
-    func endExecution(session id: String, code: String, outcome: PythonExecution?) {
-        self.state.withLock { state in
+    ///
+    /// - Throws: 413 `quota-exceeded` when the objects the run made would pass its owner's quota:
+    ///   then none of its changes are kept (the session is as before the run).
+    func endExecution(session id: String, code: String, outcome: PythonExecution?) throws {
+        try self.state.withLock { state in
             guard var session = state.sessions[id] else { return }
             session.executing = false
-            if let outcome {
-                for (name, bytes) in outcome.changedObjects { session.workspace[name] = bytes }
-                for name in outcome.removedObjects { session.workspace[name] = nil }
-                session.consoleOutput = outcome.consoleOutput
-                session.history.append(code)
-            }
+            state.sessions[id] = session
+            guard let outcome else { return }
+            let added = outcome.changedObjects.reduce(0) { $0 + $1.value.count - (session.workspace[$1.key]?.count ?? 0) }
+                - outcome.removedObjects.reduce(0) { $0 + (outcome.changedObjects[$1] == nil ? session.workspace[$1]?.count ?? 0 : 0) }
+            try self.checkQuota(adding: added, for: session.owner, in: state, what: "The run's workspace objects")
+            for (name, bytes) in outcome.changedObjects { session.workspace[name] = bytes }
+            for name in outcome.removedObjects { session.workspace[name] = nil }
+            session.consoleOutput = outcome.consoleOutput
+            session.history.append(code)
             state.sessions[id] = session
         }
     }
@@ -112,12 +170,16 @@ final class SessionStore: Sendable {
         self.state.withLock { $0.sessions[id] = nil }
     }
 
-    /// Freezes a session's workspace; returns the snapshot's id.
+    /// Freezes a session's workspace; returns the snapshot's id. A snapshot counts against its
+    /// owner's quota as the bytes it holds (the same bytes a publish copies into the service).
     func snapshot(session id: String, name: String?, user: String, isOwner: Bool) throws -> String {
         let session = try self.session(id, user: user, isOwner: isOwner)
         let snapshotID = UUID().uuidString.lowercased()
-        self.state.withLock {
-            $0.snapshots[snapshotID] = Snapshot(id: snapshotID, owner: session.owner, name: name, creationTime: Date(), objects: session.workspace)
+        try self.state.withLock { state in
+            let workspace = state.sessions[id]?.workspace ?? session.workspace
+            try Self.checkCount(state.snapshots.values.count { $0.owner == session.owner }, limit: 4 * self.maximumSessions, of: "snapshots", owner: session.owner)
+            try self.checkQuota(adding: workspace.values.reduce(0) { $0 + $1.count }, for: session.owner, in: state, what: "A snapshot of session '\(id)'")
+            state.snapshots[snapshotID] = Snapshot(id: snapshotID, owner: session.owner, name: name, creationTime: Date(), objects: workspace)
         }
         return snapshotID
     }
@@ -138,8 +200,12 @@ final class SessionStore: Sendable {
     /// Replaces a session's workspace with a snapshot's objects.
     func load(snapshot snapshotID: String, into sessionID: String, user: String, isOwner: Bool) throws {
         let snapshot = try self.snapshot(snapshotID, user: user, isOwner: isOwner)
-        _ = try self.session(sessionID, user: user, isOwner: isOwner)
-        self.state.withLock { $0.sessions[sessionID]?.workspace = snapshot.objects }
+        let session = try self.session(sessionID, user: user, isOwner: isOwner)
+        try self.state.withLock { state in
+            let held = state.sessions[sessionID]?.workspace.values.reduce(0) { $0 + $1.count } ?? 0
+            try self.checkQuota(adding: snapshot.contentSize - held, for: session.owner, in: state, what: "Loading snapshot '\(snapshotID)'")
+            state.sessions[sessionID]?.workspace = snapshot.objects
+        }
     }
 
     /// Deletes a snapshot.

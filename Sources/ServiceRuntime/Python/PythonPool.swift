@@ -11,6 +11,9 @@ import Subprocess
 ///   one from the least recently used version with an idle worker; if every worker is busy, it waits,
 ///   and the next worker released elsewhere (with nobody waiting for it there) is stopped to make room.
 /// - Idle workers beyond `minimumWorkersPerVersion` are stopped after `idleTimeout`.
+/// - One-shot workers (session runs) count against `maximumWorkers` too: they make room the same
+///   way, and wait — bounded by `maximumQueueWait` — when every worker is busy, so sessions cannot
+///   start processes past the limit the services live under.
 /// - A worker that timed out or crashed is discarded, and a replacement is started for whoever waits.
 actor PythonPool {
     /// A worker lent to one call.
@@ -56,6 +59,10 @@ actor PythonPool {
     private var nextWorkerID = 0
     private var nextWaiterID = 0
     private var waitOrder: [Key] = []
+    /// One-shot workers running now (they hold a place under `maximumWorkers`).
+    private var oneShots = 0
+    /// One-shot runs waiting for a place, oldest first.
+    private var oneShotWaiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
     private var janitor: Task<Void, Never>?
     private var closed = false
 
@@ -65,7 +72,7 @@ actor PythonPool {
         self.logger = logger
     }
 
-    private var totalWorkers: Int { self.slots.values.reduce(0) { $0 + $1.total } }
+    private var totalWorkers: Int { self.slots.values.reduce(0) { $0 + $1.total } + self.oneShots }
 
     /// The pool size of a version: its own, or the configuration's.
     func size(of reference: ServiceReference) -> PythonRuntime.PoolSize {
@@ -247,8 +254,12 @@ actor PythonPool {
         if self.slots[key] === slot { self.serveWaiters(of: key) }
     }
 
-    /// Serves versions that wait for room under the global limit, oldest first.
+    /// Serves one-shot runs, then versions, that wait for room under the global limit, oldest first.
     private func serveWaitersElsewhere() {
+        while !self.oneShotWaiters.isEmpty, self.makeRoom(for: nil) {
+            self.oneShots += 1
+            self.oneShotWaiters.removeFirst().continuation.resume()
+        }
         for key in self.waitOrder {
             self.serveWaiters(of: key)
         }
@@ -256,13 +267,13 @@ actor PythonPool {
 
     /// Whether a worker may be added for `key`, stopping an idle worker of the least recently used
     /// other version if the global limit requires it.
-    private func makeRoom(for key: Key) -> Bool {
+    private func makeRoom(for key: Key?) -> Bool {
         if self.totalWorkers < self.configuration.maximumWorkers { return true }
         let candidates = self.slots.filter { $0.key != key && !$0.value.idle.isEmpty }
         guard let (victimKey, victim) = candidates.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return false }
         let (worker, _) = victim.idle.removeFirst()
         self.retire(worker, kill: false)
-        self.logger.debug("evicted an idle worker to make room", metadata: ["from": "\(victimKey.reference)", "for": "\(key.reference)"])
+        self.logger.debug("evicted an idle worker to make room", metadata: ["from": "\(victimKey.reference)", "for": "\(key.map { "\($0.reference)" } ?? "a one-shot run")"])
         self.dropIfEmpty(victimKey)
         return true
     }
@@ -446,6 +457,11 @@ actor PythonPool {
     /// runs are rare, interactive work.
     func runOnce(_ makeFrame: (_ workdir: URL, _ capture: URL) throws -> WorkerFrame) async throws -> WorkerFrame {
         guard !self.closed else { throw MLDeployError(code: .cancelled, message: "The Python runtime was shut down.") }
+        try await self.reserveOneShotPlace()
+        defer {
+            self.oneShots -= 1
+            self.serveWaitersElsewhere()
+        }
         self.nextWorkerID += 1
         let id = self.nextWorkerID
         let configuration = self.configuration
@@ -458,6 +474,48 @@ actor PythonPool {
         } onCancel: {
             worker.kill()
         }
+    }
+
+    /// Takes a place under `maximumWorkers` for a one-shot run, waiting (at most
+    /// `maximumQueueWait`) while every place is busy.
+    private func reserveOneShotPlace() async throws {
+        if self.oneShotWaiters.isEmpty, self.makeRoom(for: nil) {
+            self.oneShots += 1
+            return
+        }
+        self.nextWaiterID += 1
+        let waiterID = self.nextWaiterID
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                self.enqueueOneShot(waiterID, continuation)
+            }
+        } onCancel: {
+            Task { await self.endOneShotWait(waiterID, with: MLDeployError(code: .cancelled, message: "The run was cancelled while it waited for a Python worker.")) }
+        }
+    }
+
+    private func enqueueOneShot(_ id: Int, _ continuation: CheckedContinuation<Void, any Error>) {
+        guard !Task.isCancelled, !self.closed else {
+            continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The run was cancelled while it waited for a Python worker."))
+            return
+        }
+        self.oneShotWaiters.append((id, continuation))
+        if let bound = self.configuration.maximumQueueWait {
+            let maximum = self.configuration.maximumWorkers
+            Task { [weak self] in
+                guard (try? await Task.sleep(for: bound)) != nil else { return }
+                await self?.endOneShotWait(id, with: MLDeployError(
+                    code: .overloaded,
+                    message: "All \(maximum) Python workers of this server stayed busy for \(bound) while the run waited for one; nothing ran. Try again later."
+                ))
+            }
+        }
+    }
+
+    /// Fails a one-shot run still waiting (expired or cancelled).
+    private func endOneShotWait(_ waiterID: Int, with error: MLDeployError) {
+        guard let index = self.oneShotWaiters.firstIndex(where: { $0.id == waiterID }) else { return }
+        self.oneShotWaiters.remove(at: index).continuation.resume(throwing: error)
     }
 
     // MARK: Housekeeping
@@ -534,13 +592,19 @@ actor PythonPool {
                 .init(service: key.reference, idle: slot.idle.count, busy: slot.busy.count, starting: slot.starting, queued: slot.waiters.count)
             }.sorted { "\($0.service)" < "\($1.service)" },
             interpreter: self.configuration.interpreter,
-            maximumWorkers: self.configuration.maximumWorkers
+            maximumWorkers: self.configuration.maximumWorkers,
+            sessionRuns: self.oneShots,
+            sessionRunsQueued: self.oneShotWaiters.count
         )
     }
 
     func shutdown() async {
         self.closed = true
         self.janitor?.cancel()
+        for waiter in self.oneShotWaiters {
+            waiter.continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The Python runtime was shut down."))
+        }
+        self.oneShotWaiters = []
         var stopping: [PythonWorker] = []
         if let checker = try? await self.syntaxChecker?.value {
             checker.stop()

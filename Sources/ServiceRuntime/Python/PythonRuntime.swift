@@ -48,7 +48,7 @@ public final class PythonRuntime: Sendable {
         /// once it has a worker.
         public var maximumQueueWait: Duration? = .seconds(30)
         /// The largest artifact a call may return (bytes); a bigger one fails the call with
-        /// `invalid-artifact` instead of being held in memory and sent. `0`: no limit.
+        /// `response-too-large` instead of being held in memory and sent. `0`: no limit.
         public var maximumArtifactSize = 32 << 20
         /// How workers are confined (``PythonSandbox``): ``PythonIsolation/sandbox`` by default.
         public var isolation = PythonIsolation.sandbox
@@ -246,8 +246,12 @@ public final class PythonRuntime: Sendable {
         public var interpreter: String
         /// The global worker limit.
         public var maximumWorkers: Int
-        /// Workers now, all versions together.
-        public var workers: Int { self.versions.reduce(0) { $0 + $1.idle + $1.busy + $1.starting } }
+        /// One-shot workers running session code now (they count against ``maximumWorkers``).
+        public var sessionRuns = 0
+        /// Session runs waiting for a place under ``maximumWorkers``.
+        public var sessionRunsQueued = 0
+        /// Workers now, all versions and session runs together.
+        public var workers: Int { self.versions.reduce(0) { $0 + $1.idle + $1.busy + $1.starting } + self.sessionRuns }
     }
 
     // MARK: Decoding a worker's answer
@@ -261,7 +265,11 @@ public final class PythonRuntime: Sendable {
                 throw MLDeployError(code: .outputMismatch, message: "Service '\(service.name)' version '\(service.version)': \(error)")
             }
             if header["kind"]?.stringValue == "artifact" {
-                throw MLDeployError(code: .invalidArtifact, message: "Service '\(service.name)' version '\(service.version)': \(error)")
+                // Over `runtime.artifact_limit_mb`: never held in memory or sent (a server answers 413).
+                throw MLDeployError(
+                    code: .responseTooLarge,
+                    message: "Service '\(service.name)' version '\(service.version)': \(error) (runtime.artifact_limit_mb); nothing was returned."
+                )
             }
             return .failure(service: service, errorMessage: error, consoleOutput: console)
         }
