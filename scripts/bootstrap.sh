@@ -66,3 +66,12 @@ if ! "$SDK_VENV/bin/python" -c "import azureml.deploy" >/dev/null 2>&1; then
     "$sdk_python" -m venv "$SDK_VENV"
     "$SDK_VENV/bin/pip" install -q --disable-pip-version-check "azureml-model-management-sdk==1.0.1b6.post1"
 fi
+
+# schemathesis, which checks docs/openapi.yaml against the running server (SchemathesisTests): a
+# venv of its own at .venv-schemathesis, so its dependencies never meet the workers' packages.
+ST_VENV="$(cd "$(dirname "$0")/.." && pwd)/.venv-schemathesis"
+if ! "$ST_VENV/bin/st" --version >/dev/null 2>&1; then
+    echo "bootstrap: creating the schemathesis venv at $ST_VENV"
+    python3 -m venv "$ST_VENV"
+    "$ST_VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
+fi

@@ -1,9 +1,11 @@
 import Hummingbird
 import Logging
+import MLDeploy
 
 /// One structured log line per request, at `info`: method, path (never the query, which can carry a
 /// refresh token), status, duration in milliseconds and the authenticated user, if any. Failed
-/// requests are logged with the status their error answers with.
+/// requests are logged with the status their error answers with. It is the outermost middleware, so
+/// it also turns an ``MLDeploy/MLDeployError`` that escaped a handler into its ``ServerError``.
 struct AccessLogMiddleware: RouterMiddleware {
     typealias Context = ServerRequestContext
 
@@ -28,15 +30,19 @@ struct AccessLogMiddleware: RouterMiddleware {
             let response = try await next(request, context)
             log(response.status.code)
             return response
-        } catch let error as any HTTPResponseError {
-            if let detail = (error as? ServerError)?.detail {
+        } catch {
+            // An MLDeploy error escaping a handler answers as such (400 for bad input, 404 for an
+            // unknown resource), never as a bare 500.
+            let answered: any Error = (error as? MLDeployError).map { ServerError($0) } ?? error
+            guard let response = answered as? any HTTPResponseError else {
+                log(500)
+                throw answered
+            }
+            if let detail = (response as? ServerError)?.detail {
                 self.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(detail)"])
             }
-            log(error.status.code)
-            throw error
-        } catch {
-            log(500)
-            throw error
+            log(response.status.code)
+            throw answered
         }
     }
 }

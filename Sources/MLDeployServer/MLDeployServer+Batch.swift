@@ -58,7 +58,7 @@ extension MLDeployServer {
             }
         }
         router.get("/api/:name/:version/batch/:execution/:index/files/:file") { _, context -> Response in
-            let (index, file) = (try Self.index(context), try context.parameters.require("file"))
+            let (index, file) = (try Self.index(context), try context.pathParameter("file"))
             return try await self.answering {
                 let bytes = try await self.batch(context).artifact(index: index, fileName: file)
                 return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
@@ -87,13 +87,13 @@ extension MLDeployServer {
 
     /// The service a `/api/{name}/{version}/…` request names.
     func service(_ context: ServerRequestContext) async throws -> Service {
-        try await self.client.getService(try context.parameters.require("name"), version: try context.parameters.require("version"))
+        try await self.client.getService(try context.pathParameter("name"), version: try context.pathParameter("version"))
     }
 
     /// The batch execution a `/api/{name}/{version}/batch/{execution}/…` request names — when the
     /// caller may reach it: another user's execution is not found, as another user's session is.
     func batch(_ context: ServerRequestContext) async throws -> Batch {
-        let execution = try context.parameters.require("execution")
+        let execution = try context.pathParameter("execution")
         guard self.mayReach(batch: execution, context) else {
             throw MLDeployError(code: .notFound, message: "There is no batch execution '\(execution)' of yours.")
         }
@@ -107,7 +107,7 @@ extension MLDeployServer {
     }
 
     static func index(_ context: ServerRequestContext) throws -> Int {
-        let text = try context.parameters.require("index")
+        let text = try context.pathParameter("index")
         guard let index = Int(text), index >= 0 else {
             throw ServerError(.badRequest, "The record index must be a whole number from 0, not '\(text)'.", exceptionType: "invalid-argument")
         }

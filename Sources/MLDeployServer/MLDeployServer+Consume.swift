@@ -10,7 +10,7 @@ extension MLDeployServer {
     func addConsumeRoutes(to router: Router<ServerRequestContext>) {
         router.post("/api/:name/:version") { request, context -> Response in
             var request = request
-            let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
+            let (name, version) = (try context.pathParameter("name"), try context.pathParameter("version"))
             let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
             return try await self.answering {
                 try await self.calls.run(for: context.user ?? "") {

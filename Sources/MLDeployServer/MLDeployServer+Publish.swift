@@ -11,11 +11,11 @@ extension MLDeployServer {
             try await self.publish(request, context: context, version: nil)
         }
         router.post("/services/:name/:version") { request, context -> Response in
-            try await self.publish(request, context: context, version: try context.parameters.require("version"))
+            try await self.publish(request, context: context, version: try context.pathParameter("version"))
         }
         router.patch("/services/:name/:version") { request, context -> Response in
             var request = request
-            let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
+            let (name, version) = (try context.pathParameter("name"), try context.pathParameter("version"))
             // The version and the right to change it first, then the body.
             let current = try await self.answering { try await self.client.getService(name, version: version).info }
             try Self.requireChange(of: current, context: context)
@@ -33,7 +33,7 @@ extension MLDeployServer {
 
     private func publish(_ request: Request, context: ServerRequestContext, version: String?) async throws -> Response {
         var request = request
-        let name = try context.parameters.require("name")
+        let name = try context.pathParameter("name")
         try await self.answering { try await self.requirePublish(name, context) }
         let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
         return try await self.answering {
@@ -49,7 +49,7 @@ extension MLDeployServer {
         guard case .object = body else {
             throw MLDeployError.invalidArgument("A publish request must be a JSON object (PublishWebServiceRequest).")
         }
-        let runtime = body["runtimeType"]?.stringValue
+        let runtime = try body.stringMember("runtimeType")
         if let runtime, runtime != "Python" {
             throw MLDeployError(code: .unsupported, message: "This server runs Python services; runtimeType '\(runtime)' is not supported.")
         }
@@ -66,23 +66,26 @@ extension MLDeployServer {
                 return ParameterDefinition(name: name, type: try ParameterType(parsing: type))
             }
         }
-        let code = body["code"]?.stringValue
+        let code = try body.stringMember("code")
         if requireCode, code == nil {
             throw MLDeployError.invalidArgument("A publish request needs 'code'.")
         }
         var objects: [String: ServiceObject]?
-        if let snapshotID = body["snapshotId"]?.stringValue {
+        if let snapshotID = try body.stringMember("snapshotId") {
             let (user, isOwner) = context.identity
             objects = try self.sessions.snapshot(snapshotID, user: user, isOwner: isOwner).objects.mapValues { ServiceObject.pickled($0) }
         }
         var definition = ServiceDefinition(
-            name: name, version: version, description: body["description"]?.stringValue, alias: body["operationId"]?.stringValue,
-            code: code, initCode: body["initCode"]?.stringValue, objects: objects,
+            name: name, version: version, description: try body.stringMember("description"), alias: try body.stringMember("operationId"),
+            code: code, initCode: try body.stringMember("initCode"), objects: objects,
             inputs: try parameters("inputParameterDefinitions"), outputs: try parameters("outputParameterDefinitions"),
             artifacts: try body["outputFileNames"].flatMap { value -> [String]? in
                 guard !value.isNull else { return nil }
-                guard let names = value.arrayValue?.compactMap(\.stringValue) else { throw MLDeployError.invalidArgument("'outputFileNames' must be an array of file names.") }
-                return names
+                guard let list = value.arrayValue else { throw MLDeployError.invalidArgument("'outputFileNames' must be an array of file names.") }
+                return try list.map { item in
+                    guard let name = item.stringValue else { throw MLDeployError.invalidArgument("'outputFileNames' must be an array of file names.") }
+                    return name
+                }
             }
         )
         definition.publishedBy = context.user

@@ -12,11 +12,11 @@ extension MLDeployServer {
             try await self.publishRealtime(request, context: context, version: nil)
         }
         router.post("/realtime-services/:name/:version") { request, context -> Response in
-            try await self.publishRealtime(request, context: context, version: try context.parameters.require("version"))
+            try await self.publishRealtime(request, context: context, version: try context.pathParameter("version"))
         }
         router.patch("/realtime-services/:name/:version") { request, context -> Response in
             var request = request
-            let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
+            let (name, version) = (try context.pathParameter("name"), try context.pathParameter("version"))
             // The version and the right to change it first, then the body.
             let current = try await self.answering { try await self.client.getService(name, version: version).info }
             try Self.requireChange(of: current, context: context)
@@ -31,7 +31,7 @@ extension MLDeployServer {
 
     private func publishRealtime(_ request: Request, context: ServerRequestContext, version: String?) async throws -> Response {
         var request = request
-        let name = try context.parameters.require("name")
+        let name = try context.pathParameter("name")
         try await self.answering { try await self.requirePublish(name, context) }
         let body = try await request.body(limit: self.configuration.maximumUploadSize)
         return try await self.answering {

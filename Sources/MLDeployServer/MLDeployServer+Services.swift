@@ -9,20 +9,20 @@ extension MLDeployServer {
             try await self.answering { try Response.json(.array(try await self.client.listServices().map { Self.webService($0, for: context) })) }
         }
         router.get("/services/:name") { _, context -> Response in
-            let name = try context.parameters.require("name")
+            let name = try context.pathParameter("name")
             return try await self.answering {
                 try Response.json(.array(try await self.client.listServices(name).map { Self.webService($0, for: context) }))
             }
         }
         router.get("/services/:name/:version") { _, context -> Response in
-            let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
+            let (name, version) = (try context.pathParameter("name"), try context.pathParameter("version"))
             return try await self.answering {
                 // An array of one, as the swagger says; the SDK takes either an object or its first element.
                 try Response.json([Self.webService(try await self.client.getService(name, version: version).info, for: context)])
             }
         }
         router.delete("/services/:name/:version") { _, context -> Response in
-            let (name, version) = (try context.parameters.require("name"), try context.parameters.require("version"))
+            let (name, version) = (try context.pathParameter("name"), try context.pathParameter("version"))
             return try await self.answering {
                 let info = try await self.client.getService(name, version: version).info
                 try Self.requireChange(of: info, context: context)

@@ -16,13 +16,14 @@ extension MLDeployServer {
             var request = request
             let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
             let (user, isOwner) = context.identity
-            let runtime = body["runtimeType"]?.stringValue ?? "R"
+            guard case .object = body else { throw MLDeployError.invalidArgument("A session request must be a JSON object (CreateSessionRequest).") }
+            let runtime = try body.stringMember("runtimeType") ?? "R"
             guard runtime == "Python" else {
                 throw ServerError(.badRequest, "This server runs Python sessions only; send \"runtimeType\": \"Python\".", exceptionType: "unsupported")
             }
             return try await self.answering {
-                let snapshot = try body["snapshotId"]?.stringValue.map { try sessions.snapshot($0, user: user, isOwner: isOwner) }
-                let id = try sessions.createSession(owner: user, name: body["name"]?.stringValue, runtimeType: runtime, from: snapshot)
+                let snapshot = try body.stringMember("snapshotId").map { try sessions.snapshot($0, user: user, isOwner: isOwner) }
+                let id = try sessions.createSession(owner: user, name: try body.stringMember("name"), runtimeType: runtime, from: snapshot)
                 return try Response.json(["sessionId": .string(id)], status: .created)
             }
         }
@@ -34,7 +35,7 @@ extension MLDeployServer {
         }
         for path in ["/sessions/:id", "/sessions/:id/force"] {
             router.delete(RouterPath(path)) { _, context -> Response in
-                let id = try context.parameters.require("id")
+                let id = try context.pathParameter("id")
                 let (user, isOwner) = context.identity
                 return try await self.answering {
                     try sessions.deleteSession(id, user: user, isOwner: isOwner)
@@ -43,7 +44,7 @@ extension MLDeployServer {
             }
         }
         router.get("/sessions/:id/workspace") { _, context -> Response in
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             let (user, isOwner) = context.identity
             return try await self.answering {
                 try Response.json(.array(try sessions.session(id, user: user, isOwner: isOwner).workspace.keys.sorted().map(JSONValue.string)))
@@ -51,8 +52,11 @@ extension MLDeployServer {
         }
         router.post("/sessions/:id/workspace/:object") { request, context -> Response in
             var request = request
-            let (id, object) = (try context.parameters.require("id"), try context.parameters.require("object"))
+            let (id, object) = (try context.pathParameter("id"), try context.pathParameter("object"))
             let bytes = try await request.body(limit: self.configuration.maximumUploadSize)
+            guard bytes.readableBytes > 0 else {
+                throw MLDeployError.invalidArgument("A workspace object needs its pickled bytes as the request body; the body was empty.")
+            }
             let (user, isOwner) = context.identity
             return try await self.answering {
                 try sessions.putObject(object, Data(bytes.readableBytesView), session: id, user: user, isOwner: isOwner)
@@ -60,7 +64,7 @@ extension MLDeployServer {
             }
         }
         router.get("/sessions/:id/workspace/:object") { _, context -> Response in
-            let (id, object) = (try context.parameters.require("id"), try context.parameters.require("object"))
+            let (id, object) = (try context.pathParameter("id"), try context.pathParameter("object"))
             let (user, isOwner) = context.identity
             return try await self.answering {
                 guard let bytes = try sessions.session(id, user: user, isOwner: isOwner).workspace[object] else {
@@ -70,7 +74,7 @@ extension MLDeployServer {
             }
         }
         router.delete("/sessions/:id/workspace/:object") { _, context -> Response in
-            let (id, object) = (try context.parameters.require("id"), try context.parameters.require("object"))
+            let (id, object) = (try context.pathParameter("id"), try context.pathParameter("object"))
             let (user, isOwner) = context.identity
             return try await self.answering {
                 try sessions.removeObject(object, session: id, user: user, isOwner: isOwner)
@@ -79,7 +83,7 @@ extension MLDeployServer {
         }
         router.post("/sessions/:id/execute") { request, context -> Response in
             var request = request
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
             let (user, isOwner) = context.identity
             return try await self.answering {
@@ -106,14 +110,14 @@ extension MLDeployServer {
             }
         }
         router.get("/sessions/:id/console-output") { _, context -> Response in
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             let (user, isOwner) = context.identity
             return try await self.answering {
                 try Response.json(["consoleOutput": .string(try sessions.session(id, user: user, isOwner: isOwner).consoleOutput)])
             }
         }
         router.get("/sessions/:id/history") { _, context -> Response in
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             let (user, isOwner) = context.identity
             return try await self.answering {
                 try Response.json(.array(try sessions.session(id, user: user, isOwner: isOwner).history.map(JSONValue.string)))
@@ -121,16 +125,17 @@ extension MLDeployServer {
         }
         router.post("/sessions/:id/snapshot") { request, context -> Response in
             var request = request
-            let id = try context.parameters.require("id")
-            let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
+            let id = try context.pathParameter("id")
+            let body = try await request.json(limit: self.configuration.maximumJSONBodySize, emptyIsObject: true)
+            guard case .object = body else { throw MLDeployError.invalidArgument("A snapshot request is a JSON object ({\"name\": …}) or no body.") }
             let (user, isOwner) = context.identity
             return try await self.answering {
-                let snapshot = try sessions.snapshot(session: id, name: body["name"]?.stringValue, user: user, isOwner: isOwner)
+                let snapshot = try sessions.snapshot(session: id, name: try body.stringMember("name"), user: user, isOwner: isOwner)
                 return try Response.json(["snapshotId": .string(snapshot)], status: .created)
             }
         }
         router.post("/sessions/:id/loadsnapshot/:snapshot") { _, context -> Response in
-            let (id, snapshot) = (try context.parameters.require("id"), try context.parameters.require("snapshot"))
+            let (id, snapshot) = (try context.pathParameter("id"), try context.pathParameter("snapshot"))
             let (user, isOwner) = context.identity
             return try await self.answering {
                 try sessions.load(snapshot: snapshot, into: id, user: user, isOwner: isOwner)
@@ -147,7 +152,7 @@ extension MLDeployServer {
             }))
         }
         router.delete("/snapshots/:id") { _, context -> Response in
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             let (user, isOwner) = context.identity
             return try await self.answering {
                 try sessions.deleteSnapshot(id, user: user, isOwner: isOwner)
@@ -181,6 +186,7 @@ extension MLDeployServer {
         case .array(let names)?:
             for name in names {
                 guard let name = name.stringValue else { throw MLDeployError.invalidArgument("\"outputParameters\" is a list of names.") }
+                try NameRules.checkIdentifier(name, role: "output parameter")
                 outputs.append(name)
             }
         default: throw MLDeployError.invalidArgument("\"outputParameters\" is a list of names.")

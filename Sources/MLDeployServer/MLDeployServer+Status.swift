@@ -95,7 +95,7 @@ extension MLDeployServer {
 
     /// The Python runtime and the Python service a pool request names.
     private func pooledService(_ context: ServerRequestContext) async throws -> (PythonRuntime, ServiceInfo) {
-        let info = try await self.client.getService(try context.parameters.require("name"), version: try context.parameters.require("version")).info
+        let info = try await self.client.getService(try context.pathParameter("name"), version: try context.pathParameter("version")).info
         guard let python = self.python else {
             throw MLDeployError(code: .unsupported, message: "This server's backend (\(self.client.configuration.backendName)) has no local Python pool to size.")
         }

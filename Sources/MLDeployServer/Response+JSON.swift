@@ -20,8 +20,13 @@ extension Response {
 
 extension Request {
     /// The body parsed as JSON, refusing bodies over `limit` bytes (413) and malformed JSON (400).
-    mutating func json(limit: Int) async throws -> JSONValue {
+    /// An empty body is `{}` where the body is optional (`emptyIsObject`), else a 400.
+    mutating func json(limit: Int, emptyIsObject: Bool = false) async throws -> JSONValue {
         let buffer = try await self.body(limit: limit)
+        if buffer.readableBytes == 0 {
+            guard emptyIsObject else { throw ServerError(.badRequest, "This request needs a JSON body.", exceptionType: "invalid-json") }
+            return .object([:])
+        }
         do {
             return try JSONValue(parsing: Array(buffer.readableBytesView))
         } catch let error as MLDeployError {
@@ -35,6 +40,20 @@ extension Request {
             return try await self.collectBody(upTo: limit)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw ServerError(.contentTooLarge, "The request body is larger than this server accepts (\(limit) bytes).", exceptionType: "request-too-large")
+        }
+    }
+}
+
+extension JSONValue {
+    /// The string member `key` of this object: `nil` when absent or `null`.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidArgument`` (400) naming the field when it holds
+    ///   another type — a field of the wrong type is an error, never silently ignored.
+    func stringMember(_ key: String) throws -> String? {
+        switch self[key] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw MLDeployError.invalidArgument("'\(key)' must be a string (or null).")
         }
     }
 }

@@ -69,6 +69,9 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
     /// Seconds a client should wait before trying again (`Retry-After`), for 503 and 429 answers.
     var retryAfter: Int?
 
+    /// The methods a path takes (`Allow`), for 405 answers.
+    var allow: [String]?
+
     /// Whether the connection closes after this answer (`Connection: close`): a body the server
     /// refuses to read would otherwise have to be read to its end before the next request.
     var closesConnection = false
@@ -85,6 +88,7 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
         let body: JSONValue = ["message": .string(self.message), "link": .null, "exceptionType": .string(self.exceptionType)]
         var response = try Response.json(body, status: self.status)
         if let seconds = self.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        if let methods = self.allow { response.headers[.allow] = methods.joined(separator: ", ") }
         if self.closesConnection { response.headers[.connection] = "close" }
         return response
     }

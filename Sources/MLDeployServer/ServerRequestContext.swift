@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -23,5 +24,16 @@ public struct ServerRequestContext: RequestContext {
         self.role = nil
         self.token = nil
         self.channel = source.channel
+    }
+}
+
+extension ServerRequestContext {
+    /// The path parameter `name`, percent-decoded: a client may encode any character of a path
+    /// segment (`%2D` for `-`), and names are checked on what they spell, not on how they were sent.
+    ///
+    /// - Throws: Hummingbird's 400 when the route has no such parameter.
+    func pathParameter(_ name: String) throws -> String {
+        let raw = try self.parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
     }
 }

@@ -104,4 +104,30 @@ struct ServerBoundsTests {
             #expect(try await call(server.base, "GET", "/status").status == 200, "the server still answers")
         }
     }
+
+    @Test("a method a path does not take is 405 with Allow; path parameters are percent-decoded; a field of the wrong type is a 400, not ignored")
+    func methodsAndFields() async throws {
+        try await withServer(python: true) { server in
+            let token = try await server.token("carol")
+            var request = URLRequest(url: server.base.appendingPathComponent("status"))
+            request.httpMethod = "PUT"
+            let (body, response) = try await URLSession.shared.data(for: request)
+            let http = try #require(response as? HTTPURLResponse)
+            #expect(http.statusCode == 405 && http.value(forHTTPHeaderField: "Allow") == "GET", "\(String(decoding: body, as: UTF8.self))")
+            let sessions = try await call(server.base, "PUT", "/sessions/abc", token: token)
+            #expect(sessions.status == 405 && sessions.body.contains("DELETE"), "\(sessions.body)")
+            #expect(try await call(server.base, "GET", "/no/such/path", token: token).status == 404)
+
+            // `%2D` is `-`: the name is checked (and found) as it spells.
+            let publish = #"{"code": "y = x", "runtimeType": "Python", "inputParameterDefinitions": [{"name": "x", "type": "integer"}], "outputParameterDefinitions": [{"name": "y", "type": "integer"}]}"#
+            #expect(try await call(server.base, "POST", "/services/my-svc/1", body: publish, token: token).status == 201)
+            let decoded = try await call(server.base, "POST", "/api/my%2Dsvc/1", body: #"{"x": 3}"#, token: token)
+            #expect(decoded.status == 200 && decoded.body.contains("\"y\":3"), "\(decoded.body)")
+
+            let wrongType = try await call(server.base, "POST", "/sessions", body: #"{"runtimeType": "Python", "snapshotId": {}}"#, token: token)
+            #expect(wrongType.status == 400 && wrongType.body.contains("snapshotId"), "\(wrongType.body)")
+            let noBody = try await call(server.base, "POST", "/sessions", token: token)
+            #expect(noBody.status == 400, "\(noBody.body)")
+        }
+    }
 }

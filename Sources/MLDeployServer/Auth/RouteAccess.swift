@@ -85,6 +85,23 @@ public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
         ]
     }()
 
+    /// The methods served on a concrete request path (`/sessions/abc`), sorted; empty when no route
+    /// has that shape.
+    static func methods(servingPath path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        var methods: Set<String> = []
+        for key in Self.table.keys {
+            let parts = key.split(separator: " ", maxSplits: 1)
+            let template = parts[1].split(separator: "/", omittingEmptySubsequences: false)
+            guard template.count == segments.count else { continue }
+            let matches = zip(template, segments).allSatisfy { pattern, segment in
+                pattern.hasPrefix("{") ? !segment.isEmpty : pattern == segment
+            }
+            if matches { methods.insert(String(parts[0])) }
+        }
+        return methods.sorted()
+    }
+
     /// The rule for `method` on the route Hummingbird matched (`/sessions/:id`), or `nil`.
     static func rule(method: String, endpointPath: String) -> RouteAccess? {
         let path = endpointPath.split(separator: "/", omittingEmptySubsequences: false).map { component in
@@ -124,8 +141,17 @@ struct AuthorizationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let method = request.method.rawValue
-        // No matched route: the router answers 404 after this.
-        guard let endpoint = context.endpointPath else { return try await next(request, context) }
+        guard let endpoint = context.endpointPath else {
+            // A path the server serves, with a method it does not: 405 and the methods it takes.
+            let allowed = RouteAccess.methods(servingPath: request.uri.path)
+            if !allowed.isEmpty {
+                var error = ServerError(.methodNotAllowed, "\(method) is not served on \(request.uri.path); it takes \(allowed.joined(separator: ", ")).", exceptionType: "method-not-allowed")
+                error.allow = allowed
+                throw error
+            }
+            // No route at all: the router answers 404 after this.
+            return try await next(request, context)
+        }
         guard let rule = RouteAccess.rule(method: method, endpointPath: endpoint) else {
             throw ServerError(.forbidden, "\(method) \(request.uri.path) is not open to anyone.", exceptionType: "permission-denied")
         }
