@@ -20,9 +20,9 @@ extension MLDeployServer {
             // The version and the right to change it first, then the body.
             let current = try await self.answering { try await self.client.getService(name, version: version).info }
             try Self.requireChange(of: current, context: context)
-            let body = try await request.body(limit: self.configuration.maximumUploadSize)
+            let body = try await request.spooledBody(limit: self.configuration.maximumUploadSize, directory: self.uploadDirectory)
             return try await self.answering {
-                let form = try MultipartForm(contentType: request.headers[.contentType], body: Array(body.readableBytesView))
+                let form = try MultipartForm(contentType: request.headers[.contentType], body: body)
                 let definition = Self.realtimeDefinition(name: name, version: version, form: form, context: context)
                 return try Response.json(.string(try await self.client.redeployRealtime(definition).info.version))
             }
@@ -33,9 +33,9 @@ extension MLDeployServer {
         var request = request
         let name = try context.pathParameter("name")
         try await self.answering { try await self.requirePublish(name, context) }
-        let body = try await request.body(limit: self.configuration.maximumUploadSize)
+        let body = try await request.spooledBody(limit: self.configuration.maximumUploadSize, directory: self.uploadDirectory)
         return try await self.answering {
-            let form = try MultipartForm(contentType: request.headers[.contentType], body: Array(body.readableBytesView))
+            let form = try MultipartForm(contentType: request.headers[.contentType], body: body)
             let definition = Self.realtimeDefinition(name: name, version: version, form: form, context: context)
             return try Response.json(.string(try await self.client.deployRealtime(definition).info.version), status: .created)
         }

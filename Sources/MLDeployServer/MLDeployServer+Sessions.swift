@@ -53,13 +53,13 @@ extension MLDeployServer {
         router.post("/sessions/:id/workspace/:object") { request, context -> Response in
             var request = request
             let (id, object) = (try context.pathParameter("id"), try context.pathParameter("object"))
-            let bytes = try await request.body(limit: self.configuration.maximumUploadSize)
-            guard bytes.readableBytes > 0 else {
+            let bytes = try await request.spooledBody(limit: self.configuration.maximumUploadSize, directory: self.uploadDirectory)
+            guard !bytes.isEmpty else {
                 throw MLDeployError.invalidArgument("A workspace object needs its pickled bytes as the request body; the body was empty.")
             }
             let (user, isOwner) = context.identity
             return try await self.answering {
-                try sessions.putObject(object, Data(bytes.readableBytesView), session: id, user: user, isOwner: isOwner)
+                try sessions.putObject(object, bytes, session: id, user: user, isOwner: isOwner)
                 return .empty()
             }
         }

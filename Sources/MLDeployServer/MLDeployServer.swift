@@ -33,6 +33,8 @@ public final class MLDeployServer: Sendable {
     let batchOwners = Mutex<[String: String]>([:])
     /// How the server listens.
     public let configuration: ServerConfiguration
+    /// Where uploads are spooled while they arrive (`DATA-DIR/uploads`, owner-only).
+    let uploadDirectory: URL
     let logger: Logger
     private let boundPort = Mutex<Int?>(nil)
 
@@ -47,6 +49,15 @@ public final class MLDeployServer: Sendable {
         } catch {
             throw MLDeployError(code: .storageFailure, message: "Cannot create the data directory \(configuration.dataDirectory): \(error.localizedDescription)")
         }
+        // Uploads are spooled here; what a crash left behind is removed.
+        let uploads = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("uploads")
+        try? FileManager.default.removeItem(at: uploads)
+        do {
+            try FileManager.default.createDirectory(at: uploads, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw MLDeployError(code: .storageFailure, message: "Cannot create the upload directory \(uploads.path): \(error.localizedDescription)")
+        }
+        self.uploadDirectory = uploads
         self.users = try UserStore(directory: configuration.dataDirectory)
         self.tokens = try TokenService(directory: configuration.dataDirectory, accessLifetime: configuration.accessTokenLifetime, refreshLifetime: configuration.refreshTokenLifetime)
         self.client = client
@@ -71,12 +82,7 @@ public final class MLDeployServer: Sendable {
     /// Every route the server serves, as `METHOD /path/{parameter}` (OpenAPI's spelling), sorted:
     /// what `docs/openapi.yaml` must describe.
     public var routes: [String] {
-        self.makeRouter().routes.map { route in
-            let path = "\(route.path)".split(separator: "/", omittingEmptySubsequences: false).map { component in
-                component.hasPrefix(":") ? "{" + component.dropFirst() + "}" : String(component)
-            }.joined(separator: "/")
-            return "\(route.method) \(path.hasPrefix("/") ? path : "/" + path)"
-        }.sorted()
+        self.makeRouter().routes.map { route in "\(route.method) \(RouteAccess.openAPIPath("\(route.path)"))" }.sorted()
     }
 
     /// The router with every endpoint.

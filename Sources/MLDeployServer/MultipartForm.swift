@@ -16,11 +16,12 @@ struct MultipartForm {
     /// The first part named `name`.
     subscript(name: String) -> Part? { self.parts.first { $0.name == name } }
 
-    /// Parses `body` with the boundary from `contentType`.
+    /// Parses `body` with the boundary from `contentType`. The parts share `body`'s storage (for a
+    /// spooled upload, its file mapping): a model part is never copied onto the heap.
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/invalidArgument`` for a missing boundary or a
     ///   malformed body.
-    init(contentType: String?, body: [UInt8]) throws {
+    init(contentType: String?, body: Data) throws {
         func malformed(_ detail: String) -> MLDeployError {
             MLDeployError.invalidArgument("The request is not valid multipart/form-data: \(detail).")
         }
@@ -34,7 +35,16 @@ struct MultipartForm {
         // a 1,000-character boundary once took the old byte-by-byte search 80 seconds.
         guard !boundary.isEmpty, boundary.utf8.count <= 70 else { throw malformed("a boundary of \(boundary.utf8.count) characters (1 to 70 are allowed)") }
         let delimiter = Array(("--" + boundary).utf8)
-        var parts: [Part] = []
+        let found = try body.withUnsafeBytes { bytes in try Self.parts(of: bytes, delimiter: delimiter, malformed: malformed) }
+        let start = body.startIndex
+        self.parts = found.map { Part(name: $0.name, fileName: $0.fileName, bytes: body[(start + $0.range.lowerBound)..<(start + $0.range.upperBound)]) }
+    }
+
+    /// The parts of `body`: names, file names and where their bytes are.
+    private static func parts(
+        of body: UnsafeRawBufferPointer, delimiter: [UInt8], malformed: (String) -> MLDeployError
+    ) throws -> [(name: String, fileName: String?, range: Range<Int>)] {
+        var parts: [(name: String, fileName: String?, range: Range<Int>)] = []
         guard var position = Self.find(delimiter, in: body, from: 0) else { throw malformed("the boundary never appears") }
         while true {
             position += delimiter.count
@@ -52,10 +62,10 @@ struct MultipartForm {
                 fileName = Self.parameter("filename", in: line)
             }
             guard let name else { throw malformed("a part has no Content-Disposition name") }
-            parts.append(Part(name: name, fileName: fileName, bytes: Data(body[contentStart..<next])))
+            parts.append((name, fileName, contentStart..<next))
             position = next + 2
         }
-        self.parts = parts
+        return parts
     }
 
     private static func parameter(_ key: String, in line: String) -> String? {
@@ -72,7 +82,7 @@ struct MultipartForm {
     /// The first occurrence of `needle` in `haystack` at or after `start`, in time linear in the
     /// haystack whatever the bytes are (Knuth–Morris–Pratt: no byte is compared twice against a
     /// mismatching prefix, as the naive search did on adversarial bodies).
-    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+    static func find<Bytes: RandomAccessCollection<UInt8>>(_ needle: [UInt8], in haystack: Bytes, from start: Int) -> Int? where Bytes.Index == Int {
         guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
         // fallback[i]: the length of the longest proper prefix of needle[0...i] that is also its suffix.
         var fallback = [Int](repeating: 0, count: needle.count)
@@ -83,10 +93,10 @@ struct MultipartForm {
             fallback[index] = length
         }
         var matched = 0
-        for index in start..<haystack.count {
+        for index in (haystack.startIndex + start)..<haystack.endIndex {
             while matched > 0, haystack[index] != needle[matched] { matched = fallback[matched - 1] }
             if haystack[index] == needle[matched] { matched += 1 }
-            if matched == needle.count { return index - needle.count + 1 }
+            if matched == needle.count { return index - needle.count + 1 - haystack.startIndex }
         }
         return nil
     }

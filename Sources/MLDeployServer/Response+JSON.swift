@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import MLDeploy
 
@@ -32,6 +33,39 @@ extension Request {
         } catch let error as MLDeployError {
             throw ServerError(.badRequest, "The request body is not valid JSON: \(error.message)", exceptionType: "invalid-json")
         }
+    }
+
+    /// The whole body written to a new file in `directory` as it arrives, then mapped (and the file
+    /// unlinked): an upload lives in the page cache — which the kernel can write back and drop —
+    /// never whole on the server's heap, however many arrive at once. Bodies over `limit` bytes are
+    /// refused with 413 as soon as they pass it, and their file removed.
+    ///
+    /// - Throws: 413 `request-too-large`; 503 `storage-failure` when the file cannot be written.
+    mutating func spooledBody(limit: Int, directory: URL) async throws -> Data {
+        let file = directory.appendingPathComponent(UUID().uuidString)
+        guard FileManager.default.createFile(atPath: file.path, contents: nil, attributes: [.posixPermissions: 0o600]),
+            let handle = try? FileHandle(forWritingTo: file)
+        else {
+            throw ServerError(MLDeployError(code: .storageFailure, message: "Cannot create the upload file \(file.path)."))
+        }
+        defer { try? FileManager.default.removeItem(at: file) }
+        var total = 0
+        do {
+            defer { try? handle.close() }
+            for try await buffer in self.body {
+                total += buffer.readableBytes
+                guard total <= limit else {
+                    throw ServerError(.contentTooLarge, "The request body is larger than this server accepts (\(limit) bytes).", exceptionType: "request-too-large")
+                }
+                try handle.write(contentsOf: Data(buffer.readableBytesView))
+            }
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            throw ServerError(MLDeployError(code: .storageFailure, message: "Cannot write the upload file \(file.path): \(error)"))
+        }
+        guard total > 0 else { return Data() }
+        return try Data(contentsOf: file, options: .alwaysMapped)
     }
 
     /// The whole body, refusing bodies over `limit` bytes with 413.

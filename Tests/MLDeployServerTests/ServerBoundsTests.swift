@@ -39,10 +39,10 @@ struct ServerBoundsTests {
     @Test("a boundary longer than RFC 2046's 70 characters is refused, not searched for")
     func longBoundary() throws {
         let boundary = String(repeating: "a", count: 1000)
-        #expect { try MultipartForm(contentType: "multipart/form-data; boundary=\(boundary)", body: Array(repeating: 0x61, count: 10_000)) } throws: { error in
+        #expect { try MultipartForm(contentType: "multipart/form-data; boundary=\(boundary)", body: Data(repeating: 0x61, count: 10_000)) } throws: { error in
             (error as? MLDeployError)?.code == .invalidArgument && "\(error)".contains("1 to 70")
         }
-        let parsed = try MultipartForm(contentType: "multipart/form-data; boundary=b", body: Array("--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nbytes\r\n--b--\r\n".utf8))
+        let parsed = try MultipartForm(contentType: "multipart/form-data; boundary=b", body: Data("--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nbytes\r\n--b--\r\n".utf8))
         #expect(parsed["model"]?.bytes == Data("bytes".utf8))
     }
 
@@ -128,6 +128,33 @@ struct ServerBoundsTests {
             #expect(wrongType.status == 400 && wrongType.body.contains("snapshotId"), "\(wrongType.body)")
             let noBody = try await call(server.base, "POST", "/sessions", token: token)
             #expect(noBody.status == 400, "\(noBody.body)")
+        }
+    }
+
+    @Test("an upload is written to disk as it arrives and kept as a file mapping, not on the heap; a refused one leaves no file")
+    func spooledUploads() async throws {
+        try await withServer(configure: { $0.maximumUploadSize = 48 << 20 }) { server in
+            let token = try await server.token("carol")
+            let session = try #require(try JSONValue(parsing: try await call(server.base, "POST", "/sessions", body: #"{"runtimeType": "Python"}"#, token: token).body)["sessionId"]?.stringValue)
+            let uploads = URL(fileURLWithPath: server.dataDirectory).appendingPathComponent("uploads")
+            let size = 32 << 20
+            let stored = try await call(server.base, "POST", "/sessions/\(session)/workspace/big", bytes: Data(repeating: 7, count: size), token: token)
+            #expect(stored.status == 200, "\(stored.body)")
+            // The object's bytes are a mapping of an unlinked file of the upload directory.
+            let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8).split(separator: "\n")
+            let mapped = maps.filter { $0.contains(uploads.path) && $0.hasSuffix("(deleted)") }
+            #expect(!mapped.isEmpty, "no mapping of a spooled upload in /proc/self/maps")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: uploads.path).isEmpty, "spool files are unlinked once mapped")
+            let back = try await call(server.base, "GET", "/sessions/\(session)/workspace/big", token: token)
+            #expect(back.status == 200 && back.body.utf8.count == size)
+            // Past the limit (no declared length: chunked), the upload is cut off and its file removed.
+            var request = URLRequest(url: URL(string: server.base.absoluteString + "/sessions/\(session)/workspace/huge")!)
+            request.httpMethod = "POST"
+            request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
+            request.httpBodyStream = InputStream(data: Data(count: 64 << 20))
+            let (body, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 413, "\(String(decoding: body, as: UTF8.self))")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: uploads.path).isEmpty)
         }
     }
 }

@@ -104,10 +104,16 @@ public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
 
     /// The rule for `method` on the route Hummingbird matched (`/sessions/:id`), or `nil`.
     static func rule(method: String, endpointPath: String) -> RouteAccess? {
+        Self.table["\(method) \(Self.openAPIPath(endpointPath))"]
+    }
+
+    /// A matched route's path in OpenAPI's spelling (`/sessions/{id}`), whether Hummingbird gave it
+    /// as `/sessions/:id` or `/sessions/{id}`.
+    static func openAPIPath(_ endpointPath: String) -> String {
         let path = endpointPath.split(separator: "/", omittingEmptySubsequences: false).map { component in
             component.hasPrefix(":") ? "{" + component.dropFirst() + "}" : String(component)
         }.joined(separator: "/")
-        return Self.table["\(method) \(path.hasPrefix("/") ? path : "/" + path)"]
+        return path.hasPrefix("/") ? path : "/" + path
     }
 }
 
@@ -136,7 +142,7 @@ struct AuthorizationMiddleware: RouterMiddleware {
 
     /// The routes whose body is an upload rather than a JSON document.
     static let uploadRoutes: Set<String> = [
-        "/sessions/:id/workspace/:object", "/realtime-services/:name", "/realtime-services/:name/:version",
+        "/sessions/{id}/workspace/{object}", "/realtime-services/{name}", "/realtime-services/{name}/{version}",
     ]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -162,7 +168,7 @@ struct AuthorizationMiddleware: RouterMiddleware {
                 exceptionType: "permission-denied"
             )
         }
-        let limit = Self.uploadRoutes.contains(endpoint) ? self.maximumUploadSize : self.maximumJSONBodySize
+        let limit = Self.uploadRoutes.contains(RouteAccess.openAPIPath(endpoint)) ? self.maximumUploadSize : self.maximumJSONBodySize
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             var error = ServerError(
                 .contentTooLarge, "The request body declares \(declared) bytes, larger than the \(limit) bytes \(method) \(endpoint) takes.", exceptionType: "request-too-large"
