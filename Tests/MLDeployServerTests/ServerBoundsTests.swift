@@ -133,11 +133,16 @@ struct ServerBoundsTests {
 
     @Test("an upload is written to disk as it arrives and kept as a file mapping, not on the heap; a refused one leaves no file")
     func spooledUploads() async throws {
-        try await withServer(configure: { $0.maximumUploadSize = 48 << 20 }) { server in
+        // Small sizes: tests run in parallel in one process, and one suite measures its peak memory.
+        // The JSON limit is below the upload: an upload route is held to the upload limit.
+        try await withServer(configure: {
+            $0.maximumUploadSize = 6 << 20
+            $0.maximumJSONBodySize = 2 << 20
+        }) { server in
             let token = try await server.token("carol")
             let session = try #require(try JSONValue(parsing: try await call(server.base, "POST", "/sessions", body: #"{"runtimeType": "Python"}"#, token: token).body)["sessionId"]?.stringValue)
             let uploads = URL(fileURLWithPath: server.dataDirectory).appendingPathComponent("uploads")
-            let size = 32 << 20
+            let size = 4 << 20
             let stored = try await call(server.base, "POST", "/sessions/\(session)/workspace/big", bytes: Data(repeating: 7, count: size), token: token)
             #expect(stored.status == 200, "\(stored.body)")
             // The object's bytes are a mapping of an unlinked file of the upload directory.
@@ -151,7 +156,7 @@ struct ServerBoundsTests {
             var request = URLRequest(url: URL(string: server.base.absoluteString + "/sessions/\(session)/workspace/huge")!)
             request.httpMethod = "POST"
             request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
-            request.httpBodyStream = InputStream(data: Data(count: 64 << 20))
+            request.httpBodyStream = InputStream(data: Data(count: 8 << 20))
             let (body, response) = try await URLSession.shared.data(for: request)
             #expect((response as? HTTPURLResponse)?.statusCode == 413, "\(String(decoding: body, as: UTF8.self))")
             #expect(try FileManager.default.contentsOfDirectory(atPath: uploads.path).isEmpty)

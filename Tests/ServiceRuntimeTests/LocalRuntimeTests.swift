@@ -99,6 +99,31 @@ struct BatchCoordinatorTests {
         #expect(status.response(at: 1)?.errorMessage == "[output-mismatch] bad y")
     }
 
+    @Test("results past the memory limit go to files and come back whole, artifacts included; cancelling removes the files")
+    func spooledResults() async throws {
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-batch-spool-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: spool) }
+        let coordinator = BatchCoordinator(resultMemoryLimit: 1 << 20, spoolDirectory: spool)
+        let artifact = Data((0..<(300 << 10)).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        let id = await coordinator.start(service: Self.service, records: (0..<6).map { ["x": MLValue.integer($0)] }, parallelCount: 2) { _, inputs in
+            try ServiceResponse(service: Self.service, outputs: ["y": inputs["x"]!], artifacts: ["out.bin": artifact], consoleOutput: "ran \(inputs["x"]!)")
+        }
+        let reference = BatchReference(service: Self.service.reference, executionID: id)
+        while try await !coordinator.status(reference, includeResults: false).isFinished { try await Task.sleep(for: .milliseconds(5)) }
+        // ~410 KB of JSON each: two fit in 1 MiB, the other four are files.
+        let files = try FileManager.default.contentsOfDirectory(atPath: spool.path)
+        #expect(files.count == 4, "\(files)")
+        let status = try await coordinator.status(reference, includeResults: true)
+        #expect(status.state == .complete && status.completedItemCount == 6)
+        #expect(status.results.map { $0.response.output("y") } == (0..<6).map { MLValue.integer($0) })
+        #expect(status.results.map(\.response.consoleOutput) == (0..<6).map { "ran \(MLValue.integer($0))" })
+        for index in 0..<6 {
+            #expect(try await coordinator.artifact(reference, index: index, fileName: "out.bin") == artifact)
+        }
+        try await coordinator.cancel(reference)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool.path).isEmpty)
+    }
+
     @Test("keeps at most the configured number of finished executions")
     func retention() async throws {
         let coordinator = BatchCoordinator(retainedExecutions: 3)
