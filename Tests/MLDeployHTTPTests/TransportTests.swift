@@ -190,15 +190,10 @@ struct TransportTests {
     @Test("the connect timeout applies when a server never accepts the connection")
     func connectTimeout() async throws {
         // A listener whose accept queue is full drops further SYNs, so a new connect hangs.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try loopbackSocket(listening: 0)
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-        listen(listener, 0)
+        var address = loopbackAddress(port: port)
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
         var fillers: [Int32] = []
         defer { fillers.forEach { close($0) } }
         for _ in 0..<4 {
@@ -210,7 +205,6 @@ struct TransportTests {
         var configuration = testConfiguration()
         configuration.retry = .disabled
         configuration.timeout = .init(connect: .milliseconds(300), controlPlane: .seconds(30), consume: .seconds(30))
-        let port = Int(UInt16(bigEndian: address.sin_port))
         try await withHTTPClient(configuration) { client throws in
             let clock = ContinuousClock()
             let started = clock.now

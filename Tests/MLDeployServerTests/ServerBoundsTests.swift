@@ -146,7 +146,8 @@ struct ServerBoundsTests {
             let stored = try await call(server.base, "POST", "/sessions/\(session)/workspace/big", bytes: Data(repeating: 7, count: size), token: token)
             #expect(stored.status == 200, "\(stored.body)")
             // The object's bytes are a mapping of an unlinked file of the upload directory.
-            let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8).split(separator: "\n")
+            // (Read to its end: Foundation's String(contentsOfFile:) stops after one page of a /proc file.)
+            let maps = String(decoding: try #require(try FileHandle(forReadingAtPath: "/proc/self/maps")?.readToEnd()), as: UTF8.self).split(separator: "\n")
             let mapped = maps.filter { $0.contains(uploads.path) && $0.hasSuffix("(deleted)") }
             #expect(!mapped.isEmpty, "no mapping of a spooled upload in /proc/self/maps")
             #expect(try FileManager.default.contentsOfDirectory(atPath: uploads.path).isEmpty, "spool files are unlinked once mapped")

@@ -1,6 +1,7 @@
 import Foundation
 import MLDeploy
 @testable import ServiceRuntime
+import MLDeployTestSupport
 import Testing
 
 /// Published code runs confined (bubblewrap): each test is something a hostile service did to an
@@ -162,17 +163,8 @@ struct PythonSandboxTests {
     @Test("network none leaves only the worker's own loopback; host reaches the host's", arguments: [PythonNetwork.none, .host])
     func network(_ network: PythonNetwork) async throws {
         // A listening socket on the host's loopback: connecting needs no accept (the backlog answers).
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try loopbackSocket(listening: 8)
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 8) == 0 && getsockname(listener, $0, &length) == 0 }
-        }
-        #expect(bound)
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let result = try await self.probe("""
             import socket
             try:
