@@ -63,9 +63,13 @@ enum PipeReader {
     }
 }
 
-/// Writes to a worker's standard input with blocking writes on a thread of its own (never a
-/// cooperative thread, nor Dispatch's shared pool, which blocking work elsewhere can exhaust), one
-/// frame at a time; closing it is the worker's end of input.
+/// Writes to a worker's standard input, one frame at a time; closing it is the worker's end of input.
+///
+/// The descriptor is non-blocking. A frame the pipe takes at once (the common case: a call's
+/// request is far smaller than the pipe's 64 KiB) is written by the caller, with no thread hop;
+/// what does not fit is finished by a thread of the writer's own, which waits for the pipe to drain
+/// — never a cooperative thread, nor Dispatch's shared pool, which blocking work elsewhere can
+/// exhaust.
 final class PipeWriter: Sendable {
     private struct State {
         var pending: [(bytes: [UInt8], done: CheckedContinuation<Int32?, Never>)] = []
@@ -78,6 +82,7 @@ final class PipeWriter: Sendable {
 
     init(_ descriptor: Int32, name: String = "mldeploy-worker-stdin") {
         self.descriptor = descriptor
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         let thread = Thread { [self] in self.run() }
         thread.name = name
         thread.stackSize = 1 << 20
@@ -93,16 +98,36 @@ final class PipeWriter: Sendable {
             }
             guard let item = next else { continue }
             guard let (bytes, done) = item else { break }
-            do {
-                _ = try bytes.withUnsafeBytes { try FileDescriptor(rawValue: self.descriptor).writeAll($0) }
-                done.resume(returning: nil)
-            } catch let error as Errno {
-                done.resume(returning: error.rawValue)
-            } catch {
-                done.resume(returning: EIO)
-            }
+            done.resume(returning: Self.writeAll(bytes[...], to: self.descriptor))
         }
         try? FileDescriptor(rawValue: self.descriptor).close()
+    }
+
+    /// Writes all of `bytes` to the non-blocking `descriptor`, waiting for room when the pipe is
+    /// full; the error number when it fails (`EPIPE`: the worker is gone).
+    private static func writeAll(_ bytes: ArraySlice<UInt8>, to descriptor: Int32) -> Int32? {
+        var rest = bytes
+        while !rest.isEmpty {
+            let count = rest.withUnsafeBytes { posixWrite(descriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                rest = rest.dropFirst(count)
+            } else if count < 0, errno == EAGAIN {
+                var waiting = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&waiting, 1, -1)
+            } else if count < 0, errno == EINTR {
+                continue
+            } else {
+                return count < 0 ? errno : EIO
+            }
+        }
+        return nil
+    }
+
+    /// What the caller's own attempt at a frame left to do.
+    private enum Attempt {
+        case written
+        case failed(Int32)
+        case rest(ArraySlice<UInt8>)
     }
 
     /// Writes all of `bytes`.
@@ -110,13 +135,39 @@ final class PipeWriter: Sendable {
     /// - Throws: ``MLDeploy/MLDeployError/Code/workerCrashed`` when the worker no longer reads
     ///   (`EPIPE`: it has exited), or the writer was closed.
     func write(_ bytes: [UInt8]) async throws {
-        let failure: Int32? = await withCheckedContinuation { continuation in
-            let accepted = self.state.withLock { state -> Bool in
-                guard !state.closed else { return false }
-                state.pending.append((bytes, continuation))
-                return true
+        // With nothing queued, write what the pipe takes now (it never blocks: the descriptor is
+        // non-blocking); under the lock, so frames stay in order.
+        let attempt = self.state.withLock { state -> Attempt in
+            guard !state.closed else { return .failed(EPIPE) }
+            guard state.pending.isEmpty else { return .rest(bytes[...]) }
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                let count = rest.withUnsafeBytes { posixWrite(self.descriptor, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    rest = rest.dropFirst(count)
+                } else if count < 0, errno == EINTR {
+                    continue
+                } else if count < 0, errno == EAGAIN {
+                    break
+                } else {
+                    return .failed(count < 0 ? errno : EIO)
+                }
             }
-            if accepted { self.wakeUp.signal() } else { continuation.resume(returning: EPIPE) }
+            return rest.isEmpty ? .written : .rest(rest)
+        }
+        let failure: Int32?
+        switch attempt {
+        case .written: failure = nil
+        case .failed(let number): failure = number
+        case .rest(let rest):
+            failure = await withCheckedContinuation { continuation in
+                let accepted = self.state.withLock { state -> Bool in
+                    guard !state.closed else { return false }
+                    state.pending.append((Array(rest), continuation))
+                    return true
+                }
+                if accepted { self.wakeUp.signal() } else { continuation.resume(returning: EPIPE) }
+            }
         }
         if let failure {
             throw MLDeployError(code: .workerCrashed, message: "The Python worker stopped reading its input (\(String(cString: strerror(failure)))).")
@@ -132,4 +183,13 @@ final class PipeWriter: Sendable {
         }
         if first { self.wakeUp.signal() }
     }
+}
+
+/// `write(2)`, under a name that the writer's own `write` method does not shadow.
+private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.write(descriptor, bytes, count)
+    #else
+    Darwin.write(descriptor, bytes, count)
+    #endif
 }
