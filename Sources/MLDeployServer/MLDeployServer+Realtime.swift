@@ -17,9 +17,13 @@ extension MLDeployServer {
         router.patch("/realtime-services/:name/:version") { request, context -> Response in
             var request = request
             let (name, version) = (try context.pathParameter("name"), try context.pathParameter("version"))
-            // The version and the right to change it first, then the body.
-            let current = try await self.answering { try await self.client.getService(name, version: version).info }
-            try Self.requireChange(of: current, context: context)
+            // The version and the right to change it first, then the body (a refusal never reads it).
+            do {
+                let current = try await self.answering { try await self.client.getService(name, version: version).info }
+                try Self.requireChange(of: current, context: context)
+            } catch let error as ServerError {
+                throw context.refusingUnreadBody(error, of: request)
+            }
             let body = try await request.spooledBody(limit: self.configuration.maximumUploadSize, directory: self.uploadDirectory)
             return try await self.answering {
                 let form = try MultipartForm(contentType: request.headers[.contentType], body: body)
@@ -32,7 +36,11 @@ extension MLDeployServer {
     private func publishRealtime(_ request: Request, context: ServerRequestContext, version: String?) async throws -> Response {
         var request = request
         let name = try context.pathParameter("name")
-        try await self.answering { try await self.requirePublish(name, context) }
+        do {
+            try await self.answering { try await self.requirePublish(name, context) }
+        } catch let error as ServerError {
+            throw context.refusingUnreadBody(error, of: request)
+        }
         let body = try await request.spooledBody(limit: self.configuration.maximumUploadSize, directory: self.uploadDirectory)
         return try await self.answering {
             let form = try MultipartForm(contentType: request.headers[.contentType], body: body)

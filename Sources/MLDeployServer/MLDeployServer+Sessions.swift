@@ -53,11 +53,18 @@ extension MLDeployServer {
         router.post("/sessions/:id/workspace/:object") { request, context -> Response in
             var request = request
             let (id, object) = (try context.pathParameter("id"), try context.pathParameter("object"))
+            let (user, isOwner) = context.identity
+            // The session, the caller's right to it and the quota first, then the body.
+            let declared = request.headers[.contentLength].flatMap(Int.init)
+            do {
+                try await self.answering { try sessions.checkUpload(object, declaredSize: declared, session: id, user: user, isOwner: isOwner) }
+            } catch let error as ServerError {
+                throw context.refusingUnreadBody(error, of: request)
+            }
             let bytes = try await request.spooledBody(limit: self.configuration.maximumUploadSize, directory: self.uploadDirectory)
             guard !bytes.isEmpty else {
                 throw MLDeployError.invalidArgument("A workspace object needs its pickled bytes as the request body; the body was empty.")
             }
-            let (user, isOwner) = context.identity
             return try await self.answering {
                 try sessions.putObject(object, bytes, session: id, user: user, isOwner: isOwner)
                 return .empty()

@@ -32,6 +32,18 @@ extension ServerRequestContext {
     /// segment (`%2D` for `-`), and names are checked on what they spell, not on how they were sent.
     ///
     /// - Throws: Hummingbird's 400 when the route has no such parameter.
+    /// `error` made to end the connection after it is answered, and the connection's reading
+    /// stopped, when `request` carries a body: for a request refused before its body was read, whose
+    /// body must not be read (nor waited for) at all. A request without a body keeps its connection.
+    func refusingUnreadBody(_ error: ServerError, of request: Request) -> ServerError {
+        let declared = request.headers[.contentLength].flatMap(Int.init) ?? 0
+        guard declared > 0 || request.headers[.transferEncoding] != nil else { return error }
+        var error = error
+        error.closesConnection = true
+        self.channel.close(mode: .input, promise: nil)
+        return error
+    }
+
     func pathParameter(_ name: String) throws -> String {
         let raw = try self.parameters.require(name)
         return raw.removingPercentEncoding ?? raw

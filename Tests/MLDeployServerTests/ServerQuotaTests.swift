@@ -53,6 +53,26 @@ struct ServerQuotaTests {
         }
     }
 
+    @Test("an upload declared past the quota, or to someone else's session, is refused before a byte of it is read")
+    func uploadRefusedUnread() async throws {
+        try await withServer(configure: { $0.userStorageQuota = 1 << 20; $0.idleTimeout = .seconds(120) }) { server in
+            let (carol, admin) = (try await server.token("carol"), try await server.token("admin"))
+            let session = try #require(try await self.openSession(server.base, token: carol).id)
+            let port = try #require(server.base.port)
+            func head(_ path: String, token: String, length: Int) -> String {
+                "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/octet-stream\r\nContent-Length: \(length)\r\n\r\n"
+            }
+            // Only the head is sent: the answer must come without the body, and the connection close.
+            let overQuota = await RawClient.exchange(port: port, request: head("/sessions/\(session)/workspace/big", token: carol, length: 2 << 20), hangUp: nil) ?? ""
+            #expect(overQuota.hasPrefix("HTTP/1.1 413") && overQuota.contains("quota-exceeded"), "\(overQuota.prefix(300))")
+            let foreign = await RawClient.exchange(port: port, request: head("/sessions/\(session)/workspace/big", token: try await server.token("rita"), length: 100), hangUp: nil) ?? ""
+            #expect(foreign.hasPrefix("HTTP/1.1 403"), "a Reader may not upload at all: \(foreign.prefix(200))")
+            let other = try #require(try await self.openSession(server.base, token: admin).id)
+            let notTheirs = await RawClient.exchange(port: port, request: head("/sessions/\(other)/workspace/big", token: carol, length: 100), hangUp: nil) ?? ""
+            #expect(notTheirs.hasPrefix("HTTP/1.1 404"), "\(notTheirs.prefix(200))")
+        }
+    }
+
     @Test("a user past the most sessions they may have gets 429 quota-exceeded until they close one")
     func sessionCount() async throws {
         try await withServer(configure: { $0.maximumSessionsPerUser = 2 }) { server in

@@ -15,13 +15,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
+        // A refused request's body is never read: the connection ends after the answer.
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw ServerError(.unauthorized, "This endpoint needs an access token: log in with POST /login and send 'Authorization: Bearer <token>'.")
+            throw context.refusingUnreadBody(
+                ServerError(.unauthorized, "This endpoint needs an access token: log in with POST /login and send 'Authorization: Bearer <token>'."), of: request
+            )
         }
         guard let claims = self.tokens.claims(forAccessToken: String(header.dropFirst(7))), let account = self.users.account(of: claims.user),
             account.id == claims.account
         else {
-            throw ServerError(.unauthorized, "The access token is invalid, expired or revoked; log in again or refresh it.")
+            throw context.refusingUnreadBody(ServerError(.unauthorized, "The access token is invalid, expired or revoked; log in again or refresh it."), of: request)
         }
         var context = context
         context.user = claims.user

@@ -158,25 +158,23 @@ struct AuthorizationMiddleware: RouterMiddleware {
             // No route at all: the router answers 404 after this.
             return try await next(request, context)
         }
+        // A refused request's body is never read: the connection ends after the answer.
         guard let rule = RouteAccess.rule(method: method, endpointPath: endpoint) else {
-            throw ServerError(.forbidden, "\(method) \(request.uri.path) is not open to anyone.", exceptionType: "permission-denied")
+            throw context.refusingUnreadBody(ServerError(.forbidden, "\(method) \(request.uri.path) is not open to anyone.", exceptionType: "permission-denied"), of: request)
         }
         guard rule.admits(context.role) else {
-            throw ServerError(
+            throw context.refusingUnreadBody(ServerError(
                 .forbidden,
                 "\(context.user ?? "This user") (\(context.role?.rawValue ?? "no role")) may not \(method) \(request.uri.path): it needs the \(rule.minimumRole?.rawValue ?? "") role or higher.",
                 exceptionType: "permission-denied"
-            )
+            ), of: request)
         }
         let limit = Self.uploadRoutes.contains(RouteAccess.openAPIPath(endpoint)) ? self.maximumUploadSize : self.maximumJSONBodySize
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
-            var error = ServerError(
-                .contentTooLarge, "The request body declares \(declared) bytes, larger than the \(limit) bytes \(method) \(endpoint) takes.", exceptionType: "request-too-large"
-            )
             // Never read a body refused for its size: stop reading and close after the answer.
-            error.closesConnection = true
-            context.channel.close(mode: .input, promise: nil)
-            throw error
+            throw context.refusingUnreadBody(ServerError(
+                .contentTooLarge, "The request body declares \(declared) bytes, larger than the \(limit) bytes \(method) \(endpoint) takes.", exceptionType: "request-too-large"
+            ), of: request)
         }
         return try await next(request, context)
     }

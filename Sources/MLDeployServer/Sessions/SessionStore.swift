@@ -108,6 +108,18 @@ final class SessionStore: Sendable {
         return session
     }
 
+    /// Checks, before an upload's body is read, that `name` is valid, that `user` may use the
+    /// session, and — when the request declares its length — that `declaredSize` bytes fit its
+    /// owner's quota: a refused upload is never written anywhere.
+    func checkUpload(_ name: String, declaredSize: Int?, session id: String, user: String, isOwner: Bool) throws {
+        try NameRules.checkIdentifier(name, role: "workspace object")
+        let session = try self.session(id, user: user, isOwner: isOwner)
+        guard let declaredSize else { return }
+        try self.state.withLock { state in
+            try self.checkQuota(adding: declaredSize - (session.workspace[name]?.count ?? 0), for: session.owner, in: state, what: "Workspace object '\(name)'")
+        }
+    }
+
     /// Stores a workspace object in a session, within its owner's quota.
     func putObject(_ name: String, _ bytes: Data, session id: String, user: String, isOwner: Bool) throws {
         try NameRules.checkIdentifier(name, role: "workspace object")
