@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "ServiceRuntime", targets: ["ServiceRuntime"]),
         .library(name: "InMemoryBackend", targets: ["InMemoryBackend"]),
         .library(name: "FileStoreBackend", targets: ["FileStoreBackend"]),
+        .library(name: "PostgresBackend", targets: ["PostgresBackend"]),
         .library(name: "MLDeployConformance", targets: ["MLDeployConformance"]),
         .library(name: "MLDeployServer", targets: ["MLDeployServer"]),
         .library(name: "MLServerBackend", targets: ["MLServerBackend"]),
@@ -39,6 +40,10 @@ let package = Package(
         // Already in the graph through swift-configuration's YAML trait; read directly to find the
         // keys of a config file that no setting uses.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // PostgreSQL, for the PostgreSQL backend (swift-nio is in the graph already; its NIOPosix
+        // probes the database's address before the pool's retries would).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -66,9 +71,19 @@ let package = Package(
         .target(
             name: "ServiceRuntime",
             dependencies: [
-                "MLDeploy", "MLDeployONNX",
+                "MLDeploy", "MLDeployONNX", "MLDeployCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PostgresBackend",
+            dependencies: [
+                "MLDeploy", "ServiceRuntime", "MLDeployCrypto",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -120,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "mldeploy",
             dependencies: [
-                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
+                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "PostgresBackend", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
                 "MLDeployConfiguration", "MLDeployHTTP", "ServiceRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -131,6 +146,14 @@ let package = Package(
             name: "filestore-helper",
             dependencies: ["FileStoreBackend", "MLDeploy", .product(name: "Logging", package: "swift-log")],
             path: "Tests/FileStoreHelper",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PostgresBackendTests",
+            dependencies: [
+                "PostgresBackend", "MLDeploy", "ServiceRuntime", "MLDeployConformance", "MLDeployTestSupport", "mldeploy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

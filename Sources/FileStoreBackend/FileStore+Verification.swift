@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import ServiceRuntime
 import MLDeployCrypto
 
 /// What ``FileStore/verify()`` found.

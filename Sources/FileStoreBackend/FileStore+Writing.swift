@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MLDeploy
+import ServiceRuntime
 
 /// The write protocol. Under the exclusive lock:
 ///

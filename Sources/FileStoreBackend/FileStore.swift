@@ -255,26 +255,9 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
             guard let manifest = try self.index.name(name)?.version(version) else {
                 throw MLDeployError.serviceNotFound(name: name, version: version)
             }
-            func load(_ objects: [String: Manifest.StoredObject]) throws -> [String: ServiceObject] {
-                try objects.mapValues { object in
-                    switch object {
-                    case .value(let value): return .value(value)
-                    case .blob(let reference): return .pickled(try Self.mapBlob(layout.blob(reference.hash)))
-                    }
-                }
-            }
-            var namespace = try load(manifest.models)
-            namespace.merge(try load(manifest.objects)) { _, object in object }
-            let implementation: ServiceImplementation
-            if let model = manifest.model {
-                implementation = .realtime(model: try self.mappedModel(model.hash))
-            } else if let handler = manifest.info.handlerName {
-                implementation = .swiftHandlerNamed(handler)
-            } else if let code = manifest.info.code {
-                implementation = .python(code: code, initCode: manifest.info.initCode, revision: manifest.revision)
-            } else {
-                throw MLDeployError(code: .storageFailure, message: "The manifest of \(name)/\(version) has no code, handler or model.")
-            }
+            let (implementation, namespace) = try manifest.executable(
+                blob: { hash in try Self.mapBlob(layout.blob(hash)) }, model: { hash in try self.mappedModel(hash) }
+            )
             return (manifest.info, implementation, namespace)
         }
     }
@@ -351,18 +334,11 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
         try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
         let version = definition.version ?? UUID().uuidString.lowercased()
         let principal = self.principal.withLock { $0 }
-        let objects = try Self.stage(definition.objects ?? [:]), models = try Self.stage(definition.models ?? [:])
+        let objects = try Manifest.stage(definition.objects ?? [:]), models = try Manifest.stage(definition.models ?? [:])
         let info = try await self.write(name: definition.name) { current in
             if current?.version(version) != nil { throw MLDeployError.conflict(name: definition.name, version: version) }
-            let info = ServiceInfo(
-                name: definition.name, version: version, description: definition.description,
-                operationID: definition.effectiveAlias, inputs: definition.inputs ?? [], outputs: definition.outputs ?? [],
-                runtime: definition.runtime ?? .python, artifacts: definition.artifacts ?? [], creationTime: Date(),
-                publishedBy: definition.publishedBy ?? principal, code: definition.code, initCode: definition.initCode, handlerName: definition.handler?.name
-            )
-            let manifest = Manifest(
-                info: info, sequence: (current?.latest?.sequence ?? 0) + 1, revision: UUID().uuidString,
-                objects: objects.stored, models: models.stored, model: nil
+            let manifest = Manifest.deployed(
+                definition, version: version, sequence: (current?.latest?.sequence ?? 0) + 1, publishedBy: principal, objects: objects.stored, models: models.stored
             )
             return .put(manifest, blobs: objects.blobs.merging(models.blobs) { first, _ in first })
         }
@@ -376,38 +352,13 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
         try definition.validate(for: .redeploy)
         try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
         let version = definition.version!
-        let objects = try definition.objects.map { try Self.stage($0) }, models = try definition.models.map { try Self.stage($0) }
+        let objects = try definition.objects.map { try Manifest.stage($0) }, models = try definition.models.map { try Manifest.stage($0) }
         let info = try await self.write(name: definition.name) { current in
             guard var manifest = current?.version(version) else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
-            guard manifest.model == nil else {
-                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(version)' is a realtime service: redeploy it as one (its model, description or alias).")
-            }
-            var info = manifest.info
-            if let description = definition.description { info.description = description }
-            if let alias = definition.alias { info.operationID = alias }
-            if let runtime = definition.runtime {
-                info.runtime = runtime
-                info.code = definition.code
-                info.initCode = definition.initCode
-                info.handlerName = definition.handler?.name
-                if definition.alias == nil, info.operationID == nil, let handler = definition.handler { info.operationID = handler.name }
-            } else if let initCode = definition.initCode {
-                info.initCode = initCode
-            }
-            if let inputs = definition.inputs { info.inputs = inputs }
-            if let outputs = definition.outputs { info.outputs = outputs }
-            if let artifacts = definition.artifacts { info.artifacts = artifacts }
-            manifest.info = info
+            try manifest.redeploy(definition, objects: objects?.stored, models: models?.stored)
             var blobs: [String: [UInt8]] = [:]
-            if let objects {
-                manifest.objects = objects.stored
-                blobs.merge(objects.blobs) { first, _ in first }
-            }
-            if let models {
-                manifest.models = models.stored
-                blobs.merge(models.blobs) { first, _ in first }
-            }
-            manifest.revision = UUID().uuidString
+            if let objects { blobs.merge(objects.blobs) { first, _ in first } }
+            if let models { blobs.merge(models.blobs) { first, _ in first } }
             return .put(manifest, blobs: blobs)
         }
         if let handler = definition.handler { self.handlers.register(handler) }
@@ -426,14 +377,8 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
         let hash = SHA256.hex(model)
         return try await self.write(name: definition.name) { current in
             if current?.version(version) != nil { throw MLDeployError.conflict(name: definition.name, version: version) }
-            let info = ServiceInfo(
-                name: definition.name, version: version, description: definition.description, operationID: definition.alias,
-                inputs: RealtimeDefinition.inputs, outputs: RealtimeDefinition.outputs, runtime: .realtime,
-                creationTime: Date(), publishedBy: definition.publishedBy ?? principal
-            )
-            let manifest = Manifest(
-                info: info, sequence: (current?.latest?.sequence ?? 0) + 1, revision: UUID().uuidString,
-                objects: [:], models: [:], model: .init(hash: hash, size: model.count)
+            let manifest = Manifest.deployedRealtime(
+                definition, version: version, sequence: (current?.latest?.sequence ?? 0) + 1, publishedBy: principal, model: .init(hash: hash, size: model.count)
             )
             return .put(manifest, blobs: [hash: model])
         }
@@ -447,18 +392,14 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
         let model = definition.serializedModel.map { Array($0) }
         return try await self.write(name: definition.name) { current in
             guard var manifest = current?.version(version) else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
-            guard manifest.model != nil else {
-                throw MLDeployError.invalidArgument("'\(definition.name)' version '\(version)' is not a realtime service: redeploy it as a Python or Swift service.")
-            }
-            if let description = definition.description { manifest.info.description = description }
-            if let alias = definition.alias { manifest.info.operationID = alias }
             var blobs: [String: [UInt8]] = [:]
+            var reference: Manifest.BlobReference?
             if let model {
                 let hash = SHA256.hex(model)
-                manifest.model = .init(hash: hash, size: model.count)
+                reference = .init(hash: hash, size: model.count)
                 blobs[hash] = model
             }
-            manifest.revision = UUID().uuidString
+            try manifest.redeployRealtime(definition, model: reference)
             return .put(manifest, blobs: blobs)
         }
     }
@@ -480,24 +421,5 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting {
         guard info.runtime == .python else { return }
         let (info, implementation, namespace) = try await self.executable(info.name, info.version)
         try await self.runtime.prepare(info, implementation: implementation, namespace: namespace)
-    }
-
-    /// Objects and models split into what the manifest stores and the blob bytes by hash.
-    private static func stage(_ objects: [String: ServiceObject]) throws -> (stored: [String: Manifest.StoredObject], blobs: [String: [UInt8]]) {
-        var stored: [String: Manifest.StoredObject] = [:]
-        var blobs: [String: [UInt8]] = [:]
-        for (name, object) in objects {
-            switch object {
-            case .value(let value):
-                _ = try value.jsonValue()  // refuse NaN before anything is written
-                stored[name] = .value(value)
-            case .pickled(let data):
-                let bytes = Array(data)
-                let hash = SHA256.hex(bytes)
-                stored[name] = .blob(.init(hash: hash, size: bytes.count))
-                blobs[hash] = bytes
-            }
-        }
-        return (stored, blobs)
     }
 }

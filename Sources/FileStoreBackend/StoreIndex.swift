@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MLDeploy
+import ServiceRuntime
 import Synchronization
 
 /// The store's in-process cache of manifests, kept true to the disk across processes.

@@ -1,3 +1,5 @@
+import ServiceRuntime
+
 /// Where everything lives under a store's root (format version 1):
 ///
 /// ```
@@ -17,8 +19,8 @@
 struct StoreLayout: Sendable {
     /// The store's format name, written in the marker.
     static let formatName = "mldeploy-filestore"
-    /// The format version this code writes and reads.
-    static let formatVersion = 1
+    /// The format version this code writes and reads (that of its manifests).
+    static let formatVersion = Manifest.formatVersion
 
     let root: String
 

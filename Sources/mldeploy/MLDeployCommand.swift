@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FileStoreBackend
+import PostgresBackend
 import InMemoryBackend
 import MLDeploy
 import MLServerBackend
@@ -47,6 +48,7 @@ struct MLDeployCommand: AsyncParsableCommand {
     static func registerBuiltInBackends(in registry: BackendRegistry = .shared) throws {
         try registry.register(.memory)
         try registry.register(.filesystem)
+        try registry.register(.postgres)
         try registry.register(.mlServer)
     }
 }

@@ -1,0 +1,527 @@
+import Foundation
+import Logging
+import MLDeploy
+import MLDeployCrypto
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import ServiceRuntime
+import Synchronization
+
+/// A deployment target in a PostgreSQL database: service versions, their code, schemas, objects,
+/// models and realtime models are rows, shared by every process that opens the same database, and
+/// services run locally (as with the filesystem store).
+///
+/// Each version is one row holding its manifest (the filesystem store's JSON format); objects and
+/// models are blobs stored once per content (SHA-256), in parts of ``partSize`` bytes, so no value
+/// is one giant column. A deploy, redeploy or delete is one transaction — blobs, then the row that
+/// makes the version visible — so a killed process leaves nothing partial, and writes are
+/// serialized across all processes by an advisory lock (two publishers of one name and version:
+/// exactly one wins, the other gets `conflict`). The schema is created and migrated by the backend
+/// (``PostgresSchema``), safely when several processes start at once.
+///
+/// ```swift
+/// try BackendRegistry.shared.register(.postgres)
+/// let client = try await DeployClient(target: "postgresql://mldeploy@db.example.com/mldeploy")
+/// ```
+public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting {
+    /// Everything the filesystem store does.
+    public let capabilities: BackendCapabilities = [.pythonServices, .swiftHandlers, .realtime, .batch, .batchArtifacts]
+    /// The size of one stored part of a blob (1 MiB).
+    public static let partSize = 1 << 20
+
+    /// Where the backend connects.
+    public let settings: PostgresSettings
+    private let client: PostgresClient
+    private let running = Mutex<Task<Void, Never>?>(nil)
+    private let runtime: LocalRuntime
+    /// The runtime this backend runs services with (``ServiceRuntime/LocalRuntimeHosting``).
+    public var localRuntime: LocalRuntime { self.runtime }
+    private let handlers: HandlerRegistry
+    private let batches = BatchCoordinator()
+    private let logger: Logger
+    private let principal = Mutex<String?>(nil)
+    /// Blobs read for running versions, by hash: content-addressed, so never stale.
+    private let blobCache = Mutex<(blobs: [String: Data], bytes: Int)>(([:], 0))
+    /// How many bytes of blobs are kept in ``blobCache``; beyond it the cache starts over.
+    private static let blobCacheLimit = 256 << 20
+
+    /// A backend for the database `settings` name.
+    ///
+    /// - Parameters:
+    ///   - settings: Where to connect.
+    ///   - handlers: Where stored Swift handler names are resolved.
+    ///   - python: How Python workers run, or `nil` to refuse running Python services.
+    public init(settings: PostgresSettings, handlers: HandlerRegistry = .shared, python: PythonRuntime.Configuration? = PythonRuntime.Configuration()) {
+        let logger = Logger(label: "mldeploy.backend.postgres")
+        self.settings = settings
+        self.logger = logger
+        self.handlers = handlers
+        self.runtime = LocalRuntime(handlers: handlers, python: python.map { PythonRuntime(configuration: $0, logger: logger) }, logger: logger)
+        var configuration: PostgresClient.Configuration
+        if settings.isUnixSocket {
+            let socket = settings.host.hasSuffix(".s.PGSQL.\(settings.port)") ? settings.host : settings.host + "/.s.PGSQL.\(settings.port)"
+            configuration = .init(unixSocketPath: socket, username: settings.username, password: settings.password, database: settings.database)
+        } else {
+            let tls: PostgresClient.Configuration.TLS
+            switch settings.tls {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(.makeClientConfiguration())
+            case .require: tls = .require(.makeClientConfiguration())
+            }
+            configuration = .init(host: settings.host, port: settings.port, username: settings.username, password: settings.password, database: settings.database, tls: tls)
+        }
+        configuration.options.connectTimeout = .seconds(10)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// A backend from a target: `postgresql://…` or `postgres://…` (see ``PostgresSettings``); the
+    /// `python.*` options configure the Python runtime.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidTarget`` for a malformed URI or no database.
+    public convenience init(configuration: BackendConfiguration) throws {
+        guard let uri = configuration.uri else {
+            throw MLDeployError(code: .invalidTarget, message: "The PostgreSQL backend needs a URI: postgresql://USER@HOST:PORT/DATABASE.")
+        }
+        self.init(
+            settings: try PostgresSettings(uri: uri.remainder, options: configuration.options),
+            python: try PythonRuntime.Configuration(options: configuration.options)
+        )
+    }
+
+    // MARK: Lifecycle
+
+    /// Connects and brings the schema up to date.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/unreachable`` when the database cannot be reached or
+    ///   refuses the credentials; ``MLDeploy/MLDeployError/Code/incompatibleStore`` for a newer schema.
+    public func initialize(context: BackendContext) async throws {
+        try await self.probe()
+        let client = self.client
+        self.running.withLock { task in
+            if task == nil { task = Task { await client.run() } }
+        }
+        // Other processes may hold the migration lock for a while (they apply the same steps).
+        try await self.database("open", timeout: Self.writeTimeout) { try await PostgresSchema.migrate(client, logger: self.logger) }
+    }
+
+    /// Fails at once (`unreachable`) when nothing listens at the database's address: the connection
+    /// pool would otherwise keep retrying until the read timeout.
+    private func probe() async throws {
+        let settings = self.settings
+        if settings.isUnixSocket {
+            let socket = settings.host.hasSuffix(".s.PGSQL.\(settings.port)") ? settings.host : settings.host + "/.s.PGSQL.\(settings.port)"
+            guard FileManager.default.fileExists(atPath: socket) else {
+                throw MLDeployError(code: .unreachable, message: "The database \(settings) cannot be reached: there is no socket \(socket). Check that PostgreSQL runs.")
+            }
+            return
+        }
+        do {
+            let channel = try await ClientBootstrap(group: PostgresClient.defaultEventLoopGroup)
+                .connectTimeout(.seconds(10))
+                .connect(host: settings.host, port: settings.port).get()
+            try? await channel.close()
+        } catch {
+            throw MLDeployError(
+                code: .unreachable,
+                message: "The database \(settings) cannot be reached: \(error). Check that PostgreSQL runs and listens on \(settings.host):\(settings.port)."
+            )
+        }
+    }
+
+    /// Records who authenticated, as `publishedBy`. Any credentials are accepted (the database's
+    /// own user and password are the backend's, from its URI).
+    public func authenticate(_ credentials: AuthContext) async throws {
+        self.principal.withLock { $0 = credentials.passwordCredentials?.username ?? credentials.aadOptions?.username }
+    }
+
+    /// Cancels batch executions, stops the Python workers and closes the connections.
+    public func shutdown() async throws {
+        await self.batches.cancelAll()
+        await self.runtime.shutdown()
+        let task = self.running.withLock { task in
+            defer { task = nil }
+            return task
+        }
+        task?.cancel()
+        await task?.value
+    }
+
+    /// How long a read (or opening the database) may take before it fails as `unreachable`: a
+    /// database that is down makes calls fail fast instead of hanging.
+    static let readTimeout = Duration.seconds(30)
+    /// How long a write may take (it may carry large objects).
+    static let writeTimeout = Duration.seconds(600)
+
+    /// Runs database work within `timeout`, turning the driver's errors into MLDeploy's:
+    /// unreachable (connection refused or closed, authentication, the timeout), conflict (a unique
+    /// key), storage failure (anything else); errors the work threw itself pass unchanged.
+    private func database<T: Sendable>(_ what: String, timeout: Duration = PostgresBackend.readTimeout, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let settings = self.settings
+        do {
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let result = first else {
+                    throw MLDeployError(
+                        code: .unreachable,
+                        message: "The database \(settings) did not answer within \(timeout) (\(what)). Check that PostgreSQL runs and accepts connections; try again later."
+                    )
+                }
+                return result
+            }
+        } catch {
+            throw self.translate(error, what: what)
+        }
+    }
+
+    private func translate(_ error: any Error, what: String) -> MLDeployError {
+        switch error {
+        case let error as MLDeployError:
+            return error
+        case let error as PostgresTransactionError:
+            // The work's own error, else why BEGIN, COMMIT or ROLLBACK failed.
+            if let inner = error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError {
+                return self.translate(inner, what: what)
+            }
+            return MLDeployError(code: .storageFailure, message: "The database failed (\(what)): \(error).")
+        case let error as PSQLError:
+            let state = error.serverInfo?[.sqlState]
+            let message = error.serverInfo?[.message] ?? String(describing: error.code)
+            if state == "23505" {
+                return MLDeployError(code: .conflict, message: "\(what): the row exists already (another process wrote it first).")
+            }
+            if error.code == .server, state?.hasPrefix("28") != true, state != "3D000", state?.hasPrefix("08") != true, state?.hasPrefix("57P") != true {
+                return MLDeployError(code: .storageFailure, message: "The database failed (\(what)): \(message).")
+            }
+            return MLDeployError(
+                code: .unreachable,
+                message: "The database \(self.settings) cannot be reached or refused the connection (\(what)): \(message). Check that PostgreSQL runs and the URI's host, port, user, password and database."
+            )
+        case is CancellationError:
+            return MLDeployError(code: .cancelled, message: "The database call was cancelled (\(what)).")
+        default:
+            return MLDeployError(code: .unreachable, message: "The database \(self.settings) cannot be reached (\(what)): \(error).")
+        }
+    }
+
+    // MARK: Reading
+
+    private func manifests(_ query: PostgresQuery, what: String) async throws -> [Manifest] {
+        try await self.database(what) {
+            var manifests: [Manifest] = []
+            for try await text in try await self.client.query(query, logger: self.logger).decode(String.self) {
+                do {
+                    manifests.append(try Manifest(bytes: Array(text.utf8)))
+                } catch {
+                    self.logger.warning("skipping an unreadable manifest", metadata: ["error": "\(error)"])
+                }
+            }
+            return manifests
+        }
+    }
+
+    private func manifest(_ name: String, _ version: String?) async throws -> Manifest {
+        let query: PostgresQuery =
+            version.map { "SELECT manifest FROM mldeploy_versions WHERE name = \(name) AND version = \($0)" }
+            ?? "SELECT manifest FROM mldeploy_versions WHERE name = \(name) ORDER BY sequence DESC LIMIT 1"
+        guard let manifest = try await self.manifests(query, what: "reading \(name)").first else {
+            throw MLDeployError.serviceNotFound(name: name, version: version)
+        }
+        return manifest
+    }
+
+    /// The version, or the most recently deployed one; `notFound` if absent.
+    public func getService(_ name: String, version: String?) async throws -> ServiceInfo {
+        try NameRules.checkServiceName(name)
+        if let version { try NameRules.checkVersion(version) }
+        return try await self.manifest(name, version).info
+    }
+
+    /// Services sorted by name, each name's versions oldest first.
+    public func listServices(_ query: ServiceQuery) async throws -> [ServiceInfo] {
+        switch query {
+        case .all:
+            return try await self.manifests("SELECT manifest FROM mldeploy_versions ORDER BY name, sequence", what: "listing").map(\.info)
+        case .named(let name):
+            try NameRules.checkServiceName(name)
+            return try await self.manifests("SELECT manifest FROM mldeploy_versions WHERE name = \(name) ORDER BY sequence", what: "listing \(name)").map(\.info)
+        case .version(let name, let version):
+            try NameRules.checkServiceName(name)
+            try NameRules.checkVersion(version)
+            return try await self.manifests(
+                "SELECT manifest FROM mldeploy_versions WHERE name = \(name) AND version = \(version)", what: "listing \(name)/\(version)"
+            ).map(\.info)
+        }
+    }
+
+    // MARK: Running
+
+    /// A blob's bytes, from the cache or its parts in the database.
+    private func blob(_ hash: String) async throws -> Data {
+        if let cached = self.blobCache.withLock({ $0.blobs[hash] }) { return cached }
+        let (bytes, parts) = try await self.database("reading blob \(hash.prefix(12))") {
+            var bytes = Data()
+            var parts = 0
+            for try await part in try await self.client.query(
+                "SELECT bytes FROM mldeploy_blob_parts WHERE hash = \(hash) ORDER BY part", logger: self.logger
+            ).decode(ByteBuffer.self) {
+                bytes.append(contentsOf: part.readableBytesView)
+                parts += 1
+            }
+            return (bytes, parts)
+        }
+        guard parts > 0 || bytes.isEmpty, SHA256.hex(Array(bytes)) == hash else {
+            throw MLDeployError(code: .storageFailure, message: "Blob \(hash) is missing or damaged in the database.")
+        }
+        self.blobCache.withLock { cache in
+            if cache.bytes + bytes.count > Self.blobCacheLimit { cache = ([:], 0) }
+            cache.blobs[hash] = bytes
+            cache.bytes += bytes.count
+        }
+        return bytes
+    }
+
+    /// What runs a version: its implementation and namespace, blobs read from the database.
+    private func executable(_ name: String, _ version: String) async throws -> (ServiceInfo, ServiceImplementation, [String: ServiceObject]) {
+        try NameRules.checkServiceName(name)
+        try NameRules.checkVersion(version)
+        let manifest = try await self.manifest(name, version)
+        var blobs: [String: Data] = [:]
+        for hash in manifest.blobHashes { blobs[hash] = try await self.blob(hash) }
+        let loaded = blobs
+        func lookup(_ hash: String) throws -> Data {
+            guard let bytes = loaded[hash] else { throw MLDeployError(code: .storageFailure, message: "Blob \(hash) was not loaded.") }
+            return bytes
+        }
+        let (implementation, namespace) = try manifest.executable(blob: lookup, model: lookup)
+        return (manifest.info, implementation, namespace)
+    }
+
+    /// Runs one call through the local runtime.
+    public func consume(_ request: ConsumeRequest) async throws -> ServiceResponse {
+        let (info, implementation, namespace) = try await self.executable(request.service.name, request.service.version)
+        return try await self.runtime.run(info, implementation: implementation, namespace: namespace, inputs: request.inputs)
+    }
+
+    /// Starts running the records in the background (in this process) and returns the execution id.
+    public func startBatch(_ request: BatchRequest) async throws -> String {
+        let (info, implementation, namespace) = try await self.executable(request.service.name, request.service.version)
+        let bound = try request.records.map { try info.bindInputs($0) }
+        let runtime = self.runtime
+        return await self.batches.start(service: info, records: bound, parallelCount: request.parallelCount) { _, inputs in
+            try await runtime.run(info, implementation: implementation, namespace: namespace, inputs: inputs)
+        }
+    }
+
+    /// The execution's state and, if asked, its finished records' responses.
+    public func batchStatus(_ batch: BatchReference, includeResults: Bool) async throws -> BatchStatus {
+        try await self.batches.status(batch, includeResults: includeResults)
+    }
+
+    /// The version's execution ids, oldest first.
+    public func listBatchExecutions(_ service: ServiceReference) async throws -> [String] {
+        _ = try await self.getService(service.name, version: service.version)
+        return await self.batches.executionIDs(for: service)
+    }
+
+    /// Cancels and deletes an execution.
+    public func cancelBatch(_ batch: BatchReference) async throws {
+        try await self.batches.cancel(batch)
+    }
+
+    /// The artifact names of one finished record.
+    public func batchArtifactNames(_ batch: BatchReference, index: Int) async throws -> [String] {
+        try await self.batches.artifactNames(batch, index: index)
+    }
+
+    /// The bytes of one artifact of one finished record.
+    public func batchArtifact(_ batch: BatchReference, index: Int, fileName: String) async throws -> Data {
+        try await self.batches.artifact(batch, index: index, fileName: fileName)
+    }
+
+    // MARK: Writing
+
+    /// What a write does to one version, decided from the version's current manifest (if any).
+    private enum Change {
+        case put(Manifest, blobs: [String: [UInt8]])
+        case delete(Manifest)
+    }
+
+    /// Runs one write in one transaction, under the cluster-wide write lock: reads the name's latest
+    /// sequence and the version's manifest, lets `decide` choose the change, then writes new blobs,
+    /// the version row and its blob references — or deletes the row and collects blobs nothing
+    /// references any more.
+    private func write(name: String, version: String, _ decide: @escaping @Sendable (_ latestSequence: Int, _ current: Manifest?) throws -> Change) async throws -> Manifest {
+        try await self.database("writing \(name)/\(version)", timeout: Self.writeTimeout) {
+            try await self.client.withTransaction(logger: self.logger) { connection in
+                let logger = self.logger
+                try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.writeLock))", logger: logger)
+                var latest = 0
+                for try await sequence in try await connection.query(
+                    "SELECT coalesce(max(sequence), 0) FROM mldeploy_versions WHERE name = \(name)", logger: logger
+                ).decode(Int.self) {
+                    latest = sequence
+                }
+                var current: Manifest?
+                for try await text in try await connection.query(
+                    "SELECT manifest FROM mldeploy_versions WHERE name = \(name) AND version = \(version)", logger: logger
+                ).decode(String.self) {
+                    current = try Manifest(bytes: Array(text.utf8))
+                }
+                switch try decide(latest, current) {
+                case .put(let manifest, let blobs):
+                    for (hash, bytes) in blobs {
+                        try await Self.storeBlob(hash: hash, bytes: bytes, on: connection, logger: logger)
+                    }
+                    let text = String(decoding: try manifest.json().serializedBytes(), as: UTF8.self)
+                    let (sequence, revision) = (manifest.sequence, manifest.revision)
+                    if current == nil {
+                        try await connection.query(
+                            "INSERT INTO mldeploy_versions (name, version, sequence, revision, manifest) VALUES (\(name), \(version), \(sequence), \(revision), \(text))",
+                            logger: logger
+                        )
+                    } else {
+                        try await connection.query(
+                            "UPDATE mldeploy_versions SET revision = \(revision), manifest = \(text) WHERE name = \(name) AND version = \(version)", logger: logger
+                        )
+                        try await connection.query("DELETE FROM mldeploy_blob_refs WHERE name = \(name) AND version = \(version)", logger: logger)
+                    }
+                    for hash in manifest.blobHashes {
+                        try await connection.query(
+                            "INSERT INTO mldeploy_blob_refs (name, version, hash) VALUES (\(name), \(version), \(hash)) ON CONFLICT DO NOTHING", logger: logger
+                        )
+                    }
+                    if let previous = current { try await Self.collect(Array(previous.blobHashes), on: connection, logger: logger) }
+                    return manifest
+                case .delete(let manifest):
+                    try await connection.query("DELETE FROM mldeploy_versions WHERE name = \(name) AND version = \(version)", logger: logger)
+                    try await Self.collect(Array(manifest.blobHashes), on: connection, logger: logger)
+                    return manifest
+                }
+            }
+        }
+    }
+
+    /// Stores a blob in parts unless it is there already.
+    private static func storeBlob(hash: String, bytes: [UInt8], on connection: PostgresConnection, logger: Logger) async throws {
+        let parts = max(1, (bytes.count + Self.partSize - 1) / Self.partSize)
+        var inserted = false
+        for try await _ in try await connection.query(
+            "INSERT INTO mldeploy_blobs (hash, size, parts) VALUES (\(hash), \(bytes.count), \(parts)) ON CONFLICT DO NOTHING RETURNING hash", logger: logger
+        ).decode(String.self) {
+            inserted = true
+        }
+        guard inserted else { return }
+        for part in 0..<parts {
+            let start = part * Self.partSize
+            let slice = ByteBuffer(bytes: bytes[start..<min(bytes.count, start + Self.partSize)])
+            try await connection.query("INSERT INTO mldeploy_blob_parts (hash, part, bytes) VALUES (\(hash), \(part), \(slice))", logger: logger)
+        }
+    }
+
+    /// Deletes the blobs among `hashes` that no version references any more.
+    private static func collect(_ hashes: [String], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !hashes.isEmpty else { return }
+        try await connection.query(
+            "DELETE FROM mldeploy_blobs b WHERE b.hash = ANY(\(hashes)) AND NOT EXISTS (SELECT 1 FROM mldeploy_blob_refs r WHERE r.hash = b.hash)", logger: logger
+        )
+    }
+
+    /// Stores a new version (a UUID version when none is given); `conflict` if it exists.
+    public func deployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
+        try definition.validate(for: .deploy)
+        try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
+        let version = definition.version ?? UUID().uuidString.lowercased()
+        let principal = self.principal.withLock { $0 }
+        let objects = try Manifest.stage(definition.objects ?? [:]), models = try Manifest.stage(definition.models ?? [:])
+        let manifest = try await self.write(name: definition.name, version: version) { latest, current in
+            if current != nil { throw MLDeployError.conflict(name: definition.name, version: version) }
+            let manifest = Manifest.deployed(definition, version: version, sequence: latest + 1, publishedBy: principal, objects: objects.stored, models: models.stored)
+            return .put(manifest, blobs: objects.blobs.merging(models.blobs) { first, _ in first })
+        }
+        if let handler = definition.handler { self.handlers.register(handler) }
+        try await self.prepare(manifest.info)
+        return manifest.info
+    }
+
+    /// Changes the fields the definition sets, atomically; `notFound` if the version is absent.
+    public func redeployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
+        try definition.validate(for: .redeploy)
+        try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
+        let version = definition.version!
+        let objects = try definition.objects.map { try Manifest.stage($0) }, models = try definition.models.map { try Manifest.stage($0) }
+        let manifest = try await self.write(name: definition.name, version: version) { _, current in
+            guard var manifest = current else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
+            try manifest.redeploy(definition, objects: objects?.stored, models: models?.stored)
+            var blobs: [String: [UInt8]] = [:]
+            if let objects { blobs.merge(objects.blobs) { first, _ in first } }
+            if let models { blobs.merge(models.blobs) { first, _ in first } }
+            return .put(manifest, blobs: blobs)
+        }
+        if let handler = definition.handler { self.handlers.register(handler) }
+        await self.runtime.evict(manifest.info.reference)
+        try await self.prepare(manifest.info)
+        return manifest.info
+    }
+
+    /// Stores a realtime version with the fixed `inputData`/`outputData` schema.
+    public func deployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
+        try definition.validate(for: .deploy)
+        try RealtimeDefinition.checkScorable(definition.serializedModel)
+        let version = definition.version ?? UUID().uuidString.lowercased()
+        let principal = self.principal.withLock { $0 }
+        let model = Array(definition.serializedModel!)
+        let hash = SHA256.hex(model)
+        return try await self.write(name: definition.name, version: version) { latest, current in
+            if current != nil { throw MLDeployError.conflict(name: definition.name, version: version) }
+            let manifest = Manifest.deployedRealtime(definition, version: version, sequence: latest + 1, publishedBy: principal, model: .init(hash: hash, size: model.count))
+            return .put(manifest, blobs: [hash: model])
+        }.info
+    }
+
+    /// Changes a realtime version's description, alias or model.
+    public func redeployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
+        try definition.validate(for: .redeploy)
+        try RealtimeDefinition.checkScorable(definition.serializedModel)
+        let version = definition.version!
+        let model = definition.serializedModel.map { Array($0) }
+        let manifest = try await self.write(name: definition.name, version: version) { _, current in
+            guard var manifest = current else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
+            var blobs: [String: [UInt8]] = [:]
+            var reference: Manifest.BlobReference?
+            if let model {
+                let hash = SHA256.hex(model)
+                reference = .init(hash: hash, size: model.count)
+                blobs[hash] = model
+            }
+            try manifest.redeployRealtime(definition, model: reference)
+            return .put(manifest, blobs: blobs)
+        }
+        await self.runtime.evict(manifest.info.reference)
+        return manifest.info
+    }
+
+    /// Removes one version, collects blobs nothing references any more, and cancels its batches.
+    public func deleteService(_ name: String, version: String) async throws {
+        try NameRules.checkServiceName(name)
+        try NameRules.checkVersion(version)
+        _ = try await self.write(name: name, version: version) { _, current in
+            guard let manifest = current else { throw MLDeployError.serviceNotFound(name: name, version: version) }
+            return .delete(manifest)
+        }
+        let reference = ServiceReference(name: name, version: version)
+        await self.batches.cancelAll(for: reference)
+        await self.runtime.evict(reference)
+    }
+
+    private func prepare(_ info: ServiceInfo) async throws {
+        guard info.runtime == .python else { return }
+        let (info, implementation, namespace) = try await self.executable(info.name, info.version)
+        try await self.runtime.prepare(info, implementation: implementation, namespace: namespace)
+    }
+}

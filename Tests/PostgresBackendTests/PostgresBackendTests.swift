@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+import MLDeploy
+import MLDeployConformance
+import MLDeployTestSupport
+import PostgresBackend
+import ServiceRuntime
+import Testing
+
+/// A backend on a fresh database of the test cluster (no Python unless asked).
+func makeBackend(_ label: String, python: Bool = false) async throws -> (PostgresBackend, String) {
+    let uri = try await PostgresServer.shared().makeDatabase(label)
+    let settings = try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count)))
+    return (PostgresBackend(settings: settings, python: python ? PythonRuntime.Configuration() : nil), uri)
+}
+
+@Suite("PostgresBackend conformance (a real PostgreSQL)")
+struct PostgresBackendConformanceTests {
+    @Test("passes with Swift handlers", arguments: BackendConformance.checks)
+    func swift(_ check: ConformanceCheck) async throws {
+        let uri = try await PostgresServer.shared().makeDatabase("conformance")
+        let settings = try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count)))
+        try await check.run(ConformanceConfiguration(credentials: .password(username: "alice", password: "x")) {
+            PostgresBackend(settings: settings, python: nil)
+        })
+    }
+
+    @Test("passes with Python services", arguments: BackendConformance.checks)
+    func python(_ check: ConformanceCheck) async throws {
+        let uri = try await PostgresServer.shared().makeDatabase("conformancepy")
+        let settings = try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count)))
+        try await check.run(ConformanceConfiguration(flavor: .python) { PostgresBackend(settings: settings) })
+    }
+}
+
+@Suite("PostgresBackend")
+struct PostgresBackendTests {
+    @Test("URIs: libpq forms, sslmode, Unix sockets, passwords from options, files and the environment; bad ones are typed errors")
+    func settings() throws {
+        let full = try PostgresSettings(uri: "//ann:s%40cret@db.example.com:6543/models?sslmode=require", environment: [:])
+        #expect(full == PostgresSettings(host: "db.example.com", port: 6543, username: "ann", password: "s@cret", database: "models", tls: .require))
+        #expect(full.description == "postgresql://ann@db.example.com:6543/models", "no password in descriptions")
+        let socket = try PostgresSettings(uri: "///models?host=/var/run/postgresql&user=ann", environment: [:])
+        #expect(socket.isUnixSocket && socket.host == "/var/run/postgresql" && socket.username == "ann" && socket.tls == .prefer)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pg-password-\(UUID().uuidString.prefix(6))")
+        try "from-file\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(try PostgresSettings(uri: "//ann@h/db", options: ["password_file": file.path], environment: [:]).password == "from-file")
+        #expect(try PostgresSettings(uri: "//ann@h/db", environment: ["MLDEPLOY_DATABASE_PASSWORD_FILE": file.path]).password == "from-file")
+        #expect(try PostgresSettings(uri: "//ann@h/db", environment: ["PGPASSWORD": "env"]).password == "env")
+        for (bad, named) in [("//ann@h", "no database"), ("//h/db", "no user"), ("//ann@h/db?sslmode=sometimes", "sslmode"), ("//ann@h:0/db", "port")] {
+            #expect { try PostgresSettings(uri: bad, environment: [:]) } throws: { error in
+                (error as? MLDeployError)?.code == .invalidTarget && "\(error)".contains(named)
+            }
+        }
+    }
+
+    @Test("two backends on one database see each other's writes at once; a name and version published by both at once: exactly one wins")
+    func sharedDatabase() async throws {
+        let (first, uri) = try await makeBackend("shared")
+        let settings = try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count)))
+        let second = PostgresBackend(settings: settings, python: nil)
+        let context = BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test"))
+        try await first.initialize(context: context)
+        try await second.initialize(context: context)
+        defer { Task { try? await first.shutdown(); try? await second.shutdown() } }
+        let handler = ServiceHandler("double") { call in call.outputs["y"] = .integer(try call.integer("x") * 2) }
+        func definition(_ version: String) -> ServiceDefinition {
+            var definition = ServiceDefinition(name: "twice", version: version, handler: handler)
+            definition.inputs = [.init(name: "x", type: .integer)]
+            definition.outputs = [.init(name: "y", type: .integer)]
+            return definition
+        }
+        _ = try await first.deployService(definition("1"))
+        #expect(try await second.getService("twice", version: nil).version == "1")
+        let info = try await second.getService("twice", version: "1")
+        #expect(try await second.consume(ConsumeRequest(service: info, inputs: ["x": 21])).output("y") == 42)
+        // Concurrent publishers of one version: one success, the rest conflicts, one row.
+        let outcomes = await withTaskGroup(of: MLDeployError.Code?.self) { group in
+            for backend in [first, second, first, second] {
+                group.addTask {
+                    do {
+                        _ = try await backend.deployService(definition("2"))
+                        return nil
+                    } catch let error as MLDeployError {
+                        return error.code
+                    } catch {
+                        return .backendFailure
+                    }
+                }
+            }
+            return await group.reduce(into: [MLDeployError.Code?]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == nil }.count == 1 && outcomes.filter { $0 == .conflict }.count == 3, "\(outcomes)")
+        #expect(try await first.listServices(.named("twice")).map(\.version) == ["1", "2"])
+        try await second.deleteService("twice", version: "1")
+        await #expect { try await first.getService("twice", version: "1") } throws: { ($0 as? MLDeployError)?.code == .notFound }
+    }
+
+    @Test("large objects are stored in parts, once per content, and collected when nothing uses them")
+    func blobs() async throws {
+        let (backend, uri) = try await makeBackend("blobs")
+        try await backend.initialize(context: BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test")))
+        defer { Task { try? await backend.shutdown() } }
+        let big = Data((0..<(5 * PostgresBackend.partSize / 2)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let handler = ServiceHandler("size") { call in call.outputs["n"] = .integer(1) }
+        for version in ["1", "2"] {
+            var definition = ServiceDefinition(name: "heavy", version: version, handler: handler)
+            definition.objects = ["weights": .pickled(big)]
+            definition.outputs = [.init(name: "n", type: .integer)]
+            _ = try await backend.deployService(definition)
+        }
+        let server = try await PostgresServer.shared()
+        let database = String(uri.split(separator: "/").last!.split(separator: "?").first!)
+        #expect(try await server.sql("SELECT count(*), sum(size) FROM mldeploy_blobs", database: database) == "1|\(big.count)", "one blob for two versions")
+        #expect(try await server.sql("SELECT count(*), max(length(bytes)) FROM mldeploy_blob_parts", database: database) == "3|\(PostgresBackend.partSize)")
+        try await backend.deleteService("heavy", version: "1")
+        #expect(try await server.sql("SELECT count(*) FROM mldeploy_blobs", database: database) == "1", "still used by version 2")
+        try await backend.deleteService("heavy", version: "2")
+        #expect(try await server.sql("SELECT count(*) FROM mldeploy_blobs", database: database) == "0")
+        #expect(try await server.sql("SELECT count(*) FROM mldeploy_blob_parts", database: database) == "0")
+    }
+
+    @Test("nodes starting at once migrate the schema once; a newer schema is refused; an unreachable database is a clear error")
+    func schema() async throws {
+        let server = try await PostgresServer.shared()
+        let uri = try await server.makeDatabase("schema")
+        let settings = try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count)))
+        let backends = (0..<4).map { _ in PostgresBackend(settings: settings, python: nil) }
+        let context = BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for backend in backends { group.addTask { try await backend.initialize(context: context) } }
+            try await group.waitForAll()
+        }
+        let database = String(uri.split(separator: "/").last!.split(separator: "?").first!)
+        #expect(try await server.sql("SELECT count(*) FROM mldeploy_schema", database: database) == "1")
+        for backend in backends { try await backend.shutdown() }
+
+        try await server.sql("INSERT INTO mldeploy_schema (version) VALUES (99)", database: database)
+        let newer = PostgresBackend(settings: settings, python: nil)
+        await #expect { try await newer.initialize(context: context) } throws: { error in
+            (error as? MLDeployError)?.code == .incompatibleStore && "\(error)".contains("99")
+        }
+        try? await newer.shutdown()
+
+        let nowhere = PostgresBackend(settings: PostgresSettings(host: "127.0.0.1", port: try freePort(), username: "mldeploy", database: "x", tls: .disable), python: nil)
+        let clock = ContinuousClock(), started = clock.now
+        await #expect { try await nowhere.initialize(context: context) } throws: { error in
+            (error as? MLDeployError)?.code == .unreachable && "\(error)".contains("127.0.0.1") && !"\(error)".contains("password")
+        }
+        #expect(clock.now - started < .seconds(5), "fails at once, does not wait for the pool's retries")
+        try? await nowhere.shutdown()
+    }
+}
+
+@Suite("mldeploy with a PostgreSQL target")
+struct PostgresCLITests {
+    /// The built `mldeploy`, next to the test bundle.
+    static var mldeploy: String {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
+        return directory.appendingPathComponent("mldeploy").path
+    }
+
+    @Test("global --target postgresql://… before the command: deploy, list, consume; backends lists postgres; a bad URI is a typed error")
+    func cli() async throws {
+        let uri = try await PostgresServer.shared().makeDatabase("cli")
+        let directory = try temporaryDirectory("pg-cli")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "y = x * 3\n".write(to: directory.appendingPathComponent("triple.py"), atomically: true, encoding: .utf8)
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
+        environment["MLDEPLOY_RUNTIME_ISOLATION"] = "sandbox"
+        func run(_ arguments: [String]) async throws -> CompletedProcess {
+            try await runToCompletion(Self.mldeploy, arguments, environment: environment, directory: directory)
+        }
+        let deployed = try await run(["--target", uri, "deploy", "triple", "--version", "1", "--code", "triple.py", "--input", "x=int", "--output", "y=int"])
+        #expect(deployed.status == 0, "\(deployed.output)")
+        let listed = try await run(["--target", uri, "--format", "json", "list"])
+        #expect(listed.status == 0 && listed.output.contains("\"triple\""), "\(listed.output)")
+        let consumed = try await run(["--target", uri, "consume", "triple", "--version", "1", "x=14"])
+        #expect(consumed.status == 0 && consumed.output.contains("42"), "\(consumed.output)")
+        let backends = try await run(["backends"])
+        #expect(backends.output.contains("postgres") && backends.output.contains("postgresql"), "\(backends.output)")
+        let bad = try await run(["--target", "postgresql://nobody@127.0.0.1:1/nothing?sslmode=sometimes", "list"])
+        #expect(bad.status != 0 && bad.output.contains("invalid-target") && bad.output.contains("sslmode"), "\(bad.output)")
+    }
+}
