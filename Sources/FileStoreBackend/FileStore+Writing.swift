@@ -16,14 +16,9 @@ import ServiceRuntime
 /// lets the next writer (or the next process to open the store) reconcile markers and blobs with
 /// whichever manifest is on disk, so nothing is leaked or lost.
 extension FileStore {
-    /// What a write does, decided from the name's current versions.
-    enum Change: Sendable {
-        case put(Manifest, blobs: [String: [UInt8]])
-        case delete(Manifest)
-    }
-
-    /// Runs `decide` and applies its change under the exclusive lock.
-    func write(name: String, _ decide: @escaping @Sendable (StoreIndex.Name?) throws -> Change) async throws -> ServiceInfo {
+    /// Runs `decide` (from the name's current versions) and applies its change under the exclusive
+    /// lock; returns the manifest written or deleted.
+    func write(name: String, _ decide: @escaping @Sendable (StoreIndex.Name?) throws -> ManifestChange) async throws -> Manifest {
         try NameRules.checkServiceName(name)
         if self.isReadOnly {
             throw MLDeployError(code: .storageFailure, message: "The store at \(self.root) is read-only for this process; it can be read but not changed.")
@@ -38,7 +33,7 @@ extension FileStore {
         }
     }
 
-    private func apply(_ change: Change) throws -> ServiceInfo {
+    private func apply(_ change: ManifestChange) throws -> Manifest {
         let layout = self.layout
         switch change {
         case .put(let manifest, let blobs):
@@ -65,7 +60,7 @@ extension FileStore {
             }
             let stamp = try DurableFiles.stamp(layout.manifest(name, version))
             try self.finish(name: name, version: version, written: stamp.map { StoreIndex.Version(stamp: $0, manifest: manifest) })
-            return manifest.info
+            return manifest
         case .delete(let manifest):
             let name = manifest.info.name, version = manifest.info.version
             try self.recordIntent(operation: "delete", name: name, version: version, hashes: manifest.blobHashes, added: [])
@@ -77,7 +72,7 @@ extension FileStore {
             }
             DurableFiles.removeDirectoryIfEmpty(layout.serviceDirectory(name))
             try self.finish(name: name, version: version, written: nil)
-            return manifest.info
+            return manifest
         }
     }
 

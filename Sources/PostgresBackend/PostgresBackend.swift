@@ -24,7 +24,7 @@ import Synchronization
 /// try BackendRegistry.shared.register(.postgres)
 /// let client = try await DeployClient(target: "postgresql://mldeploy@db.example.com/mldeploy")
 /// ```
-public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting {
+public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, ManifestStore {
     /// Everything the filesystem store does.
     public let capabilities: BackendCapabilities = [.pythonServices, .swiftHandlers, .realtime, .batch, .batchArtifacts]
     /// The size of one stored part of a blob (1 MiB).
@@ -39,6 +39,12 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting {
     public var localRuntime: LocalRuntime { self.runtime }
     private let handlers: HandlerRegistry
     private let batches = BatchCoordinator()
+    /// Where stored handler names are resolved (``ServiceRuntime/ManifestStore``).
+    package var handlerRegistry: HandlerRegistry { self.handlers }
+    /// The backend's batch executions (``ServiceRuntime/ManifestStore``).
+    package var batchCoordinator: BatchCoordinator { self.batches }
+    /// Who authenticated (``ServiceRuntime/ManifestStore``).
+    package var principalName: String? { self.principal.withLock { $0 } }
     private let logger: Logger
     private let principal = Mutex<String?>(nil)
     /// Blobs read for running versions, by hash: content-addressed, so never stale.
@@ -287,7 +293,7 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting {
     }
 
     /// What runs a version: its implementation and namespace, blobs read from the database.
-    private func executable(_ name: String, _ version: String) async throws -> (ServiceInfo, ServiceImplementation, [String: ServiceObject]) {
+    package func executable(_ name: String, _ version: String) async throws -> (ServiceInfo, ServiceImplementation, [String: ServiceObject]) {
         try NameRules.checkServiceName(name)
         try NameRules.checkVersion(version)
         let manifest = try await self.manifest(name, version)
@@ -304,18 +310,12 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting {
 
     /// Runs one call through the local runtime.
     public func consume(_ request: ConsumeRequest) async throws -> ServiceResponse {
-        let (info, implementation, namespace) = try await self.executable(request.service.name, request.service.version)
-        return try await self.runtime.run(info, implementation: implementation, namespace: namespace, inputs: request.inputs)
+        try await self.consumeStored(request)
     }
 
     /// Starts running the records in the background (in this process) and returns the execution id.
     public func startBatch(_ request: BatchRequest) async throws -> String {
-        let (info, implementation, namespace) = try await self.executable(request.service.name, request.service.version)
-        let bound = try request.records.map { try info.bindInputs($0) }
-        let runtime = self.runtime
-        return await self.batches.start(service: info, records: bound, parallelCount: request.parallelCount) { _, inputs in
-            try await runtime.run(info, implementation: implementation, namespace: namespace, inputs: inputs)
-        }
+        try await self.startStoredBatch(request)
     }
 
     /// The execution's state and, if asked, its finished records' responses.
@@ -346,17 +346,13 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting {
 
     // MARK: Writing
 
-    /// What a write does to one version, decided from the version's current manifest (if any).
-    private enum Change {
-        case put(Manifest, blobs: [String: [UInt8]])
-        case delete(Manifest)
-    }
-
     /// Runs one write in one transaction, under the cluster-wide write lock: reads the name's latest
     /// sequence and the version's manifest, lets `decide` choose the change, then writes new blobs,
     /// the version row and its blob references — or deletes the row and collects blobs nothing
     /// references any more.
-    private func write(name: String, version: String, _ decide: @escaping @Sendable (_ latestSequence: Int, _ current: Manifest?) throws -> Change) async throws -> Manifest {
+    package func writeVersion(
+        name: String, version: String, _ decide: @escaping @Sendable (_ latestSequence: Int, _ current: Manifest?) throws -> ManifestChange
+    ) async throws -> Manifest {
         try await self.database("writing \(name)/\(version)", timeout: Self.writeTimeout) {
             try await self.client.withTransaction(logger: self.logger) { connection in
                 let logger = self.logger
@@ -434,94 +430,26 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting {
 
     /// Stores a new version (a UUID version when none is given); `conflict` if it exists.
     public func deployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
-        try definition.validate(for: .deploy)
-        try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
-        let version = definition.version ?? UUID().uuidString.lowercased()
-        let principal = self.principal.withLock { $0 }
-        let objects = try Manifest.stage(definition.objects ?? [:]), models = try Manifest.stage(definition.models ?? [:])
-        let manifest = try await self.write(name: definition.name, version: version) { latest, current in
-            if current != nil { throw MLDeployError.conflict(name: definition.name, version: version) }
-            let manifest = Manifest.deployed(definition, version: version, sequence: latest + 1, publishedBy: principal, objects: objects.stored, models: models.stored)
-            return .put(manifest, blobs: objects.blobs.merging(models.blobs) { first, _ in first })
-        }
-        if let handler = definition.handler { self.handlers.register(handler) }
-        try await self.prepare(manifest.info)
-        return manifest.info
+        try await self.deployStored(definition)
     }
 
     /// Changes the fields the definition sets, atomically; `notFound` if the version is absent.
     public func redeployService(_ definition: ServiceDefinition) async throws -> ServiceInfo {
-        try definition.validate(for: .redeploy)
-        try await self.runtime.checkCode(definition.code, initCode: definition.initCode, service: definition.name)
-        let version = definition.version!
-        let objects = try definition.objects.map { try Manifest.stage($0) }, models = try definition.models.map { try Manifest.stage($0) }
-        let manifest = try await self.write(name: definition.name, version: version) { _, current in
-            guard var manifest = current else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
-            try manifest.redeploy(definition, objects: objects?.stored, models: models?.stored)
-            var blobs: [String: [UInt8]] = [:]
-            if let objects { blobs.merge(objects.blobs) { first, _ in first } }
-            if let models { blobs.merge(models.blobs) { first, _ in first } }
-            return .put(manifest, blobs: blobs)
-        }
-        if let handler = definition.handler { self.handlers.register(handler) }
-        await self.runtime.evict(manifest.info.reference)
-        try await self.prepare(manifest.info)
-        return manifest.info
+        try await self.redeployStored(definition)
     }
 
     /// Stores a realtime version with the fixed `inputData`/`outputData` schema.
     public func deployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
-        try definition.validate(for: .deploy)
-        try RealtimeDefinition.checkScorable(definition.serializedModel)
-        let version = definition.version ?? UUID().uuidString.lowercased()
-        let principal = self.principal.withLock { $0 }
-        let model = Array(definition.serializedModel!)
-        let hash = SHA256.hex(model)
-        return try await self.write(name: definition.name, version: version) { latest, current in
-            if current != nil { throw MLDeployError.conflict(name: definition.name, version: version) }
-            let manifest = Manifest.deployedRealtime(definition, version: version, sequence: latest + 1, publishedBy: principal, model: .init(hash: hash, size: model.count))
-            return .put(manifest, blobs: [hash: model])
-        }.info
+        try await self.deployStoredRealtime(definition)
     }
 
     /// Changes a realtime version's description, alias or model.
     public func redeployRealtime(_ definition: RealtimeDefinition) async throws -> ServiceInfo {
-        try definition.validate(for: .redeploy)
-        try RealtimeDefinition.checkScorable(definition.serializedModel)
-        let version = definition.version!
-        let model = definition.serializedModel.map { Array($0) }
-        let manifest = try await self.write(name: definition.name, version: version) { _, current in
-            guard var manifest = current else { throw MLDeployError.serviceNotFound(name: definition.name, version: version) }
-            var blobs: [String: [UInt8]] = [:]
-            var reference: Manifest.BlobReference?
-            if let model {
-                let hash = SHA256.hex(model)
-                reference = .init(hash: hash, size: model.count)
-                blobs[hash] = model
-            }
-            try manifest.redeployRealtime(definition, model: reference)
-            return .put(manifest, blobs: blobs)
-        }
-        await self.runtime.evict(manifest.info.reference)
-        return manifest.info
+        try await self.redeployStoredRealtime(definition)
     }
 
     /// Removes one version, collects blobs nothing references any more, and cancels its batches.
     public func deleteService(_ name: String, version: String) async throws {
-        try NameRules.checkServiceName(name)
-        try NameRules.checkVersion(version)
-        _ = try await self.write(name: name, version: version) { _, current in
-            guard let manifest = current else { throw MLDeployError.serviceNotFound(name: name, version: version) }
-            return .delete(manifest)
-        }
-        let reference = ServiceReference(name: name, version: version)
-        await self.batches.cancelAll(for: reference)
-        await self.runtime.evict(reference)
-    }
-
-    private func prepare(_ info: ServiceInfo) async throws {
-        guard info.runtime == .python else { return }
-        let (info, implementation, namespace) = try await self.executable(info.name, info.version)
-        try await self.runtime.prepare(info, implementation: implementation, namespace: namespace)
+        try await self.deleteStored(name, version: version)
     }
 }
