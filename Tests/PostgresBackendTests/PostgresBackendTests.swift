@@ -185,3 +185,64 @@ struct PostgresCLITests {
         #expect(bad.status != 0 && bad.output.contains("invalid-target") && bad.output.contains("sslmode"), "\(bad.output)")
     }
 }
+
+@Suite("PostgresBackend under SIGKILL")
+struct PostgresCrashTests {
+    @Test("CLI publishes SIGKILLed at random points leave nothing partial: every listed version is whole and callable", .timeLimit(.minutes(5)))
+    func killedPublishes() async throws {
+        let server = try await PostgresServer.shared()
+        let uri = try await server.makeDatabase("crash")
+        let directory = try temporaryDirectory("pg-crash")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rounds = 12
+        // A distinct 3 MiB object per round (three parts each), so every publish writes a new blob.
+        let made = try await runToCompletion("/usr/bin/env", [
+            "python3", "-c", "import pickle, os\nfor i in range(\(rounds)):\n    open('o%d.pkl' % i, 'wb').write(pickle.dumps(os.urandom(3 * 1024 * 1024)))",
+        ], directory: directory)
+        try #require(made.status == 0, "\(made.output)")
+        try "y = len(blob)\n".write(to: directory.appendingPathComponent("size.py"), atomically: true, encoding: .utf8)
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
+        environment["MLDEPLOY_TARGET"] = uri
+        var (finished, killed) = (0, 0)
+        for round in 0..<rounds {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: PostgresCLITests.mldeploy)
+            process.arguments = ["deploy", "sized", "--version", "v\(round)", "--code", "size.py", "--object", "blob=o\(round).pkl", "--output", "y=int"]
+            process.currentDirectoryURL = directory
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 20...2_000)))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killed += 1
+            }
+            try await offThePool { process.waitUntilExit() }
+            if process.terminationReason == .exit, process.terminationStatus == 0 { finished += 1 }
+        }
+        #expect(killed > 0, "no publish was killed mid-way (\(finished) of \(rounds) finished)")
+        // Whatever is visible is whole: parts complete, sizes and hashes right, and each version runs.
+        let database = String(uri.split(separator: "/").last!.split(separator: "?").first!)
+        let damaged = try await server.sql(
+            """
+            SELECT count(*) FROM mldeploy_blobs b
+            WHERE b.parts <> (SELECT count(*) FROM mldeploy_blob_parts p WHERE p.hash = b.hash)
+               OR b.size <> (SELECT coalesce(sum(length(p.bytes)), 0) FROM mldeploy_blob_parts p WHERE p.hash = b.hash)
+               OR b.hash <> encode(sha256((SELECT string_agg(p.bytes, ''::bytea ORDER BY p.part) FROM mldeploy_blob_parts p WHERE p.hash = b.hash)), 'hex')
+            """,
+            database: database
+        )
+        #expect(damaged == "0")
+        #expect(try await server.sql("SELECT count(*) FROM mldeploy_blobs b WHERE NOT EXISTS (SELECT 1 FROM mldeploy_blob_refs r WHERE r.hash = b.hash)", database: database) == "0", "no orphaned blobs")
+        let backend = PostgresBackend(settings: try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count))))
+        try await backend.initialize(context: BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test")))
+        let versions = try await backend.listServices(.named("sized"))
+        #expect(versions.count >= finished, "every publish that finished is there (\(finished) finished, \(versions.count) listed)")
+        for info in versions {
+            let response = try await backend.consume(ConsumeRequest(service: info, inputs: [:]))
+            #expect(response.success && response.output("y") == .integer(3 * 1024 * 1024), "\(info.version): \(response.errorMessage ?? "")")
+        }
+        try await backend.shutdown()
+    }
+}
