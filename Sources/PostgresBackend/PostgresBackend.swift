@@ -108,7 +108,7 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
             if task == nil { task = Task { await client.run() } }
         }
         // Other processes may hold the migration lock for a while (they apply the same steps).
-        try await self.database("open", timeout: Self.writeTimeout) { try await PostgresSchema.migrate(client, logger: self.logger) }
+        try await self.database("open", timeout: self.writeTimeout) { try await PostgresSchema.migrate(client, logger: self.logger) }
     }
 
     /// Fails at once (`unreachable`) when nothing listens at the database's address: the connection
@@ -153,17 +153,15 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
         await task?.value
     }
 
-    /// How long a read (or opening the database) may take before it fails as `unreachable`: a
-    /// database that is down makes calls fail fast instead of hanging.
-    static let readTimeout = Duration.seconds(30)
-    /// How long a write may take (it may carry large objects).
-    static let writeTimeout = Duration.seconds(600)
+    /// How long a write may take (it may carry large objects): twenty times the read timeout.
+    private var writeTimeout: Duration { self.settings.timeout * 20 }
 
     /// Runs database work within `timeout`, turning the driver's errors into MLDeploy's:
     /// unreachable (connection refused or closed, authentication, the timeout), conflict (a unique
     /// key), storage failure (anything else); errors the work threw itself pass unchanged.
-    private func database<T: Sendable>(_ what: String, timeout: Duration = PostgresBackend.readTimeout, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    private func database<T: Sendable>(_ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let settings = self.settings
+        let timeout = timeout ?? settings.timeout
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask { try await body() }
@@ -353,7 +351,7 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     package func writeVersion(
         name: String, version: String, _ decide: @escaping @Sendable (_ latestSequence: Int, _ current: Manifest?) throws -> ManifestChange
     ) async throws -> Manifest {
-        try await self.database("writing \(name)/\(version)", timeout: Self.writeTimeout) {
+        try await self.database("writing \(name)/\(version)", timeout: self.writeTimeout) {
             try await self.client.withTransaction(logger: self.logger) { connection in
                 let logger = self.logger
                 try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.writeLock))", logger: logger)

@@ -30,6 +30,10 @@ public struct PostgresSettings: Sendable, Hashable, CustomStringConvertible {
     public var database: String
     /// TLS.
     public var tls: TLSMode
+    /// How long a read (or opening the database) may take before it fails as `unreachable`
+    /// (`?timeout=SECONDS` or the `timeout` option; 30 s): while the database is down, calls fail
+    /// after this instead of hanging. Writes get twenty times as long (they may carry large objects).
+    public var timeout: Duration = .seconds(30)
 
     /// Settings given directly.
     public init(host: String = "127.0.0.1", port: Int = 5432, username: String, password: String? = nil, database: String, tls: TLSMode = .prefer) {
@@ -81,6 +85,10 @@ public struct PostgresSettings: Sendable, Hashable, CustomStringConvertible {
         }
         password = password ?? environment["MLDEPLOY_DATABASE_PASSWORD"] ?? environment["PGPASSWORD"]
         self.init(host: host, port: port, username: user, password: password, database: database, tls: tls)
+        if let text = query["timeout"] ?? options["timeout"] {
+            guard let seconds = Double(text), seconds > 0, seconds.isFinite else { throw invalid("timeout '\(text)' is not a positive number of seconds") }
+            self.timeout = .milliseconds(Int64(seconds * 1000))
+        }
     }
 
     /// Whether ``host`` is a Unix-socket directory.

@@ -48,7 +48,8 @@ struct PostgresBackendTests {
         #expect(try PostgresSettings(uri: "//ann@h/db", options: ["password_file": file.path], environment: [:]).password == "from-file")
         #expect(try PostgresSettings(uri: "//ann@h/db", environment: ["MLDEPLOY_DATABASE_PASSWORD_FILE": file.path]).password == "from-file")
         #expect(try PostgresSettings(uri: "//ann@h/db", environment: ["PGPASSWORD": "env"]).password == "env")
-        for (bad, named) in [("//ann@h", "no database"), ("//h/db", "no user"), ("//ann@h/db?sslmode=sometimes", "sslmode"), ("//ann@h:0/db", "port")] {
+        #expect(try PostgresSettings(uri: "//ann@h/db?timeout=2.5", environment: [:]).timeout == .milliseconds(2500))
+        for (bad, named) in [("//ann@h", "no database"), ("//h/db", "no user"), ("//ann@h/db?sslmode=sometimes", "sslmode"), ("//ann@h:0/db", "port"), ("//ann@h/db?timeout=soon", "timeout")] {
             #expect { try PostgresSettings(uri: bad, environment: [:]) } throws: { error in
                 (error as? MLDeployError)?.code == .invalidTarget && "\(error)".contains(named)
             }
@@ -64,7 +65,7 @@ struct PostgresBackendTests {
         try await first.initialize(context: context)
         try await second.initialize(context: context)
         defer { Task { try? await first.shutdown(); try? await second.shutdown() } }
-        let handler = ServiceHandler("double") { call in call.outputs["y"] = .integer(try call.integer("x") * 2) }
+        let handler = ServiceHandler("shared_double_\(UUID().uuidString.prefix(8))") { call in call.outputs["y"] = .integer(try call.integer("x") * 2) }
         func definition(_ version: String) -> ServiceDefinition {
             var definition = ServiceDefinition(name: "twice", version: version, handler: handler)
             definition.inputs = [.init(name: "x", type: .integer)]
@@ -103,7 +104,7 @@ struct PostgresBackendTests {
         try await backend.initialize(context: BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test")))
         defer { Task { try? await backend.shutdown() } }
         let big = Data((0..<(5 * PostgresBackend.partSize / 2)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-        let handler = ServiceHandler("size") { call in call.outputs["n"] = .integer(1) }
+        let handler = ServiceHandler("blob_size_\(UUID().uuidString.prefix(8))") { call in call.outputs["n"] = .integer(1) }
         for version in ["1", "2"] {
             var definition = ServiceDefinition(name: "heavy", version: version, handler: handler)
             definition.objects = ["weights": .pickled(big)]
@@ -243,6 +244,50 @@ struct PostgresCrashTests {
             let response = try await backend.consume(ConsumeRequest(service: info, inputs: [:]))
             #expect(response.success && response.output("y") == .integer(3 * 1024 * 1024), "\(info.version): \(response.errorMessage ?? "")")
         }
+        try await backend.shutdown()
+    }
+}
+
+@Suite("PostgresBackend when PostgreSQL goes away")
+struct PostgresOutageTests {
+    @Test("PostgreSQL killed and restarted: calls during the outage fail within the timeout as unreachable; afterwards the backend reconnects by itself", .timeLimit(.minutes(3)))
+    func restart() async throws {
+        let server = try await PostgresServer.startPrivate()
+        defer { server.stop() }
+        let uri = try await server.makeDatabase("outage")
+        var settings = try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count)))
+        settings.timeout = .seconds(3)
+        let backend = PostgresBackend(settings: settings, python: nil)
+        try await backend.initialize(context: BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test")))
+        // Handler names are process-wide (HandlerRegistry.shared): a name no other test uses.
+        let handler = ServiceHandler("outage_echo_\(UUID().uuidString.prefix(8))") { call in call.outputs["y"] = call.inputs["x"] ?? .null }
+        var definition = ServiceDefinition(name: "echo", version: "1", handler: handler)
+        definition.inputs = [.init(name: "x", type: .integer)]
+        definition.outputs = [.init(name: "y", type: .integer)]
+        let info = try await backend.deployService(definition)
+        #expect(try await backend.consume(ConsumeRequest(service: info, inputs: ["x": 7])).output("y") == 7)
+
+        server.stop()
+        let clock = ContinuousClock(), started = clock.now
+        await #expect { try await backend.getService("echo", version: "1") } throws: { error in
+            (error as? MLDeployError)?.code == .unreachable
+        }
+        #expect(clock.now - started < .seconds(10), "failed after \(clock.now - started), not within the 3 s timeout")
+
+        try await server.restart()
+        // The pool reconnects on its own; the first calls after the restart may still see the dead
+        // connections go, so allow a few attempts.
+        var answered: MLValue?
+        var lastError: (any Error)?
+        for _ in 0..<40 where answered == nil {
+            do {
+                answered = try await backend.consume(ConsumeRequest(service: info, inputs: ["x": 8])).output("y")
+            } catch {
+                lastError = error
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        #expect(answered == 8, "last error: \(String(describing: lastError))")
         try await backend.shutdown()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A private PostgreSQL cluster for tests: `initdb` into a temporary directory, `postgres` on a free
 /// loopback port, trust authentication for the superuser `mldeploy`. One cluster per test process,
@@ -14,8 +15,11 @@ public final class PostgresServer: Sendable {
     public let directory: String
     /// The superuser tests connect as.
     public let user = "mldeploy"
-    private let process: ChildProcess
+    private let process: Mutex<ChildProcess>
     private let binaries: String
+    /// Whether a commit is acknowledged only once its WAL is written (a killed server then loses
+    /// nothing acknowledged; `fsync` stays off — the machine does not crash in a test).
+    private let durable: Bool
 
     private static let starting = StartOnce()
 
@@ -24,11 +28,42 @@ public final class PostgresServer: Sendable {
         try await Self.starting.server()
     }
 
-    private init(port: Int, directory: String, binaries: String, process: ChildProcess) {
+    private init(port: Int, directory: String, binaries: String, process: ChildProcess, durable: Bool) {
+        self.durable = durable
         self.port = port
         self.directory = directory
         self.binaries = binaries
-        self.process = process
+        self.process = Mutex(process)
+    }
+
+    /// A cluster of the caller's own (for tests that stop and start it), stopped with ``stop()``.
+    /// Its commits survive ``stop()``.
+    public static func startPrivate() async throws -> PostgresServer {
+        try await Self.start(durable: true)
+    }
+
+    /// Stops the server at once (SIGKILL of the postmaster: a crash, as far as clients can tell).
+    public func stop() {
+        self.process.withLock { $0.stop() }
+    }
+
+    /// Starts the server again on the same directory and port.
+    /// (The killed server's backends notice its death within moments; until then a new postmaster
+    /// refuses the directory, so starting is retried for a few seconds.)
+    public func restart() async throws {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let process = try Self.launch(binaries: self.binaries, directory: self.directory, port: self.port, durable: self.durable)
+            do {
+                _ = try await process.waitForLine { $0.contains("ready to accept connections") }
+                self.process.withLock { $0 = process }
+                return
+            } catch where attempt < 10 {
+                process.stop()
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 
     /// `postgresql://mldeploy@127.0.0.1:PORT/NAME`.
@@ -59,7 +94,7 @@ public final class PostgresServer: Sendable {
 
         func server() async throws -> PostgresServer {
             if let task { return try await task.value }
-            let task = Task { try await PostgresServer.start() }
+            let task = Task { try await PostgresServer.start(durable: false) }
             self.task = task
             return try await task.value
         }
@@ -75,7 +110,7 @@ public final class PostgresServer: Sendable {
         return "\(root)/\(newest)/bin"
     }
 
-    private static func start() async throws -> PostgresServer {
+    private static func start(durable: Bool) async throws -> PostgresServer {
         let binaries = try Self.findBinaries()
         let asRoot = getuid() == 0
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-pg-\(getpid())-\(UUID().uuidString.prefix(6))").path
@@ -90,12 +125,18 @@ public final class PostgresServer: Sendable {
         let made = try await runToCompletion(initdb[0], Array(initdb.dropFirst()), directory: URL(fileURLWithPath: "/tmp"))
         guard made.status == 0 else { throw TestFailure("initdb: \(made.output)") }
         let port = try freePort()
+        let process = try Self.launch(binaries: binaries, directory: directory, port: port, durable: durable)
+        _ = try await process.waitForLine { $0.contains("ready to accept connections") }
+        return PostgresServer(port: port, directory: directory, binaries: binaries, process: process, durable: durable)
+    }
+
+    /// Starts `postgres` on `directory` and `port` (as the `postgres` user when this is root).
+    private static func launch(binaries: String, directory: String, port: Int, durable: Bool) throws -> ChildProcess {
+        let prefix = getuid() == 0 ? ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] : []
         let command = prefix + [
             binaries + "/postgres", "-D", directory, "-p", String(port), "-k", directory, "-c", "listen_addresses=127.0.0.1",
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
+            "-c", "fsync=off", "-c", "synchronous_commit=\(durable ? "on" : "off")", "-c", "full_page_writes=off", "-c", "max_connections=200",
         ]
-        let process = try ChildProcess(command[0], Array(command.dropFirst()), name: "postgres")
-        _ = try await process.waitForLine { $0.contains("ready to accept connections") }
-        return PostgresServer(port: port, directory: directory, binaries: binaries, process: process)
+        return try ChildProcess(command[0], Array(command.dropFirst()), name: "postgres")
     }
 }
