@@ -34,6 +34,10 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     public let settings: PostgresSettings
     private let client: PostgresClient
     private let running = Mutex<Task<Void, Never>?>(nil)
+    /// The change feed's task (``ManifestCache``).
+    private let listening = Mutex<Task<Void, Never>?>(nil)
+    /// Manifests of versions called here, dropped when any process changes them.
+    private let manifestCache = ManifestCache()
     private let runtime: LocalRuntime
     /// The runtime this backend runs services with (``ServiceRuntime/LocalRuntimeHosting``).
     public var localRuntime: LocalRuntime { self.runtime }
@@ -109,6 +113,10 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
         }
         // Other processes may hold the migration lock for a while (they apply the same steps).
         try await self.database("open", timeout: self.writeTimeout) { try await PostgresSchema.migrate(client, logger: self.logger) }
+        let (cache, logger) = (self.manifestCache, self.logger)
+        self.listening.withLock { task in
+            if task == nil { task = Task { await ManifestCache.listen(client, cache: cache, logger: logger) } }
+        }
     }
 
     /// Fails at once (`unreachable`) when nothing listens at the database's address: the connection
@@ -145,6 +153,13 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     public func shutdown() async throws {
         await self.batches.cancelAll()
         await self.runtime.shutdown()
+        let feed = self.listening.withLock { task in
+            defer { task = nil }
+            return task
+        }
+        // The feed ends when its connection goes with the pool; it is not awaited (a lease it may
+        // be waiting for ends with the pool too).
+        feed?.cancel()
         let task = self.running.withLock { task in
             defer { task = nil }
             return task
@@ -294,7 +309,14 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     package func executable(_ name: String, _ version: String) async throws -> (ServiceInfo, ServiceImplementation, [String: ServiceObject]) {
         try NameRules.checkServiceName(name)
         try NameRules.checkVersion(version)
-        let manifest = try await self.manifest(name, version)
+        let (cached, generation) = self.manifestCache.lookup(name, version)
+        let manifest: Manifest
+        if let cached {
+            manifest = cached
+        } else {
+            manifest = try await self.manifest(name, version)
+            self.manifestCache.store(manifest, generation: generation)
+        }
         var blobs: [String: Data] = [:]
         for hash in manifest.blobHashes { blobs[hash] = try await self.blob(hash) }
         let loaded = blobs
@@ -351,6 +373,14 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     package func writeVersion(
         name: String, version: String, _ decide: @escaping @Sendable (_ latestSequence: Int, _ current: Manifest?) throws -> ManifestChange
     ) async throws -> Manifest {
+        // This process sees its own write at once, not when its notification comes back.
+        defer { self.manifestCache.changed(ManifestCache.key(name, version)) }
+        return try await self.writeRows(name: name, version: version, decide)
+    }
+
+    private func writeRows(
+        name: String, version: String, _ decide: @escaping @Sendable (_ latestSequence: Int, _ current: Manifest?) throws -> ManifestChange
+    ) async throws -> Manifest {
         try await self.database("writing \(name)/\(version)", timeout: self.writeTimeout) {
             try await self.client.withTransaction(logger: self.logger) { connection in
                 let logger = self.logger
@@ -367,6 +397,8 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
                 ).decode(String.self) {
                     current = try Manifest(bytes: Array(text.utf8))
                 }
+                // Delivered at commit: every process drops its cached manifest of this version.
+                try await connection.query("SELECT pg_notify(\(ManifestCache.channel), \(ManifestCache.key(name, version)))", logger: logger)
                 switch try decide(latest, current) {
                 case .put(let manifest, let blobs):
                     for (hash, bytes) in blobs {

@@ -291,3 +291,61 @@ struct PostgresOutageTests {
         try await backend.shutdown()
     }
 }
+
+@Suite("PostgresBackend manifest cache")
+struct PostgresCacheTests {
+    @Test("a called version's manifest is served from memory until a change notification drops it; a redeploy elsewhere is seen at once")
+    func changeFeed() async throws {
+        let server = try await PostgresServer.shared()
+        let uri = try await server.makeDatabase("feed")
+        let database = String(uri.split(separator: "/").last!.split(separator: "?").first!)
+        let settings = try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count)))
+        let (writer, reader) = (PostgresBackend(settings: settings, python: nil), PostgresBackend(settings: settings, python: nil))
+        let context = BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test"))
+        try await writer.initialize(context: context)
+        try await reader.initialize(context: context)
+        let suffix = UUID().uuidString.prefix(8)
+        let (twice, thrice) = (
+            ServiceHandler("feed_twice_\(suffix)") { call in call.outputs["y"] = .integer(try call.integer("x") * 2) },
+            ServiceHandler("feed_thrice_\(suffix)") { call in call.outputs["y"] = .integer(try call.integer("x") * 3) }
+        )
+        func definition(_ handler: ServiceHandler) -> ServiceDefinition {
+            var definition = ServiceDefinition(name: "feed", version: "1", handler: handler)
+            definition.inputs = [.init(name: "x", type: .integer)]
+            definition.outputs = [.init(name: "y", type: .integer)]
+            return definition
+        }
+        let info = try await writer.deployService(definition(twice))
+        func call(_ backend: PostgresBackend) async throws -> MLValue? {
+            try await backend.consume(ConsumeRequest(service: info, inputs: ["x": 5])).output("y")
+        }
+        /// Polls `reader` until `expected` (notifications arrive within milliseconds).
+        func eventually(_ expected: MLValue?) async throws -> MLValue?? {
+            var last: MLValue??
+            for _ in 0..<50 {
+                last = try? await call(reader)
+                if last == .some(expected) { return last }
+                try await Task.sleep(for: .milliseconds(40))
+            }
+            return last
+        }
+        #expect(try await eventually(10) == .some(10), "the reader serves the version")
+        // Redeployed through the other backend: the reader follows at once.
+        _ = try await writer.redeployService(definition(thrice))
+        #expect(try await eventually(15) == .some(15))
+        // The reader's copy is in memory: the row removed behind its back (no notification) does
+        // not reach it…
+        try await server.sql("DELETE FROM mldeploy_versions WHERE name = 'feed'", database: database)
+        #expect(try await call(reader) == 15)
+        // …until a notification names it.
+        try await server.sql("SELECT pg_notify('mldeploy_changes', 'feed/1')", database: database)
+        var refused = false
+        for _ in 0..<50 where !refused {
+            do { _ = try await call(reader) } catch let error as MLDeployError where error.code == .notFound { refused = true }
+            if !refused { try await Task.sleep(for: .milliseconds(40)) }
+        }
+        #expect(refused, "the notification dropped the cached manifest")
+        try await writer.shutdown()
+        try await reader.shutdown()
+    }
+}

@@ -135,7 +135,7 @@ public final class PostgresServer: Sendable {
         let prefix = getuid() == 0 ? ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] : []
         let command = prefix + [
             binaries + "/postgres", "-D", directory, "-p", String(port), "-k", directory, "-c", "listen_addresses=127.0.0.1",
-            "-c", "fsync=off", "-c", "synchronous_commit=\(durable ? "on" : "off")", "-c", "full_page_writes=off", "-c", "max_connections=200",
+            "-c", "fsync=off", "-c", "synchronous_commit=\(durable ? "on" : "off")", "-c", "full_page_writes=off", "-c", "max_connections=500",
         ]
         return try ChildProcess(command[0], Array(command.dropFirst()), name: "postgres")
     }

@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import MLDeploy
+import PostgresNIO
+import ServiceRuntime
+import Synchronization
+
+/// The manifests of versions this process calls, kept in memory and dropped the moment any process
+/// changes them: every write sends `NOTIFY mldeploy_changes, 'NAME/VERSION'` in its transaction
+/// (delivered at commit), and each backend listens on one connection of its pool. So a call costs
+/// no database round trip, and what one process redeploys or deletes, the others stop serving as
+/// soon as the notification arrives (milliseconds; a call already past its lookup finishes on what
+/// it read).
+///
+/// Nothing is cached while the listener is not subscribed (at start, and after its connection
+/// breaks, when the whole cache is dropped). A lookup that began before a notification arrived is
+/// not stored: the generation counter moves with every notification.
+final class ManifestCache: Sendable {
+    /// The channel writes notify.
+    static let channel = "mldeploy_changes"
+
+    private struct State {
+        var manifests: [String: Manifest] = [:]
+        var generation = 0
+        var listening = false
+    }
+
+    private let state = Mutex(State())
+    /// How many manifests are kept; beyond it the cache starts over.
+    private static let limit = 10_000
+
+    static func key(_ name: String, _ version: String) -> String { name + "/" + version }
+
+    /// The cached manifest of `name`/`version`, and the generation to hand back to ``store(_:generation:)``.
+    func lookup(_ name: String, _ version: String) -> (manifest: Manifest?, generation: Int?) {
+        self.state.withLock { state in
+            guard state.listening else { return (nil, nil) }
+            return (state.manifests[Self.key(name, version)], state.generation)
+        }
+    }
+
+    /// Keeps `manifest` unless a notification arrived since its lookup began (or the listener stopped).
+    func store(_ manifest: Manifest, generation: Int?) {
+        guard let generation else { return }
+        self.state.withLock { state in
+            guard state.listening, state.generation == generation else { return }
+            if state.manifests.count >= Self.limit { state.manifests.removeAll() }
+            state.manifests[Self.key(manifest.info.name, manifest.info.version)] = manifest
+        }
+    }
+
+    /// A change of `payload` (`NAME/VERSION`) was committed somewhere.
+    func changed(_ payload: String) {
+        self.state.withLock { state in
+            state.generation += 1
+            state.manifests[payload] = nil
+        }
+    }
+
+    /// The listener subscribed (`true`) or lost its connection (`false`: everything is dropped,
+    /// as notifications may have been missed).
+    func setListening(_ listening: Bool) {
+        self.state.withLock { state in
+            state.generation += 1
+            state.listening = listening
+            if !listening { state.manifests.removeAll() }
+        }
+    }
+
+    /// Listens until cancelled, resubscribing a second after a lost connection.
+    static func listen(_ client: PostgresClient, cache: ManifestCache, logger: Logger) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.channel) { notifications in
+                        cache.setListening(true)
+                        for try await notification in notifications {
+                            cache.changed(notification.payload)
+                        }
+                    }
+                }
+            } catch {
+                if !Task.isCancelled { logger.debug("change feed interrupted", metadata: ["error": "\(error)"]) }
+            }
+            cache.setListening(false)
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
