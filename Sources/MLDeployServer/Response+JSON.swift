@@ -57,7 +57,7 @@ extension Request {
                 guard total <= limit else {
                     throw ServerError(.contentTooLarge, "The request body is larger than this server accepts (\(limit) bytes).", exceptionType: "request-too-large")
                 }
-                try handle.write(contentsOf: Data(buffer.readableBytesView))
+                try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
             }
         } catch let error as ServerError {
             throw error

@@ -49,6 +49,9 @@ final class ManifestCache: Sendable {
         }
     }
 
+    /// Whether the listener is subscribed (manifests are cached only then).
+    var isListening: Bool { self.state.withLock { $0.listening } }
+
     /// A change of `payload` (`NAME/VERSION`) was committed somewhere.
     func changed(_ payload: String) {
         self.state.withLock { state in

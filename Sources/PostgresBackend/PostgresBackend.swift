@@ -38,6 +38,8 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     private let listening = Mutex<Task<Void, Never>?>(nil)
     /// Manifests of versions called here, dropped when any process changes them.
     private let manifestCache = ManifestCache()
+    /// Whether the change feed is subscribed, so called versions' manifests are kept in memory.
+    package var followsChanges: Bool { self.manifestCache.isListening }
     private let runtime: LocalRuntime
     /// The runtime this backend runs services with (``ServiceRuntime/LocalRuntimeHosting``).
     public var localRuntime: LocalRuntime { self.runtime }
@@ -70,8 +72,7 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
         self.runtime = LocalRuntime(handlers: handlers, python: python.map { PythonRuntime(configuration: $0, logger: logger) }, logger: logger)
         var configuration: PostgresClient.Configuration
         if settings.isUnixSocket {
-            let socket = settings.host.hasSuffix(".s.PGSQL.\(settings.port)") ? settings.host : settings.host + "/.s.PGSQL.\(settings.port)"
-            configuration = .init(unixSocketPath: socket, username: settings.username, password: settings.password, database: settings.database)
+            configuration = .init(unixSocketPath: settings.socketPath, username: settings.username, password: settings.password, database: settings.database)
         } else {
             let tls: PostgresClient.Configuration.TLS
             switch settings.tls {
@@ -124,9 +125,8 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     private func probe() async throws {
         let settings = self.settings
         if settings.isUnixSocket {
-            let socket = settings.host.hasSuffix(".s.PGSQL.\(settings.port)") ? settings.host : settings.host + "/.s.PGSQL.\(settings.port)"
-            guard FileManager.default.fileExists(atPath: socket) else {
-                throw MLDeployError(code: .unreachable, message: "The database \(settings) cannot be reached: there is no socket \(socket). Check that PostgreSQL runs.")
+            guard FileManager.default.fileExists(atPath: settings.socketPath) else {
+                throw MLDeployError(code: .unreachable, message: "The database \(settings) cannot be reached: there is no socket \(settings.socketPath). Check that PostgreSQL runs.")
             }
             return
         }

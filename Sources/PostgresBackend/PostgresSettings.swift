@@ -94,6 +94,13 @@ public struct PostgresSettings: Sendable, Hashable, CustomStringConvertible {
     /// Whether ``host`` is a Unix-socket directory.
     public var isUnixSocket: Bool { self.host.hasPrefix("/") }
 
+    /// The socket file in that directory (`DIR/.s.PGSQL.PORT`, as libpq names it), or ``host``
+    /// itself when it already names the file.
+    public var socketPath: String {
+        let file = ".s.PGSQL.\(self.port)"
+        return self.host.hasSuffix(file) ? self.host : self.host + "/" + file
+    }
+
     /// `postgresql://USER@HOST:PORT/DATABASE`, never the password.
     public var description: String {
         self.isUnixSocket

@@ -304,6 +304,8 @@ struct PostgresCacheTests {
         let context = BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test"))
         try await writer.initialize(context: context)
         try await reader.initialize(context: context)
+        // The feed subscribes in the background (slowly on a busy machine); caching starts then.
+        for _ in 0..<600 where !reader.followsChanges { try await Task.sleep(for: .milliseconds(50)) }
         let suffix = UUID().uuidString.prefix(8)
         let (twice, thrice) = (
             ServiceHandler("feed_twice_\(suffix)") { call in call.outputs["y"] = .integer(try call.integer("x") * 2) },

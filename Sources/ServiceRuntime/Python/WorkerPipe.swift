@@ -98,24 +98,26 @@ final class PipeWriter: Sendable {
             }
             guard let item = next else { continue }
             guard let (bytes, done) = item else { break }
-            done.resume(returning: Self.writeAll(bytes[...], to: self.descriptor))
+            var rest = bytes[...]
+            done.resume(returning: Self.write(&rest, to: self.descriptor, waiting: true))
         }
         try? FileDescriptor(rawValue: self.descriptor).close()
     }
 
-    /// Writes all of `bytes` to the non-blocking `descriptor`, waiting for room when the pipe is
-    /// full; the error number when it fails (`EPIPE`: the worker is gone).
-    private static func writeAll(_ bytes: ArraySlice<UInt8>, to descriptor: Int32) -> Int32? {
-        var rest = bytes
+    /// Writes `rest` to the non-blocking `descriptor`, dropping what was written from it. When the
+    /// pipe is full it waits for room (`waiting`) or stops, leaving the remainder in `rest`. Returns
+    /// the error number when a write fails (`EPIPE`: the worker is gone).
+    private static func write(_ rest: inout ArraySlice<UInt8>, to descriptor: Int32, waiting: Bool) -> Int32? {
         while !rest.isEmpty {
             let count = rest.withUnsafeBytes { posixWrite(descriptor, $0.baseAddress, $0.count) }
             if count > 0 {
                 rest = rest.dropFirst(count)
-            } else if count < 0, errno == EAGAIN {
-                var waiting = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&waiting, 1, -1)
             } else if count < 0, errno == EINTR {
                 continue
+            } else if count < 0, errno == EAGAIN {
+                guard waiting else { return nil }
+                var room = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&room, 1, -1)
             } else {
                 return count < 0 ? errno : EIO
             }
@@ -141,18 +143,7 @@ final class PipeWriter: Sendable {
             guard !state.closed else { return .failed(EPIPE) }
             guard state.pending.isEmpty else { return .rest(bytes[...]) }
             var rest = bytes[...]
-            while !rest.isEmpty {
-                let count = rest.withUnsafeBytes { posixWrite(self.descriptor, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    rest = rest.dropFirst(count)
-                } else if count < 0, errno == EINTR {
-                    continue
-                } else if count < 0, errno == EAGAIN {
-                    break
-                } else {
-                    return .failed(count < 0 ? errno : EIO)
-                }
-            }
+            if let failure = Self.write(&rest, to: self.descriptor, waiting: false) { return .failed(failure) }
             return rest.isEmpty ? .written : .rest(rest)
         }
         let failure: Int32?
