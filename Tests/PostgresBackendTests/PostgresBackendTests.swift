@@ -195,10 +195,11 @@ struct PostgresCrashTests {
         let uri = try await server.makeDatabase("crash")
         let directory = try temporaryDirectory("pg-crash")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let rounds = 12
-        // A distinct 3 MiB object per round (three parts each), so every publish writes a new blob.
+        // Kept small: the suites share one process, and one of them measures its peak memory.
+        let rounds = 10
+        // A distinct 1.5 MiB object per round (two parts each), so every publish writes a new blob.
         let made = try await runToCompletion("/usr/bin/env", [
-            "python3", "-c", "import pickle, os\nfor i in range(\(rounds)):\n    open('o%d.pkl' % i, 'wb').write(pickle.dumps(os.urandom(3 * 1024 * 1024)))",
+            "python3", "-c", "import pickle, os\nfor i in range(\(rounds)):\n    open('o%d.pkl' % i, 'wb').write(pickle.dumps(os.urandom(3 * 512 * 1024)))",
         ], directory: directory)
         try #require(made.status == 0, "\(made.output)")
         try "y = len(blob)\n".write(to: directory.appendingPathComponent("size.py"), atomically: true, encoding: .utf8)
@@ -214,7 +215,7 @@ struct PostgresCrashTests {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 20...2_000)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 10...600)))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 killed += 1
@@ -242,7 +243,7 @@ struct PostgresCrashTests {
         #expect(versions.count >= finished, "every publish that finished is there (\(finished) finished, \(versions.count) listed)")
         for info in versions {
             let response = try await backend.consume(ConsumeRequest(service: info, inputs: [:]))
-            #expect(response.success && response.output("y") == .integer(3 * 1024 * 1024), "\(info.version): \(response.errorMessage ?? "")")
+            #expect(response.success && response.output("y") == .integer(3 * 512 * 1024), "\(info.version): \(response.errorMessage ?? "")")
         }
         try await backend.shutdown()
     }
