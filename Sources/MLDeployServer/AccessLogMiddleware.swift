@@ -14,7 +14,8 @@ struct AccessLogMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        let user = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? self.tokens.user(forAccessToken: String($0.dropFirst(7))) : nil }
+        var user: String?
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") { user = await self.tokens.user(forAccessToken: String(header.dropFirst(7))) }
         func log(_ status: Int) {
             let elapsed = (ContinuousClock.now - start).components
             let milliseconds = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15

@@ -23,14 +23,18 @@ extension MLDeployServer {
                     return count
                 } ?? 10
                 let batch = try await service.batch(try records.map { try Self.inputs($0, for: service.info) }, parallelCount: parallelCount)
-                self.batchOwners.withLock { $0[batch.executionID] = context.user ?? "" }
+                let owner = context.user ?? ""
+                try await self.state.transaction { try await $0.set(batch.executionID, Array(owner.utf8), in: .batchOwners) }
                 // Both spellings: the SDK reads BatchExecutionId, swagger clients batchExecutionId.
                 return try Response.json(["BatchExecutionId": .string(batch.executionID), "batchExecutionId": .string(batch.executionID)], status: .accepted)
             }
         }
         router.get("/api/:name/:version/batch") { _, context -> Response in
             try await self.answering {
-                let executions = try await self.service(context).batchExecutions().filter { self.mayReach(batch: $0, context) }
+                var executions: [String] = []
+                for execution in try await self.service(context).batchExecutions() where try await self.mayReach(batch: execution, context) {
+                    executions.append(execution)
+                }
                 return try Response.json(.array(executions.map(JSONValue.string)))
             }
         }
@@ -47,7 +51,7 @@ extension MLDeployServer {
             try await self.answering {
                 let batch = try await self.batch(context)
                 try await batch.cancel()
-                self.batchOwners.withLock { $0[batch.executionID] = nil }
+                try await self.state.transaction { try await $0.remove(batch.executionID, in: .batchOwners) }
                 return try Response.json([.string(batch.executionID)])
             }
         }
@@ -94,7 +98,7 @@ extension MLDeployServer {
     /// caller may reach it: another user's execution is not found, as another user's session is.
     func batch(_ context: ServerRequestContext) async throws -> Batch {
         let execution = try context.pathParameter("execution")
-        guard self.mayReach(batch: execution, context) else {
+        guard try await self.mayReach(batch: execution, context) else {
             throw MLDeployError(code: .notFound, message: "There is no batch execution '\(execution)' of yours.")
         }
         return try await self.service(context).batch(executionID: execution)
@@ -102,8 +106,9 @@ extension MLDeployServer {
 
     /// Whether the caller may see `execution`: its starter, or an Owner (who sees every execution,
     /// including those this server did not start).
-    func mayReach(batch execution: String, _ context: ServerRequestContext) -> Bool {
-        context.role == .owner || self.batchOwners.withLock { $0[execution] } == context.user
+    func mayReach(batch execution: String, _ context: ServerRequestContext) async throws -> Bool {
+        if context.role == .owner { return true }
+        return try await self.state.value(execution, in: .batchOwners).map { String(decoding: $0, as: UTF8.self) } == context.user
     }
 
     static func index(_ context: ServerRequestContext) throws -> Int {

@@ -1,4 +1,3 @@
-import Dispatch
 import Hummingbird
 import Logging
 import MLDeploy
@@ -16,12 +15,12 @@ extension MLDeployServer {
             }
             // PBKDF2 is deliberately slow: run it off the cooperative pool.
             let users = self.users
-            let role = await Self.offload { users.authenticate(name: username, password: password) }
+            let role = await users.authenticate(name: username, password: password)
             guard role != nil else {
                 self.logger.notice("login refused", metadata: ["user": "\(username)"])
                 throw ServerError(.unauthorized, "Invalid user name or password.")
             }
-            return try Response.json(try self.tokens.issue(for: username, account: users.account(of: username)?.id ?? "").json)
+            return try Response.json(try await self.tokens.issue(for: username, account: await users.account(of: username)?.id ?? "").json)
         }
         router.post("/login/refreshToken") { request, _ -> Response in
             var request = request
@@ -31,7 +30,7 @@ extension MLDeployServer {
             }
             do {
                 let users = self.users
-                return try Response.json(try self.tokens.refresh(token, currentAccount: { users.account(of: $0)?.id }).json)
+                return try Response.json(try await self.tokens.refresh(token, currentAccount: { await users.account(of: $0)?.id }).json)
             } catch let error as MLDeployError {
                 throw ServerError(error)
             }
@@ -40,21 +39,14 @@ extension MLDeployServer {
             guard let token = request.uri.queryParameters.get("refreshToken") else {
                 throw ServerError(.badRequest, "DELETE /login/refreshToken takes the token as ?refreshToken=….", exceptionType: "invalid-argument")
             }
-            try self.tokens.revoke(token)
+            try await self.tokens.revoke(token)
             return try Response.json(.array([]))
         }
         // Not in ML Server's API: revokes the access token the request carries, so a logout ends
         // the session at once instead of when the token expires (an hour later).
         router.delete("/login/accessToken") { _, context -> Response in
-            if let claims = context.token { try self.tokens.revoke(accessToken: claims) }
+            if let claims = context.token { try await self.tokens.revoke(accessToken: claims) }
             return try Response.json(.array([]))
-        }
-    }
-
-    /// Runs blocking work on a dispatch queue, leaving Swift's cooperative threads free.
-    static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: work()) }
         }
     }
 }

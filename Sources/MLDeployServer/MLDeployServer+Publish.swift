@@ -21,7 +21,7 @@ extension MLDeployServer {
             try Self.requireChange(of: current, context: context)
             let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
             return try await self.answering {
-                var definition = try self.definition(name: name, version: version, from: body, context: context, requireCode: false)
+                var definition = try await self.definition(name: name, version: version, from: body, context: context, requireCode: false)
                 // The SDK sends a new snapshot with every redeploy, empty unless objects were given
                 // (ML Server would drop the service's objects then); an empty one keeps them here.
                 if definition.objects?.isEmpty == true { definition.objects = nil }
@@ -37,7 +37,7 @@ extension MLDeployServer {
         try await self.answering { try await self.requirePublish(name, context) }
         let body = try await request.json(limit: self.configuration.maximumJSONBodySize)
         return try await self.answering {
-            let definition = try self.definition(name: name, version: version, from: body, context: context, requireCode: true)
+            let definition = try await self.definition(name: name, version: version, from: body, context: context, requireCode: true)
             let info = try await self.client.deployService(definition).info
             return try Response.json(.string(info.version), status: .created)
         }
@@ -45,7 +45,7 @@ extension MLDeployServer {
 
     /// A service definition from a `PublishWebServiceRequest`: the snapshot's workspace objects are
     /// copied in (so the snapshot can be deleted at once, as the SDK does).
-    func definition(name: String, version: String?, from body: JSONValue, context: ServerRequestContext, requireCode: Bool) throws -> ServiceDefinition {
+    func definition(name: String, version: String?, from body: JSONValue, context: ServerRequestContext, requireCode: Bool) async throws -> ServiceDefinition {
         guard case .object = body else {
             throw MLDeployError.invalidArgument("A publish request must be a JSON object (PublishWebServiceRequest).")
         }
@@ -73,7 +73,7 @@ extension MLDeployServer {
         var objects: [String: ServiceObject]?
         if let snapshotID = try body.stringMember("snapshotId") {
             let (user, isOwner) = context.identity
-            objects = try self.sessions.snapshot(snapshotID, user: user, isOwner: isOwner).objects.mapValues { ServiceObject.pickled($0) }
+            objects = try await self.sessions.objects(ofSnapshot: snapshotID, user: user, isOwner: isOwner).mapValues { ServiceObject.pickled($0) }
         }
         var definition = ServiceDefinition(
             name: name, version: version, description: try body.stringMember("description"), alias: try body.stringMember("operationId"),

@@ -22,23 +22,27 @@ extension MLDeployServer {
                 throw ServerError(.badRequest, "This server runs Python sessions only; send \"runtimeType\": \"Python\".", exceptionType: "unsupported")
             }
             return try await self.answering {
-                let snapshot = try body.stringMember("snapshotId").map { try sessions.snapshot($0, user: user, isOwner: isOwner) }
-                let id = try sessions.createSession(owner: user, name: try body.stringMember("name"), runtimeType: runtime, from: snapshot)
+                let snapshotID = try body.stringMember("snapshotId")
+                var snapshot: SessionStore.Snapshot?
+                if let snapshotID { snapshot = try await sessions.snapshot(snapshotID, user: user, isOwner: isOwner) }
+                let id = try await sessions.createSession(owner: user, name: try body.stringMember("name"), runtimeType: runtime, from: snapshot)
                 return try Response.json(["sessionId": .string(id)], status: .created)
             }
         }
         router.get("/sessions") { _, context -> Response in
             let (user, isOwner) = context.identity
-            return try Response.json(.array(sessions.sessions(visibleTo: user, isOwner: isOwner).map { session in
-                ["id": .string(session.id), "name": session.name.map(JSONValue.string) ?? .null, "owner": .string(session.owner), "runtimeType": .string(session.runtimeType)]
-            }))
+            return try await self.answering {
+                try Response.json(.array(try await sessions.sessions(visibleTo: user, isOwner: isOwner).map { session in
+                    ["id": .string(session.id), "name": session.name.map(JSONValue.string) ?? .null, "owner": .string(session.owner), "runtimeType": .string(session.runtimeType)]
+                }))
+            }
         }
         for path in ["/sessions/:id", "/sessions/:id/force"] {
             router.delete(RouterPath(path)) { _, context -> Response in
                 let id = try context.pathParameter("id")
                 let (user, isOwner) = context.identity
                 return try await self.answering {
-                    try sessions.deleteSession(id, user: user, isOwner: isOwner)
+                    try await sessions.deleteSession(id, user: user, isOwner: isOwner)
                     return try Response.json(.string(id))
                 }
             }
@@ -47,7 +51,7 @@ extension MLDeployServer {
             let id = try context.pathParameter("id")
             let (user, isOwner) = context.identity
             return try await self.answering {
-                try Response.json(.array(try sessions.session(id, user: user, isOwner: isOwner).workspace.keys.sorted().map(JSONValue.string)))
+                try Response.json(.array(try await sessions.objectNames(session: id, user: user, isOwner: isOwner).map(JSONValue.string)))
             }
         }
         router.post("/sessions/:id/workspace/:object") { request, context -> Response in
@@ -57,7 +61,7 @@ extension MLDeployServer {
             // The session, the caller's right to it and the quota first, then the body.
             let declared = request.headers[.contentLength].flatMap(Int.init)
             do {
-                try await self.answering { try sessions.checkUpload(object, declaredSize: declared, session: id, user: user, isOwner: isOwner) }
+                try await self.answering { try await sessions.checkUpload(object, declaredSize: declared, session: id, user: user, isOwner: isOwner) }
             } catch let error as ServerError {
                 throw context.refusingUnreadBody(error, of: request)
             }
@@ -66,7 +70,7 @@ extension MLDeployServer {
                 throw MLDeployError.invalidArgument("A workspace object needs its pickled bytes as the request body; the body was empty.")
             }
             return try await self.answering {
-                try sessions.putObject(object, bytes, session: id, user: user, isOwner: isOwner)
+                try await sessions.putObject(object, bytes, session: id, user: user, isOwner: isOwner)
                 return .empty()
             }
         }
@@ -74,9 +78,7 @@ extension MLDeployServer {
             let (id, object) = (try context.pathParameter("id"), try context.pathParameter("object"))
             let (user, isOwner) = context.identity
             return try await self.answering {
-                guard let bytes = try sessions.session(id, user: user, isOwner: isOwner).workspace[object] else {
-                    throw MLDeployError(code: .notFound, message: "Session '\(id)' has no workspace object '\(object)'.")
-                }
+                let bytes = try await sessions.object(object, session: id, user: user, isOwner: isOwner)
                 return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
             }
         }
@@ -84,7 +86,7 @@ extension MLDeployServer {
             let (id, object) = (try context.pathParameter("id"), try context.pathParameter("object"))
             let (user, isOwner) = context.identity
             return try await self.answering {
-                try sessions.removeObject(object, session: id, user: user, isOwner: isOwner)
+                try await sessions.removeObject(object, session: id, user: user, isOwner: isOwner)
                 return .empty()
             }
         }
@@ -98,17 +100,17 @@ extension MLDeployServer {
                 guard let python = self.python else {
                     throw MLDeployError(code: .unsupported, message: "This server's backend runs no Python here, so sessions cannot execute code.")
                 }
-                let workspace = try sessions.beginExecution(session: id, user: user, isOwner: isOwner)
+                let workspace = try await sessions.beginExecution(session: id, user: user, isOwner: isOwner)
                 let outcome: PythonExecution
                 do {
                     outcome = try await self.calls.run(for: user) {
                         try await python.execute(code: code, workspace: workspace, inputs: inputs, outputs: outputs)
                     }
                 } catch {
-                    try sessions.endExecution(session: id, code: code, outcome: nil)
+                    try await sessions.endExecution(session: id, code: code, outcome: nil)
                     throw error
                 }
-                try sessions.endExecution(session: id, code: code, outcome: outcome)
+                try await sessions.endExecution(session: id, code: code, outcome: outcome)
                 return try Response.json([
                     "success": .bool(outcome.succeeded), "errorMessage": .string(outcome.errorMessage),
                     "outputParameters": .array(outcome.outputs.map { ["name": .string($0.name), "value": $0.value] }),
@@ -120,14 +122,14 @@ extension MLDeployServer {
             let id = try context.pathParameter("id")
             let (user, isOwner) = context.identity
             return try await self.answering {
-                try Response.json(["consoleOutput": .string(try sessions.session(id, user: user, isOwner: isOwner).consoleOutput)])
+                try Response.json(["consoleOutput": .string(try await sessions.session(id, user: user, isOwner: isOwner).consoleOutput)])
             }
         }
         router.get("/sessions/:id/history") { _, context -> Response in
             let id = try context.pathParameter("id")
             let (user, isOwner) = context.identity
             return try await self.answering {
-                try Response.json(.array(try sessions.session(id, user: user, isOwner: isOwner).history.map(JSONValue.string)))
+                try Response.json(.array(try await sessions.session(id, user: user, isOwner: isOwner).history.map(JSONValue.string)))
             }
         }
         router.post("/sessions/:id/snapshot") { request, context -> Response in
@@ -137,7 +139,7 @@ extension MLDeployServer {
             guard case .object = body else { throw MLDeployError.invalidArgument("A snapshot request is a JSON object ({\"name\": …}) or no body.") }
             let (user, isOwner) = context.identity
             return try await self.answering {
-                let snapshot = try sessions.snapshot(session: id, name: try body.stringMember("name"), user: user, isOwner: isOwner)
+                let snapshot = try await sessions.snapshot(session: id, name: try body.stringMember("name"), user: user, isOwner: isOwner)
                 return try Response.json(["snapshotId": .string(snapshot)], status: .created)
             }
         }
@@ -145,24 +147,26 @@ extension MLDeployServer {
             let (id, snapshot) = (try context.pathParameter("id"), try context.pathParameter("snapshot"))
             let (user, isOwner) = context.identity
             return try await self.answering {
-                try sessions.load(snapshot: snapshot, into: id, user: user, isOwner: isOwner)
+                try await sessions.load(snapshot: snapshot, into: id, user: user, isOwner: isOwner)
                 return .empty()
             }
         }
         router.get("/snapshots") { _, context -> Response in
             let (user, isOwner) = context.identity
-            return try Response.json(.array(sessions.snapshots(visibleTo: user, isOwner: isOwner).map { snapshot in
-                [
-                    "id": .string(snapshot.id), "name": snapshot.name.map(JSONValue.string) ?? .null, "owner": .string(snapshot.owner),
-                    "creationTime": .string(DotNetDate.format(snapshot.creationTime)), "contentSize": .integer(snapshot.contentSize),
-                ]
-            }))
+            return try await self.answering {
+                try Response.json(.array(try await sessions.snapshots(visibleTo: user, isOwner: isOwner).map { snapshot in
+                    [
+                        "id": .string(snapshot.id), "name": snapshot.name.map(JSONValue.string) ?? .null, "owner": .string(snapshot.owner),
+                        "creationTime": .string(DotNetDate.format(snapshot.creationTime)), "contentSize": .integer(snapshot.contentSize),
+                    ]
+                }))
+            }
         }
         router.delete("/snapshots/:id") { _, context -> Response in
             let id = try context.pathParameter("id")
             let (user, isOwner) = context.identity
             return try await self.answering {
-                try sessions.deleteSnapshot(id, user: user, isOwner: isOwner)
+                try await sessions.deleteSnapshot(id, user: user, isOwner: isOwner)
                 return try Response.json(.string(id))
             }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import MLDeploy
@@ -13,25 +14,33 @@ extension MLDeployServer {
             var details: JSONObject = [
                 "backend": .string(self.client.configuration.backendName), "capabilities": .string("\(self.client.capabilities)"),
             ]
-            if let python = self.python {
-                let status = await python.status()
-                details["pythonInterpreter"] = .string(status.interpreter)
-                details["pythonMaxPoolSize"] = .integer(status.maximumWorkers)
-                details["pythonCurrentPoolSize"] = .integer(status.workers)
-                details["pythonActiveShellCount"] = .integer(status.versions.reduce(0) { $0 + $1.busy } + status.sessionRuns)
-                details["pythonQueuedCallCount"] = .integer(status.versions.reduce(0) { $0 + $1.queued } + status.sessionRunsQueued)
-                details["pythonSessionRunCount"] = .integer(status.sessionRuns)
-                details["pythonCanOpenShell"] = .string(status.workers < status.maximumWorkers ? "True" : "False")
-                // Checked before the server started listening, so this is the kept answer.
-                if let confinement = try? await python.checkConfinement() {
-                    details["pythonIsolation"] = .string(confinement.isolation.description)
-                    details["pythonWorkerUser"] = confinement.user.map(JSONValue.string) ?? .null
-                    details["pythonNetwork"] = confinement.network.map { .string($0.description) } ?? .null
-                    details["pythonTreeLimits"] = .string(confinement.treeLimits.rawValue)
-                }
+            let local = await self.nodeDetails()
+            for member in local { details[member.key] = member.value }
+            // One child per live node (ML Server's compute nodes), each with its pool counters.
+            var nodes = JSONObject()
+            for (id, entry) in (try? await self.registry.liveNodes()) ?? [] {
+                var nodeDetails = entry["details"]?.objectValue ?? [:]
+                nodeDetails["node"] = .string(id)
+                nodeDetails["heartbeat"] = entry["heartbeat"].map { .string(DotNetDate.format(Date(timeIntervalSince1970: $0.doubleValue ?? 0))) } ?? .null
+                nodes[entry["url"]?.stringValue ?? id] = ["statusCode": "pass", "components": .null, "details": .object(nodeDetails)]
             }
-            let backend: JSONValue = ["statusCode": "pass", "components": .null, "details": .object(details)]
-            return try Response.json(["statusCode": "pass", "components": ["backends": backend], "details": [:]])
+            if nodes.isEmpty {
+                var own = local
+                own["node"] = .string(self.node)
+                nodes[self.url] = ["statusCode": "pass", "components": .null, "details": .object(own)]
+            }
+            let health = await self.state.health()
+            var database: JSONObject = [
+                "type": .string(health.kind), "state": .string(health.healthy ? "Open" : "Unreachable"),
+                "location": .string(self.state.location), "latencyMs": .double(Double(health.latency.components.attoseconds) / 1e15 + Double(health.latency.components.seconds) * 1000),
+            ]
+            for (key, value) in health.details { database[key] = .string(value) }
+            let backend: JSONValue = ["statusCode": "pass", "components": .object(nodes), "details": .object(details)]
+            return try Response.json([
+                "statusCode": .string(health.healthy ? "pass" : "fail"),
+                "components": ["backends": backend, "database": ["statusCode": .string(health.healthy ? "pass" : "fail"), "components": .null, "details": .object(database)]],
+                "details": ["node": .string(self.node)],
+            ])
         }
         router.get("/services/:name/:version/pool") { _, context -> Response in
             try await self.answering {
@@ -68,6 +77,28 @@ extension MLDeployServer {
                 return try Response.json([["ComputeNodeEndpoint": "local", "Status": "Success"]])
             }
         }
+    }
+
+    /// This node's Python pool counters and confinement, as `/status` and the node registry show them.
+    func nodeDetails() async -> JSONObject {
+        var details = JSONObject()
+        guard let python = self.python else { return details }
+        let status = await python.status()
+        details["pythonInterpreter"] = .string(status.interpreter)
+        details["pythonMaxPoolSize"] = .integer(status.maximumWorkers)
+        details["pythonCurrentPoolSize"] = .integer(status.workers)
+        details["pythonActiveShellCount"] = .integer(status.versions.reduce(0) { $0 + $1.busy } + status.sessionRuns)
+        details["pythonQueuedCallCount"] = .integer(status.versions.reduce(0) { $0 + $1.queued } + status.sessionRunsQueued)
+        details["pythonSessionRunCount"] = .integer(status.sessionRuns)
+        details["pythonCanOpenShell"] = .string(status.workers < status.maximumWorkers ? "True" : "False")
+        // Checked before the server started listening, so this is the kept answer.
+        if let confinement = try? await python.checkConfinement() {
+            details["pythonIsolation"] = .string(confinement.isolation.description)
+            details["pythonWorkerUser"] = confinement.user.map(JSONValue.string) ?? .null
+            details["pythonNetwork"] = confinement.network.map { .string($0.description) } ?? .null
+            details["pythonTreeLimits"] = .string(confinement.treeLimits.rawValue)
+        }
+        return details
     }
 
     /// Checks that the backend's Python workers can be confined as configured (``run(onReady:)``

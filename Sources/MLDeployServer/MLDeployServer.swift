@@ -26,11 +26,13 @@ public final class MLDeployServer: Sendable {
     /// The access and refresh tokens.
     public let tokens: TokenService
     let sessions: SessionStore
+    /// Where users, tokens, sessions, snapshots, batch owners, pool settings and the node registry
+    /// are kept: files and memory on one node, or a database every node shares.
+    public let state: any ServerStateStore
+    /// This server process's id among the nodes sharing ``state``.
+    public let node: String
     /// Each user's calls in flight, bounded by ``ServerConfiguration/maximumCallsPerUser``.
     let calls: CallLimiter
-    /// Who started each batch execution this server started, by execution id: an execution
-    /// belongs to its starter (Owners reach all).
-    let batchOwners = Mutex<[String: String]>([:])
     /// How the server listens.
     public let configuration: ServerConfiguration
     /// Where uploads are spooled while they arrive (`DATA-DIR/uploads`, owner-only).
@@ -38,12 +40,15 @@ public final class MLDeployServer: Sendable {
     let logger: Logger
     private let boundPort = Mutex<Int?>(nil)
 
-    /// Creates a server over `client`'s target, with its users and signing key in the configuration's
-    /// data directory (created owner-only if missing).
+    /// Creates a server over `client`'s target, with its state in `state` — by default its users
+    /// and signing key in files of the configuration's data directory (created owner-only if
+    /// missing) and its sessions in memory.
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/storageFailure`` when the data directory cannot be
-    ///   made or its files read.
-    public init(client: DeployClient, configuration: ServerConfiguration, logger: Logger = Logger(label: "mldeploy.server")) throws {
+    ///   made.
+    public init(
+        client: DeployClient, configuration: ServerConfiguration, state: (any ServerStateStore)? = nil, logger: Logger = Logger(label: "mldeploy.server")
+    ) throws {
         do {
             try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
@@ -58,10 +63,13 @@ public final class MLDeployServer: Sendable {
             throw MLDeployError(code: .storageFailure, message: "Cannot create the upload directory \(uploads.path): \(error.localizedDescription)")
         }
         self.uploadDirectory = uploads
-        self.users = try UserStore(directory: configuration.dataDirectory)
-        self.tokens = try TokenService(directory: configuration.dataDirectory, accessLifetime: configuration.accessTokenLifetime, refreshLifetime: configuration.refreshTokenLifetime)
+        let state = try state ?? LocalServerState(directory: configuration.dataDirectory)
+        self.state = state
+        self.node = NodeRegistry.newNodeID()
+        self.users = UserStore(store: state)
+        self.tokens = TokenService(store: state, accessLifetime: configuration.accessTokenLifetime, refreshLifetime: configuration.refreshTokenLifetime)
         self.client = client
-        self.sessions = SessionStore(maximumSessions: configuration.maximumSessionsPerUser, storageQuota: configuration.userStorageQuota)
+        self.sessions = SessionStore(store: state, node: self.node, maximumSessions: configuration.maximumSessionsPerUser, storageQuota: configuration.userStorageQuota)
         self.calls = CallLimiter(maximum: configuration.maximumCallsPerUser)
         self.configuration = configuration
         self.logger = logger
@@ -71,9 +79,18 @@ public final class MLDeployServer: Sendable {
     /// for hosts that sign their users in by other means, and for tests.
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/notFound`` when there is no such user.
-    public func issueTokens(for user: String, now: Date = Date()) throws -> TokenService.Grant {
-        guard let account = self.users.account(of: user) else { throw MLDeployError(code: .notFound, message: "There is no user named '\(user)'.") }
-        return try self.tokens.issue(for: user, account: account.id, now: now)
+    public func issueTokens(for user: String, now: Date = Date()) async throws -> TokenService.Grant {
+        guard let account = await self.users.account(of: user) else { throw MLDeployError(code: .notFound, message: "There is no user named '\(user)'.") }
+        return try await self.tokens.issue(for: user, account: account.id, now: now)
+    }
+
+    /// The node registry of ``state``.
+    var registry: NodeRegistry { NodeRegistry(store: self.state, node: self.node) }
+
+    /// This node's URL as other nodes and `/status` name it (`http://HOST:PORT/`).
+    var url: String {
+        let host = ["0.0.0.0", "::", ""].contains(self.configuration.host) ? ProcessInfo.processInfo.hostName : self.configuration.host
+        return "http://\(host):\(self.port ?? self.configuration.port)/"
     }
 
     /// The port the server listens on, once it is running (the chosen one when configured with `0`).
@@ -131,8 +148,16 @@ public final class MLDeployServer: Sendable {
             },
             logger: self.logger
         )
+        // The node registry: a heartbeat while the server runs, the entry removed when it stops.
+        let heartbeat = Task {
+            while self.port == nil, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
+            await self.registry.run(url: self.url, details: { await self.nodeDetails() }, logger: self.logger)
+        }
+        defer { heartbeat.cancel() }
         do {
             try await application.runService()
+            heartbeat.cancel()
+            await self.registry.leave()
         } catch let error as IOError where self.port == nil {
             // The bind failed (the port was taken after any check): say which port and what to do,
             // not NIO's `bind(descriptor:ptr:bytes:)`.

@@ -71,7 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
                 let server = try MLDeployServer(client: client, configuration: settings)
                 // A host that cannot confine published code stops the server before any user exists.
                 try await server.checkConfinement()
-                try Self.bootstrapAdmin(server.users, environment: environment, format: format)
+                try await Self.bootstrapAdmin(server.users, environment: environment, format: format)
                 try await server.run { port in
                     let url = "http://\(settings.host):\(port)"
                     if format == .json {
@@ -87,11 +87,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Creates `admin` (Owner) when there are no users: with MLDEPLOY_ADMIN_PASSWORD, or a generated
     /// password printed once.
-    static func bootstrapAdmin(_ users: UserStore, environment: [String: String], format: OutputFormat) throws {
-        guard users.isEmpty else { return }
+    /// Several nodes starting at once on one database create it once: the check for no users and
+    /// the add are one transaction.
+    static func bootstrapAdmin(_ users: UserStore, environment: [String: String], format: OutputFormat) async throws {
+        guard await users.isEmpty else { return }
         let given = environment["MLDEPLOY_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         let password = given ?? Base64Password.generate()
-        try users.add("admin", password: password, role: .owner)
+        guard try await users.add("admin", password: password, role: .owner, onlyIfNoUsers: true) else { return }
         if format == .json {
             var event: JSONObject = ["event": "user-created", "user": "admin", "role": "Owner"]
             if given == nil { event["generatedPassword"] = .string(password) }

@@ -21,7 +21,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 ServerError(.unauthorized, "This endpoint needs an access token: log in with POST /login and send 'Authorization: Bearer <token>'."), of: request
             )
         }
-        guard let claims = self.tokens.claims(forAccessToken: String(header.dropFirst(7))), let account = self.users.account(of: claims.user),
+        guard let claims = await self.tokens.claims(forAccessToken: String(header.dropFirst(7))), let account = await self.users.account(of: claims.user),
             account.id == claims.account
         else {
             throw context.refusingUnreadBody(ServerError(.unauthorized, "The access token is invalid, expired or revoked; log in again or refresh it."), of: request)

@@ -7,14 +7,15 @@ import Synchronization
 ///
 /// - **Access tokens** are self-contained: `mld1.<payload>.<signature>`, the payload a base64url JSON
 ///   object (`sub` the user, `uid` the user's account id, `jti` the token's own id, `iat`, `exp`)
-///   and the signature HMAC-SHA256 over `mld1.<payload>` with a 32-byte key kept in `signing.key`
-///   (owner-only, made on first start). It expires after ``accessLifetime`` (1 h by default, as ML
-///   Server). The account id ties it to the account, not the name: a user removed and added again
-///   gets a new id, and every token of the old account stops working. One can be revoked before it
-///   expires (``revoke(accessToken:)``), kept in `revoked-tokens.json` until it would have expired.
-/// - **Refresh tokens** are random 32-byte values, kept only as their SHA-256 in
-///   `refresh-tokens.json` with their user, account id and expiry (14 days by default). Using one
-///   rotates it (the old one stops working); revoking one deletes it.
+///   and the signature HMAC-SHA256 over `mld1.<payload>` with a 32-byte key made on first start
+///   and kept in the state store (`signing.key` in the data directory, or the database every node
+///   shares, so a token from one node is good on all). It expires after ``accessLifetime`` (1 h by
+///   default, as ML Server). The account id ties it to the account, not the name: a user removed
+///   and added again gets a new id, and every token of the old account stops working. One can be
+///   revoked before it expires (``revoke(accessToken:now:)``), remembered until it would have expired.
+/// - **Refresh tokens** are random 32-byte values, kept only as their SHA-256 with their user,
+///   account id and expiry (14 days by default). Using one rotates it (the old one stops working);
+///   revoking one deletes it.
 public final class TokenService: Sendable {
     /// An issued pair, as `POST /login` returns it.
     public struct Grant: Sendable {
@@ -40,18 +41,12 @@ public final class TokenService: Sendable {
     public let accessLifetime: Duration
     /// How long refresh tokens live.
     public let refreshLifetime: Duration
-    private let key: [UInt8]
-    private let refreshPath: String
-    private let refreshTokens = Mutex<[String: RefreshEntry]>([:])
-    private let revokedPath: String
-    /// Revoked access tokens' ids, with when each would have expired (kept until then).
-    private let revoked = Mutex<[String: Date]>([:])
-
-    struct RefreshEntry {
-        var user: String
-        var account: String
-        var expires: Date
-    }
+    /// Where the key and tokens are kept.
+    public let store: any ServerStateStore
+    /// The signing key, once read (or made).
+    private let signingKey = Mutex<[UInt8]?>(nil)
+    /// The name of the signing key among the store's secrets.
+    static let keyName = "signing.key"
 
     /// What a valid access token says.
     public struct AccessTokenClaims: Sendable, Hashable {
@@ -65,72 +60,87 @@ public final class TokenService: Sendable {
         public let expires: Date
     }
 
-    /// Opens (or creates) the signing key and refresh-token file in `directory`.
-    public init(directory: String, accessLifetime: Duration = .seconds(3600), refreshLifetime: Duration = .seconds(14 * 24 * 3600)) throws {
+    /// Tokens kept in `store`; the signing key is read (or made, once for every node sharing the
+    /// store) on first use.
+    public init(store: any ServerStateStore, accessLifetime: Duration = .seconds(3600), refreshLifetime: Duration = .seconds(14 * 24 * 3600)) {
+        self.store = store
         self.accessLifetime = accessLifetime
         self.refreshLifetime = refreshLifetime
-        let keyPath = directory + "/signing.key"
-        if let key = try SecretFile.read(keyPath), key.count == 32 {
-            self.key = key
-        } else {
+    }
+
+    /// Tokens kept in the files of `directory`.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/storageFailure`` when the directory cannot be made.
+    public convenience init(directory: String, accessLifetime: Duration = .seconds(3600), refreshLifetime: Duration = .seconds(14 * 24 * 3600)) throws {
+        self.init(store: try LocalServerState(directory: directory), accessLifetime: accessLifetime, refreshLifetime: refreshLifetime)
+    }
+
+    /// The signing key: read from the store, or made and stored by the first node that needs it
+    /// (in a transaction, so nodes starting at once agree on one key).
+    func key() async throws -> [UInt8] {
+        if let key = self.signingKey.withLock({ $0 }) { return key }
+        let key = try await self.store.transaction { transaction in
+            if let key = try await transaction.value(Self.keyName, in: .secrets), key.count == 32 { return key }
             let key = SecureRandom.bytes(32)
-            try SecretFile.write(key, to: keyPath)
-            self.key = key
+            try await transaction.set(Self.keyName, key, in: .secrets)
+            return key
         }
-        self.refreshPath = directory + "/refresh-tokens.json"
-        if let bytes = try SecretFile.read(self.refreshPath), let json = try? JSONValue(parsing: bytes) {
-            var tokens: [String: RefreshEntry] = [:]
-            for member in json["tokens"]?.objectValue ?? JSONObject() {
-                if let user = member.value["user"]?.stringValue, let expires = member.value["expires"]?.doubleValue {
-                    tokens[member.key] = RefreshEntry(user: user, account: member.value["account"]?.stringValue ?? "", expires: Date(timeIntervalSince1970: expires))
-                }
-            }
-            self.refreshTokens.withLock { $0 = tokens }
-        }
-        self.revokedPath = directory + "/revoked-tokens.json"
-        if let bytes = try SecretFile.read(self.revokedPath), let json = try? JSONValue(parsing: bytes) {
-            var revoked: [String: Date] = [:]
-            for member in json["tokens"]?.objectValue ?? JSONObject() {
-                if let expires = member.value.doubleValue { revoked[member.key] = Date(timeIntervalSince1970: expires) }
-            }
-            self.revoked.withLock { $0 = revoked }
-        }
+        self.signingKey.withLock { $0 = key }
+        return key
     }
 
     /// A new access and refresh token for `user`'s account `account` (its id in the user store).
-    public func issue(for user: String, account: String = "", now: Date = Date()) throws -> Grant {
+    public func issue(for user: String, account: String = "", now: Date = Date()) async throws -> Grant {
+        let key = try await self.key()
         let expires = now.addingTimeInterval(Self.seconds(self.accessLifetime))
         let payload: JSONValue = [
             "sub": .string(user), "uid": .string(account), "jti": .string(Base64URL.encode(SecureRandom.bytes(12))),
             "iat": .integer(Int(now.timeIntervalSince1970)), "exp": .integer(Int(expires.timeIntervalSince1970)),
         ]
         let body = "mld1." + Base64URL.encode(try payload.serializedBytes())
-        let access = body + "." + Base64URL.encode(HMAC.sha256(key: self.key, message: Array(body.utf8)))
+        let access = body + "." + Base64URL.encode(HMAC.sha256(key: key, message: Array(body.utf8)))
         let refresh = Base64URL.encode(SecureRandom.bytes(32))
-        try self.changeRefreshTokens { tokens in
-            tokens = tokens.filter { $0.value.expires > now }
-            tokens[SHA256.hex(Array(refresh.utf8))] = RefreshEntry(user: user, account: account, expires: now.addingTimeInterval(Self.seconds(self.refreshLifetime)))
+        let entry: JSONValue = [
+            "user": .string(user), "account": .string(account),
+            "expires": .double(now.addingTimeInterval(Self.seconds(self.refreshLifetime)).timeIntervalSince1970),
+        ]
+        // Expired entries are swept now and then, not on every login.
+        let sweep = Int.random(in: 0..<16) == 0
+        try await self.store.transaction { transaction in
+            if sweep {
+                for (hash, value) in try await transaction.jsonEntries(in: .refreshTokens) where (value["expires"]?.doubleValue ?? 0) <= now.timeIntervalSince1970 {
+                    try await transaction.remove(hash, in: .refreshTokens)
+                }
+            }
+            try await transaction.set(SHA256.hex(Array(refresh.utf8)), json: entry, in: .refreshTokens)
         }
         return Grant(accessToken: access, refreshToken: refresh, expiresOn: expires, expiresIn: Int(Self.seconds(self.accessLifetime)))
     }
 
     /// What an access token says, or `nil` if it is malformed, forged, expired or revoked.
-    public func claims(forAccessToken token: String, now: Date = Date()) -> AccessTokenClaims? {
+    public func claims(forAccessToken token: String, now: Date = Date()) async -> AccessTokenClaims? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "mld1", let signature = Base64URL.decode(String(parts[2])) else { return nil }
+        guard parts.count == 3, parts[0] == "mld1", let signature = Base64URL.decode(String(parts[2])), let key = try? await self.key() else { return nil }
         let body = parts[0] + "." + parts[1]
-        guard SecureRandom.constantTimeEquals(HMAC.sha256(key: self.key, message: Array(body.utf8)), signature),
+        guard SecureRandom.constantTimeEquals(HMAC.sha256(key: key, message: Array(body.utf8)), signature),
             let payloadBytes = Base64URL.decode(String(parts[1])), let payload = try? JSONValue(parsing: payloadBytes),
             let user = payload["sub"]?.stringValue, let expires = payload["exp"]?.intValue, Double(expires) > now.timeIntervalSince1970
         else { return nil }
         let tokenID = payload["jti"]?.stringValue ?? ""
-        if !tokenID.isEmpty, self.revoked.withLock({ $0[tokenID] != nil }) { return nil }
+        if !tokenID.isEmpty {
+            // A store that cannot be read refuses the token rather than let a revoked one through.
+            do {
+                if try await self.store.value(tokenID, in: .revokedTokens) != nil { return nil }
+            } catch {
+                return nil
+            }
+        }
         return AccessTokenClaims(user: user, account: payload["uid"]?.stringValue ?? "", tokenID: tokenID, expires: Date(timeIntervalSince1970: Double(expires)))
     }
 
     /// The user an access token was issued to, or `nil` if it is malformed, forged, expired or revoked.
-    public func user(forAccessToken token: String, now: Date = Date()) -> String? {
-        self.claims(forAccessToken: token, now: now)?.user
+    public func user(forAccessToken token: String, now: Date = Date()) async -> String? {
+        await self.claims(forAccessToken: token, now: now)?.user
     }
 
     /// Exchanges a refresh token for a new pair (the old refresh token stops working).
@@ -140,48 +150,36 @@ public final class TokenService: Sendable {
     ///   the account is not checked.
     /// - Throws: ``MLDeploy/MLDeployError/Code/authenticationFailed`` for an unknown, revoked or
     ///   expired token, or one of an account that no longer exists.
-    public func refresh(_ token: String, now: Date = Date(), currentAccount: ((String) -> String?)? = nil) throws -> Grant {
+    public func refresh(_ token: String, now: Date = Date(), currentAccount: (@Sendable (String) async -> String?)? = nil) async throws -> Grant {
         let hash = SHA256.hex(Array(token.utf8))
-        var entry: RefreshEntry?
-        try self.changeRefreshTokens { tokens in
-            if let found = tokens.removeValue(forKey: hash), found.expires > now { entry = found }
+        let entry = try await self.store.transaction { transaction -> JSONValue? in
+            guard let entry = try await transaction.json(hash, in: .refreshTokens) else { return nil }
+            try await transaction.remove(hash, in: .refreshTokens)
+            return (entry["expires"]?.doubleValue ?? 0) > now.timeIntervalSince1970 ? entry : nil
         }
-        guard let entry, currentAccount.map({ $0(entry.user) == entry.account }) ?? true else {
+        let user = entry?["user"]?.stringValue, account = entry?["account"]?.stringValue ?? ""
+        var current: String? = account
+        if let user, let currentAccount { current = await currentAccount(user) }
+        guard let user, current == account else {
             throw MLDeployError(code: .authenticationFailed, message: "The refresh token is unknown, revoked or expired; log in again.")
         }
-        return try self.issue(for: entry.user, account: entry.account, now: now)
+        return try await self.issue(for: user, account: account, now: now)
     }
 
     /// Revokes a refresh token; an unknown one is fine (revoking is idempotent).
-    public func revoke(_ token: String) throws {
+    public func revoke(_ token: String) async throws {
         let hash = SHA256.hex(Array(token.utf8))
-        try self.changeRefreshTokens { tokens in tokens[hash] = nil }
+        try await self.store.transaction { transaction in try await transaction.remove(hash, in: .refreshTokens) }
     }
 
     /// Revokes an access token before it expires: every request with it is refused from now on.
-    public func revoke(accessToken claims: AccessTokenClaims, now: Date = Date()) throws {
+    public func revoke(accessToken claims: AccessTokenClaims, now: Date = Date()) async throws {
         guard !claims.tokenID.isEmpty else { return }
-        try self.revoked.withLock { revoked in
-            var changed = revoked.filter { $0.value > now }
-            changed[claims.tokenID] = claims.expires
-            var json = JSONObject()
-            for id in changed.keys.sorted() { json.append(id, .double(changed[id]!.timeIntervalSince1970)) }
-            try SecretFile.write(try JSONValue.object(["format": 1, "tokens": .object(json)]).serializedBytes(), to: self.revokedPath)
-            revoked = changed
-        }
-    }
-
-    private func changeRefreshTokens(_ body: (inout [String: RefreshEntry]) throws -> Void) throws {
-        try self.refreshTokens.withLock { tokens in
-            var changed = tokens
-            try body(&changed)
-            var json = JSONObject()
-            for hash in changed.keys.sorted() {
-                let entry = changed[hash]!
-                json.append(hash, ["user": .string(entry.user), "account": .string(entry.account), "expires": .double(entry.expires.timeIntervalSince1970)])
+        try await self.store.transaction { transaction in
+            for (id, expires) in try await transaction.jsonEntries(in: .revokedTokens) where (expires.doubleValue ?? 0) <= now.timeIntervalSince1970 {
+                try await transaction.remove(id, in: .revokedTokens)
             }
-            try SecretFile.write(try JSONValue.object(["format": 1, "tokens": .object(json)]).serializedBytes(), to: self.refreshPath)
-            tokens = changed
+            try await transaction.set(claims.tokenID, json: .double(claims.expires.timeIntervalSince1970), in: .revokedTokens)
         }
     }
 
