@@ -24,7 +24,7 @@ extension MLDeployServer {
                 } ?? 10
                 let batch = try await service.batch(try records.map { try Self.inputs($0, for: service.info) }, parallelCount: parallelCount)
                 let owner = context.user ?? ""
-                try await self.state.transaction { try await $0.set(batch.executionID, Array(owner.utf8), in: .batchOwners) }
+                try await self.state.transaction { try await $0.set(batch.executionID, Data(owner.utf8), in: .batchOwners) }
                 // Both spellings: the SDK reads BatchExecutionId, swagger clients batchExecutionId.
                 return try Response.json(["BatchExecutionId": .string(batch.executionID), "batchExecutionId": .string(batch.executionID)], status: .accepted)
             }

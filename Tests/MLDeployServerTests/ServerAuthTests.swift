@@ -28,7 +28,7 @@ struct ServerAuthTests {
     func tokensRequired() async throws {
         try await withServer { server in
             let paths = [("GET", "/services"), ("GET", "/services/a"), ("GET", "/services/a/1"), ("DELETE", "/services/a/1"), ("POST", "/api/a/1")]
-            let expired = try server.server.issueTokens(for: "admin", now: Date().addingTimeInterval(-7200)).accessToken
+            let expired = try await server.server.issueTokens(for: "admin", now: Date().addingTimeInterval(-7200)).accessToken
             let forged = try await server.token() + "x"
             for (method, path) in paths {
                 for token in [nil, "", expired, forged] as [String?] {
@@ -40,7 +40,7 @@ struct ServerAuthTests {
             // A removed user's token stops working at once.
             let ritasToken = try await server.token("rita")
             #expect(try await call(server.base, "GET", "/services", token: ritasToken).status == 200)
-            try server.server.users.remove("rita")
+            try await server.server.users.remove("rita")
             #expect(try await call(server.base, "GET", "/services", token: ritasToken).status == 401)
         }
     }

@@ -90,7 +90,7 @@ struct ServerAuthorizationTests {
     @Test("a service name belongs to whoever first published it: no one else adds versions (Owners excepted); versions are changed by their publisher")
     func nameOwnership() async throws {
         try await withServer(python: true) { server in
-            try server.server.users.add("alice", password: "Pass123!", role: .contributor, iterations: 1000)
+            try await server.server.users.add("alice", password: "Pass123!", role: .contributor, iterations: 1000)
             let (alice, carol, admin) = (try await server.token("alice"), try await server.token("carol"), try await server.token("admin"))
             let publish = #"{"runtimeType": "Python", "code": "y = x", "inputParameterDefinitions": [{"name": "x", "type": "integer"}], "outputParameterDefinitions": [{"name": "y", "type": "integer"}]}"#
             #expect(try await call(server.base, "POST", "/services/alsvc/1.0", body: publish, token: alice).status == 201)
@@ -117,7 +117,7 @@ struct ServerAuthorizationTests {
     @Test("a batch execution belongs to who started it: others neither list, read nor cancel it (Owners reach all)")
     func batchOwnership() async throws {
         try await withServer(python: true) { server in
-            try server.server.users.add("alice", password: "Pass123!", role: .contributor, iterations: 1000)
+            try await server.server.users.add("alice", password: "Pass123!", role: .contributor, iterations: 1000)
             let (alice, reader, admin) = (try await server.token("alice"), try await server.token("rita"), try await server.token("admin"))
             let publish = #"{"runtimeType": "Python", "code": "import time\ntime.sleep(0.3)\ny = x", "inputParameterDefinitions": [{"name": "x", "type": "integer"}], "outputParameterDefinitions": [{"name": "y", "type": "integer"}]}"#
             #expect(try await call(server.base, "POST", "/services/slow/1", body: publish, token: alice).status == 201)
@@ -142,13 +142,13 @@ struct ServerAuthorizationTests {
     @Test("tokens die with their account: a user removed and added again does not revive old access or refresh tokens; an access token can be revoked")
     func tokensBoundToAccounts() async throws {
         try await withServer { server in
-            try server.server.users.add("bob", password: "Pass123!", role: .reader, iterations: 1000)
+            try await server.server.users.add("bob", password: "Pass123!", role: .reader, iterations: 1000)
             let login = try await call(server.base, "POST", "/login", body: #"{"username": "bob", "password": "Pass123!"}"#)
             let grant = try JSONValue(parsing: login.body)
             let (access, refresh) = (try #require(grant["access_token"]?.stringValue), try #require(grant["refresh_token"]?.stringValue))
             #expect(try await call(server.base, "GET", "/services", token: access).status == 200)
-            try server.server.users.remove("bob")
-            try server.server.users.add("bob", password: "Other-Pass-1", role: .owner, iterations: 1000)
+            try await server.server.users.remove("bob")
+            try await server.server.users.add("bob", password: "Other-Pass-1", role: .owner, iterations: 1000)
             #expect(try await call(server.base, "GET", "/services", token: access).status == 401, "the old account's access token is dead, even with the name back as an Owner")
             #expect(try await call(server.base, "POST", "/login/refreshToken", body: #"{"refreshToken": "\#(refresh)"}"#).status == 401, "and so is its refresh token")
 

@@ -63,7 +63,7 @@ struct ServerPublishTests {
         try await withServer { server in
             let base = server.base
             let (reader, carol, admin) = (try await server.token("rita"), try await server.token("carol"), try await server.token("admin"))
-            try server.server.users.add("dave", password: "Pass123!", role: .contributor, iterations: 1000)
+            try await server.server.users.add("dave", password: "Pass123!", role: .contributor, iterations: 1000)
             let dave = try await server.token("dave")
             let good = #"{"code": "y = x", "runtimeType": "Python", "inputParameterDefinitions": [{"name": "x", "type": "integer"}], "outputParameterDefinitions": [{"name": "y", "type": "integer"}]}"#
             #expect(try await call(base, "POST", "/services/s/1", body: good, token: reader).status == 403)

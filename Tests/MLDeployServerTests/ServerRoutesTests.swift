@@ -42,9 +42,9 @@ func withServer(
     configure(&configuration)
     let server = try MLDeployServer(client: client, configuration: configuration, logger: logger)
     // Low work factors keep the tests quick; the default is exercised in UserStoreTests.
-    try server.users.add("admin", password: "Pass123!", role: .owner, iterations: 1000)
-    try server.users.add("carol", password: "Pass123!", role: .contributor, iterations: 1000)
-    try server.users.add("rita", password: "Pass123!", role: .reader, iterations: 1000)
+    try await server.users.add("admin", password: "Pass123!", role: .owner, iterations: 1000)
+    try await server.users.add("carol", password: "Pass123!", role: .contributor, iterations: 1000)
+    try await server.users.add("rita", password: "Pass123!", role: .reader, iterations: 1000)
     let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
     let running = Task { try await server.run { port in readyContinuation.yield(port) } }
     var ports = ready.makeAsyncIterator()

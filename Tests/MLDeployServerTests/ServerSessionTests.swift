@@ -94,7 +94,7 @@ struct ServerSessionTests {
             // A Reader may not execute code at all; another Contributor does not see the session.
             let reader = try await server.token("rita")
             #expect(try await call(base, "POST", "/sessions/\(session)/execute", body: #"{"code": "x = 1"}"#, token: reader).status == 403)
-            try server.server.users.add("cora", password: "Pass123!", role: .contributor, iterations: 1000)
+            try await server.server.users.add("cora", password: "Pass123!", role: .contributor, iterations: 1000)
             let other = try await server.token("cora")
             #expect(try await call(base, "POST", "/sessions/\(session)/execute", body: #"{"code": "x = 1"}"#, token: other).status == 404)
             #expect(try await call(base, "POST", "/sessions/\(session)/execute", body: #"{"code": "x = 1"}"#).status == 401)

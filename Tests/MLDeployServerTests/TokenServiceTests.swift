@@ -12,52 +12,52 @@ struct TokenServiceTests {
     }
 
     @Test("access tokens verify until they expire, survive a restart, and cannot be forged")
-    func accessTokens() throws {
+    func accessTokens() async throws {
         let directory = try self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let tokens = try TokenService(directory: directory, accessLifetime: .seconds(60))
         let now = Date()
-        let grant = try tokens.issue(for: "admin", now: now)
+        let grant = try await tokens.issue(for: "admin", now: now)
         #expect(grant.expiresIn == 60)
         #expect(grant.json["token_type"]?.stringValue == "Bearer" && grant.json["expires_on"]?.intValue == Int(now.timeIntervalSince1970) + 60)
-        #expect(tokens.user(forAccessToken: grant.accessToken, now: now) == "admin")
-        #expect(tokens.user(forAccessToken: grant.accessToken, now: now.addingTimeInterval(61)) == nil, "expired")
-        #expect(try TokenService(directory: directory).user(forAccessToken: grant.accessToken, now: now) == "admin", "the key persists")
-        #expect(try TokenService(directory: try self.directory()).user(forAccessToken: grant.accessToken, now: now) == nil, "another key")
+        #expect(await tokens.user(forAccessToken: grant.accessToken, now: now) == "admin")
+        #expect(await tokens.user(forAccessToken: grant.accessToken, now: now.addingTimeInterval(61)) == nil, "expired")
+        #expect(try await TokenService(directory: directory).user(forAccessToken: grant.accessToken, now: now) == "admin", "the key persists")
+        #expect(try await TokenService(directory: try self.directory()).user(forAccessToken: grant.accessToken, now: now) == nil, "another key")
 
         // Change the payload (another user) and keep the signature: refused.
         let parts = grant.accessToken.split(separator: ".").map(String.init)
         let forgedPayload = Data(#"{"sub":"root","iat":0,"exp":9999999999}"#.utf8).base64EncodedString()
             .replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
         for forged in [parts[0] + "." + forgedPayload + "." + parts[2], grant.accessToken + "x", "", "mld1..", "Bearer"] {
-            #expect(tokens.user(forAccessToken: forged, now: now) == nil, "\(forged)")
+            #expect(await tokens.user(forAccessToken: forged, now: now) == nil, "\(forged)")
         }
         let mode = try FileManager.default.attributesOfItem(atPath: directory + "/signing.key")[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }
 
     @Test("refresh tokens rotate, expire and can be revoked; only their hashes are stored")
-    func refreshTokens() throws {
+    func refreshTokens() async throws {
         let directory = try self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let tokens = try TokenService(directory: directory, refreshLifetime: .seconds(100))
         let now = Date()
-        let first = try tokens.issue(for: "alice", now: now)
+        let first = try await tokens.issue(for: "alice", now: now)
         let stored = try String(contentsOfFile: directory + "/refresh-tokens.json", encoding: .utf8)
         #expect(!stored.contains(first.refreshToken))
 
-        let second = try tokens.refresh(first.refreshToken, now: now)
-        #expect(tokens.user(forAccessToken: second.accessToken, now: now) == "alice")
-        #expect { try tokens.refresh(first.refreshToken, now: now) } throws: { ($0 as? MLDeployError)?.code == .authenticationFailed }
-        #expect { try tokens.refresh(second.refreshToken, now: now.addingTimeInterval(101)) } throws: { ($0 as? MLDeployError)?.code == .authenticationFailed }
+        let second = try await tokens.refresh(first.refreshToken, now: now)
+        #expect(await tokens.user(forAccessToken: second.accessToken, now: now) == "alice")
+        await #expect { try await tokens.refresh(first.refreshToken, now: now) } throws: { ($0 as? MLDeployError)?.code == .authenticationFailed }
+        await #expect { try await tokens.refresh(second.refreshToken, now: now.addingTimeInterval(101)) } throws: { ($0 as? MLDeployError)?.code == .authenticationFailed }
 
-        let third = try tokens.issue(for: "alice", now: now)
-        try tokens.revoke(third.refreshToken)
-        try tokens.revoke(third.refreshToken)
-        #expect { try tokens.refresh(third.refreshToken, now: now) } throws: { ($0 as? MLDeployError)?.code == .authenticationFailed }
+        let third = try await tokens.issue(for: "alice", now: now)
+        try await tokens.revoke(third.refreshToken)
+        try await tokens.revoke(third.refreshToken)
+        await #expect { try await tokens.refresh(third.refreshToken, now: now) } throws: { ($0 as? MLDeployError)?.code == .authenticationFailed }
         // Another instance (a restarted server) honours the stored tokens.
-        let fourth = try tokens.issue(for: "bob", now: now)
-        #expect(try TokenService(directory: directory).refresh(fourth.refreshToken, now: now).accessToken.hasPrefix("mld1."))
+        let fourth = try await tokens.issue(for: "bob", now: now)
+        #expect(try await TokenService(directory: directory).refresh(fourth.refreshToken, now: now).accessToken.hasPrefix("mld1."))
     }
 }
 

@@ -12,17 +12,17 @@ struct UserStoreTests {
     }
 
     @Test("passwords are checked against salted PBKDF2 hashes kept in an owner-only file; no password is stored")
-    func passwords() throws {
+    func passwords() async throws {
         let directory = try self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try UserStore(directory: directory)
-        #expect(store.isEmpty)
-        try store.add("admin", password: "Pass123!", role: .owner)
-        try store.add("reader", password: "Pass123!", role: .reader, iterations: 1000)
-        #expect(store.authenticate(name: "admin", password: "Pass123!") == .owner)
-        #expect(store.authenticate(name: "admin", password: "pass123!") == nil)
-        #expect(store.authenticate(name: "nobody", password: "Pass123!") == nil)
-        #expect(store.authenticate(name: "reader", password: "Pass123!") == .reader)
+        #expect(await store.isEmpty)
+        try await store.add("admin", password: "Pass123!", role: .owner)
+        try await store.add("reader", password: "Pass123!", role: .reader, iterations: 1000)
+        #expect(await store.authenticate(name: "admin", password: "Pass123!") == .owner)
+        #expect(await store.authenticate(name: "admin", password: "pass123!") == nil)
+        #expect(await store.authenticate(name: "nobody", password: "Pass123!") == nil)
+        #expect(await store.authenticate(name: "reader", password: "Pass123!") == .reader)
 
         let file = try String(contentsOfFile: directory + "/users.json", encoding: .utf8)
         #expect(!file.contains("Pass123!"))
@@ -34,26 +34,26 @@ struct UserStoreTests {
 
         // Another instance (the CLI beside a running server) sees the same users and their changes.
         let other = try UserStore(directory: directory)
-        try other.setRole("reader", .contributor)
-        #expect(store.role(of: "reader") == .contributor)
-        try other.remove("reader")
-        #expect(try store.list().map(\.name) == ["admin"])
+        try await other.setRole("reader", .contributor)
+        #expect(await store.role(of: "reader") == .contributor)
+        try await other.remove("reader")
+        #expect(try await store.list().map(\.name) == ["admin"])
     }
 
     @Test("bad names, empty passwords, duplicates and a malformed file are clear errors")
-    func refusals() throws {
+    func refusals() async throws {
         let directory = try self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try UserStore(directory: directory)
         for name in ["", "a b", "../x", String(repeating: "n", count: 129)] {
-            #expect { try store.add(name, password: "p", role: .reader, iterations: 1) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
+            await #expect { try await store.add(name, password: "p", role: .reader, iterations: 1) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
         }
-        #expect { try store.add("x", password: "", role: .reader, iterations: 1) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
-        try store.add("x", password: "p", role: .reader, iterations: 1)
-        #expect { try store.add("x", password: "q", role: .owner, iterations: 1) } throws: { ($0 as? MLDeployError)?.code == .conflict }
-        #expect { try store.remove("y") } throws: { ($0 as? MLDeployError)?.code == .notFound }
+        await #expect { try await store.add("x", password: "", role: .reader, iterations: 1) } throws: { ($0 as? MLDeployError)?.code == .invalidArgument }
+        try await store.add("x", password: "p", role: .reader, iterations: 1)
+        await #expect { try await store.add("x", password: "q", role: .owner, iterations: 1) } throws: { ($0 as? MLDeployError)?.code == .conflict }
+        await #expect { try await store.remove("y") } throws: { ($0 as? MLDeployError)?.code == .notFound }
         try Data("{oops".utf8).write(to: URL(fileURLWithPath: directory + "/users.json"))
-        #expect { try UserStore(directory: directory) } throws: { ($0 as? MLDeployError)?.code == .storageFailure && "\($0)".contains("malformed") }
+        await #expect { try await UserStore(directory: directory).list() } throws: { ($0 as? MLDeployError)?.code == .storageFailure && "\($0)".contains("malformed") }
     }
 
     @Test("roles allow what ML Server's do")

@@ -39,7 +39,7 @@ struct LocalMLServer: Sendable {
         logger.logLevel = .warning
         let server = try MLDeployServer(client: store, configuration: configuration, logger: logger)
         for (user, role) in [("admin", ServerRole.owner), ("carol", .contributor), ("rita", .reader)] {
-            try server.users.add(user, password: "Pass123!", role: role, iterations: 1000)
+            try await server.users.add(user, password: "Pass123!", role: role, iterations: 1000)
         }
         let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
         let running = Task { try await server.run { port in readyContinuation.yield(port) } }

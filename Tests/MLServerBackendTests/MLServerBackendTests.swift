@@ -81,7 +81,7 @@ struct MLServerBackendTests {
     func credentials() async throws {
         try await LocalMLServer.with { server in
             await #expect { try await server.client(.password(username: "admin", password: "wrong")) } throws: { ($0 as? MLDeployError)?.code == .authenticationFailed }
-            let token = try server.server.issueTokens(for: "admin").accessToken
+            let token = try await server.server.issueTokens(for: "admin").accessToken
             let byToken = try await server.client(.accessToken(token))
             #expect(try await byToken.listServices().isEmpty)
             try await byToken.shutdown()

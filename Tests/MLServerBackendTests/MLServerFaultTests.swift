@@ -75,7 +75,7 @@ struct MLServerFaultTests {
             #expect(sessions >= 1 && deleted == sessions, "every session made was deleted")
             #expect(log.filter { $0.method == "DELETE" && $0.path.hasPrefix("/snapshots/") }.count == 1)
             // Nothing is left on the server.
-            let token = try server.server.issueTokens(for: "admin").accessToken
+            let token = try await server.server.issueTokens(for: "admin").accessToken
             let http = HTTPClient()
             for path in ["/sessions", "/snapshots"] {
                 let response = try await http.send(try HTTPRequest(.get, server.base + path, headers: ["Authorization": "Bearer \(token)"]))

@@ -10,7 +10,7 @@ public func serveForBenchmark(_ client: DeployClient, dataDirectory: String, por
     configuration.port = 0
     configuration.dataDirectory = dataDirectory
     let server = try MLDeployServer(client: client, configuration: configuration, logger: Logger(label: "bench"))
-    try server.users.add("bench", password: "bench", role: .owner, iterations: 1000)
+    try await server.users.add("bench", password: "bench", role: .owner, iterations: 1000)
     try await server.run { port in
         try? "\(port)".write(toFile: portFile, atomically: true, encoding: .utf8)
     }

@@ -80,9 +80,9 @@ public final class TokenService: Sendable {
     func key() async throws -> [UInt8] {
         if let key = self.signingKey.withLock({ $0 }) { return key }
         let key = try await self.store.transaction { transaction in
-            if let key = try await transaction.value(Self.keyName, in: .secrets), key.count == 32 { return key }
+            if let key = try await transaction.value(Self.keyName, in: .secrets), key.count == 32 { return Array(key) }
             let key = SecureRandom.bytes(32)
-            try await transaction.set(Self.keyName, key, in: .secrets)
+            try await transaction.set(Self.keyName, Data(key), in: .secrets)
             return key
         }
         self.signingKey.withLock { $0 = key }

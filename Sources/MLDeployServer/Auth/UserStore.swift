@@ -99,7 +99,7 @@ public final class UserStore: Sendable {
         let salt = SecureRandom.bytes(16)
         let hash = await Self.offload { PBKDF2.sha256(password: Array(password.utf8), salt: salt, iterations: iterations) }
         let record = Record(id: Self.newAccountID(), role: role, salt: salt, iterations: iterations, hash: hash)
-        let bytes = try Self.encode(name, record).serializedBytes()
+        let bytes = Data(try Self.encode(name, record).serializedBytes())
         return try await self.store.transaction { transaction in
             if onlyIfNoUsers, !(try await transaction.sizes(in: .users, prefix: "").isEmpty) { return false }
             guard try await transaction.value(name, in: .users) == nil else {
@@ -137,7 +137,7 @@ public final class UserStore: Sendable {
             }
             record.role = role
             if record.id.isEmpty { record.id = Self.newAccountID() }
-            try await transaction.set(name, try Self.encode(name, record).serializedBytes(), in: .users)
+            try await transaction.set(name, Data(try Self.encode(name, record).serializedBytes()), in: .users)
         }
     }
 
@@ -158,8 +158,8 @@ public final class UserStore: Sendable {
         ]
     }
 
-    private static func decode(_ bytes: [UInt8]) throws -> Record {
-        guard let user = try? JSONValue(parsing: bytes), let role = user["role"]?.stringValue.flatMap(ServerRole.init(spelling:)),
+    private static func decode(_ bytes: Data) throws -> Record {
+        guard let user = try? JSONValue(parsing: Array(bytes)), let role = user["role"]?.stringValue.flatMap(ServerRole.init(spelling:)),
             user["algorithm"]?.stringValue == "pbkdf2-hmac-sha256", let iterations = user["iterations"]?.intValue, iterations >= 1,
             let salt = user["salt"]?.stringValue.flatMap({ Data(base64Encoded: $0) }),
             let hash = user["hash"]?.stringValue.flatMap({ Data(base64Encoded: $0) })

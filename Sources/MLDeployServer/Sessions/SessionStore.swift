@@ -186,7 +186,7 @@ final class SessionStore: Sendable {
     }
 
     /// One workspace object's bytes.
-    func object(_ name: String, session id: String, user: String, isOwner: Bool) async throws -> [UInt8] {
+    func object(_ name: String, session id: String, user: String, isOwner: Bool) async throws -> Data {
         _ = try await self.session(id, user: user, isOwner: isOwner)
         guard let bytes = try await self.store.value(id + "/" + name, in: .sessionObjects) else {
             throw MLDeployError(code: .notFound, message: "Session '\(id)' has no workspace object '\(name)'.")
@@ -216,7 +216,7 @@ final class SessionStore: Sendable {
             guard try await transaction.value(id, in: .sessions) != nil else { throw Self.noSession(id) }
             let held = try await transaction.sizes(in: .sessionObjects, prefix: key)[key] ?? 0
             try await self.checkQuota(adding: bytes.count - held, for: session.owner, in: transaction, what: "Workspace object '\(name)'")
-            try await transaction.set(key, Array(bytes), in: .sessionObjects)
+            try await transaction.set(key, bytes, in: .sessionObjects)
         }
     }
 
@@ -246,7 +246,7 @@ final class SessionStore: Sendable {
             try await transaction.set(id, json: session.json, in: .sessions)
             var workspace: [String: Data] = [:]
             for (key, bytes) in try await transaction.entries(in: .sessionObjects, prefix: id + "/") {
-                workspace[String(key.dropFirst(id.count + 1))] = Data(bytes)
+                workspace[String(key.dropFirst(id.count + 1))] = bytes
             }
             return workspace
         }
@@ -273,7 +273,7 @@ final class SessionStore: Sendable {
                     let added = outcome.changedObjects.reduce(0) { $0 + $1.value.count - held($1.key) }
                         - outcome.removedObjects.reduce(0) { $0 + (outcome.changedObjects[$1] == nil ? held($1) : 0) }
                     try await self.checkQuota(adding: added, for: session.owner, in: transaction, what: "The run's workspace objects")
-                    for (name, bytes) in outcome.changedObjects { try await transaction.set(id + "/" + name, Array(bytes), in: .sessionObjects) }
+                    for (name, bytes) in outcome.changedObjects { try await transaction.set(id + "/" + name, bytes, in: .sessionObjects) }
                     for name in outcome.removedObjects where outcome.changedObjects[name] == nil {
                         try await transaction.remove(id + "/" + name, in: .sessionObjects)
                     }
@@ -338,7 +338,7 @@ final class SessionStore: Sendable {
     func objects(ofSnapshot id: String, user: String, isOwner: Bool) async throws -> [String: Data] {
         _ = try await self.snapshot(id, user: user, isOwner: isOwner)
         var objects: [String: Data] = [:]
-        for (key, bytes) in try await self.store.entries(in: .snapshotObjects, prefix: id + "/") { objects[String(key.dropFirst(id.count + 1))] = Data(bytes) }
+        for (key, bytes) in try await self.store.entries(in: .snapshotObjects, prefix: id + "/") { objects[String(key.dropFirst(id.count + 1))] = bytes }
         return objects
     }
 

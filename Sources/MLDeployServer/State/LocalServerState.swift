@@ -18,7 +18,7 @@ public final class LocalServerState: ServerStateStore {
     public var isShared: Bool { false }
 
     private struct Loaded {
-        var collections: [ServerStateCollection: [String: [UInt8]]] = [:]
+        var collections: [ServerStateCollection: [String: Data]] = [:]
         var stamps: [String: FileStamp?] = [:]
     }
 
@@ -52,7 +52,7 @@ public final class LocalServerState: ServerStateStore {
     private func path(_ name: String) -> String { self.directory + "/" + name }
 
     /// The collection as it is now, rereading its file when another process replaced it.
-    private func current(_ collection: ServerStateCollection) throws -> [String: [UInt8]] {
+    private func current(_ collection: ServerStateCollection) throws -> [String: Data] {
         if collection == .secrets { return try self.secrets() }
         guard let (name, member) = Self.file(of: collection) else {
             return self.loaded.withLock { $0.collections[collection] ?? [:] }
@@ -62,7 +62,7 @@ public final class LocalServerState: ServerStateStore {
         if let known = self.loaded.withLock({ $0.stamps[path] }), known == stamp {
             return self.loaded.withLock { $0.collections[collection] ?? [:] }
         }
-        let entries = try SecretFile.read(path).map { try Self.decode($0, member: member, path: path) } ?? [:]
+        let entries = try SecretFile.read(path).map { try Self.decode(Data($0), member: member, path: path) } ?? [:]
         self.loaded.withLock { state in
             state.collections[collection] = entries
             state.stamps[path] = .some(stamp)
@@ -71,45 +71,45 @@ public final class LocalServerState: ServerStateStore {
     }
 
     /// Secrets are one file each, named by their key.
-    private func secrets() throws -> [String: [UInt8]] {
+    private func secrets() throws -> [String: Data] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: self.directory)) ?? []
-        var secrets: [String: [UInt8]] = [:]
+        var secrets: [String: Data] = [:]
         for name in names where name.hasSuffix(".key") {
-            if let bytes = try SecretFile.read(self.path(name)) { secrets[name] = bytes }
+            if let bytes = try SecretFile.read(self.path(name)) { secrets[name] = Data(bytes) }
         }
         return secrets
     }
 
-    private static func decode(_ bytes: [UInt8], member: String, path: String) throws -> [String: [UInt8]] {
-        guard let json = try? JSONValue(parsing: bytes), json["format"]?.intValue == 1 else {
+    private static func decode(_ bytes: Data, member: String, path: String) throws -> [String: Data] {
+        guard let json = try? JSONValue(parsing: Array(bytes)), json["format"]?.intValue == 1 else {
             throw MLDeployError(code: .storageFailure, message: "\(path) is malformed (not a format-1 file); fix it or remove it to start over.")
         }
-        var entries: [String: [UInt8]] = [:]
+        var entries: [String: Data] = [:]
         switch json[member] {
         case .array(let items)?:
             for item in items {
                 guard let name = item["name"]?.stringValue else {
                     throw MLDeployError(code: .storageFailure, message: "\(path) is malformed (an entry has no name); fix it or remove it to start over.")
                 }
-                entries[name] = try item.serializedBytes()
+                entries[name] = Data(try item.serializedBytes())
             }
         case .object(let members)?:
-            for member in members { entries[member.key] = try member.value.serializedBytes() }
+            for member in members { entries[member.key] = Data(try member.value.serializedBytes()) }
         default:
             throw MLDeployError(code: .storageFailure, message: "\(path) is malformed (no \"\(member)\"); fix it or remove it to start over.")
         }
         return entries
     }
 
-    private func write(_ entries: [String: [UInt8]], of collection: ServerStateCollection) throws {
+    private func write(_ entries: [String: Data], of collection: ServerStateCollection) throws {
         if collection == .secrets {
             for (name, bytes) in entries where name.hasSuffix(".key") && !name.contains("/") {
-                try SecretFile.write(bytes, to: self.path(name))
+                try SecretFile.write(Array(bytes), to: self.path(name))
             }
             return
         }
         guard let (name, member) = Self.file(of: collection) else { return }
-        let values = try entries.keys.sorted().map { key in (key, try JSONValue(parsing: entries[key]!)) }
+        let values = try entries.keys.sorted().map { key in (key, try JSONValue(parsing: Array(entries[key]!))) }
         let body: JSONValue
         if member == "users" {
             body = .array(values.map(\.1))
@@ -126,12 +126,12 @@ public final class LocalServerState: ServerStateStore {
     // MARK: ServerStateStore
 
     /// The value at `key`.
-    public func value(_ key: String, in collection: ServerStateCollection) async throws -> [UInt8]? {
+    public func value(_ key: String, in collection: ServerStateCollection) async throws -> Data? {
         try self.current(collection)[key]
     }
 
     /// The entries under `prefix`, sorted by key.
-    public func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: [UInt8])] {
+    public func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: Data)] {
         try self.current(collection).filter { $0.key.hasPrefix(prefix) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
@@ -166,21 +166,21 @@ public final class LocalServerState: ServerStateStore {
     /// A transaction's writes, applied over the store's entries when it ends.
     private final class Transaction: ServerStateTransaction {
         let store: LocalServerState
-        private let pending = Mutex<[ServerStateCollection: [String: [UInt8]?]]>([:])
+        private let pending = Mutex<[ServerStateCollection: [String: Data?]]>([:])
 
         init(store: LocalServerState) { self.store = store }
 
-        var changes: [ServerStateCollection: [String: [UInt8]?]] { self.pending.withLock { $0 } }
+        var changes: [ServerStateCollection: [String: Data?]] { self.pending.withLock { $0 } }
 
-        private func view(_ collection: ServerStateCollection) throws -> [String: [UInt8]] {
+        private func view(_ collection: ServerStateCollection) throws -> [String: Data] {
             var entries = try self.store.current(collection)
             for (key, value) in self.pending.withLock({ $0[collection] ?? [:] }) { entries[key] = value }
             return entries
         }
 
-        func value(_ key: String, in collection: ServerStateCollection) async throws -> [UInt8]? { try self.view(collection)[key] }
+        func value(_ key: String, in collection: ServerStateCollection) async throws -> Data? { try self.view(collection)[key] }
 
-        func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: [UInt8])] {
+        func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: Data)] {
             try self.view(collection).filter { $0.key.hasPrefix(prefix) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
 
@@ -188,7 +188,7 @@ public final class LocalServerState: ServerStateStore {
             try self.view(collection).filter { $0.key.hasPrefix(prefix) }.mapValues(\.count)
         }
 
-        func set(_ key: String, _ value: [UInt8], in collection: ServerStateCollection) async throws {
+        func set(_ key: String, _ value: Data, in collection: ServerStateCollection) async throws {
             self.pending.withLock { $0[collection, default: [:]][key] = .some(value) }
         }
 

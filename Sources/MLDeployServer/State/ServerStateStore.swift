@@ -53,9 +53,9 @@ public protocol ServerStateStore: Sendable {
     var isShared: Bool { get }
 
     /// The value at `key`, or `nil`.
-    func value(_ key: String, in collection: ServerStateCollection) async throws -> [UInt8]?
+    func value(_ key: String, in collection: ServerStateCollection) async throws -> Data?
     /// The entries whose keys start with `prefix`, sorted by key.
-    func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: [UInt8])]
+    func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: Data)]
     /// The byte sizes of the entries whose keys start with `prefix`, by key (values are not read).
     func sizes(in collection: ServerStateCollection, prefix: String) async throws -> [String: Int]
     /// Runs `body` with exclusive access to the whole state; its writes are applied together when
@@ -71,13 +71,13 @@ public protocol ServerStateStore: Sendable {
 /// own writes.
 public protocol ServerStateTransaction: Sendable {
     /// The value at `key`, or `nil`.
-    func value(_ key: String, in collection: ServerStateCollection) async throws -> [UInt8]?
+    func value(_ key: String, in collection: ServerStateCollection) async throws -> Data?
     /// The entries whose keys start with `prefix`, sorted by key.
-    func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: [UInt8])]
+    func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: Data)]
     /// The byte sizes of the entries whose keys start with `prefix`, by key.
     func sizes(in collection: ServerStateCollection, prefix: String) async throws -> [String: Int]
     /// Sets `key` to `value`.
-    func set(_ key: String, _ value: [UInt8], in collection: ServerStateCollection) async throws
+    func set(_ key: String, _ value: Data, in collection: ServerStateCollection) async throws
     /// Removes `key` (nothing if absent).
     func remove(_ key: String, in collection: ServerStateCollection) async throws
     /// Removes every entry whose key starts with `prefix`.
@@ -107,28 +107,28 @@ public struct ServerStateHealth: Sendable {
 extension ServerStateStore {
     /// The value at `key` parsed as JSON, or `nil` (also for bytes that are not JSON).
     func json(_ key: String, in collection: ServerStateCollection) async throws -> JSONValue? {
-        try await self.value(key, in: collection).flatMap { try? JSONValue(parsing: $0) }
+        try await self.value(key, in: collection).flatMap { try? JSONValue(parsing: Array($0)) }
     }
 
     /// Every entry parsed as JSON (entries that are not JSON are skipped).
     func jsonEntries(in collection: ServerStateCollection, prefix: String = "") async throws -> [(key: String, value: JSONValue)] {
-        try await self.entries(in: collection, prefix: prefix).compactMap { entry in (try? JSONValue(parsing: entry.value)).map { (entry.key, $0) } }
+        try await self.entries(in: collection, prefix: prefix).compactMap { entry in (try? JSONValue(parsing: Array(entry.value))).map { (entry.key, $0) } }
     }
 }
 
 extension ServerStateTransaction {
     /// The value at `key` parsed as JSON, or `nil`.
     func json(_ key: String, in collection: ServerStateCollection) async throws -> JSONValue? {
-        try await self.value(key, in: collection).flatMap { try? JSONValue(parsing: $0) }
+        try await self.value(key, in: collection).flatMap { try? JSONValue(parsing: Array($0)) }
     }
 
     /// Every entry parsed as JSON (entries that are not JSON are skipped).
     func jsonEntries(in collection: ServerStateCollection, prefix: String = "") async throws -> [(key: String, value: JSONValue)] {
-        try await self.entries(in: collection, prefix: prefix).compactMap { entry in (try? JSONValue(parsing: entry.value)).map { (entry.key, $0) } }
+        try await self.entries(in: collection, prefix: prefix).compactMap { entry in (try? JSONValue(parsing: Array(entry.value))).map { (entry.key, $0) } }
     }
 
     /// Sets `key` to `value` serialized as JSON.
     func set(_ key: String, json value: JSONValue, in collection: ServerStateCollection) async throws {
-        try await self.set(key, try value.serializedBytes(), in: collection)
+        try await self.set(key, Data(try value.serializedBytes()), in: collection)
     }
 }
