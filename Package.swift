@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "InMemoryBackend", targets: ["InMemoryBackend"]),
         .library(name: "FileStoreBackend", targets: ["FileStoreBackend"]),
         .library(name: "PostgresBackend", targets: ["PostgresBackend"]),
+        .library(name: "PostgresServerState", targets: ["PostgresServerState"]),
         .library(name: "MLDeployConformance", targets: ["MLDeployConformance"]),
         .library(name: "MLDeployServer", targets: ["MLDeployServer"]),
         .library(name: "MLServerBackend", targets: ["MLServerBackend"]),
@@ -88,6 +89,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PostgresServerState",
+            dependencies: [
+                "MLDeploy", "MLDeployServer", "PostgresBackend",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "InMemoryBackend",
             dependencies: ["MLDeploy", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
@@ -135,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "mldeploy",
             dependencies: [
-                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "PostgresBackend", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
+                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "PostgresBackend", "PostgresServerState", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
                 "MLDeployConfiguration", "MLDeployHTTP", "ServiceRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -151,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "PostgresBackendTests",
             dependencies: [
-                "PostgresBackend", "MLDeploy", "ServiceRuntime", "MLDeployConformance", "MLDeployTestSupport", "mldeploy",
+                "PostgresBackend", "PostgresServerState", "MLDeployServer", "MLDeploy", "ServiceRuntime", "MLDeployConformance", "MLDeployTestSupport", "mldeploy",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -64,6 +64,7 @@ public struct ConfigurationKey: Sendable, Hashable {
         ConfigurationKey("server.port", env: "MLDEPLOY_PORT", form: "a port number from 0 to 65535"),
         ConfigurationKey("server.data_dir", env: "MLDEPLOY_DATA_DIR", form: "a directory path"),
         ConfigurationKey("server.backend", env: "MLDEPLOY_BACKEND", form: "a backend name or URI for the server to serve"),
+        ConfigurationKey("server.database", env: "MLDEPLOY_DATABASE", form: "a postgresql:// URI where the server keeps its state (users, tokens, sessions…) for several nodes"),
         ConfigurationKey("server.max_json_mb", form: "a whole number of megabytes a JSON request body may have"),
         ConfigurationKey("server.max_upload_mb", form: "a whole number of megabytes an upload (workspace object, model) may have"),
         ConfigurationKey("server.idle_timeout", form: seconds),

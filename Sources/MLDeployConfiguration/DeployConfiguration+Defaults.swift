@@ -39,6 +39,7 @@ extension DeployConfiguration {
         case "server.port": return String(defaults.server.port)
         case "server.data_dir": return defaults.server.dataDirectory
         case "server.backend": return "file:<server.data_dir>/services"
+        case "server.database": return "the data directory (or the served PostgreSQL database)"
         case "server.max_json_mb": return String(defaults.server.maximumJSONBodySize >> 20)
         case "server.max_upload_mb": return String(defaults.server.maximumUploadSize >> 20)
         case "server.idle_timeout": return seconds(defaults.server.idleTimeout)

@@ -148,6 +148,7 @@ extension DeployConfiguration {
         if let port = try sources.parsed("server.port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.port = port }
         if let directory = try text("server.data_dir") { self.server.dataDirectory = directory }
         self.server.backend = try text("server.backend")
+        self.server.database = try text("server.database")
         let megabytes: (String) throws -> Int? = { key in try sources.parsed(key) { Int($0).flatMap { (1...(1 << 30)).contains($0) ? $0 << 20 : nil } } }
         if let bytes = try megabytes("server.max_json_mb") { self.server.maximumJSONBodySize = bytes }
         if let bytes = try megabytes("server.max_upload_mb") { self.server.maximumUploadSize = bytes }

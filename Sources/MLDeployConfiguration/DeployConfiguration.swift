@@ -65,6 +65,10 @@ public struct DeployConfiguration: Sendable {
         public var dataDirectory = "./mldeploy-data"
         /// The backend served, or `nil` for a filesystem store in the data directory.
         public var backend: String?
+        /// Where the server keeps its state when it is not the data directory: a `postgresql://`
+        /// URI shared by every node (`server.database`, `--database`); `nil` means the data
+        /// directory, or the served backend's database when that is PostgreSQL.
+        public var database: String?
         /// The largest JSON request body (bytes); `server.max_json_mb`.
         public var maximumJSONBodySize = 16 << 20
         /// The largest upload (bytes); `server.max_upload_mb`.

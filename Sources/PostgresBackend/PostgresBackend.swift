@@ -32,8 +32,9 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
 
     /// Where the backend connects.
     public let settings: PostgresSettings
-    private let client: PostgresClient
-    private let running = Mutex<Task<Void, Never>?>(nil)
+    /// The connections.
+    package let db: PostgresPool
+    private var client: PostgresClient { self.db.client }
     /// The change feed's task (``ManifestCache``).
     private let listening = Mutex<Task<Void, Never>?>(nil)
     /// Manifests of versions called here, dropped when any process changes them.
@@ -70,20 +71,7 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
         self.logger = logger
         self.handlers = handlers
         self.runtime = LocalRuntime(handlers: handlers, python: python.map { PythonRuntime(configuration: $0, logger: logger) }, logger: logger)
-        var configuration: PostgresClient.Configuration
-        if settings.isUnixSocket {
-            configuration = .init(unixSocketPath: settings.socketPath, username: settings.username, password: settings.password, database: settings.database)
-        } else {
-            let tls: PostgresClient.Configuration.TLS
-            switch settings.tls {
-            case .disable: tls = .disable
-            case .prefer: tls = .prefer(.makeClientConfiguration())
-            case .require: tls = .require(.makeClientConfiguration())
-            }
-            configuration = .init(host: settings.host, port: settings.port, username: settings.username, password: settings.password, database: settings.database, tls: tls)
-        }
-        configuration.options.connectTimeout = .seconds(10)
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.db = PostgresPool(settings: settings, logger: logger)
     }
 
     /// A backend from a target: `postgresql://…` or `postgres://…` (see ``PostgresSettings``); the
@@ -107,39 +95,11 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     /// - Throws: ``MLDeploy/MLDeployError/Code/unreachable`` when the database cannot be reached or
     ///   refuses the credentials; ``MLDeploy/MLDeployError/Code/incompatibleStore`` for a newer schema.
     public func initialize(context: BackendContext) async throws {
-        try await self.probe()
+        try await self.db.open()
         let client = self.client
-        self.running.withLock { task in
-            if task == nil { task = Task { await client.run() } }
-        }
-        // Other processes may hold the migration lock for a while (they apply the same steps).
-        try await self.database("open", timeout: self.writeTimeout) { try await PostgresSchema.migrate(client, logger: self.logger) }
         let (cache, logger) = (self.manifestCache, self.logger)
         self.listening.withLock { task in
             if task == nil { task = Task { await ManifestCache.listen(client, cache: cache, logger: logger) } }
-        }
-    }
-
-    /// Fails at once (`unreachable`) when nothing listens at the database's address: the connection
-    /// pool would otherwise keep retrying until the read timeout.
-    private func probe() async throws {
-        let settings = self.settings
-        if settings.isUnixSocket {
-            guard FileManager.default.fileExists(atPath: settings.socketPath) else {
-                throw MLDeployError(code: .unreachable, message: "The database \(settings) cannot be reached: there is no socket \(settings.socketPath). Check that PostgreSQL runs.")
-            }
-            return
-        }
-        do {
-            let channel = try await ClientBootstrap(group: PostgresClient.defaultEventLoopGroup)
-                .connectTimeout(.seconds(10))
-                .connect(host: settings.host, port: settings.port).get()
-            try? await channel.close()
-        } catch {
-            throw MLDeployError(
-                code: .unreachable,
-                message: "The database \(settings) cannot be reached: \(error). Check that PostgreSQL runs and listens on \(settings.host):\(settings.port)."
-            )
         }
     }
 
@@ -160,72 +120,14 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
         // The feed ends when its connection goes with the pool; it is not awaited (a lease it may
         // be waiting for ends with the pool too).
         feed?.cancel()
-        let task = self.running.withLock { task in
-            defer { task = nil }
-            return task
-        }
-        task?.cancel()
-        await task?.value
+        await self.db.close()
     }
 
-    /// How long a write may take (it may carry large objects): twenty times the read timeout.
-    private var writeTimeout: Duration { self.settings.timeout * 20 }
+    /// How long a write may take.
+    private var writeTimeout: Duration { self.db.writeTimeout }
 
-    /// Runs database work within `timeout`, turning the driver's errors into MLDeploy's:
-    /// unreachable (connection refused or closed, authentication, the timeout), conflict (a unique
-    /// key), storage failure (anything else); errors the work threw itself pass unchanged.
     private func database<T: Sendable>(_ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let settings = self.settings
-        let timeout = timeout ?? settings.timeout
-        do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let result = first else {
-                    throw MLDeployError(
-                        code: .unreachable,
-                        message: "The database \(settings) did not answer within \(timeout) (\(what)). Check that PostgreSQL runs and accepts connections; try again later."
-                    )
-                }
-                return result
-            }
-        } catch {
-            throw self.translate(error, what: what)
-        }
-    }
-
-    private func translate(_ error: any Error, what: String) -> MLDeployError {
-        switch error {
-        case let error as MLDeployError:
-            return error
-        case let error as PostgresTransactionError:
-            // The work's own error, else why BEGIN, COMMIT or ROLLBACK failed.
-            if let inner = error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError {
-                return self.translate(inner, what: what)
-            }
-            return MLDeployError(code: .storageFailure, message: "The database failed (\(what)): \(error).")
-        case let error as PSQLError:
-            let state = error.serverInfo?[.sqlState]
-            let message = error.serverInfo?[.message] ?? String(describing: error.code)
-            if state == "23505" {
-                return MLDeployError(code: .conflict, message: "\(what): the row exists already (another process wrote it first).")
-            }
-            if error.code == .server, state?.hasPrefix("28") != true, state != "3D000", state?.hasPrefix("08") != true, state?.hasPrefix("57P") != true {
-                return MLDeployError(code: .storageFailure, message: "The database failed (\(what)): \(message).")
-            }
-            return MLDeployError(
-                code: .unreachable,
-                message: "The database \(self.settings) cannot be reached or refused the connection (\(what)): \(message). Check that PostgreSQL runs and the URI's host, port, user, password and database."
-            )
-        case is CancellationError:
-            return MLDeployError(code: .cancelled, message: "The database call was cancelled (\(what)).")
-        default:
-            return MLDeployError(code: .unreachable, message: "The database \(self.settings) cannot be reached (\(what)): \(error).")
-        }
+        try await self.db.run(what, timeout: timeout, body)
     }
 
     // MARK: Reading

@@ -8,12 +8,14 @@ import PostgresNIO
 /// transaction-level advisory lock, so nodes starting at once apply each step exactly once (the
 /// others wait, then find it applied); `mldeploy_schema` records what was applied. A database whose
 /// schema is newer than this code is refused rather than written.
-enum PostgresSchema {
+package enum PostgresSchema {
     /// The advisory-lock key of schema changes (any fixed 64-bit number; "mldeploy" in ASCII).
     static let migrationLock: Int64 = 0x6D6C_6465_706C_6F79
     /// The advisory-lock key of writes to services and blobs: writes are serialized across every
     /// node, so a blob is never collected while another node commits a version that uses it.
     static let writeLock: Int64 = 0x6D6C_6465_706C_0001
+    /// The advisory-lock key of the server state's transactions (``PostgresServerState``).
+    package static let stateLock: Int64 = 0x6D6C_6465_706C_0002
 
     /// The migration steps, in order; step `n` is at index `n - 1`. Never edit a step once released:
     /// add one.
@@ -50,11 +52,48 @@ enum PostgresSchema {
             )
             """,
             "CREATE INDEX mldeploy_blob_refs_by_hash ON mldeploy_blob_refs (hash)",
-        ]
+        ],
+        [
+            // The server's shared state (users, tokens, sessions, snapshots, nodes…), one row per entry.
+            """
+            CREATE TABLE mldeploy_state (
+                collection text NOT NULL,
+                key text NOT NULL,
+                value bytea NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (collection, key)
+            )
+            """,
+            // Batch executions as a job queue: any node claims a record with FOR UPDATE SKIP LOCKED.
+            """
+            CREATE TABLE mldeploy_batches (
+                id text PRIMARY KEY,
+                name text NOT NULL,
+                version text NOT NULL,
+                total integer NOT NULL,
+                parallel integer NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                started_at timestamptz,
+                finished_at timestamptz
+            )
+            """,
+            "CREATE INDEX mldeploy_batches_by_service ON mldeploy_batches (name, version, created_at)",
+            """
+            CREATE TABLE mldeploy_batch_records (
+                batch text NOT NULL REFERENCES mldeploy_batches (id) ON DELETE CASCADE,
+                index integer NOT NULL,
+                inputs text NOT NULL,
+                result bytea,
+                node text,
+                PRIMARY KEY (batch, index)
+            )
+            """,
+            "CREATE INDEX mldeploy_batch_records_pending ON mldeploy_batch_records (batch, index) WHERE result IS NULL",
+        ],
     ]
 
     /// The schema version this code writes and reads.
-    static var currentVersion: Int { Self.steps.count }
+    package static var currentVersion: Int { Self.steps.count }
 
     /// Brings the database to ``currentVersion``.
     ///

@@ -6,6 +6,7 @@ import MLDeployConfiguration
 import MLDeployCrypto
 import MLDeployHTTP
 import MLDeployServer
+import PostgresServerState
 
 /// `mldeploy serve`: the ML Server-compatible REST server over any backend.
 struct ServeCommand: AsyncParsableCommand {
@@ -35,6 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The backend served: a registered name or a URI (default file:DATA-DIR/services). --target names it too.")
     var backend: String?
 
+    @Option(name: .long, help: "A postgresql:// URI to keep the server's state in (users, tokens, sessions, batches' owners, nodes), shared by every node (default: the served backend's database when it is PostgreSQL, else the data directory).")
+    var database: String?
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -51,6 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
             if let port = self.port { flags["server.port"] = String(port) }
             if let directory = self.dataDirectory { flags["server.data_dir"] = directory }
             if let backend = self.backend ?? self.global.target { flags["server.backend"] = backend }
+            if let database = self.database { flags["server.database"] = database }
             let loaded = try await self.global.configuration(flags: flags, usingTarget: false)
             var configuration = ServerConfiguration()
             configuration.host = loaded.server.host
@@ -61,6 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
             // Nothing is created — no data directory, no user, no store — until the backend is known
             // and the address is free.
             _ = try target.registration()
+            let state = try Self.stateStore(database: loaded.server.database, served: loaded.server.backend, options: loaded.pythonOptions)
             try configuration.checkAddressIsFree()
             let settings = configuration
             let format = self.global.format
@@ -68,7 +74,8 @@ struct ServeCommand: AsyncParsableCommand {
             // The served backend gets the configured credentials and HTTP settings too, so a server
             // can front another one (`--backend mlserver+https://…`).
             try await withDeployClient(target: target, auth: loaded.auth, providers: [HTTPClientProvider(configuration: loaded.http)]) { client in
-                let server = try MLDeployServer(client: client, configuration: settings)
+                let server = try MLDeployServer(client: client, configuration: settings, state: state)
+                defer { Task { await state?.close() } }
                 // A host that cannot confine published code stops the server before any user exists.
                 try await server.checkConfinement()
                 try await Self.bootstrapAdmin(server.users, environment: environment, format: format)
@@ -83,6 +90,24 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
         }
+    }
+
+    /// Where the server keeps its state: the `--database` URI, else the served backend's database
+    /// when it is PostgreSQL (`nil`: the data directory).
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidTarget`` for a database URI that is not
+    ///   `postgresql://` or `postgres://`, or is malformed.
+    static func stateStore(database: String?, served: String?, options: [String: String]) throws -> (any ServerStateStore)? {
+        if let database {
+            guard database.hasPrefix("postgresql:") || database.hasPrefix("postgres:") else {
+                throw MLDeployError(code: .invalidTarget, message: "--database takes a postgresql:// URI (postgresql://USER@HOST:PORT/DATABASE), not '\(database)'.")
+            }
+            return try PostgresServerState(uri: database, options: options)
+        }
+        if let served, served.lowercased().hasPrefix("postgresql:") || served.lowercased().hasPrefix("postgres:") {
+            return try PostgresServerState(uri: served, options: options)
+        }
+        return nil
     }
 
     /// Creates `admin` (Owner) when there are no users: with MLDEPLOY_ADMIN_PASSWORD, or a generated

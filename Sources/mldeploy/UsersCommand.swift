@@ -3,12 +3,13 @@ import Foundation
 import MLDeploy
 import MLDeployConfiguration
 import MLDeployServer
+import PostgresServerState
 
 /// `mldeploy users add|remove|list|set-role`: the server's users, in its data directory.
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "users",
-        abstract: "Manage the users of 'mldeploy serve' (in the data directory; a running server sees changes at once).",
+        abstract: "Manage the users of 'mldeploy serve' (in the data directory, or with --target postgresql://… in the database several nodes share; running servers see changes at once).",
         subcommands: [Add.self, Remove.self, List.self, SetRole.self]
     )
 
@@ -23,11 +24,22 @@ struct UsersCommand: AsyncParsableCommand {
         /// can be made before the first `serve`); the other commands refuse one that does not exist
         /// rather than leaving an empty directory behind a typo.
         func store(creating: Bool = false) async throws -> UserStore {
-            // The users live in the server's data directory; a client target does not name one.
-            try self.global.refuseUnused(["--target"], by: "users", why: "users live in the server's data directory; give it with --data-dir (or MLDEPLOY_DATA_DIR, server.data_dir).")
+            // Shared users live in the nodes' database: `--target postgresql://…` (or server.database).
+            if let target = self.global.target, target.lowercased().hasPrefix("postgresql:") || target.lowercased().hasPrefix("postgres:") {
+                guard self.path == nil else {
+                    throw ValidationError("--target \(target.prefix(while: { $0 != ":" })):… and --data-dir both say where the users are; give one.")
+                }
+                let configuration = try await self.global.configuration(flags: [:], usingTarget: false)
+                return UserStore(store: try PostgresServerState(uri: target, options: configuration.pythonOptions))
+            }
+            // Otherwise they live in the server's data directory; a client target does not name one.
+            try self.global.refuseUnused(["--target"], by: "users", why: "users live in the server's data directory (give it with --data-dir, MLDEPLOY_DATA_DIR or server.data_dir) or, for several nodes, in their PostgreSQL database (--target postgresql://…).")
             var flags: [String: String] = [:]
             if let path = self.path { flags["server.data_dir"] = path }
             let configuration = try await self.global.configuration(flags: flags, usingTarget: false)
+            if self.path == nil, let database = configuration.server.database {
+                return UserStore(store: try PostgresServerState(uri: database, options: configuration.pythonOptions))
+            }
             let path = configuration.server.dataDirectory
             var isDirectory: ObjCBool = false
             if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {

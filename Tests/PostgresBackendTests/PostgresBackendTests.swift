@@ -134,7 +134,7 @@ struct PostgresBackendTests {
             try await group.waitForAll()
         }
         let database = String(uri.split(separator: "/").last!.split(separator: "?").first!)
-        #expect(try await server.sql("SELECT count(*) FROM mldeploy_schema", database: database) == "1")
+        #expect(try await server.sql("SELECT count(*) FROM mldeploy_schema", database: database) == "2", "each step applied once")
         for backend in backends { try await backend.shutdown() }
 
         try await server.sql("INSERT INTO mldeploy_schema (version) VALUES (99)", database: database)
