@@ -165,3 +165,25 @@ private func runToCompletionBlocking(
     process.waitUntilExit()
     return CompletedProcess(status: process.terminationStatus, output: text)
 }
+
+/// Polls until something accepts TCP connections on `port`. It always tries once more after the
+/// deadline: a test whose task was not scheduled until then must not fail without having looked.
+public func waitUntilListening(port: Int, timeout: Duration = .seconds(10)) async throws {
+    let deadline = ContinuousClock.now + timeout
+    var lastTry = false
+    while !lastTry {
+        lastTry = ContinuousClock.now >= deadline
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        close(descriptor)
+        if connected == 0 { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw TestFailure("nothing listened on port \(port) within \(timeout)")
+}

@@ -1,0 +1,186 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MLDeploy
+import MLDeployTestSupport
+import Testing
+
+/// `mldeploy serve` processes sharing one PostgreSQL database.
+final class ServeNode: Sendable {
+    let child: ChildProcess
+    let port: Int
+    let log: URL
+    let pidFile: URL
+    var base: URL { URL(string: "http://127.0.0.1:\(self.port)")! }
+
+    /// Starts `mldeploy serve --target DATABASE` on a free port, its output in a log file (a pipe
+    /// nobody reads would fill up and stall it).
+    init(database: String, directory: URL, name: String) async throws {
+        self.port = try freePort()
+        self.log = directory.appendingPathComponent("\(name).log")
+        self.pidFile = directory.appendingPathComponent("\(name).pid")
+        let data = directory.appendingPathComponent("\(name)-data").path
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
+        environment["MLDEPLOY_ADMIN_PASSWORD"] = "Pass123!"
+        self.child = try ChildProcess(
+            "/bin/sh", ["-c", #"echo $$ > "$1"; shift; exec "$@" > "$LOG" 2>&1"#, "sh", self.pidFile.path,
+                        PostgresCLITests.mldeploy, "--target", database, "serve", "--port", String(self.port), "--data-dir", data],
+            name: name, environment: environment.merging(["LOG": self.log.path]) { _, new in new }
+        )
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !self.output.contains("listening on") {
+            guard ContinuousClock.now < deadline else { throw TestFailure("\(name) did not start: \(self.output)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    var output: String { (try? String(contentsOf: self.log, encoding: .utf8)) ?? "" }
+
+    /// SIGKILLs the node (no clean shutdown: its heartbeat entry stays until it ages).
+    func kill() {
+        if let text = try? String(contentsOf: self.pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            Foundation.kill(pid, SIGKILL)
+        }
+        self.child.stop()
+    }
+}
+
+/// nginx balancing round robin over nodes, with no stickiness.
+final class Balancer: Sendable {
+    let child: ChildProcess
+    let port: Int
+    var base: URL { URL(string: "http://127.0.0.1:\(self.port)")! }
+
+    init(nodes: [ServeNode], directory: URL) async throws {
+        self.port = try freePort()
+        let prefix = directory.appendingPathComponent("nginx").path
+        try FileManager.default.createDirectory(atPath: prefix, withIntermediateDirectories: true)
+        let config = """
+            worker_processes 1;
+            daemon off;
+            master_process off;
+            pid \(prefix)/nginx.pid;
+            error_log \(prefix)/error.log;
+            events { worker_connections 1024; }
+            http {
+                access_log off;
+                client_body_temp_path \(prefix)/body;
+                proxy_temp_path \(prefix)/proxy;
+                fastcgi_temp_path \(prefix)/fastcgi;
+                uwsgi_temp_path \(prefix)/uwsgi;
+                scgi_temp_path \(prefix)/scgi;
+                upstream mldeploy {
+            \(nodes.map { "        server 127.0.0.1:\($0.port) max_fails=0;" }.joined(separator: "\n"))
+                    keepalive 16;
+                }
+                server {
+                    listen 127.0.0.1:\(self.port);
+                    client_max_body_size 0;
+                    location / {
+                        proxy_pass http://mldeploy;
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
+                        proxy_set_header Host $host;
+                        proxy_read_timeout 300s;
+                    }
+                }
+            }
+            """
+        let file = directory.appendingPathComponent("nginx.conf")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        self.child = try ChildProcess("/usr/sbin/nginx", ["-p", prefix, "-c", file.path], name: "nginx")
+        try await waitUntilListening(port: self.port)
+    }
+}
+
+/// One HTTP request with URLSession; returns the status and the body as JSON (or a string).
+func request(_ base: URL, _ method: String, _ path: String, json: String? = nil, token: String? = nil) async throws -> (status: Int, body: JSONValue) {
+    var request = URLRequest(url: URL(string: base.absoluteString + path)!)
+    request.httpMethod = method
+    if let json {
+        request.httpBody = Data(json.utf8)
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    }
+    if let token { request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
+    let (data, response) = try await URLSession.shared.data(for: request)
+    let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+    return (status, (try? JSONValue(parsing: Array(data))) ?? .string(String(decoding: data, as: UTF8.self)))
+}
+
+@Suite("Scale out: mldeploy serve nodes on one PostgreSQL database behind nginx", .serialized)
+struct ScaleOutTests {
+    static func login(_ base: URL) async throws -> String {
+        let answer = try await request(base, "POST", "/login", json: #"{"username": "admin", "password": "Pass123!"}"#)
+        return try #require(answer.body["access_token"]?.stringValue, "\(answer.body)")
+    }
+
+    @Test("three nodes act as one: the admin made once, a login on one and a call on another, publish on one and consume on every other at once, a session run on each node in turn, every node in /status", .timeLimit(.minutes(4)))
+    func threeNodes() async throws {
+        let database = try await PostgresServer.shared().makeDatabase("scaleout")
+        let directory = try temporaryDirectory("scaleout")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The nodes start together on an empty database.
+        let nodes = try await withThrowingTaskGroup(of: ServeNode.self) { group in
+            for index in 1...3 { group.addTask { try await ServeNode(database: database, directory: directory, name: "node\(index)") } }
+            return try await group.reduce(into: [ServeNode]()) { $0.append($1) }
+        }.sorted { $0.port < $1.port }
+        defer { for node in nodes { node.child.stop() } }
+        let balancer = try await Balancer(nodes: nodes, directory: directory)
+        defer { balancer.child.stop() }
+        #expect(nodes.filter { $0.output.contains("created user 'admin'") }.count == 1, "the admin is created once: \(nodes.map(\.output))")
+
+        // A token from one node works on every node (one signing key, one user table).
+        let token = try await Self.login(nodes[0].base)
+        for node in nodes { #expect(try await request(node.base, "GET", "/services", token: token).status == 200) }
+
+        // Published through one node, consumed through the others at once.
+        let publish = #"{"code": "y = x * 3", "runtimeType": "Python", "inputParameterDefinitions": [{"name": "x", "type": "integer"}], "outputParameterDefinitions": [{"name": "y", "type": "integer"}]}"#
+        #expect(try await request(nodes[0].base, "POST", "/services/triple/1", json: publish, token: token).status == 201)
+        for node in nodes[1...] {
+            let answer = try await request(node.base, "POST", "/api/triple/1", json: #"{"x": 14}"#, token: token)
+            #expect(answer.status == 200 && answer.body["outputParameters"]?["y"]?.intValue == 42, "\(answer.body)")
+        }
+        // Through the balancer (round robin: every node answers some), then deleted on one node.
+        for _ in 0..<6 {
+            let answer = try await request(balancer.base, "POST", "/api/triple/1", json: #"{"x": 2}"#, token: token)
+            #expect(answer.status == 200 && answer.body["outputParameters"]?["y"]?.intValue == 6, "\(answer.body)")
+        }
+        #expect(try await request(nodes[2].base, "DELETE", "/services/triple/1", token: token).status == 200)
+        for node in nodes {
+            let gone = try await request(node.base, "POST", "/api/triple/1", json: #"{"x": 2}"#, token: token)
+            #expect(gone.status == 404, "\(gone.body)")
+        }
+
+        // A session made on one node runs on each node in turn: its state is in the database.
+        let created = try await request(nodes[0].base, "POST", "/sessions", json: #"{"runtimeType": "Python"}"#, token: token)
+        let session = try #require(created.body["sessionId"]?.stringValue, "\(created.body)")
+        for (index, code) in ["total = 1", "total = total + 10", "total = total * 2"].enumerated() {
+            let answer = try await request(nodes[index].base, "POST", "/sessions/\(session)/execute", json: #"{"code": "\#(code)", "outputParameters": ["total"]}"#, token: token)
+            #expect(answer.status == 200 && answer.body["success"]?.boolValue == true, "node \(index + 1): \(answer.body)")
+            if index == 2 { #expect(answer.body["outputParameters"]?.arrayValue?.first?["value"]?.intValue == 22, "\(answer.body)") }
+        }
+        let history = try await request(balancer.base, "GET", "/sessions/\(session)/history", token: token)
+        #expect(history.body.arrayValue?.count == 3, "\(history.body)")
+        let snapshot = try await request(nodes[1].base, "POST", "/sessions/\(session)/snapshot", json: "{}", token: token)
+        let snapshotID = try #require(snapshot.body["snapshotId"]?.stringValue, "\(snapshot.body)")
+        #expect(try await request(nodes[2].base, "GET", "/snapshots", token: token).body.arrayValue?.count == 1)
+        #expect(try await request(nodes[0].base, "DELETE", "/snapshots/\(snapshotID)", token: token).status == 200)
+        #expect(try await request(nodes[2].base, "DELETE", "/sessions/\(session)", token: token).status == 200)
+
+        // A revoked access token is refused by every node.
+        let second = try await Self.login(balancer.base)
+        #expect(try await request(nodes[1].base, "DELETE", "/login/accessToken", token: second).status == 200)
+        for node in nodes {
+            let refused = try await request(node.base, "GET", "/services", token: second)
+            #expect(refused.status == 401, "node \(node.port) accepted a revoked token")
+        }
+
+        // /status on any node lists every live node and the database.
+        let status = try await request(nodes[2].base, "GET", "/status")
+        let listed = status.body["components"]?["backends"]?["components"]?.objectValue?.count
+        #expect(listed == 3, "\(status.body)")
+        #expect(status.body["components"]?["database"]?["details"]?["type"]?.stringValue == "postgresql", "\(status.body)")
+        #expect(status.body["components"]?["database"]?["statusCode"]?.stringValue == "pass")
+    }
+}
