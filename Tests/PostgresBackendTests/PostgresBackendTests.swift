@@ -203,6 +203,9 @@ struct PostgresCrashTests {
         ], directory: directory)
         try #require(made.status == 0, "\(made.output)")
         try "y = len(blob)\n".write(to: directory.appendingPathComponent("size.py"), atomically: true, encoding: .utf8)
+        // The schema exists first: on a busy machine every publish may be killed before it made it.
+        let backend = PostgresBackend(settings: try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count))))
+        try await backend.initialize(context: BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test")))
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
         environment["MLDEPLOY_TARGET"] = uri
         var (finished, killed) = (0, 0)
@@ -237,8 +240,6 @@ struct PostgresCrashTests {
         )
         #expect(damaged == "0")
         #expect(try await server.sql("SELECT count(*) FROM mldeploy_blobs b WHERE NOT EXISTS (SELECT 1 FROM mldeploy_blob_refs r WHERE r.hash = b.hash)", database: database) == "0", "no orphaned blobs")
-        let backend = PostgresBackend(settings: try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count))))
-        try await backend.initialize(context: BackendContext(configuration: BackendConfiguration(backendName: "postgres"), logger: .init(label: "test")))
         let versions = try await backend.listServices(.named("sized"))
         #expect(versions.count >= finished, "every publish that finished is there (\(finished) finished, \(versions.count) listed)")
         for info in versions {

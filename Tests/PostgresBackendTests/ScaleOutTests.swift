@@ -3,6 +3,8 @@ import Foundation
 import FoundationNetworking
 #endif
 import MLDeploy
+import MLDeployServer
+import PostgresServerState
 import MLDeployTestSupport
 import Testing
 
@@ -182,5 +184,36 @@ struct ScaleOutTests {
         #expect(listed == 3, "\(status.body)")
         #expect(status.body["components"]?["database"]?["details"]?["type"]?.stringValue == "postgresql", "\(status.body)")
         #expect(status.body["components"]?["database"]?["statusCode"]?.stringValue == "pass")
+    }
+}
+
+@Suite("mldeploy users and serve with the state in PostgreSQL")
+struct SharedUsersCLITests {
+    @Test("users add/list/set-role/remove with --target postgresql://… (global option first) manage the users every node shares; --database takes only postgresql URIs")
+    func users() async throws {
+        let database = try await PostgresServer.shared().makeDatabase("sharedusers")
+        let directory = try temporaryDirectory("sharedusers")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
+        func run(_ arguments: [String]) async throws -> CompletedProcess {
+            try await runToCompletion(PostgresCLITests.mldeploy, arguments, environment: environment, directory: directory)
+        }
+        let added = try await run(["--target", database, "users", "add", "carol", "--role", "Reader"])
+        #expect(added.status == 0 && added.output.contains("generated password"), "\(added.output)")
+        #expect(try await run(["--target", database, "users", "set-role", "carol", "Contributor"]).status == 0)
+        let listed = try await run(["--target", database, "--format", "json", "users", "list"])
+        #expect(listed.status == 0 && listed.output.contains("carol") && listed.output.contains("Contributor"), "\(listed.output)")
+        // The same users, as a node reads them.
+        let store = try PostgresServerState(uri: database)
+        #expect(await UserStore(store: store).role(of: "carol") == .contributor)
+        await store.close()
+        #expect(try await run(["--target", database, "users", "remove", "carol"]).status == 0)
+        let missing = try await run(["--target", database, "users", "remove", "carol"])
+        #expect(missing.status != 0 && missing.output.contains("not-found"), "\(missing.output)")
+        // Nothing is printed as done when the database is not there.
+        let nowhere = try await run(["--target", "postgresql://mldeploy@127.0.0.1:\(try freePort())/none", "users", "list"])
+        #expect(nowhere.status != 0 && nowhere.output.contains("unreachable"), "\(nowhere.output)")
+        let notPostgres = try await run(["serve", "--port", "0", "--data-dir", directory.appendingPathComponent("d").path, "--database", "file:/tmp/x"])
+        #expect(notPostgres.status != 0 && notPostgres.output.contains("postgresql://"), "\(notPostgres.output)")
     }
 }
