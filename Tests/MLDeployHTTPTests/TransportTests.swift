@@ -312,10 +312,7 @@ struct StreamingTests {
     /// with nothing beside them, and this test reports their outcome.
     @Test("streams 100 MB each way without holding the body in memory (checked alone in a child process)", .enabled(if: !isolated))
     func memoryChecksAlone() async throws {
-        let child = try await runToCompletion(
-            CommandLine.arguments[0], ["--testing-library", "swift-testing", "--filter", "StreamingTests/(download|upload)\\("],
-            environment: ProcessInfo.processInfo.environment.merging(["MLDEPLOY_ISOLATED_MEMORY_CHECK": "1"]) { _, new in new }
-        )
+        let child = try await runAloneInChildProcess(filter: "StreamingTests/(download|upload)\\(", environmentKey: "MLDEPLOY_ISOLATED_MEMORY_CHECK")
         #expect(child.status == 0 && child.output.contains("with 2 tests"), "\(child.output)")
     }
 

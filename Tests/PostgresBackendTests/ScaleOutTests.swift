@@ -58,20 +58,7 @@ final class Balancer: Sendable {
         self.port = try freePort()
         let prefix = directory.appendingPathComponent("nginx").path
         try FileManager.default.createDirectory(atPath: prefix, withIntermediateDirectories: true)
-        let config = """
-            worker_processes 1;
-            daemon off;
-            master_process off;
-            pid \(prefix)/nginx.pid;
-            error_log \(prefix)/error.log;
-            events { worker_connections 1024; }
-            http {
-                access_log off;
-                client_body_temp_path \(prefix)/body;
-                proxy_temp_path \(prefix)/proxy;
-                fastcgi_temp_path \(prefix)/fastcgi;
-                uwsgi_temp_path \(prefix)/uwsgi;
-                scgi_temp_path \(prefix)/scgi;
+        let config = nginxConfigurationHead(prefix: prefix) + """
                 upstream mldeploy {
             \(nodes.map { "        server 127.0.0.1:\($0.port) max_fails=0;" }.joined(separator: "\n"))
                     keepalive 16;

@@ -50,10 +50,7 @@ struct RealtimeScorerTests {
     /// So this test runs the check below in a child process of the same test binary, alone.
     @Test("large frames being scored on every core leave the cooperative threads free for small calls", .enabled(if: !isolated))
     func largeFramesDoNotHoldCooperativeThreads() async throws {
-        let child = try await runToCompletion(
-            CommandLine.arguments[0], ["--testing-library", "swift-testing", "--filter", "largeFramesLeaveTheCooperativePool"],
-            environment: ProcessInfo.processInfo.environment.merging(["MLDEPLOY_ISOLATED_SCHEDULING_CHECK": "1"]) { _, new in new }
-        )
+        let child = try await runAloneInChildProcess(filter: "largeFramesLeaveTheCooperativePool", environmentKey: "MLDEPLOY_ISOLATED_SCHEDULING_CHECK")
         #expect(child.status == 0 && child.output.contains("with 1 test"), "\(child.output)")
     }
 

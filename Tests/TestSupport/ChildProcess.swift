@@ -187,3 +187,36 @@ public func waitUntilListening(port: Int, timeout: Duration = .seconds(10)) asyn
     }
     throw TestFailure("nothing listened on port \(port) within \(timeout)")
 }
+
+/// Runs the tests `filter` selects in a child process of this test binary, alone, with
+/// `environmentKey` set so they know they are the child (`.enabled(if:)` on it): for checks that
+/// read process-wide measures (peak memory, the cooperative pool's threads) other suites running
+/// in parallel would disturb.
+public func runAloneInChildProcess(filter: String, environmentKey: String) async throws -> CompletedProcess {
+    try await runToCompletion(
+        CommandLine.arguments[0], ["--testing-library", "swift-testing", "--filter", filter],
+        environment: ProcessInfo.processInfo.environment.merging([environmentKey: "1"]) { _, new in new }
+    )
+}
+
+/// The start of an nginx configuration for a test instance under `prefix`: one worker in the
+/// foreground, its pid, logs and temporary files in `prefix`, no access log. The caller adds its
+/// `http` block's servers and closes the block.
+public func nginxConfigurationHead(prefix: String) -> String {
+    """
+    worker_processes 1;
+    daemon off;
+    master_process off;
+    pid \(prefix)/nginx.pid;
+    error_log \(prefix)/error.log;
+    events { worker_connections 1024; }
+    http {
+        access_log off;
+        client_body_temp_path \(prefix)/body;
+        proxy_temp_path \(prefix)/proxy;
+        fastcgi_temp_path \(prefix)/fastcgi;
+        uwsgi_temp_path \(prefix)/uwsgi;
+        scgi_temp_path \(prefix)/scgi;
+
+    """
+}

@@ -20,20 +20,7 @@ final class Nginx: Sendable {
         let directory = try temporaryDirectory("nginx")
         let httpPort = try freePort(), httpsPort = try freePort()
         let prefix = directory.path
-        let config = """
-            worker_processes 1;
-            daemon off;
-            master_process off;
-            pid \(prefix)/nginx.pid;
-            error_log \(prefix)/error.log;
-            events { worker_connections 1024; }
-            http {
-                access_log off;
-                client_body_temp_path \(prefix)/body;
-                proxy_temp_path \(prefix)/proxy;
-                fastcgi_temp_path \(prefix)/fastcgi;
-                uwsgi_temp_path \(prefix)/uwsgi;
-                scgi_temp_path \(prefix)/scgi;
+        let config = nginxConfigurationHead(prefix: prefix) + """
                 keepalive_requests 1000000;
                 server {
                     listen 127.0.0.1:\(httpPort) backlog=1024;
