@@ -15,7 +15,7 @@ extension MLDeployServer {
             }
             // PBKDF2 is deliberately slow: run it off the cooperative pool.
             let users = self.users
-            let role = await users.authenticate(name: username, password: password)
+            let role = try await users.verify(name: username, password: password)
             guard role != nil else {
                 self.logger.notice("login refused", metadata: ["user": "\(username)"])
                 throw ServerError(.unauthorized, "Invalid user name or password.")

@@ -30,7 +30,7 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
 
     /// The response for an ``MLDeploy/MLDeployError``: its code picks the status (bad input 400,
     /// unknown service 404, existing version 409, unsupported 400, failures of the service's runtime
-    /// 500, storage 503) and becomes the `exceptionType`. A storage failure's message names the
+    /// 500, storage and an unreachable store or backend 503 with `Retry-After`) and becomes the `exceptionType`. A storage failure's message names the
     /// server's files, so the caller gets a generic one and the server's log the details.
     public init(_ error: MLDeployError) {
         switch error.code {
@@ -40,6 +40,13 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
         case .quotaExceeded:
             self.init(.tooManyRequests, error.message, exceptionType: error.code.rawValue, detail: nil)
             self.retryAfter = 1
+        case .unreachable:
+            // The server's database (or the backend it fronts) is down: a client should retry.
+            self.init(
+                .serviceUnavailable, "The server cannot reach its store or backend just now; its log has the details. Try again shortly.",
+                exceptionType: error.code.rawValue, detail: error.message
+            )
+            self.retryAfter = 5
         case .storageFailure, .incompatibleStore:
             self.init(
                 Self.status(for: error.code), "The server could not read or write its store; its log has the details. Try again later.",
@@ -60,7 +67,7 @@ public struct ServerError: HTTPResponseError, Sendable, CustomStringConvertible 
             .invalidValue, .invalidJSON, .invalidArtifact, .unsupported:
             return .badRequest
         case .timeout: return .gatewayTimeout
-        case .storageFailure, .clientShutDown: return .serviceUnavailable
+        case .storageFailure, .clientShutDown, .unreachable: return .serviceUnavailable
         case .responseTooLarge: return .contentTooLarge
         default: return .internalServerError
         }

@@ -6,6 +6,7 @@ import MLDeploy
 import MLDeployServer
 import PostgresServerState
 import MLDeployTestSupport
+import Synchronization
 import Testing
 
 /// `mldeploy serve` processes sharing one PostgreSQL database.
@@ -32,7 +33,7 @@ final class ServeNode: Sendable {
         )
         let deadline = ContinuousClock.now + .seconds(60)
         while !self.output.contains("listening on") {
-            guard ContinuousClock.now < deadline else { throw TestFailure("\(name) did not start: \(self.output)") }
+            guard ContinuousClock.now < deadline, !self.output.contains("error[") else { throw TestFailure("\(name) did not start: \(self.output)") }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -84,7 +85,7 @@ final class Balancer: Sendable {
 }
 
 /// One HTTP request with URLSession; returns the status and the body as JSON (or a string).
-func request(_ base: URL, _ method: String, _ path: String, json: String? = nil, token: String? = nil) async throws -> (status: Int, body: JSONValue) {
+func request(_ base: URL, _ method: String, _ path: String, json: String? = nil, token: String? = nil) async throws -> (status: Int, body: JSONValue, retryAfter: String?) {
     var request = URLRequest(url: URL(string: base.absoluteString + path)!)
     request.httpMethod = method
     if let json {
@@ -93,8 +94,8 @@ func request(_ base: URL, _ method: String, _ path: String, json: String? = nil,
     }
     if let token { request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
     let (data, response) = try await URLSession.shared.data(for: request)
-    let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-    return (status, (try? JSONValue(parsing: Array(data))) ?? .string(String(decoding: data, as: UTF8.self)))
+    let http = response as? HTTPURLResponse
+    return (http?.statusCode ?? 0, (try? JSONValue(parsing: Array(data))) ?? .string(String(decoding: data, as: UTF8.self)), http?.value(forHTTPHeaderField: "Retry-After"))
 }
 
 @Suite("Scale out: mldeploy serve nodes on one PostgreSQL database behind nginx", .serialized)
@@ -171,6 +172,82 @@ struct ScaleOutTests {
         #expect(listed == 3, "\(status.body)")
         #expect(status.body["components"]?["database"]?["details"]?["type"]?.stringValue == "postgresql", "\(status.body)")
         #expect(status.body["components"]?["database"]?["statusCode"]?.stringValue == "pass")
+    }
+}
+
+/// What a load test saw: each call's status, `Retry-After`, duration and phase.
+final class LoadRecord: Sendable {
+    struct Outcome: Sendable {
+        let status: Int
+        let retryAfter: String?
+        let seconds: Double
+        let phase: Int
+    }
+
+    /// 0 before the fault, 1 during it, 2 after.
+    let phase = Mutex(0)
+    let outcomes = Mutex<[Outcome]>([])
+}
+
+@Suite("Scale out: PostgreSQL restarted under load", .serialized)
+struct ScaleOutOutageTests {
+    @Test("PostgreSQL killed and restarted under load: calls answer 200 or 503 with Retry-After — never hang, 401 or 500 — and the nodes recover by themselves", .timeLimit(.minutes(4)))
+    func restartUnderLoad() async throws {
+        let postgres = try await PostgresServer.startPrivate()
+        defer { postgres.stop() }
+        // A short timeout, so calls during the outage fail fast.
+        let database = try await postgres.makeDatabase("outage") + "&timeout=3"
+        let directory = try temporaryDirectory("scaleout-outage")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let nodes = [try await ServeNode(database: database, directory: directory, name: "a"), try await ServeNode(database: database, directory: directory, name: "b")]
+        defer { for node in nodes { node.child.stop() } }
+        let token = try await ScaleOutTests.login(nodes[0].base)
+        let publish = #"{"code": "y = x + 1", "runtimeType": "Python", "inputParameterDefinitions": [{"name": "x", "type": "integer"}], "outputParameterDefinitions": [{"name": "y", "type": "integer"}]}"#
+        #expect(try await request(nodes[0].base, "POST", "/services/inc/1", json: publish, token: token).status == 201)
+
+        let record = LoadRecord()
+        let load = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for client in 0..<4 {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            let started = ContinuousClock.now
+                            let now = record.phase.withLock { $0 }
+                            let answer = try await request(nodes[client % 2].base, "POST", "/api/inc/1", json: #"{"x": 1}"#, token: token)
+                            let elapsed = ContinuousClock.now - started
+                            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                            record.outcomes.withLock { $0.append(LoadRecord.Outcome(status: answer.status, retryAfter: answer.retryAfter, seconds: seconds, phase: now)) }
+                            if answer.status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await Task.sleep(for: .seconds(2))
+        record.phase.withLock { $0 = 1 }
+        postgres.stop()
+        try await Task.sleep(for: .seconds(6))
+        try await postgres.restart()
+        record.phase.withLock { $0 = 2 }
+        // Recovered: both nodes answer 200 again within 20 s, with no help.
+        let deadline = ContinuousClock.now + .seconds(20)
+        for node in nodes {
+            while try await request(node.base, "POST", "/api/inc/1", json: #"{"x": 1}"#, token: token).status != 200 {
+                guard ContinuousClock.now < deadline else { throw TestFailure("node \(node.port) did not recover after PostgreSQL restarted") }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        load.cancel()
+        _ = try? await load.value
+        let all = record.outcomes.withLock { $0 }
+        #expect(all.filter { $0.phase == 0 }.allSatisfy { $0.status == 200 }, "before the outage every call succeeds")
+        let bad = all.filter { $0.status != 200 && !($0.status == 503 && $0.retryAfter != nil) }
+        #expect(bad.isEmpty, "answers other than 200 or 503 + Retry-After: \(bad.prefix(5).map { "\($0.status) in phase \($0.phase)" })")
+        #expect(all.filter { $0.status == 503 }.count > 0, "the outage was seen (else the test proves nothing)")
+        let slowest = all.map(\.seconds).max() ?? 0
+        #expect(slowest < 10, "a call hung for \(slowest) s (the database timeout is 3 s)")
+        #expect(all.filter { $0.phase == 2 }.contains { $0.status == 200 })
     }
 }
 

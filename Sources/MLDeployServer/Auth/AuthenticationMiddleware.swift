@@ -1,4 +1,5 @@
 import Hummingbird
+import MLDeploy
 
 /// Requires a valid bearer token on every request except login, refresh and status, as on ML Server:
 /// a missing, malformed, forged, expired or revoked token, or one of an account that no longer
@@ -21,9 +22,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 ServerError(.unauthorized, "This endpoint needs an access token: log in with POST /login and send 'Authorization: Bearer <token>'."), of: request
             )
         }
-        guard let claims = await self.tokens.claims(forAccessToken: String(header.dropFirst(7))), let account = await self.users.account(of: claims.user),
-            account.id == claims.account
-        else {
+        // A store that cannot be read (its database down) is "try again" (503), not "log in again".
+        let verified: (claims: TokenService.AccessTokenClaims, account: (role: ServerRole, id: String))?
+        do {
+            if let claims = try await self.tokens.verify(accessToken: String(header.dropFirst(7))), let account = try await self.users.lookup(claims.user) {
+                verified = (claims, account)
+            } else {
+                verified = nil
+            }
+        } catch let error as MLDeployError {
+            throw context.refusingUnreadBody(ServerError(error), of: request)
+        }
+        guard let (claims, account) = verified, account.id == claims.account else {
             throw context.refusingUnreadBody(ServerError(.unauthorized, "The access token is invalid, expired or revoked; log in again or refresh it."), of: request)
         }
         var context = context

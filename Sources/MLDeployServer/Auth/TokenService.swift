@@ -117,24 +117,28 @@ public final class TokenService: Sendable {
         return Grant(accessToken: access, refreshToken: refresh, expiresOn: expires, expiresIn: Int(Self.seconds(self.accessLifetime)))
     }
 
-    /// What an access token says, or `nil` if it is malformed, forged, expired or revoked.
+    /// What an access token says, or `nil` if it is malformed, forged, expired or revoked — or the
+    /// store cannot be read to tell (it fails closed; ``verify(accessToken:now:)`` says why).
     public func claims(forAccessToken token: String, now: Date = Date()) async -> AccessTokenClaims? {
+        try? await self.verify(accessToken: token, now: now)
+    }
+
+    /// What an access token says, or `nil` if it is malformed, forged, expired or revoked.
+    ///
+    /// - Throws: what the store throws when the key or the revocations cannot be read (a database
+    ///   that is down: ``MLDeploy/MLDeployError/Code/unreachable``), so a server can answer "try
+    ///   again" rather than "log in again".
+    public func verify(accessToken token: String, now: Date = Date()) async throws -> AccessTokenClaims? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "mld1", let signature = Base64URL.decode(String(parts[2])), let key = try? await self.key() else { return nil }
+        guard parts.count == 3, parts[0] == "mld1", let signature = Base64URL.decode(String(parts[2])) else { return nil }
+        let key = try await self.key()
         let body = parts[0] + "." + parts[1]
         guard SecureRandom.constantTimeEquals(HMAC.sha256(key: key, message: Array(body.utf8)), signature),
             let payloadBytes = Base64URL.decode(String(parts[1])), let payload = try? JSONValue(parsing: payloadBytes),
             let user = payload["sub"]?.stringValue, let expires = payload["exp"]?.intValue, Double(expires) > now.timeIntervalSince1970
         else { return nil }
         let tokenID = payload["jti"]?.stringValue ?? ""
-        if !tokenID.isEmpty {
-            // A store that cannot be read refuses the token rather than let a revoked one through.
-            do {
-                if try await self.store.value(tokenID, in: .revokedTokens) != nil { return nil }
-            } catch {
-                return nil
-            }
-        }
+        if !tokenID.isEmpty, try await self.store.value(tokenID, in: .revokedTokens) != nil { return nil }
         return AccessTokenClaims(user: user, account: payload["uid"]?.stringValue ?? "", tokenID: tokenID, expires: Date(timeIntervalSince1970: Double(expires)))
     }
 

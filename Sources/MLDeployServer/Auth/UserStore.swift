@@ -63,21 +63,29 @@ public final class UserStore: Sendable {
         get async { (try? await self.list().isEmpty) ?? true }
     }
 
-    private func record(_ name: String) async -> Record? {
-        guard let bytes = try? await self.store.value(name, in: .users) else { return nil }
+    private func record(_ name: String) async throws -> Record? {
+        guard let bytes = try await self.store.value(name, in: .users) else { return nil }
         return try? Self.decode(bytes)
     }
 
     /// The role of `name`, or `nil` if there is no such user.
     public func role(of name: String) async -> ServerRole? {
-        await self.record(name)?.role
+        (try? await self.record(name))?.role
     }
 
     /// Checks a password; returns the user's role, or `nil` for a wrong name or password. Takes the
     /// same time for an unknown name as for a wrong password, so names cannot be probed. The hash
     /// is computed off Swift's cooperative threads (it is deliberately slow).
     public func authenticate(name: String, password: String) async -> ServerRole? {
-        let record = await self.record(name)
+        try? await self.verify(name: name, password: password)
+    }
+
+    /// Checks a password as ``authenticate(name:password:)`` does.
+    ///
+    /// - Throws: what the store throws when it cannot be read (a database that is down), so a
+    ///   server can answer "try again" rather than "wrong password".
+    public func verify(name: String, password: String) async throws -> ServerRole? {
+        let record = try await self.record(name)
         let salt = record?.salt ?? [UInt8](repeating: 0, count: 16)
         let iterations = record?.iterations ?? Self.defaultIterations
         let derived = await Self.offload { PBKDF2.sha256(password: Array(password.utf8), salt: salt, iterations: iterations) }
@@ -110,9 +118,18 @@ public final class UserStore: Sendable {
         }
     }
 
-    /// The user's role and account id, or `nil` when there is no such user.
+    /// The user's role and account id, or `nil` when there is no such user (or the store cannot be
+    /// read: ``lookup(_:)`` says why).
     public func account(of name: String) async -> (role: ServerRole, id: String)? {
-        await self.record(name).map { ($0.role, $0.id) }
+        try? await self.lookup(name)
+    }
+
+    /// The user's role and account id, or `nil` when there is no such user.
+    ///
+    /// - Throws: what the store throws when it cannot be read (a database that is down).
+    public func lookup(_ name: String) async throws -> (role: ServerRole, id: String)? {
+        guard let bytes = try await self.store.value(name, in: .users) else { return nil }
+        return (try? Self.decode(bytes)).map { ($0.role, $0.id) }
     }
 
     private static func newAccountID() -> String {
