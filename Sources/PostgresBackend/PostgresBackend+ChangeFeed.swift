@@ -70,15 +70,22 @@ final class ManifestCache: Sendable {
         }
     }
 
-    /// Listens until cancelled, resubscribing a second after a lost connection.
-    static func listen(_ client: PostgresClient, cache: ManifestCache, logger: Logger) async {
+    /// Listens until cancelled, resubscribing a second after a lost connection; `wake` is called
+    /// for batch notifications (and once on each subscription, for what was missed).
+    static func listen(_ client: PostgresClient, cache: ManifestCache, logger: Logger, wake: @escaping @Sendable () -> Void = {}) async {
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: Self.channel) { notifications in
                         cache.setListening(true)
+                        wake()
                         for try await notification in notifications {
-                            cache.changed(notification.payload)
+                            // Batch notifications wake the batch workers; the rest name versions.
+                            if notification.payload.hasPrefix(PostgresBatchQueue.wakePrefix) {
+                                wake()
+                            } else {
+                                cache.changed(notification.payload)
+                            }
                         }
                     }
                 }

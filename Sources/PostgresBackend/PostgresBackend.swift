@@ -45,14 +45,19 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     /// The runtime this backend runs services with (``ServiceRuntime/LocalRuntimeHosting``).
     public var localRuntime: LocalRuntime { self.runtime }
     private let handlers: HandlerRegistry
+    /// Unused by this backend (batches are rows: ``PostgresBatchQueue``); ``ServiceRuntime/ManifestStore`` asks for one.
     private let batches = BatchCoordinator()
+    /// The batch executions' workers in this process (`nil` after ``shutdown()``, which breaks the
+    /// queue's reference back to the backend).
+    var batchQueue: PostgresBatchQueue? { self.queue.withLock { $0 } }
+    private let queue = Mutex<PostgresBatchQueue?>(nil)
     /// Where stored handler names are resolved (``ServiceRuntime/ManifestStore``).
     package var handlerRegistry: HandlerRegistry { self.handlers }
     /// The backend's batch executions (``ServiceRuntime/ManifestStore``).
     package var batchCoordinator: BatchCoordinator { self.batches }
     /// Who authenticated (``ServiceRuntime/ManifestStore``).
     package var principalName: String? { self.principal.withLock { $0 } }
-    private let logger: Logger
+    let logger: Logger
     private let principal = Mutex<String?>(nil)
     /// Blobs read for running versions, by hash: content-addressed, so never stale.
     private let blobCache = Mutex<(blobs: [String: Data], bytes: Int)>(([:], 0))
@@ -65,13 +70,19 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     ///   - settings: Where to connect.
     ///   - handlers: Where stored Swift handler names are resolved.
     ///   - python: How Python workers run, or `nil` to refuse running Python services.
-    public init(settings: PostgresSettings, handlers: HandlerRegistry = .shared, python: PythonRuntime.Configuration? = PythonRuntime.Configuration()) {
+    ///   - batchWorkers: How many batch records this process runs at once (of any batch; each
+    ///     batch's `parallelCount` bounds its own records across all processes).
+    public init(
+        settings: PostgresSettings, handlers: HandlerRegistry = .shared, python: PythonRuntime.Configuration? = PythonRuntime.Configuration(), batchWorkers: Int = 4
+    ) {
         let logger = Logger(label: "mldeploy.backend.postgres")
         self.settings = settings
         self.logger = logger
         self.handlers = handlers
         self.runtime = LocalRuntime(handlers: handlers, python: python.map { PythonRuntime(configuration: $0, logger: logger) }, logger: logger)
+        let workers = batchWorkers
         self.db = PostgresPool(settings: settings, logger: logger)
+        self.queue.withLock { $0 = PostgresBatchQueue(backend: self, workers: workers, logger: logger) }
     }
 
     /// A backend from a target: `postgresql://…` or `postgres://…` (see ``PostgresSettings``); the
@@ -97,10 +108,11 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     public func initialize(context: BackendContext) async throws {
         try await self.db.open()
         let client = self.client
-        let (cache, logger) = (self.manifestCache, self.logger)
+        let (cache, logger, queue) = (self.manifestCache, self.logger, self.batchQueue)
         self.listening.withLock { task in
-            if task == nil { task = Task { await ManifestCache.listen(client, cache: cache, logger: logger) } }
+            if task == nil { task = Task { await ManifestCache.listen(client, cache: cache, logger: logger, wake: { queue?.wake() }) } }
         }
+        queue?.start()
     }
 
     /// Records who authenticated, as `publishedBy`. Any credentials are accepted (the database's
@@ -111,6 +123,11 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
 
     /// Cancels batch executions, stops the Python workers and closes the connections.
     public func shutdown() async throws {
+        let queue = self.queue.withLock { queue in
+            defer { queue = nil }
+            return queue
+        }
+        await queue?.stop()
         await self.batches.cancelAll()
         await self.runtime.shutdown()
         let feed = self.listening.withLock { task in
@@ -235,37 +252,6 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
         try await self.consumeStored(request)
     }
 
-    /// Starts running the records in the background (in this process) and returns the execution id.
-    public func startBatch(_ request: BatchRequest) async throws -> String {
-        try await self.startStoredBatch(request)
-    }
-
-    /// The execution's state and, if asked, its finished records' responses.
-    public func batchStatus(_ batch: BatchReference, includeResults: Bool) async throws -> BatchStatus {
-        try await self.batches.status(batch, includeResults: includeResults)
-    }
-
-    /// The version's execution ids, oldest first.
-    public func listBatchExecutions(_ service: ServiceReference) async throws -> [String] {
-        _ = try await self.getService(service.name, version: service.version)
-        return await self.batches.executionIDs(for: service)
-    }
-
-    /// Cancels and deletes an execution.
-    public func cancelBatch(_ batch: BatchReference) async throws {
-        try await self.batches.cancel(batch)
-    }
-
-    /// The artifact names of one finished record.
-    public func batchArtifactNames(_ batch: BatchReference, index: Int) async throws -> [String] {
-        try await self.batches.artifactNames(batch, index: index)
-    }
-
-    /// The bytes of one artifact of one finished record.
-    public func batchArtifact(_ batch: BatchReference, index: Int, fileName: String) async throws -> Data {
-        try await self.batches.artifact(batch, index: index, fileName: fileName)
-    }
-
     // MARK: Writing
 
     /// Runs one write in one transaction, under the cluster-wide write lock: reads the name's latest
@@ -383,5 +369,6 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     /// Removes one version, collects blobs nothing references any more, and cancels its batches.
     public func deleteService(_ name: String, version: String) async throws {
         try await self.deleteStored(name, version: version)
+        try await self.cancelBatches(of: ServiceReference(name: name, version: version))
     }
 }

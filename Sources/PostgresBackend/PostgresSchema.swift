@@ -74,7 +74,7 @@ package enum PostgresSchema {
                 parallel integer NOT NULL,
                 created_at timestamptz NOT NULL DEFAULT now(),
                 started_at timestamptz,
-                finished_at timestamptz
+                cancelled boolean NOT NULL DEFAULT false
             )
             """,
             "CREATE INDEX mldeploy_batches_by_service ON mldeploy_batches (name, version, created_at)",

@@ -212,11 +212,13 @@ struct ScaleOutOutageTests {
                     group.addTask {
                         while !Task.isCancelled {
                             let started = ContinuousClock.now
-                            let now = record.phase.withLock { $0 }
+                            let began = record.phase.withLock { $0 }
                             let answer = try await request(nodes[client % 2].base, "POST", "/api/inc/1", json: #"{"x": 1}"#, token: token)
                             let elapsed = ContinuousClock.now - started
+                            // A call that began before the kill and ended after it belongs to the outage.
+                            let phase = max(began, record.phase.withLock { $0 })
                             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                            record.outcomes.withLock { $0.append(LoadRecord.Outcome(status: answer.status, retryAfter: answer.retryAfter, seconds: seconds, phase: now)) }
+                            record.outcomes.withLock { $0.append(LoadRecord.Outcome(status: answer.status, retryAfter: answer.retryAfter, seconds: seconds, phase: phase)) }
                             if answer.status != 200 { try await Task.sleep(for: .milliseconds(100)) }
                         }
                     }
