@@ -166,6 +166,14 @@ struct ScaleOutTests {
             #expect(refused.status == 401, "node \(node.port) accepted a revoked token")
         }
 
+        // The unmodified Python SDK through the balancer: every request may land on another node
+        // (login, publish, consume, batch started on one and polled, listed and read on others).
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let python = ProcessInfo.processInfo.environment["MLDEPLOY_SDK_PYTHON"] ?? root.appendingPathComponent(".venv-sdk/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "no SDK venv at \(python): run scripts/bootstrap.sh")
+        let sdk = try await runToCompletion(python, [root.appendingPathComponent("Tests/MLDeployServerTests/Resources/sdk_interop.py").path, balancer.base.absoluteString, "admin", "Pass123!"])
+        #expect(sdk.status == 0 && sdk.output.contains("SDK INTEROP OK"), "\(sdk.output)")
+
         // /status on any node lists every live node and the database.
         let status = try await request(nodes[2].base, "GET", "/status")
         let listed = status.body["components"]?["backends"]?["components"]?.objectValue?.count
@@ -173,6 +181,99 @@ struct ScaleOutTests {
         #expect(status.body["components"]?["database"]?["details"]?["type"]?.stringValue == "postgresql", "\(status.body)")
         #expect(status.body["components"]?["database"]?["statusCode"]?.stringValue == "pass")
     }
+}
+
+@Suite("Scale out: nodes SIGKILLed", .serialized)
+struct ScaleOutCrashTests {
+    static let publish = #"{"code": "import time\ntime.sleep(delay)\ny = x * 2", "runtimeType": "Python", "inputParameterDefinitions": [{"name": "x", "type": "integer"}, {"name": "delay", "type": "numeric"}], "outputParameterDefinitions": [{"name": "y", "type": "integer"}]}"#
+
+    @Test("a batch started on one node is watched, listed and read through the others, and finishes after the node that started it is SIGKILLed", .timeLimit(.minutes(4)))
+    func batchOutlivesItsNode() async throws {
+        let database = try await PostgresServer.shared().makeDatabase("scalebatch")
+        let directory = try temporaryDirectory("scalebatch")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let nodes = [
+            try await ServeNode(database: database, directory: directory, name: "a"), try await ServeNode(database: database, directory: directory, name: "b"),
+        ]
+        defer { for node in nodes { node.child.stop() } }
+        let token = try await ScaleOutTests.login(nodes[0].base)
+        #expect(try await request(nodes[0].base, "POST", "/services/slowdouble/1", json: Self.publish, token: token).status == 201)
+        let records = (0..<12).map { #"{"x": \#($0), "delay": 0.4}"# }.joined(separator: ", ")
+        let started = try await request(nodes[0].base, "POST", "/api/slowdouble/1/batch?parallelCount=4", json: "[\(records)]", token: token)
+        let id = try #require(started.body["batchExecutionId"]?.stringValue, "\(started.body)")
+        // Node b sees it at once, and runs some of its records.
+        #expect(try await request(nodes[1].base, "GET", "/api/slowdouble/1/batch", token: token).body.arrayValue?.contains(.string(id)) == true)
+        try await Task.sleep(for: .milliseconds(600))
+        nodes[0].kill()
+        let deadline = ContinuousClock.now + .seconds(60)
+        var status = try await request(nodes[1].base, "GET", "/api/slowdouble/1/batch/\(id)", token: token)
+        while status.body["state"]?.stringValue != "Complete" {
+            guard ContinuousClock.now < deadline else { throw TestFailure("the batch did not finish after its node died: \(status.body)") }
+            try await Task.sleep(for: .milliseconds(200))
+            status = try await request(nodes[1].base, "GET", "/api/slowdouble/1/batch/\(id)", token: token)
+        }
+        let results = try #require(status.body["batchExecutionResults"]?.arrayValue)
+        #expect(results.count == 12)
+        for (index, result) in results.enumerated() {
+            #expect(result["outputParameters"]?["y"]?.intValue == 2 * index, "record \(index): \(result)")
+        }
+        // Cancelled through the surviving node: gone everywhere.
+        #expect(try await request(nodes[1].base, "DELETE", "/api/slowdouble/1/batch/\(id)", token: token).status == 200)
+        #expect(try await request(nodes[1].base, "GET", "/api/slowdouble/1/batch/\(id)", token: token).status == 404)
+    }
+
+    @Test("a node SIGKILLed under four concurrent publishers: every acknowledged version is listed and callable on the others, none partial", .timeLimit(.minutes(4)))
+    func publishersAndAKilledNode() async throws {
+        let database = try await PostgresServer.shared().makeDatabase("scalepublish")
+        let directory = try temporaryDirectory("scalepublish")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let nodes = [
+            try await ServeNode(database: database, directory: directory, name: "a"), try await ServeNode(database: database, directory: directory, name: "b"),
+        ]
+        defer { for node in nodes { node.child.stop() } }
+        let token = try await ScaleOutTests.login(nodes[1].base)
+        // Each publish carries a 256 KiB workspace-free object in its code, so writes take a moment.
+        let filler = String(repeating: "#", count: 256 << 10)
+        let acknowledged = Collected<String>()
+        let publishers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for publisher in 0..<4 {
+                    group.addTask {
+                        for round in 0..<25 {
+                            let version = "p\(publisher)r\(round)"
+                            let body = #"{"code": "y = x + \#(publisher)\n\#(filler)", "runtimeType": "Python", "inputParameterDefinitions": [{"name": "x", "type": "integer"}], "outputParameterDefinitions": [{"name": "y", "type": "integer"}]}"#
+                            // Publishers use the node that will die, then the other once it has.
+                            for node in nodes {
+                                if let answer = try? await request(node.base, "POST", "/services/pub/\(version)", json: body, token: token), answer.status == 201 {
+                                    acknowledged.items.withLock { $0.append(version) }
+                                    break
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(1500))
+        nodes[0].kill()
+        await publishers.value
+        let versions = acknowledged.items.withLock { $0 }
+        #expect(versions.count > 0)
+        let listed = try await request(nodes[1].base, "GET", "/services/pub", token: token)
+        let listedVersions = Set((listed.body.arrayValue ?? []).compactMap { $0["version"]?.stringValue })
+        #expect(Set(versions).isSubset(of: listedVersions), "acknowledged but missing: \(Set(versions).subtracting(listedVersions))")
+        // Whatever is listed is whole: it runs.
+        for version in listedVersions.sorted() {
+            let publisher = Int(version.dropFirst().prefix { $0 != "r" }) ?? 0
+            let answer = try await request(nodes[1].base, "POST", "/api/pub/\(version)", json: #"{"x": 1}"#, token: token)
+            #expect(answer.status == 200 && answer.body["outputParameters"]?["y"]?.intValue == 1 + publisher, "\(version): \(answer.body)")
+        }
+    }
+}
+
+/// Values gathered by concurrent tasks.
+final class Collected<Item: Sendable>: Sendable {
+    let items = Mutex<[Item]>([])
 }
 
 /// What a load test saw: each call's status, `Retry-After`, duration and phase.
