@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MLDeploy
 import ServiceRuntime
+import Synchronization
 
 extension MLDeployServer {
     /// `GET /status` — ML Server's `StatusResponse`, 200 as soon as the server is up,
@@ -66,6 +67,9 @@ extension MLDeployServer {
                     throw MLDeployError.invalidArgument("A pool takes {\"InitialPoolSize\": n, \"MaxPoolSize\": m}.")
                 }
                 try await python.setPoolSize(.init(minimum: initial, maximum: maximum), for: info.reference)
+                // Every node sharing the state applies it at its next heartbeat.
+                let key = info.name + "/" + info.version
+                try await self.state.transaction { try await $0.set(key, json: ["InitialPoolSize": .integer(initial), "MaxPoolSize": .integer(maximum)], in: .poolSettings) }
                 return try Response.json([["ComputeNodeEndpoint": "local", "Status": "Success"]])
             }
         }
@@ -74,8 +78,33 @@ extension MLDeployServer {
                 let (python, info) = try await self.pooledService(context)
                 try Self.requireChange(of: info, context: context)
                 try await python.setPoolSize(nil, for: info.reference)
+                let key = info.name + "/" + info.version
+                try await self.state.transaction { try await $0.remove(key, in: .poolSettings) }
                 return try Response.json([["ComputeNodeEndpoint": "local", "Status": "Success"]])
             }
+        }
+    }
+
+    /// Applies the pool sizes set through any node (kept in the shared state) to this node's
+    /// Python runtime, and resets those removed since: each node runs this at its heartbeat, so a
+    /// pool size set through one node reaches the others within one heartbeat interval.
+    func applySharedPoolSettings() async {
+        guard self.state.isShared, let python = self.python, let entries = try? await self.state.jsonEntries(in: .poolSettings) else { return }
+        var wanted: [ServiceReference: PythonRuntime.PoolSize] = [:]
+        for (key, value) in entries {
+            let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let minimum = value["InitialPoolSize"]?.intValue, let maximum = value["MaxPoolSize"]?.intValue else { continue }
+            wanted[ServiceReference(name: parts[0], version: parts[1])] = .init(minimum: minimum, maximum: maximum)
+        }
+        let applied = self.sharedPoolSizes.withLock { $0 }
+        for (reference, size) in wanted {
+            let current = await python.hasOwnPoolSize(reference)
+            guard applied[reference] != size || !current else { continue }
+            if (try? await python.setPoolSize(size, for: reference)) != nil { self.sharedPoolSizes.withLock { $0[reference] = size } }
+        }
+        for reference in applied.keys where wanted[reference] == nil {
+            try? await python.setPoolSize(nil, for: reference)
+            self.sharedPoolSizes.withLock { $0[reference] = nil }
         }
     }
 

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import MLDeploy
+import ServiceRuntime
 import NIOCore
 import Synchronization
 
@@ -33,6 +34,8 @@ public final class MLDeployServer: Sendable {
     public let node: String
     /// Each user's calls in flight, bounded by ``ServerConfiguration/maximumCallsPerUser``.
     let calls: CallLimiter
+    /// The pool sizes this node took from the shared state (``applySharedPoolSettings()``).
+    let sharedPoolSizes = Mutex<[ServiceReference: PythonRuntime.PoolSize]>([:])
     /// How the server listens.
     public let configuration: ServerConfiguration
     /// Where uploads are spooled while they arrive (`DATA-DIR/uploads`, owner-only).
@@ -151,7 +154,10 @@ public final class MLDeployServer: Sendable {
         // The node registry: a heartbeat while the server runs, the entry removed when it stops.
         let heartbeat = Task {
             while self.port == nil, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
-            await self.registry.run(url: self.url, details: { await self.nodeDetails() }, logger: self.logger)
+            await self.registry.run(url: self.url, details: {
+                await self.applySharedPoolSettings()
+                return await self.nodeDetails()
+            }, logger: self.logger)
         }
         defer { heartbeat.cancel() }
         do {

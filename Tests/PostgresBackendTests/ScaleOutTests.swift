@@ -136,6 +136,14 @@ struct ScaleOutTests {
             let answer = try await request(balancer.base, "POST", "/api/triple/1", json: #"{"x": 2}"#, token: token)
             #expect(answer.status == 200 && answer.body["outputParameters"]?["y"]?.intValue == 6, "\(answer.body)")
         }
+        // A pool size set through one node reaches the others within a heartbeat (5 s).
+        #expect(try await request(nodes[0].base, "POST", "/services/triple/1/pool", json: #"{"InitialPoolSize": 1, "MaxPoolSize": 3}"#, token: token).status == 200)
+        let poolDeadline = ContinuousClock.now + .seconds(15)
+        while try await request(nodes[2].base, "GET", "/services/triple/1/pool", token: token).body.arrayValue?.first?["MaxPoolSize"]?.intValue != 3 {
+            guard ContinuousClock.now < poolDeadline else { throw TestFailure("the pool size set on node 1 did not reach node 3") }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(try await request(nodes[2].base, "GET", "/services/triple/1/pool", token: token).body.arrayValue?.first?["Status"]?.stringValue == "Success")
         #expect(try await request(nodes[2].base, "DELETE", "/services/triple/1", token: token).status == 200)
         for node in nodes {
             let gone = try await request(node.base, "POST", "/api/triple/1", json: #"{"x": 2}"#, token: token)
