@@ -15,6 +15,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CCurlRaw", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "RawCurl", dependencies: ["CCurlRaw"]),
+        .target(name: "BenchmarkMeasure"),
         .target(
             name: "BenchmarkSupport",
             dependencies: [
@@ -39,8 +40,32 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "ScaleOutBenchmark",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "PostgresBackend", package: "MLDeploy"),
+                .product(name: "PostgresServerState", package: "MLDeploy"),
+                .product(name: "FileStoreBackend", package: "MLDeploy"),
+                .product(name: "MLDeployServer", package: "MLDeploy"),
+                .product(name: "ServiceRuntime", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "PostgresBenchmark",
+            dependencies: [
+                "BenchmarkMeasure",
+                .product(name: "PostgresBackend", package: "MLDeploy"),
+                .product(name: "FileStoreBackend", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
             name: "FileStoreBenchmark",
             dependencies: [
+                "BenchmarkMeasure",
                 .product(name: "FileStoreBackend", package: "MLDeploy"),
                 .product(name: "InMemoryBackend", package: "MLDeploy"),
                 .product(name: "MLDeploy", package: "MLDeploy"),

@@ -91,6 +91,11 @@ extension PostgresBackend {
     /// The version's executions (not cancelled), oldest first.
     public func listBatchExecutions(_ service: ServiceReference) async throws -> [String] {
         _ = try await self.getService(service.name, version: service.version)
+        return try await self.executionIDs(of: service)
+    }
+
+    /// The ids of `service`'s executions that are not cancelled, oldest first.
+    private func executionIDs(of service: ServiceReference) async throws -> [String] {
         let (name, version) = (service.name, service.version)
         return try await self.db.run("listing batches of \(name)/\(version)") {
             var ids: [String] = []
@@ -112,17 +117,7 @@ extension PostgresBackend {
 
     /// Cancels every execution of a deleted version.
     func cancelBatches(of service: ServiceReference) async throws {
-        let (name, version) = (service.name, service.version)
-        let ids = try await self.db.run("listing batches of \(name)/\(version)") {
-            var ids: [String] = []
-            for try await id in try await self.db.client.query(
-                "SELECT id FROM mldeploy_batches WHERE name = \(name) AND version = \(version) AND NOT cancelled", logger: self.logger
-            ).decode(String.self) {
-                ids.append(id)
-            }
-            return ids
-        }
-        try await self.cancel(ids: ids)
+        try await self.cancel(ids: try await self.executionIDs(of: service))
     }
 
     private func cancel(ids: [String]) async throws {

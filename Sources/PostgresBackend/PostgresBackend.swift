@@ -150,16 +150,34 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     // MARK: Reading
 
     private func manifests(_ query: PostgresQuery, what: String) async throws -> [Manifest] {
-        try await self.database(what) {
-            var manifests: [Manifest] = []
-            for try await text in try await self.client.query(query, logger: self.logger).decode(String.self) {
+        let texts = try await self.database(what) {
+            var texts: [String] = []
+            for try await text in try await self.client.query(query, logger: self.logger).decode(String.self) { texts.append(text) }
+            return texts
+        }
+        // A long listing (all versions) is parsed on every core, in order.
+        let logger = self.logger
+        let parse = { @Sendable (slice: ArraySlice<String>) -> [Manifest] in
+            slice.compactMap { text in
                 do {
-                    manifests.append(try Manifest(bytes: Array(text.utf8)))
+                    return try Manifest(bytes: Array(text.utf8))
                 } catch {
-                    self.logger.warning("skipping an unreadable manifest", metadata: ["error": "\(error)"])
+                    logger.warning("skipping an unreadable manifest", metadata: ["error": "\(error)"])
+                    return nil
                 }
             }
-            return manifests
+        }
+        let chunks = texts.count < 2_000 ? 1 : ProcessInfo.processInfo.activeProcessorCount
+        guard chunks > 1 else { return parse(texts[...]) }
+        let size = (texts.count + chunks - 1) / chunks
+        return await withTaskGroup(of: (Int, [Manifest]).self) { group in
+            for chunk in 0..<chunks {
+                let slice = texts[min(texts.count, chunk * size)..<min(texts.count, (chunk + 1) * size)]
+                group.addTask { (chunk, parse(slice)) }
+            }
+            var parts = [[Manifest]](repeating: [], count: chunks)
+            for await (chunk, manifests) in group { parts[chunk] = manifests }
+            return parts.flatMap { $0 }
         }
     }
 
@@ -174,10 +192,23 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     }
 
     /// The version, or the most recently deployed one; `notFound` if absent.
+    /// A named version comes from the manifest cache when it is there (a server looks a version up
+    /// on every call); the latest one is read from the database.
     public func getService(_ name: String, version: String?) async throws -> ServiceInfo {
         try NameRules.checkServiceName(name)
-        if let version { try NameRules.checkVersion(version) }
-        return try await self.manifest(name, version).info
+        guard let version else { return try await self.manifest(name, nil).info }
+        try NameRules.checkVersion(version)
+        return try await self.cachedManifest(name, version).info
+    }
+
+    /// The version's manifest, from the cache or the database (then kept, unless a change
+    /// notification arrived meanwhile).
+    private func cachedManifest(_ name: String, _ version: String) async throws -> Manifest {
+        let (cached, generation) = self.manifestCache.lookup(name, version)
+        if let cached { return cached }
+        let manifest = try await self.manifest(name, version)
+        self.manifestCache.store(manifest, generation: generation)
+        return manifest
     }
 
     /// Services sorted by name, each name's versions oldest first.
@@ -228,14 +259,7 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     package func executable(_ name: String, _ version: String) async throws -> (ServiceInfo, ServiceImplementation, [String: ServiceObject]) {
         try NameRules.checkServiceName(name)
         try NameRules.checkVersion(version)
-        let (cached, generation) = self.manifestCache.lookup(name, version)
-        let manifest: Manifest
-        if let cached {
-            manifest = cached
-        } else {
-            manifest = try await self.manifest(name, version)
-            self.manifestCache.store(manifest, generation: generation)
-        }
+        let manifest = try await self.cachedManifest(name, version)
         var blobs: [String: Data] = [:]
         for hash in manifest.blobHashes { blobs[hash] = try await self.blob(hash) }
         let loaded = blobs
