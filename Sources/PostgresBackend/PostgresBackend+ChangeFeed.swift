@@ -5,7 +5,7 @@ import PostgresNIO
 import ServiceRuntime
 import Synchronization
 
-/// The manifests of versions this process calls, kept in memory and dropped the moment any process
+/// The manifests of versions this process calls (and the last full listing), kept in memory and dropped the moment any process
 /// changes them: every write sends `NOTIFY mldeploy_changes, 'NAME/VERSION'` in its transaction
 /// (delivered at commit), and each backend listens on one connection of its pool. So a call costs
 /// no database round trip, and what one process redeploys or deletes, the others stop serving as
@@ -23,6 +23,9 @@ final class ManifestCache: Sendable {
         var manifests: [String: Manifest] = [:]
         var generation = 0
         var listening = false
+        /// Every version's manifest as the last full listing read them, and the generation then:
+        /// valid until any change (which moves the generation).
+        var listing: (generation: Int, manifests: [Manifest])?
     }
 
     private let state = Mutex(State())
@@ -49,6 +52,25 @@ final class ManifestCache: Sendable {
         }
     }
 
+    /// The last full listing, if nothing changed since; else `nil` and the generation to hand back
+    /// to ``storeListing(_:generation:)``.
+    func listing() -> (manifests: [Manifest]?, generation: Int?) {
+        self.state.withLock { state in
+            guard state.listening else { return (nil, nil) }
+            guard let listing = state.listing, listing.generation == state.generation else { return (nil, state.generation) }
+            return (listing.manifests, state.generation)
+        }
+    }
+
+    /// Keeps a full listing unless something changed since its read began.
+    func storeListing(_ manifests: [Manifest], generation: Int?) {
+        guard let generation else { return }
+        self.state.withLock { state in
+            guard state.listening, state.generation == generation else { return }
+            state.listing = (generation, manifests)
+        }
+    }
+
     /// Whether the listener is subscribed (manifests are cached only then).
     var isListening: Bool { self.state.withLock { $0.listening } }
 
@@ -57,6 +79,7 @@ final class ManifestCache: Sendable {
         self.state.withLock { state in
             state.generation += 1
             state.manifests[payload] = nil
+            state.listing = nil
         }
     }
 
@@ -66,6 +89,7 @@ final class ManifestCache: Sendable {
         self.state.withLock { state in
             state.generation += 1
             state.listening = listening
+            state.listing = nil
             if !listening { state.manifests.removeAll() }
         }
     }

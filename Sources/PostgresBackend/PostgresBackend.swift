@@ -215,7 +215,12 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
     public func listServices(_ query: ServiceQuery) async throws -> [ServiceInfo] {
         switch query {
         case .all:
-            return try await self.manifests("SELECT manifest FROM mldeploy_versions ORDER BY name, sequence", what: "listing").map(\.info)
+            // Kept until any process changes any version (the change feed says so).
+            let (cached, generation) = self.manifestCache.listing()
+            if let cached { return cached.map(\.info) }
+            let manifests = try await self.manifests("SELECT manifest FROM mldeploy_versions ORDER BY name, sequence", what: "listing")
+            self.manifestCache.storeListing(manifests, generation: generation)
+            return manifests.map(\.info)
         case .named(let name):
             try NameRules.checkServiceName(name)
             return try await self.manifests("SELECT manifest FROM mldeploy_versions WHERE name = \(name) ORDER BY sequence", what: "listing \(name)").map(\.info)

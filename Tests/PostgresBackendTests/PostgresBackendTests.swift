@@ -351,6 +351,24 @@ struct PostgresCacheTests {
             if !refused { try await Task.sleep(for: .milliseconds(40)) }
         }
         #expect(refused, "the notification dropped the cached manifest")
+
+        // The full listing is kept the same way: a row added behind the reader's back is not
+        // listed until a notification (any version's) arrives; a deploy elsewhere is listed at once.
+        _ = try await writer.deployService(definition(twice))
+        var listed: [String] = []
+        for _ in 0..<50 where listed != ["feed"] {
+            listed = try await reader.listServices(.all).map(\.name)
+            if listed != ["feed"] { try await Task.sleep(for: .milliseconds(40)) }
+        }
+        #expect(listed == ["feed"])
+        try await server.sql("INSERT INTO mldeploy_versions (name, version, sequence, revision, manifest) SELECT 'ghost', version, sequence, revision, replace(manifest, '\"feed\"', '\"ghost\"') FROM mldeploy_versions WHERE name = 'feed'", database: database)
+        #expect(try await reader.listServices(.all).map(\.name) == ["feed"], "served from memory")
+        try await server.sql("SELECT pg_notify('mldeploy_changes', 'ghost/1')", database: database)
+        for _ in 0..<50 where listed.count < 2 {
+            listed = try await reader.listServices(.all).map(\.name)
+            if listed.count < 2 { try await Task.sleep(for: .milliseconds(40)) }
+        }
+        #expect(listed == ["feed", "ghost"], "the notification dropped the cached listing")
         try await writer.shutdown()
         try await reader.shutdown()
     }
