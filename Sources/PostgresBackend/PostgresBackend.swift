@@ -155,7 +155,7 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
             for try await text in try await self.client.query(query, logger: self.logger).decode(String.self) { texts.append(text) }
             return texts
         }
-        // A long listing (all versions) is parsed on every core, in order.
+        // A listing of more than a few versions is parsed on every core, in order.
         let logger = self.logger
         let parse = { @Sendable (slice: ArraySlice<String>) -> [Manifest] in
             slice.compactMap { text in
@@ -167,7 +167,7 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
                 }
             }
         }
-        let chunks = texts.count < 2_000 ? 1 : ProcessInfo.processInfo.activeProcessorCount
+        let chunks = texts.count < 64 ? 1 : ProcessInfo.processInfo.activeProcessorCount
         guard chunks > 1 else { return parse(texts[...]) }
         let size = (texts.count + chunks - 1) / chunks
         return await withTaskGroup(of: (Int, [Manifest]).self) { group in
