@@ -94,30 +94,15 @@ final class ManifestCache: Sendable {
         }
     }
 
-    /// Listens until cancelled, resubscribing a second after a lost connection; `wake` is called
-    /// for batch notifications (and once on each subscription, for what was missed).
+    /// Listens until cancelled (``PostgresPool/follow(_:channel:logger:subscribed:received:)``);
+    /// `wake` is called for batch notifications and on each subscription, for what was missed.
     static func listen(_ client: PostgresClient, cache: ManifestCache, logger: Logger, wake: @escaping @Sendable () -> Void = {}) async {
-        while !Task.isCancelled {
-            do {
-                try await client.withConnection { connection in
-                    try await connection.listen(on: Self.channel) { notifications in
-                        cache.setListening(true)
-                        wake()
-                        for try await notification in notifications {
-                            // Batch notifications wake the batch workers; the rest name versions.
-                            if notification.payload.hasPrefix(PostgresBatchQueue.wakePrefix) {
-                                wake()
-                            } else {
-                                cache.changed(notification.payload)
-                            }
-                        }
-                    }
-                }
-            } catch {
-                if !Task.isCancelled { logger.debug("change feed interrupted", metadata: ["error": "\(error)"]) }
-            }
-            cache.setListening(false)
-            try? await Task.sleep(for: .seconds(1))
-        }
+        await PostgresPool.follow(client, channel: Self.channel, logger: logger, subscribed: { listening in
+            cache.setListening(listening)
+            if listening { wake() }
+        }, received: { payload in
+            // Batch notifications wake the batch workers; the rest name versions.
+            if payload.hasPrefix(PostgresBatchQueue.wakePrefix) { wake() } else { cache.changed(payload) }
+        })
     }
 }

@@ -165,4 +165,27 @@ package final class PostgresPool: Sendable {
             return MLDeployError(code: .unreachable, message: "The database \(self.settings) cannot be reached (\(what)): \(error).")
         }
     }
+
+    /// Follows `channel` until cancelled, on one connection of `client`: `subscribed(true)` once
+    /// listening, each notification's payload to `received`, `subscribed(false)` when the connection
+    /// is lost (notifications may have been missed), then a new subscription a second later.
+    package static func follow(
+        _ client: PostgresClient, channel: String, logger: Logger,
+        subscribed: @escaping @Sendable (Bool) -> Void, received: @escaping @Sendable (String) -> Void
+    ) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        subscribed(true)
+                        for try await notification in notifications { received(notification.payload) }
+                    }
+                }
+            } catch {
+                if !Task.isCancelled { logger.debug("change feed interrupted", metadata: ["channel": "\(channel)", "error": "\(error)"]) }
+            }
+            subscribed(false)
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MLDeployServer
+import PostgresBackend
 import PostgresNIO
 import Synchronization
 
@@ -53,21 +54,8 @@ final class CollectionCache: Sendable {
         }
     }
 
-    /// Listens until cancelled, resubscribing a second after a lost connection.
+    /// Listens until cancelled (``PostgresBackend/PostgresPool/follow(_:channel:logger:subscribed:received:)``).
     static func listen(_ client: PostgresClient, channel: String, cache: CollectionCache, logger: Logger) async {
-        while !Task.isCancelled {
-            do {
-                try await client.withConnection { connection in
-                    try await connection.listen(on: channel) { notifications in
-                        cache.setListening(true)
-                        for try await notification in notifications { cache.changed(notification.payload) }
-                    }
-                }
-            } catch {
-                if !Task.isCancelled { logger.debug("state change feed interrupted", metadata: ["error": "\(error)"]) }
-            }
-            cache.setListening(false)
-            try? await Task.sleep(for: .seconds(1))
-        }
+        await PostgresPool.follow(client, channel: channel, logger: logger, subscribed: { cache.setListening($0) }, received: { cache.changed($0) })
     }
 }

@@ -37,6 +37,17 @@ public struct ServerStateCollection: RawRepresentable, Hashable, Sendable, Custo
     public var description: String { self.rawValue }
 }
 
+/// The reads a ``ServerStateStore`` and one of its transactions both offer (a transaction's reads see
+/// its own writes).
+public protocol ServerStateReading: Sendable {
+    /// The value at `key`, or `nil`.
+    func value(_ key: String, in collection: ServerStateCollection) async throws -> Data?
+    /// The entries whose keys start with `prefix`, sorted by key.
+    func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: Data)]
+    /// The byte sizes of the entries whose keys start with `prefix`, by key (values are not read).
+    func sizes(in collection: ServerStateCollection, prefix: String) async throws -> [String: Int]
+}
+
 /// Where a server keeps what must outlive a request: the state every node behind a load balancer
 /// must share (users, tokens, the signing key, sessions and their workspaces, snapshots, who owns
 /// which batch, pool settings, the node registry).
@@ -46,18 +57,12 @@ public struct ServerStateCollection: RawRepresentable, Hashable, Sendable, Custo
 /// database, for any number of nodes). Reads see every committed write of every node; a
 /// ``transaction(_:)`` is serialized with every other one across all nodes sharing the store, so
 /// read-check-write sequences (a quota, an execution flag, a user added once) are safe.
-public protocol ServerStateStore: Sendable {
+public protocol ServerStateStore: ServerStateReading {
     /// Where the state is, for logs and `/status` (no secrets).
     var location: String { get }
     /// Whether several server processes can share this store (the PostgreSQL one).
     var isShared: Bool { get }
 
-    /// The value at `key`, or `nil`.
-    func value(_ key: String, in collection: ServerStateCollection) async throws -> Data?
-    /// The entries whose keys start with `prefix`, sorted by key.
-    func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: Data)]
-    /// The byte sizes of the entries whose keys start with `prefix`, by key (values are not read).
-    func sizes(in collection: ServerStateCollection, prefix: String) async throws -> [String: Int]
     /// Runs `body` with exclusive access to the whole state; its writes are applied together when
     /// it returns, and none of them when it throws.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any ServerStateTransaction) async throws -> T) async throws -> T
@@ -69,13 +74,7 @@ public protocol ServerStateStore: Sendable {
 
 /// The reads and writes of one ``ServerStateStore/transaction(_:)``; reads see the transaction's
 /// own writes.
-public protocol ServerStateTransaction: Sendable {
-    /// The value at `key`, or `nil`.
-    func value(_ key: String, in collection: ServerStateCollection) async throws -> Data?
-    /// The entries whose keys start with `prefix`, sorted by key.
-    func entries(in collection: ServerStateCollection, prefix: String) async throws -> [(key: String, value: Data)]
-    /// The byte sizes of the entries whose keys start with `prefix`, by key.
-    func sizes(in collection: ServerStateCollection, prefix: String) async throws -> [String: Int]
+public protocol ServerStateTransaction: ServerStateReading {
     /// Sets `key` to `value`.
     func set(_ key: String, _ value: Data, in collection: ServerStateCollection) async throws
     /// Removes `key` (nothing if absent).
@@ -104,7 +103,7 @@ public struct ServerStateHealth: Sendable {
     }
 }
 
-extension ServerStateStore {
+extension ServerStateReading {
     /// The value at `key` parsed as JSON, or `nil` (also for bytes that are not JSON).
     func json(_ key: String, in collection: ServerStateCollection) async throws -> JSONValue? {
         try await self.value(key, in: collection).flatMap { try? JSONValue(parsing: Array($0)) }
@@ -117,16 +116,6 @@ extension ServerStateStore {
 }
 
 extension ServerStateTransaction {
-    /// The value at `key` parsed as JSON, or `nil`.
-    func json(_ key: String, in collection: ServerStateCollection) async throws -> JSONValue? {
-        try await self.value(key, in: collection).flatMap { try? JSONValue(parsing: Array($0)) }
-    }
-
-    /// Every entry parsed as JSON (entries that are not JSON are skipped).
-    func jsonEntries(in collection: ServerStateCollection, prefix: String = "") async throws -> [(key: String, value: JSONValue)] {
-        try await self.entries(in: collection, prefix: prefix).compactMap { entry in (try? JSONValue(parsing: Array(entry.value))).map { (entry.key, $0) } }
-    }
-
     /// Sets `key` to `value` serialized as JSON.
     func set(_ key: String, json value: JSONValue, in collection: ServerStateCollection) async throws {
         try await self.set(key, Data(try value.serializedBytes()), in: collection)
