@@ -29,7 +29,9 @@ let package = Package(
         .library(name: "MLServerBackend", targets: ["MLServerBackend"]),
         .library(name: "MLDeployConfiguration", targets: ["MLDeployConfiguration"]),
         .library(name: "MLDeployONNX", targets: ["MLDeployONNX"]),
+        .library(name: "MLDeployPlugin", targets: ["MLDeployPlugin"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
+        .executable(name: "mldeploy-backend-wrapped", targets: ["mldeploy-backend-wrapped"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -125,7 +127,7 @@ let package = Package(
         .target(
             name: "MLDeployConfiguration",
             dependencies: [
-                "MLDeploy", "MLDeployHTTP", "ServiceRuntime",
+                "MLDeploy", "MLDeployHTTP", "ServiceRuntime", "MLDeployPlugin",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,6 +140,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MLDeployPlugin",
+            dependencies: [
+                "MLDeploy", "ServiceRuntime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Swift example plugin: any backend this executable links, served over the plugin
+        // protocol (`wrapped:memory:`, `wrapped:file:./services`).
+        .executableTarget(
+            name: "mldeploy-backend-wrapped",
+            dependencies: ["MLDeployPlugin", "MLDeploy", "InMemoryBackend", "FileStoreBackend", "ServiceRuntime"],
+            path: "examples/swift-plugin",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MLDeployConformance",
             dependencies: ["MLDeploy", "MLDeployONNX"],
             swiftSettings: swiftSettings
@@ -146,7 +165,7 @@ let package = Package(
             name: "mldeploy",
             dependencies: [
                 "MLDeploy", "InMemoryBackend", "FileStoreBackend", "PostgresBackend", "PostgresServerState", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
-                "MLDeployConfiguration", "MLDeployHTTP", "ServiceRuntime",
+                "MLDeployConfiguration", "MLDeployHTTP", "ServiceRuntime", "MLDeployPlugin", "MLDeployConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -247,6 +266,14 @@ let package = Package(
         .testTarget(
             name: "ConformanceTests",
             dependencies: ["MLDeploy", "ServiceRuntime", "MLDeployConformance"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MLDeployPluginTests",
+            dependencies: [
+                "MLDeployPlugin", "MLDeploy", "MLDeployConformance", "MLDeployTestSupport", "ServiceRuntime", "mldeploy", "mldeploy-backend-wrapped",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import MLDeployHTTP
+import MLDeployPlugin
 import ServiceRuntime
 
 extension DeployConfiguration {
@@ -23,6 +24,8 @@ extension DeployConfiguration {
         case "http.retry.attempts": return String(defaults.http.retry.controlPlane.maximumAttempts)
         case "http.proxy": return "environment"
         case "http.tls.verify": return String(defaults.http.tls.verify)
+        case "plugins.handshake_timeout": return seconds(defaults.plugins.handshakeTimeout)
+        case "plugins.call_timeout": return seconds(defaults.plugins.callTimeout)
         case "runtime.python": return defaults.python.interpreter
         case "runtime.max_workers": return String(defaults.python.maximumWorkers)
         case "runtime.workers_per_version": return String(defaults.python.maximumWorkersPerVersion)

@@ -1,6 +1,7 @@
 import Foundation
 import MLDeploy
 import MLDeployHTTP
+import MLDeployPlugin
 import ServiceRuntime
 
 extension DeployConfiguration {
@@ -143,6 +144,10 @@ extension DeployConfiguration {
         if let network = try sources.parsed("runtime.network", PythonNetwork.init(spelling:)) { self.python.network = network }
         if let megabytes = try sources.parsed("runtime.scratch_mb", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) { self.python.scratchSize = megabytes << 20 }
         if let value = try count("runtime.max_processes") { self.python.maximumProcesses = value }
+
+        if let path = try text("plugins.path") { self.plugins.searchPaths = [path] }
+        if let value = try seconds("plugins.handshake_timeout") { self.plugins.handshakeTimeout = value }
+        if let value = try seconds("plugins.call_timeout") { self.plugins.callTimeout = value }
 
         if let host = try text("server.host") { self.server.host = host }
         if let port = try sources.parsed("server.port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.port = port }

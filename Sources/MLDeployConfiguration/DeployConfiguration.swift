@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MLDeploy
 import MLDeployHTTP
+import MLDeployPlugin
 import ServiceRuntime
 
 /// One configuration model for the library, the CLI and the server: the deployment target, the
@@ -46,6 +47,8 @@ public struct DeployConfiguration: Sendable {
     public var python = PythonRuntime.Configuration()
     /// The server's own settings (`mldeploy serve`).
     public var server = ServerSettings()
+    /// Where backend plugins are found and how long they may take (`plugins.*`).
+    public var plugins = PluginSettings()
     /// Where each set value came from, by key (`config show` prints it).
     public var sources: [String: String] = [:]
     /// The config file read, if any.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MLDeploy
+import MLDeployPlugin
 
 /// `mldeploy demo`: the whole life of a service on a target, narrated — deploy, consume, batch,
 /// redeploy, list, delete — on the configured target, or the embedded `memory:` one.
@@ -58,7 +59,8 @@ struct DemoCommand: AsyncParsableCommand {
             .outputs(["answer": .dataFrame])
             .artifact("answer.csv")
         let runtime: String
-        if capabilities.contains(.swiftHandlers) {
+        // This process's Swift handler runs only in this process: a plugin runs the handlers it links.
+        if capabilities.contains(.swiftHandlers), !(client.backend is PluginBackend) {
             builder = builder.handler(Self.transmission)
             runtime = "a Swift handler"
         } else if capabilities.contains(.pythonServices) {

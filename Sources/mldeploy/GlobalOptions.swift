@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MLDeploy
 import MLDeployConfiguration
+import MLDeployPlugin
 import Synchronization
 
 /// The options every command takes: where to deploy, which configuration, and the output format.
@@ -45,6 +46,7 @@ struct GlobalOptions: ParsableArguments {
         if usingTarget, let target = self.target { flags["target"] = target }
         let configuration = try await DeployConfiguration.load(flags: flags, configFile: self.config, profile: self.profile)
         ConfigurationWarnings.report(unknownKeys: configuration.unknownKeys, file: configuration.file)
+        BackendRegistry.shared.enablePluginDiscovery(configuration.plugins)
         return configuration
     }
 }

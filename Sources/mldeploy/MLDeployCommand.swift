@@ -4,6 +4,7 @@ import FileStoreBackend
 import PostgresBackend
 import InMemoryBackend
 import MLDeploy
+import MLDeployPlugin
 import MLServerBackend
 
 /// `mldeploy`: operationalize analytic web services from the shell.
@@ -22,7 +23,7 @@ struct MLDeployCommand: AsyncParsableCommand {
         subcommands: [
             DeployCommand.self, RedeployCommand.self, DeployRealtimeCommand.self, RedeployRealtimeCommand.self, ListCommand.self, GetCommand.self, SwaggerCommand.self,
             DeleteCommand.self, ConsumeCommand.self, BatchCommand.self, LoginCommand.self, LogoutCommand.self, ServeCommand.self,
-            UsersCommand.self, VerifyCommand.self, ConfigCommand.self, DoctorCommand.self, BackendsCommand.self, DemoCommand.self,
+            UsersCommand.self, VerifyCommand.self, ConfigCommand.self, DoctorCommand.self, BackendsCommand.self, ConformanceCommand.self, DemoCommand.self,
             VersionCommand.self,
         ]
     )
@@ -44,12 +45,15 @@ struct MLDeployCommand: AsyncParsableCommand {
         }
     }
 
-    /// Registers the backends this executable links, once, before any command runs.
+    /// Registers the backends this executable links, once, before any command runs, and turns on
+    /// plugin discovery (`mldeploy-backend-<name>` on `MLDEPLOY_PLUGIN_PATH` and `PATH`; the
+    /// configuration's `plugins.path` is added when a command loads it).
     static func registerBuiltInBackends(in registry: BackendRegistry = .shared) throws {
         try registry.register(.memory)
         try registry.register(.filesystem)
         try registry.register(.postgres)
         try registry.register(.mlServer)
+        if registry.pluginDiscovery == nil { registry.enablePluginDiscovery() }
     }
 }
 

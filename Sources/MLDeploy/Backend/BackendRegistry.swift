@@ -30,6 +30,7 @@ public final class BackendRegistry: Sendable {
     ]
 
     private let registrations = Mutex<[BackendRegistration]>([])
+    private let discoveries = Mutex<[any BackendDiscovery]>([])
 
     /// An empty registry.
     public init() {}
@@ -73,17 +74,36 @@ public final class BackendRegistry: Sendable {
         self.registrations.withLock { $0 }.sorted { $0.name.lowercased() < $1.name.lowercased() }
     }
 
-    /// The registration for `name` or one of its aliases, ignoring case.
+    /// The registration for `name` or one of its aliases, ignoring case; failing that, what a
+    /// discovery (``addDiscovery(_:)``) finds under that name. Registered backends always win.
     public func registration(named name: String) -> BackendRegistration? {
-        self.registrations.withLock { registrations in
+        let registered = self.registrations.withLock { registrations in
             Self.index(of: name, in: registrations).map { registrations[$0] }
+        }
+        return registered ?? self.discoveries.withLock { $0 }.lazy.compactMap { $0.registration(named: name) }.first
+    }
+
+    /// The registration for a URI scheme, ignoring case; failing that, what a discovery finds for it.
+    public func registration(forScheme scheme: String) -> BackendRegistration? {
+        let scheme = scheme.lowercased()
+        let registered = self.registrations.withLock { $0.first { $0.uriSchemes.contains(scheme) } }
+        return registered ?? self.discoveries.withLock { $0 }.lazy.compactMap { $0.registration(forScheme: scheme) }.first
+    }
+
+    /// Adds a way to find backends that are not registered — the plugin discovery of
+    /// `MLDeployPlugin` finds `mldeploy-backend-<name>` executables. Consulted, in the order added,
+    /// only for names and schemes no registered backend claims. Adding a discovery with the same
+    /// ``BackendDiscovery/id`` replaces the earlier one.
+    public func addDiscovery(_ discovery: any BackendDiscovery) {
+        self.discoveries.withLock { discoveries in
+            discoveries.removeAll { $0.id == discovery.id }
+            discoveries.append(discovery)
         }
     }
 
-    /// The registration for a URI scheme, ignoring case.
-    public func registration(forScheme scheme: String) -> BackendRegistration? {
-        let scheme = scheme.lowercased()
-        return self.registrations.withLock { $0.first { $0.uriSchemes.contains(scheme) } }
+    /// The discoveries added, in order.
+    public var allDiscoveries: [any BackendDiscovery] {
+        self.discoveries.withLock { $0 }
     }
 
     private static func index(of name: String, in registrations: [BackendRegistration]) -> Int? {
@@ -106,7 +126,25 @@ public final class BackendRegistry: Sendable {
             message += " The \(builtIn.name) backend lives in the \(builtIn.module) module: import it and call try BackendRegistry.shared.register(\(builtIn.registration))."
         } else {
             message += " Use one of them, or register a backend of your own (see docs/writing-a-backend.md)."
+            for discovery in self.allDiscoveries {
+                message += " " + discovery.hint(for: requested)
+            }
         }
         return MLDeployError(code: .unknownBackend, message: message)
     }
+}
+
+/// A source of backends beyond the registered ones, asked for names and schemes nobody registered.
+///
+/// The core knows no concrete discovery; `MLDeployPlugin` provides the one that finds backend
+/// plugins (executables named `mldeploy-backend-<name>`) on the search path.
+public protocol BackendDiscovery: Sendable {
+    /// A stable identifier; adding a discovery with the same id replaces the earlier one.
+    var id: String { get }
+    /// The registration for `name`, if this discovery finds a backend by that name.
+    func registration(named name: String) -> BackendRegistration?
+    /// The registration for a URI scheme (lower-cased), if this discovery finds one.
+    func registration(forScheme scheme: String) -> BackendRegistration?
+    /// One sentence added to "unknown backend" errors, saying where this discovery looked.
+    func hint(for requested: String) -> String
 }

@@ -92,6 +92,15 @@ public struct DeployTarget: Sendable, ExpressibleByStringLiteral, CustomStringCo
         }
     }
 
+    /// A fresh backend for this target, not yet initialized — for tools that drive the lifecycle
+    /// themselves, such as the conformance suite (`mldeploy conformance`), which creates a client
+    /// per check.
+    ///
+    /// - Throws: What ``registration(in:)`` throws, or what the backend's factory throws.
+    public func makeBackend(in registry: BackendRegistry = .shared) throws -> any Backend {
+        try self.resolve(in: registry).0
+    }
+
     /// Resolves the target to a fresh backend, the configuration it was made from, and the context
     /// providers its registration asks for.
     func resolve(in registry: BackendRegistry) throws -> (any Backend, BackendConfiguration, [any BackendContextProvider]) {

@@ -156,6 +156,10 @@ extension MLDeployError {
         public static let incompatibleStore = Code("incompatible-store")
         /// A response body exceeded the configured maximum size.
         public static let responseTooLarge = Code("response-too-large")
+        /// A backend plugin (an `mldeploy-backend-<name>` executable) could not be started, broke
+        /// the plugin protocol, exited, or did not answer in time. The message names the plugin and
+        /// quotes the end of its standard error.
+        public static let pluginFailed = Code("plugin-failed")
     }
 }
 

@@ -17,14 +17,14 @@ import SystemPackage
 /// and writes on threads of their own, never Swift's cooperative threads, have no such state.
 /// Both ends are close-on-exec, so no other child inherits them and end of file arrives when the
 /// worker's process tree is gone.
-struct WorkerPipe {
+package struct WorkerPipe {
     /// The host's end.
-    let host: Int32
+    package let host: Int32
     /// The worker's end (its stdin's read end, or its stdout's or stderr's write end).
-    let worker: Int32
+    package let worker: Int32
 
     /// A new pipe; `hostWrites` says which end is the host's.
-    static func make(hostWrites: Bool) throws -> WorkerPipe {
+    package static func make(hostWrites: Bool) throws -> WorkerPipe {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else {
             throw MLDeployError(code: .pythonRuntimeUnavailable, message: "Could not make a pipe for a Python worker: \(String(cString: strerror(errno))).")
@@ -38,8 +38,9 @@ struct WorkerPipe {
 
 /// Reads a descriptor to its end on a thread of its own and hands the chunks over as an async
 /// sequence; closes the descriptor at the end.
-enum PipeReader {
-    static func chunks(of descriptor: Int32, name: String) -> AsyncStream<[UInt8]> {
+package enum PipeReader {
+    /// The chunks read from `descriptor`, on a thread named `name`, until end of file.
+    package static func chunks(of descriptor: Int32, name: String) -> AsyncStream<[UInt8]> {
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .unbounded)
         let thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -70,7 +71,7 @@ enum PipeReader {
 /// what does not fit is finished by a thread of the writer's own, which waits for the pipe to drain
 /// — never a cooperative thread, nor Dispatch's shared pool, which blocking work elsewhere can
 /// exhaust.
-final class PipeWriter: Sendable {
+package final class PipeWriter: Sendable {
     private struct State {
         var pending: [(bytes: [UInt8], done: CheckedContinuation<Int32?, Never>)] = []
         var closed = false
@@ -80,7 +81,8 @@ final class PipeWriter: Sendable {
     private let state = Mutex(State())
     private let wakeUp = DispatchSemaphore(value: 0)
 
-    init(_ descriptor: Int32, name: String = "mldeploy-worker-stdin") {
+    /// A writer for `descriptor` (made non-blocking), with a thread named `name` for what does not fit at once.
+    package init(_ descriptor: Int32, name: String = "mldeploy-worker-stdin") {
         self.descriptor = descriptor
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         let thread = Thread { [self] in self.run() }
@@ -136,7 +138,7 @@ final class PipeWriter: Sendable {
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/workerCrashed`` when the worker no longer reads
     ///   (`EPIPE`: it has exited), or the writer was closed.
-    func write(_ bytes: [UInt8]) async throws {
+    package func write(_ bytes: [UInt8]) async throws {
         // With nothing queued, write what the pipe takes now (it never blocks: the descriptor is
         // non-blocking); under the lock, so frames stay in order.
         let attempt = self.state.withLock { state -> Attempt in
@@ -167,7 +169,7 @@ final class PipeWriter: Sendable {
 
     /// Closes the host's end once the frames already accepted are written: the worker sees the end
     /// of its input and exits.
-    func close() {
+    package func close() {
         let first = self.state.withLock { state in
             defer { state.closed = true }
             return !state.closed
