@@ -169,24 +169,31 @@ package struct PluginMessageReader {
     }
 
     /// Whether `bytes` could still become a header block: printable ASCII, lines ended by CR LF,
-    /// each complete line a `Name: value` pair. A peer that prints text fails this at once.
+    /// each line a header name (letters, digits, `-`) then `:` and a value. A peer that prints
+    /// text, or JSON without framing, fails this at once.
     private static func couldBeHeader(_ bytes: ArraySlice<UInt8>) -> Bool {
-        var previous: UInt8 = 0
-        var lineHasColon = false
+        var previous: UInt8 = 10
+        var inName = true
+        var lineLength = 0
         for byte in bytes {
+            if previous == 13, byte != 10 { return false }
             switch byte {
             case 10:
                 guard previous == 13 else { return false }
-                lineHasColon = false
+                inName = true
+                lineLength = 0
             case 13:
-                break
+                if inName, lineLength > 0 { return false }  // a line with no colon
+            case 58 where inName:
+                guard lineLength > 0 else { return false }
+                inName = false
+                lineLength += 1
             case 32...126:
-                if previous == 13 { return false }
-                if byte == 58 { lineHasColon = true }
+                if inName, !(byte == 45 || (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)) { return false }
+                lineLength += 1
             default:
                 return false
             }
-            if byte == 13, !lineHasColon { return false }
             previous = byte
         }
         return true
