@@ -91,6 +91,8 @@ struct BackendsCommand: AsyncParsableCommand {
                     ([registration.name] + registration.aliases).contains { $0.lowercased() == plugin.name } || registration.uriSchemes.contains(plugin.name)
                 }?.name
                 group.addTask {
+                    // A shadowed plugin is never used, so it is not started either.
+                    if shadow != nil { return PluginReport(plugin: plugin, shadowedBy: shadow) }
                     do {
                         let handshake = try await PluginBackend.probe(plugin, settings: settings)
                         return PluginReport(plugin: plugin, handshake: handshake, shadowedBy: shadow)

@@ -1,37 +1,42 @@
 import Foundation
-import MLDeployTestSupport
-import Testing
 
-/// Runs the built `mldeploy` executable.
-struct CLI {
-    static var executable: String {
+/// Runs the built `mldeploy` executable (beside the test binary) in a directory of its own.
+public struct CLI {
+    /// The `mldeploy` executable beside the test binary.
+    public static var executable: String {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         if directory.lastPathComponent.hasSuffix(".xctest") { directory = directory.deletingLastPathComponent() }
         return directory.appendingPathComponent("mldeploy").path
     }
 
-    let directory: URL
-    var environment: [String: String]
+    /// The working directory (removed by ``remove()``).
+    public let directory: URL
+    /// The environment every run gets.
+    public var environment: [String: String]
 
     /// A CLI working in a fresh directory, with a home of its own and no MLDEPLOY_* from outside.
-    init() throws {
+    public init() throws {
         self.directory = try temporaryDirectory("cli")
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
         environment["HOME"] = self.directory.appendingPathComponent("home").path
         self.environment = environment
     }
 
-    struct Result: Sendable {
-        let status: Int32
-        let output: String
-        let error: String
+    /// How a run ended.
+    public struct Result: Sendable {
+        /// The exit status.
+        public let status: Int32
+        /// Standard output.
+        public let output: String
+        /// Standard error.
+        public let error: String
     }
 
     /// Runs `mldeploy arguments…`, feeding `input` on standard input.
     ///
     /// The process is run and waited for off the cooperative pool (``offThePool(_:)``).
     @discardableResult
-    func run(_ arguments: [String], input: String? = nil, environment extra: [String: String] = [:]) async throws -> Result {
+    public func run(_ arguments: [String], input: String? = nil, environment extra: [String: String] = [:]) async throws -> Result {
         let directory = self.directory, environment = self.environment.merging(extra) { _, new in new }
         return try await offThePool { try Self.runBlocking(arguments, input: input, directory: directory, environment: environment) }
     }
@@ -65,13 +70,15 @@ struct CLI {
     }
 
     /// Writes `text` to `name` in the working directory.
-    func write(_ name: String, _ text: String) throws {
+    public func write(_ name: String, _ text: String) throws {
         try text.write(to: self.directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
     }
 
-    func write(_ name: String, bytes: [UInt8]) throws {
+    /// Writes `bytes` to `name` in the working directory.
+    public func write(_ name: String, bytes: [UInt8]) throws {
         try Data(bytes).write(to: self.directory.appendingPathComponent(name))
     }
 
-    func remove() { try? FileManager.default.removeItem(at: self.directory) }
+    /// Removes the working directory.
+    public func remove() { try? FileManager.default.removeItem(at: self.directory) }
 }
