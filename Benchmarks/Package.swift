@@ -107,5 +107,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The plugin the plugin benchmark drives: the memory backend served over the plugin protocol,
+        // with the benchmark's Swift handler linked.
+        .executableTarget(
+            name: "mldeploy-backend-bench",
+            dependencies: [
+                .product(name: "MLDeployPlugin", package: "MLDeploy"),
+                .product(name: "InMemoryBackend", package: "MLDeploy"),
+                .product(name: "ServiceRuntime", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+            ]
+        ),
+        .executableTarget(
+            name: "PluginBenchmark",
+            dependencies: [
+                "BenchmarkMeasure",
+                .product(name: "MLDeployPlugin", package: "MLDeploy"),
+                .product(name: "InMemoryBackend", package: "MLDeploy"),
+                .product(name: "ServiceRuntime", package: "MLDeploy"),
+                .product(name: "MLDeploy", package: "MLDeploy"),
+            ]
+        ),
     ]
 )

@@ -151,10 +151,16 @@ public struct ConfigurationSources: Sendable {
     /// A path setting made absolute: relative paths in the config file are relative to the file's
     /// directory; on the command line and in the environment, to the current directory.
     func path(_ key: String, currentDirectory: String) throws -> String? {
+        try self.paths(key, separator: nil, currentDirectory: currentDirectory)?.first
+    }
+
+    /// A list of paths separated by `separator` (a search path such as `plugins.path`), each
+    /// resolved as ``path(_:currentDirectory:)`` resolves one; empty entries are dropped.
+    func paths(_ key: String, separator: Character?, currentDirectory: String) throws -> [String]? {
         guard let (value, _, rank) = try self.located(key) else { return nil }
-        if value.hasPrefix("/") { return value }
         let base = rank >= 2 ? (self.file.map { ($0 as NSString).deletingLastPathComponent } ?? currentDirectory) : currentDirectory
-        return base + "/" + value
+        let entries = separator.map { value.split(separator: $0).map(String.init) } ?? [value]
+        return entries.filter { !$0.isEmpty }.map { $0.hasPrefix("/") ? $0 : base + "/" + $0 }
     }
 
     /// The value of `key` parsed by `parse`; a value that does not parse is an error naming the key,

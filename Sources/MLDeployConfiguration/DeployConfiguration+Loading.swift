@@ -145,7 +145,7 @@ extension DeployConfiguration {
         if let megabytes = try sources.parsed("runtime.scratch_mb", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) { self.python.scratchSize = megabytes << 20 }
         if let value = try count("runtime.max_processes") { self.python.maximumProcesses = value }
 
-        if let path = try text("plugins.path") { self.plugins.searchPaths = [path] }
+        if let paths = try sources.paths("plugins.path", separator: ":", currentDirectory: here) { self.plugins.searchPaths = paths }
         if let value = try seconds("plugins.handshake_timeout") { self.plugins.handshakeTimeout = value }
         if let value = try seconds("plugins.call_timeout") { self.plugins.callTimeout = value }
 

@@ -58,7 +58,7 @@ public enum BackendPlugin {
         fflush(nil)  // every stream, standard output included
         dup2(2, 1)
         let server = PluginServer(name: name, summary: summary, providers: providers, factory: factory, output: PipeWriter(protocolOutput, name: "mldeploy-plugin-stdout"))
-        await server.run(input: PipeReader.chunks(of: dup(0), name: "mldeploy-plugin-stdin"))
+        await server.run(input: dup(0))
     }
 }
 
@@ -90,22 +90,25 @@ final class PluginServer: Sendable {
     }
 
     /// Reads and dispatches messages until the end of input, then shuts the backend down.
-    func run(input: AsyncStream<[UInt8]>) async {
-        var reader = PluginMessageReader()
-        readLoop: for await chunk in input {
-            reader.append(chunk)
-            while true {
-                let message: PluginMessage?
-                do {
-                    message = try reader.next()
-                } catch {
-                    await self.send(.error(id: nil, rpcCode: PluginRPCError.parseError, MLDeployError(code: .invalidResponse, message: "\(error)")))
-                    break readLoop
-                }
-                guard let message else { break }
-                self.dispatch(message)
+    ///
+    /// Messages are parsed on the reader thread and each request's task is started from there, so
+    /// a request costs one wake-up of the cooperative pool, not a hop through a reading task.
+    func run(input descriptor: Int32) async {
+        let (ended, end) = AsyncStream<Void>.makeStream()
+        let parser = PluginMessageParser()
+        PipeReader.forEachChunk(of: descriptor, name: "mldeploy-plugin-stdin", { chunk in
+            switch parser.parse(chunk) {
+            case .messages(let messages):
+                for message in messages { self.dispatch(message) }
+            case .broken(let messages, let excerpt):
+                for message in messages { self.dispatch(message) }
+                let error = MLDeployError(code: .invalidResponse, message: "The host sent bytes that are not a plugin protocol message: '\(excerpt)'.")
+                Task { await self.send(.error(id: nil, rpcCode: PluginRPCError.parseError, error)) }
+            case .ignored:
+                break
             }
-        }
+        }, end: { end.finish() })
+        for await _ in ended {}
         // End of input: the host is gone or done. Finish what runs, then release the backend.
         let (tasks, backend, context, initialized) = self.state.withLock { state in
             (Array(state.running.values), state.backend, state.context, state.initialized)

@@ -154,29 +154,28 @@ final class PluginConnection: Sendable {
             ) { execution in
                 self.state.withLock { $0.processID = execution.processIdentifier.value }
                 reading = true
-                let standardOutput = PipeReader.chunks(of: output.host, name: "mldeploy-plugin-stdout")
                 let standardError = PipeReader.chunks(of: errors.host, name: "mldeploy-plugin-stderr")
                 async let logging: Void = {
                     for await bytes in standardError { self.log(bytes) }
                     self.log([10])  // flush a last line without a newline
                 }()
-                var reader = PluginMessageReader()
-                readLoop: for await chunk in standardOutput {
-                    reader.append(chunk)
-                    while true {
-                        let message: PluginMessage?
-                        do {
-                            message = try reader.next()
-                        } catch {
-                            self.brokeProtocol("wrote something that is not a plugin protocol message to its standard output: '\(reader.pendingExcerpt)'")
-                            break readLoop
-                        }
-                        guard let message else { break }
-                        self.deliver(message)
+                // Answers are parsed and delivered on the reader thread itself: the waiting call
+                // resumes with one wake-up, not a hop through a task of this connection's.
+                let (ended, end) = AsyncStream<Void>.makeStream()
+                let parser = PluginMessageParser()
+                PipeReader.forEachChunk(of: output.host, name: "mldeploy-plugin-stdout", { chunk in
+                    switch parser.parse(chunk) {
+                    case .messages(let messages):
+                        for message in messages { self.deliver(message) }
+                    case .broken(let messages, let excerpt):
+                        for message in messages { self.deliver(message) }
+                        self.brokeProtocol("wrote something that is not a plugin protocol message to its standard output: '\(excerpt)'")
+                    case .ignored:
+                        break
                     }
-                }
+                }, end: { end.finish() })
+                for await _ in ended {}
                 self.writer.close()
-                for await _ in standardOutput {}
                 _ = await logging
             }
             reason = Self.describe(result.terminationStatus)
@@ -220,10 +219,13 @@ final class PluginConnection: Sendable {
         }
     }
 
-    /// Fails calls whose deadline passed; runs until the process is gone.
+    /// Fails calls whose deadline passed; runs until the process is gone. It wakes at the earliest
+    /// deadline of the calls in flight, and at least four times a second.
     private func sweep() async {
         while !self.hasExited {
-            try? await Task.sleep(for: .milliseconds(50))
+            let earliest = self.state.withLock { $0.pending.values.map(\.deadline).min() }
+            let pause = min(max((earliest ?? .now + .seconds(1)) - .now, .milliseconds(10)), .milliseconds(250))
+            try? await Task.sleep(for: pause)
             let now = ContinuousClock.now
             let overdue = self.state.withLock { state -> [(Int, Pending)] in
                 let late = state.pending.filter { $0.value.deadline <= now }

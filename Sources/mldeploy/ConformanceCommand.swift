@@ -18,7 +18,7 @@ struct ConformanceCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "The kind of service code to deploy: python (the default) or swift (handlers the backend's process links).")
+    @Option(name: .long, help: "The kind of service code to deploy: python (the default) or swift (the suite's Swift handlers, which run only in this process: in-process targets such as memory: and file:).")
     var flavor: Flavor = .python
 
     @Option(name: .long, help: "Run only the checks whose names contain this text (repeatable).")

@@ -42,12 +42,20 @@ package enum PipeReader {
     /// The chunks read from `descriptor`, on a thread named `name`, until end of file.
     package static func chunks(of descriptor: Int32, name: String) -> AsyncStream<[UInt8]> {
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .unbounded)
+        Self.forEachChunk(of: descriptor, name: name, { continuation.yield($0) }, end: { continuation.finish() })
+        return stream
+    }
+
+    /// Calls `body` with each chunk read from `descriptor`, on a thread named `name` — no task hop,
+    /// for readers that hand each message straight to whoever waits for it — then `end` at end of
+    /// file; closes the descriptor.
+    package static func forEachChunk(of descriptor: Int32, name: String, _ body: @escaping @Sendable ([UInt8]) -> Void, end: @escaping @Sendable () -> Void) {
         let thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
                 if count > 0 {
-                    continuation.yield(Array(buffer[0..<count]))
+                    body(Array(buffer[0..<count]))
                 } else if count < 0, errno == EINTR {
                     continue
                 } else {
@@ -55,12 +63,11 @@ package enum PipeReader {
                 }
             }
             close(descriptor)
-            continuation.finish()
+            end()
         }
         thread.name = name
         thread.stackSize = 1 << 20
         thread.start()
-        return stream
     }
 }
 
