@@ -78,6 +78,7 @@ final class PluginServer: Sendable {
     let factory: @Sendable (BackendConfiguration) throws -> any Backend
     let output: PipeWriter
     let logger: Logger
+    let loop = PluginRunLoop()
     private let state = Mutex(State())
 
     init(name: String, summary: String?, providers: [any BackendContextProvider], factory: @escaping @Sendable (BackendConfiguration) throws -> any Backend, output: PipeWriter) {
@@ -91,12 +92,12 @@ final class PluginServer: Sendable {
 
     /// Reads and dispatches messages until the end of input, then shuts the backend down.
     ///
-    /// Messages are parsed on the reader thread and each request's task is started from there, so
-    /// a request costs one wake-up of the cooperative pool, not a hop through a reading task.
+    /// Messages are parsed on the loop thread, and each request's task prefers that thread as its
+    /// executor (``PluginRunLoop``), so a request costs the one wake-up its read needs.
     func run(input descriptor: Int32) async {
         let (ended, end) = AsyncStream<Void>.makeStream()
         let parser = PluginMessageParser()
-        PipeReader.forEachChunk(of: descriptor, name: "mldeploy-plugin-stdin", { chunk in
+        self.loop.start(reading: descriptor, name: "mldeploy-plugin-loop", { chunk in
             switch parser.parse(chunk) {
             case .messages(let messages):
                 for message in messages { self.dispatch(message) }
@@ -120,6 +121,7 @@ final class PluginServer: Sendable {
             if let context { for provider in self.providers.reversed() { await provider.release(context) } }
         }
         self.output.close()
+        self.loop.stop()
     }
 
     private func dispatch(_ message: PluginMessage) {
@@ -135,7 +137,7 @@ final class PluginServer: Sendable {
             return
         }
         guard let id = message.id else { return }  // other notifications: none defined yet
-        let task = Task {
+        let task = Task(executorPreference: self.loop) {
             let answer: PluginMessage
             do {
                 let (result, attachments) = try await self.handle(method, message)

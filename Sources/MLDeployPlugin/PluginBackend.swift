@@ -219,7 +219,16 @@ public final class PluginBackend: Backend {
 
     private func requestWithAttachments(_ method: String, _ params: JSONValue, attachments: [[UInt8]]) async throws -> (JSONValue, [[UInt8]]) {
         let connection = try await self.liveConnection(for: method)
-        return try await connection.call(method, params, attachments: attachments, timeout: self.settings.callTimeout)
+        do {
+            return try await connection.exchange(method, params, attachments: attachments, timeout: self.settings.callTimeout)
+        } catch let undelivered as PluginConnection.NotDelivered {
+            // The plugin died before it could read the request: nothing happened, so it is safe to
+            // start the plugin again and send the request there, once.
+            connection.kill()
+            let fresh = try await self.liveConnection(for: method)
+            guard fresh !== connection else { throw undelivered.failure }
+            return try await fresh.call(method, params, attachments: attachments, timeout: self.settings.callTimeout)
+        }
     }
 
     /// The running connection, started (or restarted) when there is none.
@@ -232,7 +241,7 @@ public final class PluginBackend: Backend {
             if state.shutDown {
                 throw MLDeployError(code: .clientShutDown, message: "The \(self.plugin.name) plugin backend was shut down; create a new client to \(method).")
             }
-            if let connection = state.connection, !connection.hasExited { return .ready(connection) }
+            if let connection = state.connection, connection.isUsable { return .ready(connection) }
             if let starting = state.starting { return .wait(starting) }
             if let retryAt = state.retryAt, retryAt > .now {
                 let wait = retryAt - .now

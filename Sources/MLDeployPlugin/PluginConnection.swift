@@ -33,6 +33,8 @@ final class PluginConnection: Sendable {
         var abandoned: Set<Int> = []
         var processID: pid_t?
         var exited = false
+        /// The process closed its standard output: nothing more will be answered.
+        var outputClosed = false
         var failure: String?
         var stderrTail: [UInt8] = []
         var stderrLine: [UInt8] = []
@@ -65,6 +67,23 @@ final class PluginConnection: Sendable {
     /// Whether the process is gone (or was found to speak something else).
     var hasExited: Bool { self.state.withLock { $0.exited } }
 
+    /// Whether new calls can go to this process: it has not exited, closed its output or broken the
+    /// protocol, and the kernel does not report it dead (checked without reaping it, so a process
+    /// killed a moment ago is noticed before its pipes are).
+    var isUsable: Bool {
+        let (gone, pid) = self.state.withLock { ($0.exited || $0.outputClosed || $0.failure != nil, $0.processID) }
+        guard !gone else { return false }
+        guard let pid else { return true }  // still starting
+        var info = siginfo_t()
+        return waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == 0
+    }
+
+    /// A request that never reached the plugin (its input was closed): the caller may start the
+    /// plugin again and send it there.
+    struct NotDelivered: Error {
+        var failure: MLDeployError
+    }
+
     /// The process id, once spawned.
     var processID: pid_t? { self.state.withLock { $0.processID } }
 
@@ -80,6 +99,16 @@ final class PluginConnection: Sendable {
     ///   when the plugin is gone, breaks the protocol or misses `timeout`;
     ///   ``MLDeploy/MLDeployError/Code/cancelled`` when the calling task is cancelled.
     func call(_ method: String, _ params: JSONValue, attachments: [[UInt8]] = [], timeout: Duration) async throws -> (JSONValue, [[UInt8]]) {
+        do {
+            return try await self.exchange(method, params, attachments: attachments, timeout: timeout)
+        } catch let undelivered as NotDelivered {
+            throw undelivered.failure
+        }
+    }
+
+    /// ``call(_:_:attachments:timeout:)``, except that a request the plugin never received throws
+    /// ``NotDelivered``, so the caller can send it to a fresh process.
+    func exchange(_ method: String, _ params: JSONValue, attachments: [[UInt8]] = [], timeout: Duration) async throws -> (JSONValue, [[UInt8]]) {
         let id: Int = try self.state.withLock { state in
             guard !state.exited else { throw self.failure(state, doing: method) }
             state.nextID += 1
@@ -88,7 +117,7 @@ final class PluginConnection: Sendable {
         do {
             try await self.writer.write(try PluginMessage.request(id: id, method: method, params: params, attachments: attachments).encoded())
         } catch {
-            throw self.state.withLock { self.failure($0, doing: method) }
+            throw NotDelivered(failure: self.state.withLock { self.failure($0, doing: method) })
         }
         let deadline = ContinuousClock.now.advanced(by: timeout)
         let answer = try await withTaskCancellationHandler {
@@ -173,7 +202,10 @@ final class PluginConnection: Sendable {
                     case .ignored:
                         break
                     }
-                }, end: { end.finish() })
+                }, end: {
+                    self.state.withLock { $0.outputClosed = true }
+                    end.finish()
+                })
                 for await _ in ended {}
                 self.writer.close()
                 _ = await logging
