@@ -91,12 +91,15 @@ enum PluginFixtures {
         """
     }
 
-    /// Whether process `pid` is gone (or a zombie nobody reaped yet).
+    /// Whether process `pid` is gone, or is a zombie nobody reaped yet whose every thread has
+    /// exited (a multi-threaded process being killed shows a zombie leader while its other
+    /// threads still run down).
     static func isGone(_ pid: Int32) -> Bool {
         if kill(pid, 0) != 0 { return true }
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
         guard let close = stat.lastIndex(of: ")") else { return true }
-        return stat[stat.index(close, offsetBy: 2)] == "Z"
+        guard stat[stat.index(close, offsetBy: 2)] == "Z" else { return false }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).count <= 1
     }
 
     /// Waits until `condition` holds, up to `timeout`.
