@@ -271,7 +271,7 @@ let package = Package(
         .testTarget(
             name: "MLDeployPluginTests",
             dependencies: [
-                "MLDeployPlugin", "MLDeploy", "MLDeployConformance", "MLDeployTestSupport", "ServiceRuntime", "mldeploy", "mldeploy-backend-wrapped",
+                "MLDeployPlugin", "MLDeploy", "MLDeployConformance", "MLDeployCrypto", "MLDeployTestSupport", "ServiceRuntime", "mldeploy", "mldeploy-backend-wrapped",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

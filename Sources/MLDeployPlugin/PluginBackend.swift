@@ -14,7 +14,8 @@ import Synchronization
 /// plugin's credentials, crashes or restarts. A process that died is started again on the next
 /// operation (handshake, initialization and authentication replayed); the operation that was in
 /// flight when it died fails with ``MLDeploy/MLDeployError/Code/pluginFailed``, since it may or may
-/// not have taken effect. Repeated failures to start back off (0.25 s doubling to 10 s).
+/// not have taken effect. Repeated failures to start back off (``PluginSettings/restartBackoff``,
+/// 0.25 s by default, doubling to 40 times that).
 public final class PluginBackend: Backend {
     /// What the plugin said about itself in the handshake.
     public struct Handshake: Sendable, Hashable {
@@ -295,8 +296,8 @@ public final class PluginBackend: Backend {
                 state.starting = nil
                 state.consecutiveFailures += 1
                 state.lastFailure = failure
-                let delay = min(0.25 * pow(2, Double(state.consecutiveFailures - 1)), 10)
-                state.retryAt = .now + .milliseconds(Int(delay * 1000))
+                let base = self.settings.restartBackoff
+                state.retryAt = .now + min(base * Int(pow(2, Double(min(state.consecutiveFailures - 1, 8)))), base * 40)
             }
             throw failure
         }

@@ -17,19 +17,24 @@ public struct PluginSettings: Sendable, Hashable {
     /// Whether `MLDEPLOY_PLUGIN_PATH` and `PATH` are searched (tests turn it off to see only their
     /// own directories).
     public var searchesEnvironment: Bool
+    /// How long calls fail at once after a plugin failed to start, before it is tried again; it
+    /// doubles with each further failure, up to 40 times this (10 s by default).
+    public var restartBackoff: Duration
 
     /// Settings with the defaults: no extra directories, a 10 s handshake, 300 s calls, the
-    /// environment searched.
+    /// environment searched, restarts backing off from 0.25 s.
     public init(
         searchPaths: [String] = [],
         handshakeTimeout: Duration = .seconds(10),
         callTimeout: Duration = .seconds(300),
-        searchesEnvironment: Bool = true
+        searchesEnvironment: Bool = true,
+        restartBackoff: Duration = .milliseconds(250)
     ) {
         self.searchPaths = searchPaths
         self.handshakeTimeout = handshakeTimeout
         self.callTimeout = callTimeout
         self.searchesEnvironment = searchesEnvironment
+        self.restartBackoff = restartBackoff
     }
 
     /// The directories searched, in order: `MLDEPLOY_PLUGIN_PATH`, ``searchPaths``, `PATH`.

@@ -4,19 +4,38 @@ import MLDeployPlugin
 import MLDeployTestSupport
 import Testing
 
+/// Set in the child process that runs ``BrokenPluginTests``.
+private let brokenPluginsAloneKey = "MLDEPLOY_TEST_BROKEN_PLUGINS_ALONE"
+
+/// Runs ``BrokenPluginTests`` alone in a child process of the test binary: they check that
+/// failures come within bounded times, which a cooperative pool shared with every other suite
+/// (two threads here) cannot promise.
+@Suite("Backend plugins: broken ones, alone", .enabled(if: ProcessInfo.processInfo.environment[brokenPluginsAloneKey] == nil))
+struct BrokenPluginsAlone {
+    @Test("every broken-plugin case passes in a process of its own", .timeLimit(.minutes(3)))
+    func alone() async throws {
+        let run = try await runAloneInChildProcess(filter: "BrokenPluginTests/", environmentKey: brokenPluginsAloneKey)
+        #expect(run.status == 0 && run.output.contains("Suite \"Backend plugins: broken ones\" passed"), "\(run.output)")
+    }
+}
+
 /// Deliberately broken plugins: every way a plugin can fail ends in a bounded time with
 /// `plugin-failed`, naming the plugin and quoting its standard error; the host never hangs.
-@Suite("Backend plugins: broken ones")
+@Suite("Backend plugins: broken ones", .enabled(if: ProcessInfo.processInfo.environment[brokenPluginsAloneKey] != nil))
 struct BrokenPluginTests {
     /// Runs `body` with a registry that sees only a fresh directory holding `plugins` (name → script).
     static func withPlugins(
-        _ plugins: [String: String], handshake: Duration = .seconds(30), call: Duration = .seconds(30),
+        _ plugins: [String: String], handshake: Duration = .seconds(30), call: Duration = .seconds(30), backoff: Duration = .milliseconds(250),
         _ body: (BackendRegistry, URL) async throws -> Void
     ) async throws {
         let directory = try temporaryDirectory("broken-plugins")
         defer { try? FileManager.default.removeItem(at: directory) }
         for (name, script) in plugins { try PluginFixtures.writePlugin(name, in: directory, script) }
-        try await body(PluginFixtures.registry([directory.path], handshake: handshake, call: call), directory)
+        var settings = PluginFixtures.settings([directory.path], handshake: handshake, call: call)
+        settings.restartBackoff = backoff
+        let registry = BackendRegistry()
+        registry.enablePluginDiscovery(settings)
+        try await body(registry, directory)
     }
 
     /// The error creating a client for `target` fails with, within `limit`.
@@ -134,7 +153,7 @@ struct BrokenPluginTests {
 
     @Test("a plugin that failed to start is retried only after a backoff, during which calls fail at once")
     func backoff() async throws {
-        try await Self.withPlugins([:]) { registry, directory in
+        try await Self.withPlugins([:], backoff: .seconds(2)) { registry, directory in
             // Starts fine; once the test removes the flag file every later start fails.
             let flag = directory.appendingPathComponent("healthy").path
             _ = FileManager.default.createFile(atPath: flag, contents: nil)
@@ -156,7 +175,7 @@ struct BrokenPluginTests {
                 }
                 #expect(ContinuousClock.now - started < .milliseconds(100))
                 _ = FileManager.default.createFile(atPath: flag, contents: nil)
-                try await Task.sleep(for: .milliseconds(300))
+                try await Task.sleep(for: .milliseconds(2100))
                 #expect(try await client.listServices().isEmpty)
             }
         }

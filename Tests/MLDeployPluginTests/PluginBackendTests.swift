@@ -1,6 +1,7 @@
 import Foundation
 import MLDeploy
 import MLDeployConformance
+import MLDeployCrypto
 import MLDeployPlugin
 import MLDeployTestSupport
 import Testing
@@ -141,22 +142,6 @@ struct PluginBackendTests {
     }
 
     static func sha256(_ data: Data) -> String {
-        let process = try? runBlockingSHA(data)
-        return process ?? ""
-    }
-
-    private static func runBlockingSHA(_ data: Data) throws -> String {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)")
-        try data.write(to: file)
-        defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [file.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return String(text.prefix(64))
+        SHA256.hex(data)
     }
 }
