@@ -90,8 +90,9 @@ struct PluginBackendTests {
             } catch let error as MLDeployError {
                 #expect(error.code == .cancelled, "\(error)")
             }
-            #expect(ContinuousClock.now - started < .seconds(5))
-            #expect(try await PluginFixtures.eventually { FileManager.default.fileExists(atPath: marker) }, "the plugin's handler never saw the cancellation")
+            // Well before the handler's 30 s (generous: other suites load the machine meanwhile).
+            #expect(ContinuousClock.now - started < .seconds(20))
+            #expect(try await PluginFixtures.eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: marker) }, "the plugin's handler never saw the cancellation")
             // The plugin still serves.
             #expect(try await client.listServices().count == 1)
         }
