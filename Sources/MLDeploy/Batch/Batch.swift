@@ -37,7 +37,7 @@ public struct Batch: Sendable {
     /// - Throws: ``MLDeployError/Code/notFound`` if the execution does not exist (or was cancelled).
     public func status(includeResults: Bool = true) async throws -> BatchStatus {
         try self.client.require(.batch, for: "batch execution")
-        var status = try await self.client.perform(.batchStatus, "\(self.reference)") {
+        var status = try await self.client.perform(.batchStatus, service: self.service.info.name, version: self.service.info.version, detail: self.executionID) {
             try await self.client.backend.batchStatus(self.reference, includeResults: includeResults)
         }
         status.results = status.results.map { BatchItem(index: $0.index, response: $0.response.keepingArtifacts(declaredBy: self.service.info)) }
@@ -90,7 +90,7 @@ public struct Batch: Sendable {
     /// Cancels the execution and deletes it; records still running are abandoned.
     public func cancel() async throws {
         try self.client.require(.batch, for: "batch execution")
-        try await self.client.perform(.cancelBatch, "\(self.reference)") {
+        try await self.client.perform(.cancelBatch, service: self.service.info.name, version: self.service.info.version, detail: self.executionID) {
             try await self.client.backend.cancelBatch(self.reference)
         }
     }
@@ -98,7 +98,7 @@ public struct Batch: Sendable {
     /// The artifact file names record `index` produced (only those the service declares).
     public func artifactNames(index: Int) async throws -> [String] {
         try self.client.require(.batchArtifacts, for: "batch artifacts")
-        let names = try await self.client.perform(.batchArtifacts, "\(self.reference)[\(index)]") {
+        let names = try await self.client.perform(.batchArtifacts, service: self.service.info.name, version: self.service.info.version, detail: "\(self.executionID)[\(index)]") {
             try await self.client.backend.batchArtifactNames(self.reference, index: index)
         }
         return names.filter { self.service.info.artifacts.contains($0) }
@@ -111,7 +111,7 @@ public struct Batch: Sendable {
         guard self.service.info.artifacts.contains(fileName) else {
             throw MLDeployError.notFound("Service '\(self.service.name)' declares no artifact '\(fileName)'; its artifacts: \(self.service.info.artifacts.joined(separator: ", ")).")
         }
-        return try await self.client.perform(.batchArtifacts, "\(self.reference)[\(index)]/\(fileName)") {
+        return try await self.client.perform(.batchArtifacts, service: self.service.info.name, version: self.service.info.version, detail: "\(self.executionID)[\(index)]/\(fileName)") {
             try await self.client.backend.batchArtifact(self.reference, index: index, fileName: fileName)
         }
     }
@@ -180,7 +180,7 @@ extension Service {
             }
         }
         let request = BatchRequest(service: self.info, records: bound, parallelCount: parallelCount)
-        let id = try await self.client.perform(.startBatch, "\(self.info.reference) ×\(records.count)") {
+        let id = try await self.client.perform(.startBatch, service: self.info.name, version: self.info.version, detail: "\(records.count) records") {
             try await self.client.backend.startBatch(request)
         }
         return Batch(service: self, executionID: id)
@@ -202,7 +202,7 @@ extension Service {
     /// The ids of this service version's batch executions.
     public func batchExecutions() async throws -> [String] {
         try self.client.require(.batch, for: "batch execution")
-        return try await self.client.perform(.listBatchExecutions, "\(self.info.reference)") {
+        return try await self.client.perform(.listBatchExecutions, service: self.info.name, version: self.info.version) {
             try await self.client.backend.listBatchExecutions(self.info.reference)
         }
     }

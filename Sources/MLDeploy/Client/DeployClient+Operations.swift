@@ -16,7 +16,7 @@ extension DeployClient {
     public func getService(_ name: String, version: String? = nil) async throws -> Service {
         try NameRules.checkServiceName(name)
         if let version { try NameRules.checkVersion(version) }
-        let info = try await self.perform(.getService, "\(name)/\(version ?? "latest")") {
+        let info = try await self.perform(.getService, service: name, version: version) {
             try await self.backend.getService(name, version: version)
         }
         return Service(info: info, client: self)
@@ -41,7 +41,7 @@ extension DeployClient {
         case (nil, .some):
             throw MLDeployError.invalidArgument("Listing by version needs a service name too.")
         }
-        return try await self.perform(.listServices, "\(query)") {
+        return try await self.perform(.listServices, service: name, version: version) {
             try await self.backend.listServices(query)
         }
     }
@@ -59,7 +59,7 @@ extension DeployClient {
             )
         }
         try NameRules.checkVersion(version)
-        try await self.perform(.deleteService, "\(name)/\(version)") {
+        try await self.perform(.deleteService, service: name, version: version) {
             try await self.backend.deleteService(name, version: version)
         }
     }
@@ -71,7 +71,7 @@ extension DeployClient {
     public func deployService(_ definition: ServiceDefinition) async throws -> Service {
         try definition.validate(for: .deploy)
         try self.requireRuntime(of: definition)
-        let info = try await self.perform(.deployService, "\(definition.name)/\(definition.version ?? "new")") {
+        let info = try await self.perform(.deployService, service: definition.name, version: definition.version) {
             try await self.backend.deployService(definition)
         }
         return Service(info: info, client: self)
@@ -95,7 +95,7 @@ extension DeployClient {
         }
         try definition.validate(for: .redeploy)
         try self.requireRuntime(of: definition)
-        let info = try await self.perform(.redeployService, "\(definition.name)/\(definition.version ?? "")") { [definition] in
+        let info = try await self.perform(.redeployService, service: definition.name, version: definition.version) { [definition] in
             try await self.backend.redeployService(definition)
         }
         return Service(info: info, client: self)
@@ -114,7 +114,7 @@ extension DeployClient {
     public func deployRealtime(_ definition: RealtimeDefinition) async throws -> Service {
         try definition.validate(for: .deploy)
         try self.require(.realtime, for: "realtime services")
-        let info = try await self.perform(.deployRealtime, "\(definition.name)/\(definition.version ?? "new")") {
+        let info = try await self.perform(.deployRealtime, service: definition.name, version: definition.version) {
             try await self.backend.deployRealtime(definition)
         }
         return Service(info: info, client: self)
@@ -131,7 +131,7 @@ extension DeployClient {
             definition.version = try await self.getService(definition.name).version
         }
         try definition.validate(for: .redeploy)
-        let info = try await self.perform(.redeployRealtime, "\(definition.name)/\(definition.version ?? "")") { [definition] in
+        let info = try await self.perform(.redeployRealtime, service: definition.name, version: definition.version) { [definition] in
             try await self.backend.redeployRealtime(definition)
         }
         return Service(info: info, client: self)

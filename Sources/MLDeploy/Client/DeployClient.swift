@@ -6,7 +6,7 @@ import Synchronization
 /// A client owns one backend and runs its lifecycle, as the Python SDK's `DeployClient` does:
 /// **initializer** (on creation) → **authentication** (on creation, only when credentials are given)
 /// → operations → **destructor** (``shutdown()``). Swift has no asynchronous `deinit`, so call
-/// ``shutdown()`` when done, or use ``withDeployClient(target:auth:registry:providers:logger:_:)`` which always
+/// ``shutdown()`` when done, or use ``withDeployClient(target:auth:registry:providers:logger:middleware:_:)`` which always
 /// does. Using a client after shutdown fails with ``MLDeployError/Code/clientShutDown``.
 ///
 /// ```swift
@@ -32,6 +32,12 @@ public final class DeployClient: Sendable {
     /// The context the backend was initialized with (its resources are released after shutdown).
     public let context: BackendContext
     private let providers: [any BackendContextProvider]
+    /// The middleware every operation runs through, outermost first.
+    public let middleware: [any OperationMiddleware]
+
+    /// The chain a client has unless given another: ``LoggingOperationMiddleware`` (what every
+    /// operation did before middleware existed: a debug line with its outcome and duration).
+    public static var defaultMiddleware: [any OperationMiddleware] { [LoggingOperationMiddleware()] }
 
     private enum Phase {
         case running
@@ -61,6 +67,8 @@ public final class DeployClient: Sendable {
     ///   - providers: Resources for the backend's context, replacing the registration's defaults of
     ///     the same id (for instance an HTTP client configuration from `MLDeployHTTP`).
     ///   - logger: The logger for operations.
+    ///   - middleware: What runs around every operation, outermost first (see
+    ///     ``OperationMiddleware``); ``defaultMiddleware`` unless given.
     /// - Throws: ``MLDeployError``: ``MLDeployError/Code/unknownBackend``,
     ///   ``MLDeployError/Code/invalidTarget``, ``MLDeployError/Code/authenticationFailed``, or what the
     ///   backend's initializer throws.
@@ -69,7 +77,8 @@ public final class DeployClient: Sendable {
         auth: AuthContext? = nil,
         registry: BackendRegistry = .shared,
         providers: [any BackendContextProvider] = [],
-        logger: Logger = Logger(label: "mldeploy.client")
+        logger: Logger = Logger(label: "mldeploy.client"),
+        middleware: [any OperationMiddleware] = DeployClient.defaultMiddleware
     ) async throws {
         let (backend, configuration, defaults) = try target.resolve(in: registry)
         let providers = [any BackendContextProvider].merging(defaults: defaults, overrides: providers)
@@ -100,6 +109,7 @@ public final class DeployClient: Sendable {
         self.context = context
         self.providers = providers
         self.logger = logger
+        self.middleware = middleware
         logger.debug("client ready", metadata: ["target": "\(configuration)", "authenticated": "\(auth != nil)"])
     }
 
@@ -157,11 +167,13 @@ public final class DeployClient: Sendable {
         if let failure { throw failure }
     }
 
-    /// Runs one backend operation: refuses it after shutdown, counts it in flight, logs its outcome
-    /// and duration.
+    /// Runs one backend operation: refuses it after shutdown, counts it in flight, and runs it
+    /// through the middleware chain.
     func perform<T>(
         _ operation: BackendOperation,
-        _ subject: @autoclosure () -> String,
+        service: String? = nil,
+        version: String? = nil,
+        detail: String? = nil,
         _ body: () async throws -> T
     ) async throws -> T {
         try self.lifecycle.withLock { state in
@@ -182,20 +194,18 @@ public final class DeployClient: Sendable {
             }
             for waiter in waiters { waiter.resume() }
         }
-        let start = ContinuousClock.now
-        do {
-            let result = try await body()
-            self.logger.debug(
-                "\(operation.rawValue) succeeded",
-                metadata: ["subject": "\(subject())", "duration": "\(ContinuousClock.now - start)"]
-            )
-            return result
-        } catch {
-            self.logger.debug(
-                "\(operation.rawValue) failed",
-                metadata: ["subject": "\(subject())", "duration": "\(ContinuousClock.now - start)", "error": "\(error)"]
-            )
-            throw error
+        let context = OperationContext(
+            operation: operation, backend: self.configuration.backendName, service: service, version: version, detail: detail,
+            requestID: OperationContext.currentRequestID, logger: self.logger
+        )
+        return try await self.run(self.middleware[...], context, body)
+    }
+
+    /// Runs `middleware`, then `body`.
+    private func run<T>(_ middleware: ArraySlice<any OperationMiddleware>, _ context: OperationContext, _ body: () async throws -> T) async throws -> T {
+        guard let first = middleware.first else { return try await body() }
+        return try await first.intercept(context) { context in
+            try await self.run(middleware.dropFirst(), context, body)
         }
     }
 
@@ -213,8 +223,9 @@ public final class DeployClient: Sendable {
 ///   - target: Where to deploy.
 ///   - auth: Credentials, or `nil`.
 ///   - registry: Where names and URI schemes are looked up.
-///   - providers: Resources for the backend's context (see ``DeployClient/init(target:auth:registry:providers:logger:)``).
+///   - providers: Resources for the backend's context (see ``DeployClient/init(target:auth:registry:providers:logger:middleware:)``).
 ///   - logger: The logger for operations.
+///   - middleware: What runs around every operation (see ``OperationMiddleware``).
 ///   - body: The work to do with the client.
 /// - Returns: What `body` returns.
 /// - Throws: What client creation, `body` or the shutdown throws (`body`'s error wins).
@@ -225,9 +236,10 @@ public func withDeployClient<Result>(
     registry: BackendRegistry = .shared,
     providers: [any BackendContextProvider] = [],
     logger: Logger = Logger(label: "mldeploy.client"),
+    middleware: [any OperationMiddleware] = DeployClient.defaultMiddleware,
     _ body: (DeployClient) async throws -> Result
 ) async throws -> Result {
-    let client = try await DeployClient(target: target, auth: auth, registry: registry, providers: providers, logger: logger)
+    let client = try await DeployClient(target: target, auth: auth, registry: registry, providers: providers, logger: logger, middleware: middleware)
     let result: Result
     do {
         result = try await body(client)

@@ -57,7 +57,7 @@ public struct Service: Sendable, CustomStringConvertible {
     ///   service is gone; whatever the backend reports.
     public func consume(_ inputs: [String: MLValue]) async throws -> ServiceResponse {
         let bound = try self.info.bindInputs(inputs)
-        let response = try await self.client.perform(.consume, "\(self.info.reference)") {
+        let response = try await self.client.perform(.consume, service: self.info.name, version: self.info.version) {
             try await self.client.backend.consume(ConsumeRequest(service: self.info, inputs: bound))
         }
         return response.keepingArtifacts(declaredBy: self.info)
@@ -102,7 +102,7 @@ public struct Service: Sendable, CustomStringConvertible {
     /// schema when the backend serves none.
     public func swagger() async throws -> JSONValue {
         if self.client.capabilities.contains(.swagger) {
-            return try await self.client.perform(.swagger, "\(self.info.reference)") {
+            return try await self.client.perform(.swagger, service: self.info.name, version: self.info.version) {
                 try await self.client.backend.swagger(self.info.reference)
             }
         }
