@@ -49,6 +49,8 @@ let package = Package(
         // probes the database's address before the pool's retries would).
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The Prometheus exposition of `mldeploy serve`'s GET /metrics (a swift-metrics backend).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -82,6 +84,7 @@ let package = Package(
             dependencies: [
                 "MLDeploy", "MLDeployONNX", "MLDeployCrypto",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings
@@ -119,6 +122,8 @@ let package = Package(
             name: "MLDeployServer",
             dependencies: [
                 "MLDeploy", "MLDeployCrypto", "ServiceRuntime",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -173,6 +178,7 @@ let package = Package(
                 "MLDeploy", "InMemoryBackend", "FileStoreBackend", "PostgresBackend", "PostgresServerState", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
                 "MLDeployConfiguration", "MLDeployHTTP", "ServiceRuntime", "MLDeployPlugin", "MLDeployConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -11,7 +11,8 @@ set -euo pipefail
 #   openssl: test certificates are made with its command line
 #   bubblewrap, util-linux (setpriv): confine Python workers (runtime.isolation: sandbox)
 #   postgresql: the PostgreSQL backend's tests start a private cluster of their own
-APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux postgresql)
+#   prometheus: its promtool checks the server's GET /metrics exposition
+APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux postgresql prometheus)
 
 # Python packages the tests need, as pip-name:module: the Python runtime binds vectors, matrices and
 # data frames as numpy and pandas values, and unpickles objects with dill when it is installed; the
@@ -36,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo_cmd apt-get update -qq
     # Debian starts services on install unless policy-rc.d forbids it; the tests start their own.
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
-    for service in tinyproxy nginx postgresql; do
+    for service in tinyproxy nginx postgresql prometheus prometheus-node-exporter; do
         $sudo_cmd service "$service" stop >/dev/null 2>&1 || true
     done
 fi

@@ -51,6 +51,7 @@ extension DeployConfiguration {
         case "server.max_sessions": return String(defaults.server.maximumSessionsPerUser)
         case "server.user_quota_mb": return String(defaults.server.userStorageQuota >> 20)
         case "server.max_calls_per_user": return String(defaults.server.maximumCallsPerUser)
+        case "server.metrics": return defaults.server.metrics
         default: return nil
         }
     }

@@ -88,6 +88,8 @@ public struct DeployConfiguration: Sendable {
         public var userStorageQuota = 2 << 30
         /// Calls one user may have in flight; `server.max_calls_per_user`.
         public var maximumCallsPerUser = 64
+        /// Who may read `GET /metrics`: `public` (the default), `token` or `off`; `server.metrics`.
+        public var metrics = "public"
         /// Default settings (the same as `MLDeployServer`'s `ServerConfiguration()`).
         public init() {}
     }

@@ -18,8 +18,10 @@ extension MLDeployServer {
             let role = try await users.verify(name: username, password: password)
             guard role != nil else {
                 self.logger.notice("login refused", metadata: ["user": "\(username)"])
+                self.configuration.metrics.recordLogin(succeeded: false)
                 throw ServerError(.unauthorized, "Invalid user name or password.")
             }
+            self.configuration.metrics.recordLogin(succeeded: true)
             return try Response.json(try await self.tokens.issue(for: username, account: await users.account(of: username)?.id ?? "").json)
         }
         router.post("/login/refreshToken") { request, _ -> Response in

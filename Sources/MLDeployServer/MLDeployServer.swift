@@ -108,11 +108,15 @@ public final class MLDeployServer: Sendable {
     /// The router with every endpoint.
     func makeRouter() -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: self.configuration.metrics))
         router.add(middleware: AccessLogMiddleware(logger: self.logger, tokens: self.tokens))
-        router.add(middleware: AuthenticationMiddleware(users: self.users, tokens: self.tokens))
+        router.add(middleware: AuthenticationMiddleware(
+            users: self.users, tokens: self.tokens, metrics: self.configuration.metrics, metricsArePublic: self.configuration.metricsAccess == .public
+        ))
         router.add(middleware: AuthorizationMiddleware(maximumJSONBodySize: self.configuration.maximumJSONBodySize, maximumUploadSize: self.configuration.maximumUploadSize))
         self.addLoginRoutes(to: router)
         self.addStatusRoutes(to: router)
+        self.addMetricsRoute(to: router)
         self.addServiceRoutes(to: router)
         self.addSessionRoutes(to: router)
         self.addPublishRoutes(to: router)

@@ -40,9 +40,25 @@ public struct ServerConfiguration: Sendable {
     /// past it the server answers 429 `quota-exceeded` with `Retry-After: 1`, so one user's flood
     /// cannot take every connection and queue place from the others.
     public var maximumCallsPerUser = 64
+    /// Who may read `GET /metrics`: anyone (`.public`, the default, as Prometheus scrapes without
+    /// credentials), signed-in users (`.token`), or nobody (`.off`: the route does not exist).
+    public var metricsAccess = MetricsAccess.public
+    /// Where the server's metrics are kept; bootstrap its ``ServerMetrics/metricsFactory`` as the
+    /// process's swift-metrics backend to include the framework's own (as `mldeploy serve` does).
+    public var metrics = ServerMetrics()
 
     /// The defaults: `127.0.0.1:12800`, data in `./mldeploy-data`, 1 h access and 14-day refresh
     /// tokens, 16 MiB JSON bodies, 1 GiB uploads, 30 s idle timeout, bodies within 30 s plus 1 s per 16 KiB,
     /// 512 connections; per user 16 sessions, 2 GiB of workspaces and snapshots, 64 calls at once.
     public init() {}
+}
+
+/// Who may read a server's `GET /metrics` (`server.metrics`).
+public enum MetricsAccess: String, Sendable, Hashable, CaseIterable {
+    /// Anyone, without a token: what Prometheus scrapers expect.
+    case `public`
+    /// Signed-in users only (any role), with `Authorization: Bearer`.
+    case token
+    /// Not served.
+    case off
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FileStoreBackend
 import Foundation
 import MLDeploy
+import Metrics
 import MLDeployConfiguration
 import MLDeployCrypto
 import MLDeployHTTP
@@ -69,11 +70,15 @@ struct ServeCommand: AsyncParsableCommand {
             let state = try Self.stateStore(database: loaded.server.database, served: loaded.server.backend, options: loaded.pythonOptions)
             try configuration.checkAddressIsFree()
             let settings = configuration
+            // The framework's own metrics (operations, the Python pool) land in the server's
+            // registry, beside its request counts: GET /metrics shows them all.
+            MetricsSystem.bootstrap(settings.metrics.metricsFactory)
             let format = self.global.format
             let environment = ProcessInfo.processInfo.environment
             // The served backend gets the configured credentials and HTTP settings too, so a server
             // can front another one (`--backend mlserver+https://…`).
-            try await withDeployClient(target: target, auth: loaded.auth, providers: [HTTPClientProvider(configuration: loaded.http)]) { client in
+            let middleware: [any OperationMiddleware] = [TracingOperationMiddleware(), MetricsOperationMiddleware(), LoggingOperationMiddleware()]
+            try await withDeployClient(target: target, auth: loaded.auth, providers: [HTTPClientProvider(configuration: loaded.http)], middleware: middleware) { client in
                 let server = try MLDeployServer(client: client, configuration: settings, state: state)
                 defer { Task { await state?.close() } }
                 // A host that cannot confine published code stops the server before any user exists.

@@ -13,5 +13,6 @@ extension ServerConfiguration {
         self.maximumSessionsPerUser = settings.maximumSessionsPerUser
         self.userStorageQuota = settings.userStorageQuota
         self.maximumCallsPerUser = settings.maximumCallsPerUser
+        self.metricsAccess = MetricsAccess(rawValue: settings.metrics) ?? .public
     }
 }

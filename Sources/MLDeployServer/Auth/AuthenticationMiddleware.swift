@@ -10,12 +10,25 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     let users: UserStore
     let tokens: TokenService
+    /// Where refusals are counted.
+    let metrics: ServerMetrics
+    /// Whether `GET /metrics` is open (`server.metrics: public`).
+    let metricsArePublic: Bool
 
-    /// The paths that need no token.
+    /// The paths that need no token (and `/metrics`, when ``metricsArePublic``).
     static let openPaths: Set<String> = ["/login", "/login/refreshToken", "/status"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
+        if Self.openPaths.contains(request.uri.path) || (self.metricsArePublic && request.uri.path == "/metrics") { return try await next(request, context) }
+        do {
+            return try await self.authenticated(request, context: context, next: next)
+        } catch let error as ServerError where error.status == .unauthorized {
+            self.metrics.recordTokenRefusal()
+            throw error
+        }
+    }
+
+    private func authenticated(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // A refused request's body is never read: the connection ends after the answer.
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw context.refusingUnreadBody(

@@ -36,6 +36,7 @@ public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
         let ownServices = RouteAccess(minimumRole: .contributor, ownScope: "services")
         let ownBatches = RouteAccess(minimumRole: .reader, ownScope: "batches")
         return [
+            "GET /metrics": .open,
             "POST /login": .open,
             "POST /login/refreshToken": .open,
             "DELETE /login/refreshToken": .open,

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Logging
 import MLDeploy
 import Subprocess
@@ -257,6 +258,7 @@ final class PythonWorker: Sendable {
                         }
                     }
                     guard let hello = try await nextFrame() else { _ = await stderrTail; return }
+                    Counter(label: "mldeploy_python_worker_starts_total").increment()
                     readySent = true
                     ready.yield(.success(hello))
                     while let exchange = await shared.next() {
@@ -318,8 +320,10 @@ final class PythonWorker: Sendable {
         ready.finish()
         if let inFlight {
             if timedOut {
+                Counter(label: "mldeploy_python_call_timeouts_total").increment()
                 inFlight.continuation.resume(throwing: MLDeployError(code: .timeout, message: "The call did not finish in time; its worker was killed and will be replaced."))
             } else {
+                Counter(label: "mldeploy_python_worker_crashes_total").increment()
                 inFlight.continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: "The Python worker died (\(reason)) during the call; it will be replaced.\(detail)"))
             }
         }

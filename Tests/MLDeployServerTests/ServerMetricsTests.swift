@@ -1,0 +1,81 @@
+import Foundation
+import MLDeploy
+import MLDeployTestSupport
+import Testing
+
+/// `GET /metrics` of a real `mldeploy serve`, checked by Prometheus's own `promtool`.
+@Suite("Server metrics (Prometheus)")
+struct ServerMetricsTests {
+    /// Starts `mldeploy serve` with `extra` arguments and environment; returns it and its base URL.
+    static func serve(_ directory: URL, environment extra: [String: String] = [:]) async throws -> (ChildProcess, URL) {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
+        environment["MLDEPLOY_ADMIN_PASSWORD"] = "Metrics-Pass-1"
+        environment.merge(extra) { _, new in new }
+        let server = try ChildProcess(CLI.executable, ["serve", "--port", "0", "--data-dir", directory.path], name: "mldeploy serve", environment: environment)
+        let line = try await server.waitForLine { $0.contains("listening on http://127.0.0.1:") }
+        let base = try #require(line.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression).map { URL(string: String(line[$0]))! })
+        return (server, base)
+    }
+
+    static func login(_ base: URL, password: String = "Metrics-Pass-1") async throws -> (status: Int, token: String?) {
+        let answer = try await call(base, "POST", "/login", body: #"{"username": "admin", "password": "\#(password)"}"#)
+        return (answer.status, (try? JSONValue(parsing: answer.body))?["access_token"]?.stringValue)
+    }
+
+    @Test("the exposition passes promtool and counts requests, operations, the Python pool and logins; health and metrics are not counted", .timeLimit(.minutes(3)))
+    func exposition() async throws {
+        let directory = try temporaryDirectory("metrics")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (server, base) = try await Self.serve(directory)
+        defer { server.stop() }
+        let token = try #require(try await Self.login(base).token)
+        #expect(try await Self.login(base, password: "wrong").status == 401)
+        let publish = #"{"code": "y = x * 2", "runtimeType": "Python", "inputParameterDefinitions": [{"name": "x", "type": "numeric"}], "outputParameterDefinitions": [{"name": "y", "type": "numeric"}]}"#
+        #expect(try await call(base, "POST", "/services/doubler/1", body: publish, token: token).status == 201)
+        for x in 0..<3 { #expect(try await call(base, "POST", "/api/doubler/1", body: #"{"x": \#(x)}"#, token: token).status == 200) }
+        #expect(try await call(base, "GET", "/services/nosuch/1", token: token).status == 404)
+        #expect(try await call(base, "GET", "/services").status == 401)
+        for _ in 0..<2 { _ = try await call(base, "GET", "/status") }
+
+        let scrape = try await call(base, "GET", "/metrics")
+        #expect(scrape.status == 200)
+        let head = try await runToCompletion("/usr/bin/curl", ["-s", "-D", "-", "-o", "/dev/null", base.appendingPathComponent("metrics").absoluteString])
+        #expect(head.output.lowercased().contains("content-type: text/plain; version=0.0.4"), "\(head.output)")
+        let text = scrape.body
+        let file = directory.appendingPathComponent("metrics.txt")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let promtool = try await runToCompletion("/bin/sh", ["-c", "promtool check metrics < '\(file.path)'"])
+        #expect(promtool.status == 0, "promtool: \(promtool.output)")
+
+        let lines = text.split(separator: "\n").map(String.init)
+        func value(_ prefix: String) -> Double? {
+            lines.first { $0.hasPrefix(prefix + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect(value(#"mldeploy_http_requests_total{method="POST",route="/api/{name}/{version}",service="doubler",version="1",status="200"}"#) == 3, "\(text)")
+        #expect(value(#"mldeploy_http_requests_total{method="GET",route="/services/{name}/{version}",service="nosuch",version="1",status="404"}"#) == 1, "\(text)")
+        #expect(value(#"mldeploy_operations_total{operation="consume",backend="filesystem",service="doubler",version="1",outcome="success"}"#) == 3, "\(text)")
+        #expect(value(#"mldeploy_operations_total{operation="getService",backend="filesystem",service="nosuch",version="1",outcome="not-found"}"#) == 1, "\(text)")
+        #expect(value(#"mldeploy_logins_total{outcome="success"}"#) == 1 && value(#"mldeploy_logins_total{outcome="refused"}"#) == 1, "\(text)")
+        #expect(value("mldeploy_token_refusals_total") == 1, "\(text)")
+        #expect(value(#"mldeploy_python_workers{service="doubler",version="1",state="idle"}"#) ?? 0 >= 1, "\(text)")
+        #expect((value("mldeploy_python_worker_starts_total") ?? 0) >= 1, "\(text)")
+        #expect(text.contains(#"mldeploy_http_request_duration_seconds_bucket{method="POST",route="/api/{name}/{version}""#), "\(text)")
+        #expect(!text.contains(#"route="/status""#) && !text.contains(#"route="/metrics""#), "health and metrics requests are counted: \(text)")
+    }
+
+    @Test("server.metrics: token requires a signed-in user, off removes the route")
+    func access() async throws {
+        let directory = try temporaryDirectory("metrics-access")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (tokenServer, tokenBase) = try await Self.serve(directory.appendingPathComponent("token"), environment: ["MLDEPLOY_SERVER_METRICS": "token"])
+        defer { tokenServer.stop() }
+        #expect(try await call(tokenBase, "GET", "/metrics").status == 401)
+        let token = try #require(try await Self.login(tokenBase).token)
+        #expect(try await call(tokenBase, "GET", "/metrics", token: token).status == 200)
+        let (offServer, offBase) = try await Self.serve(directory.appendingPathComponent("off"), environment: ["MLDEPLOY_SERVER_METRICS": "off"])
+        defer { offServer.stop() }
+        // Like any path the server does not serve: 401 without a token, 404 with one.
+        let offToken = try #require(try await Self.login(offBase).token)
+        #expect(try await call(offBase, "GET", "/metrics", token: offToken).status == 404)
+    }
+}
