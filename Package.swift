@@ -51,6 +51,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // The Prometheus exposition of `mldeploy serve`'s GET /metrics (a swift-metrics backend).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // OpenTelemetry (OTLP/HTTP only: the gRPC exporter would add grpc-swift to every build).
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -71,6 +74,7 @@ let package = Package(
                 "MLDeploy", "CCurl", "CCurlShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -85,6 +89,7 @@ let package = Package(
                 "MLDeploy", "MLDeployONNX", "MLDeployCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings
@@ -179,6 +184,9 @@ let package = Package(
                 "MLDeployConfiguration", "MLDeployHTTP", "ServiceRuntime", "MLDeployPlugin", "MLDeployConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

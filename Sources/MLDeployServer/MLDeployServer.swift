@@ -108,6 +108,9 @@ public final class MLDeployServer: Sendable {
     /// The router with every endpoint.
     func makeRouter() -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
+        // A server span per request, continuing the caller's trace (W3C `traceparent`); every
+        // operation, worker call and batch record it starts are its children.
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: RequestMetricsMiddleware(metrics: self.configuration.metrics))
         router.add(middleware: AccessLogMiddleware(logger: self.logger, tokens: self.tokens))
         router.add(middleware: AuthenticationMiddleware(

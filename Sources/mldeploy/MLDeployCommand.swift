@@ -6,6 +6,7 @@ import InMemoryBackend
 import MLDeploy
 import MLDeployPlugin
 import MLServerBackend
+import Tracing
 
 /// `mldeploy`: operationalize analytic web services from the shell.
 @main
@@ -77,12 +78,35 @@ struct VersionCommand: AsyncParsableCommand {
 }
 
 /// Runs `body`, printing an ``MLDeployError`` as `error[code]: message` to stderr and exiting 1.
-func reportingErrors(_ body: () async throws -> Void) async throws {
+///
+/// When `OTEL_*` names an OTLP endpoint, the command is traced: `body` runs inside a span named
+/// `span` (`mldeploy`; `nil` for `serve`, whose requests are the roots of their own traces), every
+/// operation and HTTP request under it, and queued spans are exported before the command returns.
+func reportingErrors(span: String? = "mldeploy", _ body: () async throws -> Void) async throws {
+    let tracing: TracingSession?
+    do {
+        tracing = try TracingSession.start(serviceName: span == nil ? "mldeploy-serve" : "mldeploy")
+    } catch {
+        FileHandle.standardError.write(Data("warning: traces are not exported (\(error)); check the OTEL_* settings.\n".utf8))
+        tracing = nil
+    }
     do {
         try MLDeployCommand.registerBuiltInBackends()
-        try await body()
+        if let span, tracing != nil {
+            try await withSpan(span, ofKind: .internal) { traced in
+                traced.attributes["mldeploy.command"] = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? ""
+                try await body()
+            }
+        } else {
+            try await body()
+        }
+        await tracing?.finish()
     } catch let error as MLDeployError {
+        await tracing?.finish()
         FileHandle.standardError.write(Data("error[\(error.code)]: \(error.message)\n".utf8))
         throw ExitCode(1)
+    } catch {
+        await tracing?.finish()
+        throw error
     }
 }

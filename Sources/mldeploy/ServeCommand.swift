@@ -43,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(span: nil) {
             // `--target` names the backend served, as `--backend` does; the configuration's `target`
             // (a client profile's, MLDEPLOY_TARGET) never does, or a profile pointing at this very
             // server would make it front itself. Its configuration keys are server.backend and

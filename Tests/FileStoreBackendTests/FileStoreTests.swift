@@ -1,5 +1,6 @@
 import FileStoreBackend
 import Foundation
+import MLDeployTestSupport
 import Logging
 import MLDeploy
 import ServiceRuntime
@@ -393,7 +394,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    try process.run()
+    try launching { try process.run() }
     process.waitUntilExit()
     return process.terminationStatus
 }

@@ -217,7 +217,7 @@ struct PostgresCrashTests {
             process.environment = environment
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try launching { try process.run() }
             try await Task.sleep(for: .milliseconds(Int.random(in: 10...600)))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)

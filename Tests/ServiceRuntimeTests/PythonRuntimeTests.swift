@@ -1,4 +1,5 @@
 import Foundation
+import MLDeployTestSupport
 import MLDeploy
 import ServiceRuntime
 import Testing
@@ -47,7 +48,7 @@ func pythonOutput(_ script: String, environment: [String: String] = [:]) throws 
     process.arguments = ["python3", "-c", script]
     process.standardOutput = output
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    try process.run()
+    try launching { try process.run() }
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { throw MLDeployError.invalidArgument("python3 failed") }

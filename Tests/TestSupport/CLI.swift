@@ -51,7 +51,7 @@ public struct CLI {
         process.standardOutput = output
         process.standardError = error
         process.standardInput = stdin
-        try process.run()
+        try launching { try process.run() }
         if let input { try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
         try? stdin.fileHandleForWriting.close()
         final class Box: @unchecked Sendable { var data = Data() }

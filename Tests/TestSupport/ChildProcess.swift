@@ -28,7 +28,7 @@ public final class ChildProcess: @unchecked Sendable {
         self.process.standardOutput = self.output
         self.process.standardError = self.output
         if let environment { self.process.environment = environment }
-        try self.process.run()
+        try launching { try self.process.run() }
     }
 
     /// Reads output lines until one satisfies `match`; fails after `timeout`.
@@ -160,7 +160,7 @@ private func runToCompletionBlocking(
     process.standardOutput = output
     process.standardError = output
     process.standardInput = FileHandle.nullDevice
-    try process.run()
+    try launching { try process.run() }
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     return CompletedProcess(status: process.terminationStatus, output: text)
@@ -219,4 +219,16 @@ public func nginxConfigurationHead(prefix: String) -> String {
         scgi_temp_path \(prefix)/scgi;
 
     """
+}
+
+/// Foundation's `Process.run()` is not safe to call from several threads at once on Linux: under a
+/// full parallel test run one crashed copying its arguments (a bad pointer in `memcpy`). Every
+/// launch in the test support goes through this lock; the processes themselves run in parallel.
+private let launchLock = NSLock()
+
+/// Runs `launch` (a `Process.run()`) while no other test support launch runs.
+public func launching(_ launch: () throws -> Void) rethrows {
+    launchLock.lock()
+    defer { launchLock.unlock() }
+    try launch()
 }

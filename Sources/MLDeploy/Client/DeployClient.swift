@@ -35,9 +35,10 @@ public final class DeployClient: Sendable {
     /// The middleware every operation runs through, outermost first.
     public let middleware: [any OperationMiddleware]
 
-    /// The chain a client has unless given another: ``LoggingOperationMiddleware`` (what every
-    /// operation did before middleware existed: a debug line with its outcome and duration).
-    public static var defaultMiddleware: [any OperationMiddleware] { [LoggingOperationMiddleware()] }
+    /// The chain a client has unless given another: ``TracingOperationMiddleware`` (a span per
+    /// operation when the process bootstrapped a tracer; nearly free when it did not), then
+    /// ``LoggingOperationMiddleware`` (a debug line with the outcome and duration).
+    public static var defaultMiddleware: [any OperationMiddleware] { [TracingOperationMiddleware(), LoggingOperationMiddleware()] }
 
     private enum Phase {
         case running

@@ -1,4 +1,6 @@
 import Foundation
+import Instrumentation
+import ServiceContextModule
 import MLDeploy
 
 /// The end of the chain: turns a request into a ``CurlTransfer``, hands it to the loop and waits.
@@ -14,6 +16,11 @@ struct CurlTransport: Sendable {
         }
         if !headers.contains("User-Agent") { headers["User-Agent"] = self.configuration.userAgent }
         if !headers.contains("X-Request-ID") { headers["X-Request-ID"] = context.requestID }
+        // The caller's trace continues at the server: W3C `traceparent` (and whatever else the
+        // bootstrapped instrument propagates). Nothing is added when no tracer was bootstrapped.
+        if let trace = ServiceContext.current {
+            InstrumentationSystem.instrument.inject(trace, into: &headers, using: HTTPHeadersInjector())
+        }
         try headers.validate()
 
         let settings = TransferSettings(
@@ -52,5 +59,12 @@ struct CurlTransport: Sendable {
         } onCancel: {
             loop.cancel(transfer, with: MLDeployError(code: .cancelled, message: "\(request.method) \(CurlFailure.describe(request.url)) was cancelled."))
         }
+    }
+}
+
+/// Writes propagated trace fields into request headers.
+struct HTTPHeadersInjector: Injector {
+    func inject(_ value: String, forKey key: String, into headers: inout HTTPHeaders) {
+        headers[key] = value
     }
 }

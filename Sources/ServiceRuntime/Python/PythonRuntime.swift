@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MLDeploy
+import Tracing
 
 /// Runs Python services the way ML Server does: in a pool of `python3` worker processes.
 ///
@@ -108,13 +109,26 @@ public final class PythonRuntime: Sendable {
     ///   (an output the code produced cannot be encoded as its declared type),
     ///   ``MLDeploy/MLDeployError/Code/pythonRuntimeUnavailable`` (no interpreter).
     public func run(_ service: PythonService, inputs: [String: MLValue]) async throws -> ServiceResponse {
+        // One span per call, from waiting for a worker to its answer: a child of the caller's
+        // span (a server request's, a batch record's); its trace context goes to the worker.
+        try await withSpan("mldeploy.python.call", ofKind: .internal) { span in
+            span.attributes["mldeploy.service"] = service.info.name
+            span.attributes["mldeploy.version"] = service.info.version
+            return try await self.traced(service, inputs: inputs, span: span)
+        }
+    }
+
+    private func traced(_ service: PythonService, inputs: [String: MLValue], span: any Span) async throws -> ServiceResponse {
         let bound = try service.info.bindInputs(inputs)
         let lease: PythonPool.Lease
+        let queued = ContinuousClock.now
         do {
             lease = try await self.pool.acquire(service)
         } catch let failure as ServiceLoadFailure {
             return .failure(service: service.info, errorMessage: failure.message, consoleOutput: failure.console)
         }
+        let waited = (ContinuousClock.now - queued).components
+        span.addEvent(SpanEvent(name: "worker acquired", attributes: ["mldeploy.python.queue_ms": .double(Double(waited.seconds) * 1000 + Double(waited.attoseconds) / 1e15)]))
         var healthy = false
         do {
             var inputsJSON = JSONObject()
@@ -123,7 +137,11 @@ public final class PythonRuntime: Sendable {
             }
             // The worker empties its working directory before running the code, so every call starts in
             // an empty directory; the host reads the artifacts before the worker takes another call.
-            let call = WorkerFrame(header: ["op": "call", "inputs": .object(inputsJSON)])
+            var header: JSONObject = ["op": "call", "inputs": .object(inputsJSON)]
+            var propagated = TraceFields()
+            InstrumentationSystem.instrument.inject(span.context, into: &propagated, using: TraceFields.Writer())
+            for (key, value) in propagated.fields.sorted(by: { $0.key < $1.key }) { header[key] = .string(value) }
+            let call = WorkerFrame(header: header)
             // Cancelling the caller (a cancelled batch, a client that went away) kills the worker, so
             // abandoned work does not keep running.
             let worker = lease.worker
@@ -362,4 +380,16 @@ public struct PythonService: Sendable {
 struct ServiceLoadFailure: Error {
     let message: String
     let console: String
+}
+
+/// Trace fields (`traceparent`, `tracestate`) an instrument propagates, collected for a worker call.
+struct TraceFields {
+    var fields: [String: String] = [:]
+
+    /// Writes one field.
+    struct Writer: Injector {
+        func inject(_ value: String, forKey key: String, into carrier: inout TraceFields) {
+            carrier.fields[key] = value
+        }
+    }
 }

@@ -416,6 +416,11 @@ def main():
                 send({"op": "loaded", "ok": False, "error": detail})
         elif op == "call":
             blobs = []
+            # The caller's trace context (W3C), for service code that traces or calls onward.
+            if header.get("traceparent"):
+                os.environ["TRACEPARENT"] = header["traceparent"]
+            else:
+                os.environ.pop("TRACEPARENT", None)
             try:
                 result = service.call(header)
                 if isinstance(result, tuple):
