@@ -90,6 +90,9 @@ public struct DeployConfiguration: Sendable {
         public var maximumCallsPerUser = 64
         /// Who may read `GET /metrics`: `public` (the default), `token` or `off`; `server.metrics`.
         public var metrics = "public"
+        /// How `mldeploy serve` writes its log: `text` (the default) or `json` (one object per
+        /// line); `server.log_format`.
+        public var logFormat = "text"
         /// Default settings (the same as `MLDeployServer`'s `ServerConfiguration()`).
         public init() {}
     }

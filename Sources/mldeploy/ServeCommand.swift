@@ -2,6 +2,8 @@ import ArgumentParser
 import FileStoreBackend
 import Foundation
 import MLDeploy
+import Logging
+import OTel
 import Metrics
 import MLDeployConfiguration
 import MLDeployCrypto
@@ -73,6 +75,13 @@ struct ServeCommand: AsyncParsableCommand {
             // The framework's own metrics (operations, the Python pool) land in the server's
             // registry, beside its request counts: GET /metrics shows them all.
             MetricsSystem.bootstrap(settings.metrics.metricsFactory)
+            // Log lines inside a traced request carry its trace_id and span_id.
+            let traceMetadata = OTel.makeLoggingMetadataProvider()
+            if loaded.server.logFormat == "json" {
+                LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, metadataProvider: provider) }, metadataProvider: traceMetadata)
+            } else {
+                LoggingSystem.bootstrap({ label, provider in StreamLogHandler.standardOutput(label: label, metadataProvider: provider) }, metadataProvider: traceMetadata)
+            }
             let format = self.global.format
             let environment = ProcessInfo.processInfo.environment
             // The served backend gets the configured credentials and HTTP settings too, so a server

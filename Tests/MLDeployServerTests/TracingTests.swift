@@ -39,6 +39,7 @@ struct TracingTests {
         var serverEnvironment = environment
         serverEnvironment["OTEL_SERVICE_NAME"] = "ml-server"
         serverEnvironment["MLDEPLOY_ADMIN_PASSWORD"] = "Trace-Pass-1"
+        serverEnvironment["MLDEPLOY_SERVER_LOG_FORMAT"] = "json"
         let server = try ChildProcess(CLI.executable, ["serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path], name: "mldeploy serve", environment: serverEnvironment)
         defer { server.stop() }
         let line = try await server.waitForLine { $0.contains("listening on http://127.0.0.1:") }
@@ -79,5 +80,11 @@ struct TracingTests {
         let serverOperation = try find { $0.service == "ml-server" && $0.name == "mldeploy.consume" && $0.parentSpanID == request.spanID }
         let python = try find { $0.service == "ml-server" && $0.name == "mldeploy.python.call" && $0.traceID == root.traceID }
         #expect(python.parentSpanID == serverOperation.spanID, comment)
+
+        // server.log_format: json — the consume's access log line is one JSON object carrying the trace.
+        let logged = try await server.waitForLine(timeout: .seconds(10)) { $0.contains(#""path":"\/api\/doubler\/1""#) || $0.contains(#""path":"/api/doubler/1""#) }
+        let entry = try JSONValue(parsing: logged)
+        #expect(entry["message"]?.stringValue == "request" && entry["level"]?.stringValue == "info", "\(logged)")
+        #expect(entry["trace_id"]?.stringValue == root.traceID, "\(logged)")
     }
 }
