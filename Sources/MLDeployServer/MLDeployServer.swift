@@ -111,7 +111,9 @@ public final class MLDeployServer: Sendable {
         // A server span per request, continuing the caller's trace (W3C `traceparent`); every
         // operation, worker call and batch record it starts are its children.
         router.add(middleware: TracingMiddleware())
-        router.add(middleware: RequestMetricsMiddleware(metrics: self.configuration.metrics))
+        if self.configuration.metricsAccess != .off {
+            router.add(middleware: RequestMetricsMiddleware(metrics: self.configuration.metrics))
+        }
         router.add(middleware: AccessLogMiddleware(logger: self.logger, tokens: self.tokens))
         router.add(middleware: AuthenticationMiddleware(
             users: self.users, tokens: self.tokens, metrics: self.configuration.metrics, metricsArePublic: self.configuration.metricsAccess == .public

@@ -63,6 +63,7 @@ public actor BatchCoordinator {
     ///   - parallelCount: How many records may run at once (at least 1).
     ///   - run: Runs one record.
     public func start(service: ServiceInfo, records: [[String: MLValue]], parallelCount: Int, run: @escaping RecordRunner) -> String {
+        BatchMetrics.recordStarted(service: service, records: records.count)
         let id = UUID().uuidString.lowercased()
         self.nextSequence += 1
         self.executions[id] = Execution(service: service, total: records.count, sequence: self.nextSequence)
@@ -90,13 +91,16 @@ public actor BatchCoordinator {
                 let inputs = records[index]
                 next += 1
                 group.addTask {
+                    let response: ServiceResponse
                     do {
-                        return (index, try await run(index, inputs))
+                        response = try await run(index, inputs)
                     } catch let error as MLDeployError {
-                        return (index, .failure(service: service, errorMessage: error.description))
+                        response = .failure(service: service, errorMessage: error.description)
                     } catch {
-                        return (index, .failure(service: service, errorMessage: String(describing: error)))
+                        response = .failure(service: service, errorMessage: String(describing: error))
                     }
+                    BatchMetrics.recordFinished(response, service: service)
+                    return (index, response)
                 }
             }
             while next < min(limit, records.count) { launch() }

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import MLDeploy
 import MLDeployONNX
 import Synchronization
@@ -22,9 +23,17 @@ public final class RealtimeScorer: Sendable {
     ///   operator (naming it), ``MLDeploy/MLDeployError/Code/invalidArgument`` for bytes that are
     ///   not ONNX.
     public func model(for service: ServiceReference, bytes: Data) throws -> ONNXModel {
-        if let cached = self.models.withLock({ $0[service] }), cached.bytes == bytes { return cached.model }
+        if let cached = self.models.withLock({ $0[service] }), cached.bytes == bytes {
+            Counter(label: "mldeploy_realtime_model_cache_total", dimensions: [("result", "hit")]).increment()
+            return cached.model
+        }
+        Counter(label: "mldeploy_realtime_model_cache_total", dimensions: [("result", "load")]).increment()
         let model = try ONNXModel(data: bytes)
-        self.models.withLock { $0[service] = (bytes, model) }
+        let count = self.models.withLock { models in
+            models[service] = (bytes, model)
+            return models.count
+        }
+        Gauge(label: "mldeploy_realtime_models_cached").record(count)
         return model
     }
 
@@ -57,7 +66,11 @@ public final class RealtimeScorer: Sendable {
 
     /// Forgets a version's model (deleted or replaced).
     public func evict(_ reference: ServiceReference) {
-        _ = self.models.withLock { $0.removeValue(forKey: reference) }
+        let count = self.models.withLock { models in
+            models.removeValue(forKey: reference)
+            return models.count
+        }
+        Gauge(label: "mldeploy_realtime_models_cached").record(count)
     }
 }
 

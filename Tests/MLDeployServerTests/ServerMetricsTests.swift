@@ -36,6 +36,13 @@ struct ServerMetricsTests {
         #expect(try await call(base, "GET", "/services/nosuch/1", token: token).status == 404)
         #expect(try await call(base, "GET", "/services").status == 401)
         for _ in 0..<2 { _ = try await call(base, "GET", "/status") }
+        let started = try await call(base, "POST", "/api/doubler/1/batch?parallelCount=2", body: #"[{"x": 1}, {"x": 2}, {"x": 3}]"#, token: token)
+        let execution = try #require((try? JSONValue(parsing: started.body))?["batchExecutionId"]?.stringValue, "\(started.body)")
+        for _ in 0..<100 {
+            let status = try await call(base, "GET", "/api/doubler/1/batch/\(execution)", token: token)
+            if (try? JSONValue(parsing: status.body))?["state"]?.stringValue == "Complete" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
 
         let scrape = try await call(base, "GET", "/metrics")
         #expect(scrape.status == 200)
@@ -60,6 +67,8 @@ struct ServerMetricsTests {
         #expect(value(#"mldeploy_python_workers{service="doubler",version="1",state="idle"}"#) ?? 0 >= 1, "\(text)")
         #expect((value("mldeploy_python_worker_starts_total") ?? 0) >= 1, "\(text)")
         #expect(text.contains(#"mldeploy_http_request_duration_seconds_bucket{method="POST",route="/api/{name}/{version}""#), "\(text)")
+        #expect(value(#"mldeploy_batch_executions_total{service="doubler",version="1"}"#) == 1, "\(text)")
+        #expect(value(#"mldeploy_batch_records_total{service="doubler",version="1",state="succeeded"}"#) == 3, "\(text)")
         #expect(!text.contains(#"route="/status""#) && !text.contains(#"route="/metrics""#), "health and metrics requests are counted: \(text)")
     }
 

@@ -39,6 +39,11 @@ public final class ServerMetrics: Sendable {
         "mldeploy_python_worker_starts_total": "Python worker processes started.",
         "mldeploy_python_worker_crashes_total": "Python workers that died during a call.",
         "mldeploy_python_call_timeouts_total": "Calls stopped because they ran past runtime.call_timeout.",
+        "mldeploy_batch_executions_total": "Batch executions started, by service and version.",
+        "mldeploy_batch_records_submitted_total": "Batch records submitted, by service and version.",
+        "mldeploy_batch_records_total": "Batch records finished, by service, version and state (succeeded, failed).",
+        "mldeploy_realtime_model_cache_total": "Realtime model lookups, by result (hit: the parsed model was reused; load: it was parsed).",
+        "mldeploy_realtime_models_cached": "Realtime (ONNX) models parsed and kept in memory.",
         "mldeploy_logins_total": "POST /login attempts, by outcome (success or refused).",
         "mldeploy_token_refusals_total": "Requests refused for a missing, invalid, expired or revoked access token.",
     ]
