@@ -394,7 +394,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    try launching { try process.run() }
+    try process.run()
     process.waitUntilExit()
     return process.terminationStatus
 }

@@ -35,7 +35,7 @@ func runCapturing(_ executable: String, _ arguments: [String]) async throws -> (
     process.arguments = arguments
     process.standardOutput = output
     process.standardError = error
-    try launching { try process.run() }
+    try process.run()
     // Both pipes are drained concurrently before waiting, so a chatty child cannot block on a full pipe.
     let outputText = Task.detached { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
     let errorText = Task.detached { String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
@@ -56,7 +56,7 @@ final class Helper: @unchecked Sendable {
         self.process.standardInput = self.input
         self.process.standardOutput = self.output
         self.process.standardError = FileHandle.nullDevice
-        try launching { try self.process.run() }
+        try self.process.run()
     }
 
     /// Waits for the next line of output ("ready", "done"), or nil at the end, off the cooperative

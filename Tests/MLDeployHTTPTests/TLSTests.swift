@@ -53,7 +53,7 @@ struct TLSTests {
         let rehash = Process()
         rehash.executableURL = URL(fileURLWithPath: "/bin/sh")
         rehash.arguments = ["-c", "cp '\(certificates.caCertificate)' '\(directory.path)/ca.pem' && cd '\(directory.path)' && ln -s ca.pem \"$(openssl x509 -hash -noout -in ca.pem).0\""]
-        try launching { try rehash.run() }
+        try rehash.run()
         rehash.waitUntilExit()
         try await FaultServer.with(tls: certificates) { server throws in
             var configuration = try self.configuration(ca: false)

@@ -32,7 +32,7 @@ struct PythonSDKInteropTests {
         server.environment = ProcessInfo.processInfo.environment.merging(["MLDEPLOY_ADMIN_PASSWORD": "Interop-Pass-1"]) { _, new in new }
         server.standardOutput = output
         server.standardError = FileHandle.nullDevice
-        try launching { try server.run() }
+        try server.run()
         // Wait for "… listening on http://127.0.0.1:PORT …".
         var seen = ""
         let reader = output.fileHandleForReading

@@ -24,7 +24,7 @@ struct ServeCommandTests {
         process.environment = merged.merging(environment) { _, new in new }
         process.standardOutput = output
         process.standardError = output
-        try launching { try process.run() }
+        try process.run()
         var seen = ""
         while !seen.contains("mldeploy serve: listening on") {
             let chunk = output.fileHandleForReading.availableData

@@ -30,7 +30,9 @@ struct TracingTests {
         let receiverScript = PythonSDKInteropTests.packageRoot.appendingPathComponent("Tests/MLDeployServerTests/Resources/otlp_receiver.py").path
         let receiver = try ChildProcess("/usr/bin/env", ["python3", receiverScript, file.path], name: "OTLP receiver")
         defer { receiver.stop() }
-        let port = try #require(Int(try await receiver.waitForLine { $0.hasPrefix("listening ") }.split(separator: " ")[1]))
+        // A whole line only: a chunk can end in the middle of one.
+        let ready = try await receiver.waitForLine { $0.hasPrefix("listening ") && $0.hasSuffix(" ready") }
+        let port = try #require(Int(ready.split(separator: " ")[1]))
 
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") && !$0.key.hasPrefix("OTEL_") }
         environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:\(port)"

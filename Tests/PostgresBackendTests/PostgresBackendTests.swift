@@ -210,21 +210,21 @@ struct PostgresCrashTests {
         environment["MLDEPLOY_TARGET"] = uri
         var (finished, killed) = (0, 0)
         for round in 0..<rounds {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: PostgresCLITests.mldeploy)
-            process.arguments = ["deploy", "sized", "--version", "v\(round)", "--code", "size.py", "--object", "blob=o\(round).pkl", "--output", "y=int"]
-            process.currentDirectoryURL = directory
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try launching { try process.run() }
+            let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+            let pid = try Spawn.start(
+                PostgresCLITests.mldeploy, ["deploy", "sized", "--version", "v\(round)", "--code", "size.py", "--object", "blob=o\(round).pkl", "--output", "y=int"],
+                environment: environment, directory: directory.path, input: null, output: null, error: null
+            )
+            close(null)
             try await Task.sleep(for: .milliseconds(Int.random(in: 10...600)))
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
+            var raw: Int32 = 0
+            let exited = waitpid(pid, &raw, WNOHANG) == pid
+            if !exited {
+                kill(pid, SIGKILL)
                 killed += 1
             }
-            try await offThePool { process.waitUntilExit() }
-            if process.terminationReason == .exit, process.terminationStatus == 0 { finished += 1 }
+            let status = exited ? ((raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)) : try await offThePool { Spawn.wait(pid) }
+            if status == 0 { finished += 1 }
         }
         #expect(killed > 0, "no publish was killed mid-way (\(finished) of \(rounds) finished)")
         // Whatever is visible is whole: parts complete, sizes and hashes right, and each version runs.

@@ -48,7 +48,7 @@ func pythonOutput(_ script: String, environment: [String: String] = [:]) throws 
     process.arguments = ["python3", "-c", script]
     process.standardOutput = output
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    try launching { try process.run() }
+    try process.run()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { throw MLDeployError.invalidArgument("python3 failed") }

@@ -42,31 +42,34 @@ public struct CLI {
     }
 
     private static func runBlocking(_ arguments: [String], input: String?, directory: URL, environment: [String: String]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.environment = environment
-        let output = Pipe(), error = Pipe(), stdin = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = stdin
-        try launching { try process.run() }
-        if let input { try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
-        try? stdin.fileHandleForWriting.close()
+        let stdin = try Spawn.pipe(), stdout = try Spawn.pipe(), stderr = try Spawn.pipe()
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(Self.executable, arguments, environment: environment, directory: directory.path, input: stdin.read, output: stdout.write, error: stderr.write)
+        } catch {
+            for end in [stdin.read, stdin.write, stdout.read, stdout.write, stderr.read, stderr.write] { close(end) }
+            throw error
+        }
+        close(stdin.read)
+        close(stdout.write)
+        close(stderr.write)
+        if let input {
+            let bytes = Array(input.utf8)
+            _ = bytes.withUnsafeBytes { Glibc.write(stdin.write, $0.baseAddress, $0.count) }
+        }
+        close(stdin.write)
         final class Box: @unchecked Sendable { var data = Data() }
         let errorBox = Box()
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
-            errorBox.data = error.fileHandleForReading.readDataToEndOfFile()
+            errorBox.data = Spawn.readAll(stderr.read)
             group.leave()
         }
-        let outputText = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let outputText = String(decoding: Spawn.readAll(stdout.read), as: UTF8.self)
         group.wait()
-        let stderrText = String(decoding: errorBox.data, as: UTF8.self)
-        return Result(status: process.terminationStatus, output: outputText, error: stderrText)
+        let status = Spawn.wait(pid)
+        return Result(status: status, output: outputText, error: String(decoding: errorBox.data, as: UTF8.self))
     }
 
     /// Writes `text` to `name` in the working directory.

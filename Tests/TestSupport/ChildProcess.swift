@@ -28,7 +28,7 @@ public final class ChildProcess: @unchecked Sendable {
         self.process.standardOutput = self.output
         self.process.standardError = self.output
         if let environment { self.process.environment = environment }
-        try launching { try self.process.run() }
+        try self.process.run()
     }
 
     /// Reads output lines until one satisfies `match`; fails after `timeout`.
@@ -46,8 +46,11 @@ public final class ChildProcess: @unchecked Sendable {
                         return
                     }
                     buffer.append(chunk)
+                    // Complete lines only: a chunk may end in the middle of one ("…127.0.0.1:4" of a port).
                     let text = String(decoding: buffer, as: UTF8.self)
-                    if let line = text.split(separator: "\n").map(String.init).first(where: match) {
+                    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                    lines.removeLast()  // after the last newline: empty, or a line still arriving
+                    if let line = lines.first(where: match) {
                         continuation.resume(returning: line)
                         return
                     }
@@ -151,19 +154,20 @@ public func runToCompletion(
 private func runToCompletionBlocking(
     _ executable: String, _ arguments: [String], environment: [String: String]?, directory: URL?
 ) throws -> CompletedProcess {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    if let directory { process.currentDirectoryURL = directory }
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    process.standardInput = FileHandle.nullDevice
-    try launching { try process.run() }
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return CompletedProcess(status: process.terminationStatus, output: text)
+    let output = try Spawn.pipe()
+    let nullInput = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    defer { close(nullInput) }
+    let pid: pid_t
+    do {
+        pid = try Spawn.start(executable, arguments, environment: environment, directory: directory?.path, input: nullInput, output: output.write, error: output.write)
+    } catch {
+        close(output.read)
+        close(output.write)
+        throw error
+    }
+    close(output.write)
+    let text = String(decoding: Spawn.readAll(output.read), as: UTF8.self)
+    return CompletedProcess(status: Spawn.wait(pid), output: text)
 }
 
 /// Polls until something accepts TCP connections on `port`. It always tries once more after the
@@ -219,16 +223,4 @@ public func nginxConfigurationHead(prefix: String) -> String {
         scgi_temp_path \(prefix)/scgi;
 
     """
-}
-
-/// Foundation's `Process.run()` is not safe to call from several threads at once on Linux: under a
-/// full parallel test run one crashed copying its arguments (a bad pointer in `memcpy`). Every
-/// launch in the test support goes through this lock; the processes themselves run in parallel.
-private let launchLock = NSLock()
-
-/// Runs `launch` (a `Process.run()`) while no other test support launch runs.
-public func launching(_ launch: () throws -> Void) rethrows {
-    launchLock.lock()
-    defer { launchLock.unlock() }
-    try launch()
 }

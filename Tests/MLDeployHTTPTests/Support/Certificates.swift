@@ -30,7 +30,7 @@ struct Certificates: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script]
-        try launching { try process.run() }
+        try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw TestFailure("openssl failed to make test certificates") }
         return Certificates(directory: directory)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A minimal OTLP/HTTP trace receiver for tests: POST /v1/traces (protobuf or JSON), each span
-appended as one JSON line to the file given as the first argument. Prints `listening PORT`."""
+appended as one JSON line to the file given as the first argument. Prints `listening PORT ready`."""
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,5 +43,5 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print("listening", server.server_address[1], flush=True)
+print("listening", server.server_address[1], "ready", flush=True)
 server.serve_forever()
