@@ -111,15 +111,10 @@ final class PluginServer: Sendable {
         }, end: { end.finish() })
         for await _ in ended {}
         // End of input: the host is gone or done. Finish what runs, then release the backend.
-        let (tasks, backend, context, initialized) = self.state.withLock { state in
-            (Array(state.running.values), state.backend, state.context, state.initialized)
-        }
+        let tasks = self.state.withLock { Array($0.running.values) }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
-        if initialized, let backend {
-            try? await backend.shutdown()
-            if let context { for provider in self.providers.reversed() { await provider.release(context) } }
-        }
+        try? await self.shutDownBackend()
         self.output.close()
         self.loop.stop()
     }
@@ -199,15 +194,8 @@ final class PluginServer: Sendable {
             try await self.backend().authenticate(try PluginWire.credentials(params))
             return (.null, [])
         case "backend/shutdown":
-            let backend = try self.backend()
-            let (context, initialized) = self.state.withLock { state in
-                defer { state.initialized = false }
-                return (state.context, state.initialized)
-            }
-            if initialized {
-                try await backend.shutdown()
-                if let context { for provider in self.providers.reversed() { await provider.release(context) } }
-            }
+            _ = try self.backend()
+            try await self.shutDownBackend()
             return (.null, [])
         case "service/get":
             let info = try await self.backend().getService(try PluginWire.string(params, "name"), version: PluginWire.optionalString(params, "version"))
@@ -257,6 +245,25 @@ final class PluginServer: Sendable {
         default:
             throw PluginServerError(rpcCode: PluginRPCError.methodNotFound, code: .unsupported, message: "Unknown method '\(method)'.")
         }
+    }
+
+    /// The *destructor* stage, once: the backend's shutdown, then its context providers released.
+    /// Asked for by the host, or run at the end of input when the host did not ask.
+    private func shutDownBackend() async throws {
+        let (backend, context) = self.state.withLock { state -> ((any Backend)?, BackendContext?) in
+            guard state.initialized else { return (nil, nil) }
+            state.initialized = false
+            return (state.backend, state.context)
+        }
+        guard let backend else { return }
+        var failure: (any Error)?
+        do {
+            try await backend.shutdown()
+        } catch {
+            failure = error
+        }
+        if let context { for provider in self.providers.reversed() { await provider.release(context) } }
+        if let failure { throw failure }
     }
 
     private func handshake(_ params: JSONValue) throws -> JSONValue {

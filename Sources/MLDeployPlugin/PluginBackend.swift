@@ -327,7 +327,7 @@ public final class PluginBackend: Backend {
             throw MLDeployError(
                 code: .pluginFailed,
                 message: "The \(connection.plugin.name) plugin (\(connection.plugin.path)) did not answer the handshake within \(timeout) (plugins.handshake_timeout). Is it a backend plugin?"
-                    + (connection.stderrTail.isEmpty ? "" : " Its standard error ends with:\n\(connection.stderrTail)")
+                    + connection.tailNote
             )
         }
         guard let version = result["protocolVersion"]?.intValue, BackendPlugin.protocolVersions.contains(version) else {

@@ -315,17 +315,21 @@ final class PluginConnection: Sendable {
         return (.info, line)
     }
 
-    private var tailNote: String {
-        let tail = self.stderrTail
+    /// " Its standard error ends with: …" (its last twelve lines), or nothing when it wrote none:
+    /// what every `plugin-failed` message quotes.
+    var tailNote: String {
+        Self.tailNote(self.state.withLock { $0.stderrTail })
+    }
+
+    private static func tailNote(_ bytes: [UInt8]) -> String {
+        let tail = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !tail.isEmpty else { return "" }
         return " Its standard error ends with:\n" + tail.split(separator: "\n").suffix(12).joined(separator: "\n")
     }
 
     private func failure(_ state: State, doing method: String) -> MLDeployError {
         let what = state.failure ?? "stopped"
-        let tail = String(decoding: state.stderrTail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let note = tail.isEmpty ? "" : " Its standard error ends with:\n" + tail.split(separator: "\n").suffix(12).joined(separator: "\n")
-        return MLDeployError(code: .pluginFailed, message: "The \(self.plugin.name) plugin (\(self.plugin.path)) \(what) during \(method).\(note)")
+        return MLDeployError(code: .pluginFailed, message: "The \(self.plugin.name) plugin (\(self.plugin.path)) \(what) during \(method).\(Self.tailNote(state.stderrTail))")
     }
 
     private static func cancelled(_ method: String) -> MLDeployError {

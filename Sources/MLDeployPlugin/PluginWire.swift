@@ -182,8 +182,9 @@ package enum PluginWire {
     // MARK: Services
 
     package static func serviceInfo(_ info: ServiceInfo) -> JSONValue {
-        guard case .object(var object) = info.webServiceJSON() else { return info.webServiceJSON() }
-        if let handler = info.handlerName { object["handlerName"] = .string(handler) }
+        let json = info.webServiceJSON()
+        guard let handler = info.handlerName, case .object(var object) = json else { return json }
+        object["handlerName"] = .string(handler)
         return .object(object)
     }
 
@@ -323,7 +324,8 @@ package enum PluginWire {
     }
 
     package static func response(_ response: ServiceResponse) -> JSONValue {
-        guard case .object(var object) = response.webServiceResultJSON() else { return response.webServiceResultJSON() }
+        let json = response.webServiceResultJSON()
+        guard case .object(var object) = json else { return json }
         object["api"] = .string(response.api)
         object["outputSchema"] = parameters(response.outputSchema)
         return .object(object)

@@ -57,51 +57,38 @@ public final class ServerMetrics: Sendable {
     /// Counts an answered request.
     func recordRequest(method: String, route: String, service: String?, version: String?, status: Int, duration: Duration) {
         let labels = [("method", method), ("route", route), ("service", service ?? ""), ("version", version ?? ""), ("status", String(status))]
-        self.counter("mldeploy_http_requests_total", labels).increment()
-        self.histogram("mldeploy_http_request_duration_seconds", labels).record(duration)
+        self.series.counter("mldeploy_http_requests_total", labels).increment()
+        self.series.histogram("mldeploy_http_request_duration_seconds", labels).record(duration)
     }
 
     /// Counts a login attempt.
     func recordLogin(succeeded: Bool) {
-        self.counter("mldeploy_logins_total", [("outcome", succeeded ? "success" : "refused")]).increment()
+        self.series.counter("mldeploy_logins_total", [("outcome", succeeded ? "success" : "refused")]).increment()
     }
 
     /// Counts a request refused for its token.
     func recordTokenRefusal() {
-        self.counter("mldeploy_token_refusals_total", []).increment()
+        self.series.counter("mldeploy_token_refusals_total", []).increment()
     }
 
     /// The exposition: the Python pool's gauges are read now, then every series is written.
     func exposition(python: PythonRuntime?) async -> [UInt8] {
         if let python {
             let status = await python.status()
-            self.gauge("mldeploy_python_max_workers", []).set(Double(status.maximumWorkers))
+            self.series.gauge("mldeploy_python_max_workers", []).set(Double(status.maximumWorkers))
             for version in status.versions {
                 let service = [("service", version.service.name), ("version", version.service.version)]
-                self.gauge("mldeploy_python_workers", service + [("state", "idle")]).set(Double(version.idle))
-                self.gauge("mldeploy_python_workers", service + [("state", "busy")]).set(Double(version.busy))
-                self.gauge("mldeploy_python_workers", service + [("state", "starting")]).set(Double(version.starting))
-                self.gauge("mldeploy_python_queued_calls", service).set(Double(version.queued))
+                self.series.gauge("mldeploy_python_workers", service + [("state", "idle")]).set(Double(version.idle))
+                self.series.gauge("mldeploy_python_workers", service + [("state", "busy")]).set(Double(version.busy))
+                self.series.gauge("mldeploy_python_workers", service + [("state", "starting")]).set(Double(version.starting))
+                self.series.gauge("mldeploy_python_queued_calls", service).set(Double(version.queued))
             }
         }
         return self.registry.emitToBuffer()
     }
 
-    private func descriptor(_ name: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: Self.helpText(name))
-    }
-
-    private func counter(_ name: String, _ labels: [(String, String)]) -> Prometheus.Counter {
-        labels.isEmpty ? self.registry.makeCounter(descriptor: self.descriptor(name)) : self.registry.makeCounter(descriptor: self.descriptor(name), labels: labels)
-    }
-
-    private func gauge(_ name: String, _ labels: [(String, String)]) -> Prometheus.Gauge {
-        labels.isEmpty ? self.registry.makeGauge(descriptor: self.descriptor(name)) : self.registry.makeGauge(descriptor: self.descriptor(name), labels: labels)
-    }
-
-    private func histogram(_ name: String, _ labels: [(String, String)]) -> DurationHistogram {
-        self.registry.makeDurationHistogram(descriptor: self.descriptor(name), labels: labels, buckets: HelpfulPrometheusFactory.durationBuckets)
-    }
+    /// Series with help texts, made in ``registry``.
+    private var series: HelpfulPrometheusFactory { HelpfulPrometheusFactory(registry: self.registry) }
 }
 
 /// swift-metrics over a Prometheus registry, like swift-prometheus's own factory, but giving every
@@ -119,24 +106,39 @@ struct HelpfulPrometheusFactory: MetricsFactory {
         MetricNameDescriptor(metricName: label, unitName: "", helpText: ServerMetrics.helpText(label))
     }
 
+    /// The counter `label` with `labels` (a series without labels when there are none).
+    func counter(_ label: String, _ labels: [(String, String)]) -> Prometheus.Counter {
+        labels.isEmpty ? self.registry.makeCounter(descriptor: self.descriptor(label)) : self.registry.makeCounter(descriptor: self.descriptor(label), labels: labels)
+    }
+
+    /// The gauge `label` with `labels`.
+    func gauge(_ label: String, _ labels: [(String, String)]) -> Prometheus.Gauge {
+        labels.isEmpty ? self.registry.makeGauge(descriptor: self.descriptor(label)) : self.registry.makeGauge(descriptor: self.descriptor(label), labels: labels)
+    }
+
+    /// The duration histogram `label` with `labels`, on ``durationBuckets``.
+    func histogram(_ label: String, _ labels: [(String, String)]) -> DurationHistogram {
+        self.registry.makeDurationHistogram(descriptor: self.descriptor(label), labels: labels, buckets: Self.durationBuckets)
+    }
+
     func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
-        dimensions.isEmpty ? self.registry.makeCounter(descriptor: self.descriptor(label)) : self.registry.makeCounter(descriptor: self.descriptor(label), labels: dimensions)
+        self.counter(label, dimensions)
     }
 
     func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
-        dimensions.isEmpty ? self.registry.makeCounter(descriptor: self.descriptor(label)) : self.registry.makeCounter(descriptor: self.descriptor(label), labels: dimensions)
+        self.counter(label, dimensions)
     }
 
     func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
-        dimensions.isEmpty ? self.registry.makeGauge(descriptor: self.descriptor(label)) : self.registry.makeGauge(descriptor: self.descriptor(label), labels: dimensions)
+        self.gauge(label, dimensions)
     }
 
     func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
-        dimensions.isEmpty ? self.registry.makeGauge(descriptor: self.descriptor(label)) : self.registry.makeGauge(descriptor: self.descriptor(label), labels: dimensions)
+        self.gauge(label, dimensions)
     }
 
     func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
-        self.registry.makeDurationHistogram(descriptor: self.descriptor(label), labels: dimensions, buckets: Self.durationBuckets)
+        self.histogram(label, dimensions)
     }
 
     func destroyCounter(_ handler: any CounterHandler) {
