@@ -77,6 +77,7 @@ public struct ConfigurationKey: Sendable, Hashable {
         ConfigurationKey("server.user_quota_mb", form: "a whole number of megabytes one user's sessions and snapshots may hold"),
         ConfigurationKey("server.max_calls_per_user", form: "a whole number of at least 1: calls one user may have in flight"),
         ConfigurationKey("server.metrics", form: "public (the default: GET /metrics without a token), token (signed-in users) or off"),
+        ConfigurationKey("server.metrics_port", env: "MLDEPLOY_METRICS_PORT", form: "a port number from 0 to 65535 to serve GET /metrics on apart from the API (unset: the API's port)"),
         ConfigurationKey("server.log_format", form: "text (the default) or json (one JSON object per line, with trace_id and span_id inside traced requests)"),
     ]
 

@@ -52,6 +52,7 @@ extension DeployConfiguration {
         case "server.user_quota_mb": return String(defaults.server.userStorageQuota >> 20)
         case "server.max_calls_per_user": return String(defaults.server.maximumCallsPerUser)
         case "server.metrics": return defaults.server.metrics
+        case "server.metrics_port": return defaults.server.metricsPort.map(String.init) ?? "the API's port"
         case "server.log_format": return defaults.server.logFormat
         default: return nil
         }

@@ -90,6 +90,9 @@ public struct DeployConfiguration: Sendable {
         public var maximumCallsPerUser = 64
         /// Who may read `GET /metrics`: `public` (the default), `token` or `off`; `server.metrics`.
         public var metrics = "public"
+        /// A port of its own for `GET /metrics` (then the API's port does not serve it), or `nil`;
+        /// `server.metrics_port`.
+        public var metricsPort: Int?
         /// How `mldeploy serve` writes its log: `text` (the default) or `json` (one object per
         /// line); `server.log_format`.
         public var logFormat = "text"

@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
+import ServiceLifecycle
+import UnixSignals
 import MLDeploy
 import ServiceRuntime
 import NIOCore
@@ -42,6 +44,7 @@ public final class MLDeployServer: Sendable {
     let uploadDirectory: URL
     let logger: Logger
     private let boundPort = Mutex<Int?>(nil)
+    let boundMetricsPort = Mutex<Int?>(nil)
 
     /// Creates a server over `client`'s target, with its state in `state` — by default its users
     /// and signing key in files of the configuration's data directory (created owner-only if
@@ -99,6 +102,10 @@ public final class MLDeployServer: Sendable {
     /// The port the server listens on, once it is running (the chosen one when configured with `0`).
     public var port: Int? { self.boundPort.withLock { $0 } }
 
+    /// The port serving `GET /metrics` apart from the API, once it listens (`nil` when
+    /// ``ServerConfiguration/metricsPort`` is not set).
+    public var metricsPort: Int? { self.boundMetricsPort.withLock { $0 } }
+
     /// Every route the server serves, as `METHOD /path/{parameter}` (OpenAPI's spelling), sorted:
     /// what `docs/openapi.yaml` must describe.
     public var routes: [String] {
@@ -132,7 +139,8 @@ public final class MLDeployServer: Sendable {
     }
 
     /// Runs the server until the task is cancelled or the process gets SIGINT or SIGTERM; requests in
-    /// flight finish first. `onReady` runs once the socket is listening.
+    /// flight finish first. `onReady` runs once the socket is listening (and the metrics port's,
+    /// when ``ServerConfiguration/metricsPort`` gives one).
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/addressInUse`` when another process listens on the
     ///   configured port (``ServerConfiguration/checkAddressIsFree()`` finds that before anything is
@@ -155,6 +163,7 @@ public final class MLDeployServer: Sendable {
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? self.configuration.port
                 self.boundPort.withLock { $0 = port }
+                await self.waitForMetricsPort()
                 self.logger.info("listening", metadata: ["host": "\(self.configuration.host)", "port": "\(port)"])
                 await onReady(port)
             },
@@ -170,13 +179,18 @@ public final class MLDeployServer: Sendable {
         }
         defer { heartbeat.cancel() }
         do {
-            try await application.runService()
+            // One service group: SIGINT and SIGTERM stop both ports gracefully, and either one
+            // failing (a bind) stops the other.
+            let services: [any ServiceLifecycle.Service] = [application] + (self.makeMetricsApplication().map { [$0] } ?? [])
+            try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: self.logger)).run()
             heartbeat.cancel()
             await self.registry.leave()
         } catch let error as IOError where self.port == nil {
             // The bind failed (the port was taken after any check): say which port and what to do,
             // not NIO's `bind(descriptor:ptr:bytes:)`.
             throw ServerConfiguration.bindFailure(errno: error.errnoCode, host: self.configuration.host, port: self.configuration.port)
+        } catch let error as IOError where self.metricsPort == nil && self.configuration.metricsPort != nil {
+            throw ServerConfiguration.bindFailure(errno: error.errnoCode, host: self.configuration.host, port: self.configuration.metricsPort ?? 0, flag: "--metrics-port")
         }
     }
 }

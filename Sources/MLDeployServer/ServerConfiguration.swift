@@ -43,6 +43,11 @@ public struct ServerConfiguration: Sendable {
     /// Who may read `GET /metrics`: anyone (`.public`, the default, as Prometheus scrapes without
     /// credentials), signed-in users (`.token`), or nobody (`.off`: the route does not exist).
     public var metricsAccess = MetricsAccess.public
+    /// A port of its own for `GET /metrics` on ``host`` (`0` picks a free one), so scrapes reach the
+    /// metrics while the API's port stays behind a proxy or a firewall; the API's port then answers
+    /// `/metrics` with a 404 naming this port. `nil` (the default): the API's port serves them.
+    /// ``metricsAccess`` applies on either port.
+    public var metricsPort: Int?
     /// Where the server's metrics are kept; bootstrap its ``ServerMetrics/metricsFactory`` as the
     /// process's swift-metrics backend to include the framework's own (as `mldeploy serve` does).
     public var metrics = ServerMetrics()

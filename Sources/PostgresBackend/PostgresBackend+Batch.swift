@@ -31,6 +31,7 @@ extension PostgresBackend {
                 try await connection.query("SELECT pg_notify(\(ManifestCache.channel), \(PostgresBatchQueue.wakePrefix + id))", logger: self.logger)
             }
         }
+        BatchInstrumentation.started(service: info, records: records.count)
         self.batchQueue?.wake()
         return id
     }

@@ -113,6 +113,7 @@ final class PostgresBatchQueue: Sendable {
     }
 
     private struct Claimed: Sendable {
+        let batch: String
         let name: String
         let version: String
         let index: Int
@@ -133,7 +134,7 @@ final class PostgresBatchQueue: Sendable {
                 """,
                 logger: logger
             ).decode((String, String, Int, String).self) {
-                claimed = Claimed(name: name, version: version, index: index, inputs: inputs)
+                claimed = Claimed(batch: batch, name: name, version: version, index: index, inputs: inputs)
             }
             guard let claimed else { return false }
             // The first free slot, in one statement (it stops at the first lock it gets).
@@ -169,23 +170,24 @@ final class PostgresBatchQueue: Sendable {
 
     /// Runs one record; a failure becomes the record's failed result, as in-process batches do.
     private func run(_ claimed: Claimed) async -> JSONValue {
+        let info: ServiceInfo
+        let implementation: ServiceImplementation
+        let namespace: [String: ServiceObject]
         do {
-            let (info, implementation, namespace) = try await self.backend.executable(claimed.name, claimed.version)
-            do {
-                let json = try JSONValue(parsing: Array(claimed.inputs.utf8))
-                var inputs: [String: MLValue] = [:]
-                for parameter in info.inputs {
-                    if let value = json[parameter.name] { inputs[parameter.name] = try MLValue(json: value, as: parameter.type, parameter: parameter.name, direction: .input) }
-                }
-                let response = try await self.backend.localRuntime.run(info, implementation: implementation, namespace: namespace, inputs: inputs)
-                return response.webServiceResultJSON()
-            } catch {
-                return ServiceResponse.failure(service: info, errorMessage: (error as? MLDeployError)?.description ?? String(describing: error)).webServiceResultJSON()
-            }
+            (info, implementation, namespace) = try await self.backend.executable(claimed.name, claimed.version)
         } catch {
             let info = ServiceInfo(name: claimed.name, version: claimed.version, runtime: RuntimeType("unknown"))
             return ServiceResponse.failure(service: info, errorMessage: (error as? MLDeployError)?.description ?? String(describing: error)).webServiceResultJSON()
         }
+        let response = await BatchInstrumentation.runRecord(service: info, batch: claimed.batch, index: claimed.index) {
+            let json = try JSONValue(parsing: Array(claimed.inputs.utf8))
+            var inputs: [String: MLValue] = [:]
+            for parameter in info.inputs {
+                if let value = json[parameter.name] { inputs[parameter.name] = try MLValue(json: value, as: parameter.type, parameter: parameter.name, direction: .input) }
+            }
+            return try await self.backend.localRuntime.run(info, implementation: implementation, namespace: namespace, inputs: inputs)
+        }
+        return response.webServiceResultJSON()
     }
 }
 

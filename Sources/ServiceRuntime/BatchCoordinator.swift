@@ -63,7 +63,7 @@ public actor BatchCoordinator {
     ///   - parallelCount: How many records may run at once (at least 1).
     ///   - run: Runs one record.
     public func start(service: ServiceInfo, records: [[String: MLValue]], parallelCount: Int, run: @escaping RecordRunner) -> String {
-        BatchMetrics.recordStarted(service: service, records: records.count)
+        BatchInstrumentation.started(service: service, records: records.count)
         let id = UUID().uuidString.lowercased()
         self.nextSequence += 1
         self.executions[id] = Execution(service: service, total: records.count, sequence: self.nextSequence)
@@ -91,15 +91,9 @@ public actor BatchCoordinator {
                 let inputs = records[index]
                 next += 1
                 group.addTask {
-                    let response: ServiceResponse
-                    do {
-                        response = try await run(index, inputs)
-                    } catch let error as MLDeployError {
-                        response = .failure(service: service, errorMessage: error.description)
-                    } catch {
-                        response = .failure(service: service, errorMessage: String(describing: error))
+                    let response = await BatchInstrumentation.runRecord(service: service, batch: id, index: index) {
+                        try await run(index, inputs)
                     }
-                    BatchMetrics.recordFinished(response, service: service)
                     return (index, response)
                 }
             }

@@ -24,13 +24,13 @@ struct JSONLogHandler: LogHandler {
         set { self.metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
         var merged = self.metadataProvider?.get() ?? [:]
         merged.merge(self.metadata) { _, new in new }
-        if let metadata { merged.merge(metadata) { _, new in new } }
+        if let metadata = event.metadata { merged.merge(metadata) { _, new in new } }
         var object: JSONObject = [
-            "time": .string(Self.timestamp()), "level": .string(level.rawValue), "label": .string(self.label),
-            "message": .string(message.description), "source": .string(source),
+            "time": .string(Self.timestamp()), "level": .string(event.level.rawValue), "label": .string(self.label),
+            "message": .string(event.message.description), "source": .string(event.source),
         ]
         for key in merged.keys.sorted() where object[key] == nil {
             object[key] = Self.json(merged[key]!)

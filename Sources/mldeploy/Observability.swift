@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import OTel
 import ServiceLifecycle
 import Tracing
@@ -32,7 +33,9 @@ final class TracingSession: Sendable {
         configuration.logs.enabled = false
         configuration.metrics.enabled = false
         configuration.traces.enabled = true
-        configuration.diagnosticLogLevel = .error
+        // Warnings reach the handler so dropped spans are counted; it prints only errors and drops.
+        configuration.diagnosticLogLevel = .warning
+        configuration.diagnosticLogger = .custom(Logger(label: "mldeploy.otel") { label in OTelDiagnosticHandler(label: label) })
         let (tracer, service) = try OTel.makeTracingBackend(configuration: configuration)
         InstrumentationSystem.bootstrap(tracer)
         return TracingSession(group: ServiceGroup(services: [service], logger: Logger(label: "mldeploy.otel")))
@@ -42,5 +45,42 @@ final class TracingSession: Sendable {
     func finish() async {
         await self.group.triggerGracefulShutdown()
         await self.running.value
+    }
+}
+
+/// swift-otel's own diagnostics: its batch processor reports spans it dropped because the queue
+/// was full (`dropped_count`, a warning once per export round); they are counted in
+/// `mldeploy_otel_spans_dropped_total` (swift-metrics: `GET /metrics` on `mldeploy serve`) and
+/// printed. Other warnings (a receiver that is down, retried exports) are not printed, so a CLI
+/// command's output stays its own; errors are.
+struct OTelDiagnosticHandler: LogHandler {
+    private var printer: StreamLogHandler
+
+    init(label: String) {
+        self.printer = StreamLogHandler.standardError(label: label)
+    }
+
+    var logLevel: Logger.Level {
+        get { self.printer.logLevel }
+        set { self.printer.logLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { self.printer.metadata }
+        set { self.printer.metadata = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.printer[metadataKey: key] }
+        set { self.printer[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        if case .string(let text)? = event.metadata?["dropped_count"], let dropped = Int(text), dropped > 0 {
+            Counter(label: "mldeploy_otel_spans_dropped_total").increment(by: dropped)
+            self.printer.log(event: event)
+        } else if event.level >= .error {
+            self.printer.log(event: event)
+        }
     }
 }

@@ -33,6 +33,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The port (default 12800; 0 picks a free one).")
     var port: Int?
 
+    @Option(name: .customLong("metrics-port"), help: "Serve GET /metrics on this port of its own rather than the API's (0 picks a free one).")
+    var metricsPort: Int?
+
     @Option(name: .customLong("data-dir"), help: "Where users, keys and the default store live (default ./mldeploy-data).")
     var dataDirectory: String?
 
@@ -56,6 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
             var flags: [String: String] = [:]
             if let host = self.host { flags["server.host"] = host }
             if let port = self.port { flags["server.port"] = String(port) }
+            if let metricsPort = self.metricsPort { flags["server.metrics_port"] = String(metricsPort) }
             if let directory = self.dataDirectory { flags["server.data_dir"] = directory }
             if let backend = self.backend ?? self.global.target { flags["server.backend"] = backend }
             if let database = self.database { flags["server.database"] = database }
@@ -95,10 +99,14 @@ struct ServeCommand: AsyncParsableCommand {
                 try await Self.bootstrapAdmin(server.users, environment: environment, format: format)
                 try await server.run { port in
                     let url = "http://\(settings.host):\(port)"
+                    let metricsPort = server.metricsPort
                     if format == .json {
-                        try? Output.json(["event": "listening", "url": .string(url), "port": .integer(port), "backend": .string("\(client.configuration)"), "dataDirectory": .string(settings.dataDirectory)])
+                        var event: JSONObject = ["event": "listening", "url": .string(url), "port": .integer(port), "backend": .string("\(client.configuration)"), "dataDirectory": .string(settings.dataDirectory)]
+                        if let metricsPort { event["metricsPort"] = .integer(metricsPort) }
+                        try? Output.json(.object(event))
                     } else {
-                        print("mldeploy serve: listening on \(url) (backend \(client.configuration), data \(settings.dataDirectory))")
+                        let metrics = metricsPort.map { "; metrics on http://\(settings.host):\($0)/metrics" } ?? ""
+                        print("mldeploy serve: listening on \(url) (backend \(client.configuration), data \(settings.dataDirectory))\(metrics)")
                     }
                     fflush(nil)  // tools and tests wait for this line on a pipe
                 }

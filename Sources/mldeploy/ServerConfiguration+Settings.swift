@@ -14,5 +14,6 @@ extension ServerConfiguration {
         self.userStorageQuota = settings.userStorageQuota
         self.maximumCallsPerUser = settings.maximumCallsPerUser
         self.metricsAccess = MetricsAccess(rawValue: settings.metrics) ?? .public
+        self.metricsPort = settings.metricsPort
     }
 }

@@ -7,14 +7,20 @@ import Testing
 @Suite("Server metrics (Prometheus)")
 struct ServerMetricsTests {
     /// Starts `mldeploy serve` with `extra` arguments and environment; returns it and its base URL.
-    static func serve(_ directory: URL, environment extra: [String: String] = [:]) async throws -> (ChildProcess, URL) {
+    static func serve(_ directory: URL, arguments: [String] = [], environment extra: [String: String] = [:]) async throws -> (ChildProcess, URL) {
+        let (server, base, _) = try await Self.start(directory, arguments: arguments, environment: extra)
+        return (server, base)
+    }
+
+    /// Starts `mldeploy serve`; returns it, its base URL and the line saying where it listens.
+    static func start(_ directory: URL, arguments: [String] = [], environment extra: [String: String] = [:]) async throws -> (ChildProcess, URL, String) {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
         environment["MLDEPLOY_ADMIN_PASSWORD"] = "Metrics-Pass-1"
         environment.merge(extra) { _, new in new }
-        let server = try ChildProcess(CLI.executable, ["serve", "--port", "0", "--data-dir", directory.path], name: "mldeploy serve", environment: environment)
+        let server = try ChildProcess(CLI.executable, ["serve", "--port", "0", "--data-dir", directory.path] + arguments, name: "mldeploy serve", environment: environment)
         let line = try await server.waitForLine { $0.contains("listening on http://127.0.0.1:") }
         let base = try #require(line.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression).map { URL(string: String(line[$0]))! })
-        return (server, base)
+        return (server, base, line)
     }
 
     static func login(_ base: URL, password: String = "Metrics-Pass-1") async throws -> (status: Int, token: String?) {
@@ -86,5 +92,34 @@ struct ServerMetricsTests {
         // Like any path the server does not serve: 401 without a token, 404 with one.
         let offToken = try #require(try await Self.login(offBase).token)
         #expect(try await call(offBase, "GET", "/metrics", token: offToken).status == 404)
+    }
+
+    @Test("--metrics-port serves /metrics on a port of its own (the API's answers 404 naming it); a busy or clashing metrics port stops the server before it creates anything")
+    func separatePort() async throws {
+        let directory = try temporaryDirectory("metrics-port")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (server, base, line) = try await Self.start(directory.appendingPathComponent("a"), arguments: ["--metrics-port", "0"])
+        defer { server.stop() }
+        let metrics = try #require(line.range(of: #"metrics on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression).map { URL(string: String(line[$0].dropFirst("metrics on ".count)))! }, "\(line)")
+        #expect(metrics.port != base.port)
+        let token = try #require(try await Self.login(base).token)
+        #expect(try await call(base, "GET", "/services", token: token).status == 200)
+        let scrape = try await call(metrics, "GET", "/metrics")
+        #expect(scrape.status == 200 && scrape.body.contains(#"route="/services""#), "\(scrape.body)")
+        // Only the metrics are on that port.
+        #expect(try await call(metrics, "GET", "/services", token: token).status == 404)
+        let onAPI = try await call(base, "GET", "/metrics", token: token)
+        #expect(onAPI.status == 404 && onAPI.body.contains(":\(metrics.port!)/metrics"), "\(onAPI.body)")
+
+        // The API's own port, taken by the first server: refused, and no data directory made.
+        let busy = directory.appendingPathComponent("b")
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
+        environment["MLDEPLOY_METRICS_PORT"] = String(base.port!)
+        let refused = try await runToCompletion(CLI.executable, ["serve", "--port", "0", "--data-dir", busy.path], environment: environment)
+        #expect(refused.status != 0 && refused.output.contains("Port \(base.port!)") && refused.output.contains("--metrics-port"), "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: busy.path))
+        let same = try await runToCompletion(CLI.executable, ["serve", "--port", "12999", "--metrics-port", "12999", "--data-dir", busy.path], environment: environment)
+        #expect(same.status != 0 && same.output.contains("port of their own"), "\(same.output)")
+        #expect(!FileManager.default.fileExists(atPath: busy.path))
     }
 }

@@ -56,13 +56,17 @@ struct TracingTests {
         #expect(deployed.status == 0, "\(deployed.error)")
         let consumed = try await cli.run(target + ["consume", "doubler", "x=21"])
         #expect(consumed.status == 0 && consumed.output.contains("42"), "\(consumed.output)\(consumed.error)")
+        try cli.write("records.jsonl", "{\"x\": 1}\n{\"x\": 2}\n")
+        let batch = try await cli.run(target + ["batch", "start", "doubler", "--version", "1", "--records", "records.jsonl", "--wait"])
+        #expect(batch.status == 0, "\(batch.output)\(batch.error)")
 
         // The CLI flushed before exiting; the server exports within its schedule delay.
         var spans: [RecordedSpan] = []
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             spans = Self.spans(in: file)
-            if spans.contains(where: { $0.service == "ml-server" && $0.name == "mldeploy.python.call" }) { break }
+            if spans.contains(where: { $0.service == "ml-server" && $0.name == "mldeploy.python.call" }),
+               spans.filter({ $0.service == "ml-server" && $0.name == "mldeploy.batch.record" }).count >= 2 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let summary = spans.map { "\($0.service) \($0.name) kind=\($0.kind) trace=\($0.traceID.prefix(8)) span=\($0.spanID.prefix(8)) parent=\($0.parentSpanID.prefix(8))" }.joined(separator: "\n")
@@ -82,11 +86,49 @@ struct TracingTests {
         let serverOperation = try find { $0.service == "ml-server" && $0.name == "mldeploy.consume" && $0.parentSpanID == request.spanID }
         let python = try find { $0.service == "ml-server" && $0.name == "mldeploy.python.call" && $0.traceID == root.traceID }
         #expect(python.parentSpanID == serverOperation.spanID, comment)
+        // Every batch record has its span, and its Python call is the record's child.
+        let records = spans.filter { $0.service == "ml-server" && $0.name == "mldeploy.batch.record" }
+        #expect(records.count == 2, comment)
+        for record in records {
+            #expect(spans.contains { $0.name == "mldeploy.python.call" && $0.parentSpanID == record.spanID && $0.traceID == record.traceID }, comment)
+        }
 
         // server.log_format: json — the consume's access log line is one JSON object carrying the trace.
         let logged = try await server.waitForLine(timeout: .seconds(10)) { $0.contains(#""path":"\/api\/doubler\/1""#) || $0.contains(#""path":"/api/doubler/1""#) }
         let entry = try JSONValue(parsing: logged)
         #expect(entry["message"]?.stringValue == "request" && entry["level"]?.stringValue == "info", "\(logged)")
         #expect(entry["trace_id"]?.stringValue == root.traceID, "\(logged)")
+    }
+
+    @Test("a full export queue drops spans, never requests, and counts them in mldeploy_otel_spans_dropped_total", .timeLimit(.minutes(2)))
+    func droppedSpansAreCounted() async throws {
+        let directory = try temporaryDirectory("tracing-drops")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let receiverScript = PythonSDKInteropTests.packageRoot.appendingPathComponent("Tests/MLDeployServerTests/Resources/otlp_receiver.py").path
+        let receiver = try ChildProcess("/usr/bin/env", ["python3", receiverScript, directory.appendingPathComponent("spans.jsonl").path], name: "OTLP receiver")
+        defer { receiver.stop() }
+        let ready = try await receiver.waitForLine { $0.hasPrefix("listening ") && $0.hasSuffix(" ready") }
+        let port = try #require(Int(ready.split(separator: " ")[1]))
+        // A queue of one span: a request's spans end together, so all but the first are dropped.
+        let (server, base) = try await ServerMetricsTests.serve(directory.appendingPathComponent("data"), environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)", "OTEL_BSP_MAX_QUEUE_SIZE": "1", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "1",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        ])
+        defer { server.stop() }
+        let token = try #require(try await ServerMetricsTests.login(base).token)
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<40 { group.addTask { try await call(base, "GET", "/services", token: token).status } }
+            for try await status in group { #expect(status == 200) }
+        }
+        var dropped = 0.0
+        let deadline = ContinuousClock.now + .seconds(15)
+        while dropped == 0, ContinuousClock.now < deadline {
+            // More spans: the drops are reported at the processor's next export round.
+            _ = try await call(base, "GET", "/services", token: token)
+            let text = try await call(base, "GET", "/metrics").body
+            dropped = text.split(separator: "\n").first { $0.hasPrefix("mldeploy_otel_spans_dropped_total ") }.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(dropped >= 1)
     }
 }

@@ -225,6 +225,10 @@ struct ScaleOutCrashTests {
         for (index, result) in results.enumerated() {
             #expect(result["outputParameters"]?["y"]?.intValue == 2 * index, "record \(index): \(result)")
         }
+        // The records node b ran are in its metrics, as in-process batches' are.
+        let scrape = try await request(nodes[1].base, "GET", "/metrics").body.stringValue ?? ""
+        let ran = scrape.split(separator: "\n").first { $0.hasPrefix(#"mldeploy_batch_records_total{service="slowdouble",version="1",state="succeeded"} "#) }
+        #expect((ran?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 1, "\(scrape)")
         // Cancelled through the surviving node: gone everywhere.
         #expect(try await request(nodes[1].base, "DELETE", "/api/slowdouble/1/batch/\(id)", token: token).status == 200)
         #expect(try await request(nodes[1].base, "GET", "/api/slowdouble/1/batch/\(id)", token: token).status == 404)

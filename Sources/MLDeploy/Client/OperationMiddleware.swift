@@ -18,7 +18,7 @@ import Logging
 /// ```
 ///
 /// The chain runs in array order: the first middleware is the outermost, so it sees the operation
-/// first and its outcome last. The default chain is ``DeployClient/defaultMiddleware`` (logging);
+/// first and its outcome last. The default chain is ``DeployClient/defaultMiddleware`` (tracing, then logging);
 /// a typical production chain is `[TracingOperationMiddleware(), MetricsOperationMiddleware(),
 /// LoggingOperationMiddleware()]`, so the span covers the metrics and the log line carries the trace.
 /// The client's own checks (shut down, in flight) run outside the chain; validation of names,

@@ -45,6 +45,7 @@ public final class ServerMetrics: Sendable {
         "mldeploy_realtime_model_cache_total": "Realtime model lookups, by result (hit: the parsed model was reused; load: it was parsed).",
         "mldeploy_realtime_models_cached": "Realtime (ONNX) models parsed and kept in memory.",
         "mldeploy_logins_total": "POST /login attempts, by outcome (success or refused).",
+        "mldeploy_otel_spans_dropped_total": "Trace spans dropped because the export queue was full (OTEL_BSP_MAX_QUEUE_SIZE); requests never wait for the exporter.",
         "mldeploy_token_refusals_total": "Requests refused for a missing, invalid, expired or revoked access token.",
     ]
 
