@@ -6,37 +6,39 @@
 #   both     — metrics, and traces exported over OTLP/HTTP (always_on) to a local receiver
 #              (nginx answering 200 to POST /v1/traces, so the receiver costs next to nothing)
 # Reports requests per second (min/median/max over rounds) and the ratios metrics/off, both/off.
-#   Benchmarks/run-observability-benchmark.sh [--seconds S] [--rounds R] [--connections C]
+#   Benchmarks/run-observability-benchmark.sh [--seconds S] [--rounds R] [--connections C] [--skip-build]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/.."
-seconds=5; rounds=3; connections=16
+seconds=5; rounds=3; connections=16; build=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --rounds) rounds="$2"; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
-        *) echo "usage: $0 [--seconds S] [--rounds R] [--connections C]" >&2; exit 64 ;;
+        --skip-build) build=0; shift ;;
+        *) echo "usage: $0 [--seconds S] [--rounds R] [--connections C] [--skip-build]" >&2; exit 64 ;;
     esac
 done
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-swift build -c release --package-path "$root" --product mldeploy >/dev/null
+[ "$build" = 1 ] && swift build -c release --package-path "$root" --product mldeploy >/dev/null
 mldeploy="$root/.build/release/mldeploy"
 work="$(mktemp -d)"
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 # The OTLP receiver: nginx accepting and discarding trace exports.
 receiver_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$work/nginx"
 cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $work/nginx/pid; error_log $work/nginx/error.log;
+worker_processes 1; daemon off; master_process off; pid $work/nginx/pid; error_log $work/nginx/error.log;
 events {}
 http { access_log off; client_body_temp_path $work/nginx; client_max_body_size 64m;
   server { listen 127.0.0.1:$receiver_port; location / { client_body_in_single_buffer on; return 200; } } }
 CONF
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!)
+# One process, its output in a file: nothing outlives the script holding a pipe open.
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" >"$work/nginx/out.log" 2>&1 & pids+=($!)
 
 start_server() {  # mode port
     local mode=$1 port=$2 env=(MLDEPLOY_ADMIN_PASSWORD=Bench-Pass-1 MLDEPLOY_RUNTIME_ISOLATION=none)
