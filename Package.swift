@@ -29,6 +29,7 @@ let package = Package(
         .library(name: "MLServerBackend", targets: ["MLServerBackend"]),
         .library(name: "MLDeployConfiguration", targets: ["MLDeployConfiguration"]),
         .library(name: "MLDeployONNX", targets: ["MLDeployONNX"]),
+        .library(name: "OpenInference", targets: ["OpenInference"]),
         .library(name: "MLDeployPlugin", targets: ["MLDeployPlugin"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
         .executable(name: "mldeploy-backend-wrapped", targets: ["mldeploy-backend-wrapped"]),
@@ -97,7 +98,7 @@ let package = Package(
         .target(
             name: "PostgresBackend",
             dependencies: [
-                "MLDeploy", "ServiceRuntime", "MLDeployCrypto",
+                "MLDeploy", "ServiceRuntime", "MLDeployCrypto", "MLDeployONNX",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,18 +116,18 @@ let package = Package(
         ),
         .target(
             name: "InMemoryBackend",
-            dependencies: ["MLDeploy", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["MLDeploy", "ServiceRuntime", "MLDeployONNX", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "FileStoreBackend",
-            dependencies: ["MLDeploy", "ServiceRuntime", "MLDeployCrypto", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["MLDeploy", "ServiceRuntime", "MLDeployCrypto", "MLDeployONNX", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "MLDeployServer",
             dependencies: [
-                "MLDeploy", "MLDeployCrypto", "ServiceRuntime",
+                "MLDeploy", "MLDeployCrypto", "ServiceRuntime", "MLDeployONNX", "OpenInference",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -154,6 +155,11 @@ let package = Package(
         ),
         .target(
             name: "MLDeployONNX",
+            dependencies: ["MLDeploy"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OpenInference",
             dependencies: ["MLDeploy"],
             swiftSettings: swiftSettings
         ),
@@ -241,7 +247,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MLDeployConfigurationTests",
-            dependencies: ["MLDeployConfiguration", "MLDeploy", "MLDeployHTTP", "MLDeployTestSupport", "ServiceRuntime"],
+            dependencies: ["MLDeployConfiguration", "MLDeploy", "MLDeployHTTP", "MLDeployTestSupport", "ServiceRuntime", "InMemoryBackend"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MLDeploy
 import MLDeployCrypto
+import MLDeployONNX
 import ServiceRuntime
 import Synchronization
 
@@ -250,6 +251,12 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting, Manifest
     }
 
     // MARK: Running
+
+    /// A realtime version's parsed model (``ServiceRuntime/LocalRuntimeHosting``).
+    public func realtimeModel(_ service: ServiceReference) async throws -> ONNXModel {
+        let (_, implementation, _) = try await self.executable(service.name, service.version)
+        return try self.parsedRealtimeModel(service, implementation)
+    }
 
     /// Loads what runs a version: the implementation and its objects and models (blobs are mapped,
     /// not copied, so large models cost nothing until a worker loads them).

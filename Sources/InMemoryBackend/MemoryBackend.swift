@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MLDeploy
+import MLDeployONNX
 import ServiceRuntime
 import Synchronization
 
@@ -276,6 +277,12 @@ public final class MemoryBackend: ConfigurableBackend, LocalRuntimeHosting {
     }
 
     // MARK: Running
+
+    /// A realtime version's parsed model (``ServiceRuntime/LocalRuntimeHosting``).
+    public func realtimeModel(_ service: ServiceReference) async throws -> ONNXModel {
+        let stored = try self.store.withLock { try Self.find(service.name, service.version, in: $0) }
+        return try self.parsedRealtimeModel(service, stored.implementation)
+    }
 
     /// Runs one call through the local runtime.
     public func consume(_ request: ConsumeRequest) async throws -> ServiceResponse {

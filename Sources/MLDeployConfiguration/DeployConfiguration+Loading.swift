@@ -72,6 +72,11 @@ extension DeployConfiguration {
             }
         }
         self.host = try text("host")
+        self.middleware = try sources.parsed("middleware") { text -> [String]? in
+            let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+            if names == ["none"] { return [] }
+            return names.allSatisfy { name in Self.middlewareNames.contains { $0.name == name } } && Set(names).count == names.count ? names : nil
+        }
 
         // Credentials: a token wins over a username and password, which win over AAD.
         if let token = try secret("auth.token", file: "auth.token_file") {

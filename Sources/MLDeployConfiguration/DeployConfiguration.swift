@@ -33,6 +33,10 @@ import ServiceRuntime
 public struct DeployConfiguration: Sendable {
     /// The target as written (`file:./services`, `MLServer`), or `nil` for the default.
     public var target: String?
+    /// The operation middleware a client runs every backend operation through, by name and in
+    /// order (the first outermost): `tracing`, `metrics`, `logging`; `nil` for the default
+    /// (``MLDeploy/DeployClient/defaultMiddleware``), empty for none; `middleware`.
+    public var middleware: [String]?
     /// The server address for a named target.
     public var host: String?
     /// The credentials, or `nil` when none are configured.
@@ -130,6 +134,22 @@ public struct DeployConfiguration: Sendable {
     public func makeClient(registry: BackendRegistry = .shared, logger: Logger = Logger(label: "mldeploy.client")) async throws -> DeployClient {
         try self.checkCredentials()
         // Local backends read the Python runtime's settings from the target's options.
-        return try await DeployClient(target: self.deployTarget().addingOptions(self.pythonOptions), auth: self.auth, http: self.http, registry: registry, logger: logger)
+        return try await DeployClient(
+            target: self.deployTarget().addingOptions(self.pythonOptions), auth: self.auth, http: self.http,
+            operationMiddleware: self.operationMiddleware(), registry: registry, logger: logger
+        )
+    }
+
+    /// The names `middleware` takes, each with the middleware it makes.
+    public static let middlewareNames: [(name: String, make: @Sendable () -> any OperationMiddleware)] = [
+        ("tracing", { TracingOperationMiddleware() }),
+        ("metrics", { MetricsOperationMiddleware() }),
+        ("logging", { LoggingOperationMiddleware() }),
+    ]
+
+    /// The operation middleware ``middleware`` names (or `defaults` when it names none).
+    public func operationMiddleware(default defaults: [any OperationMiddleware] = DeployClient.defaultMiddleware) -> [any OperationMiddleware] {
+        guard let names = self.middleware else { return defaults }
+        return names.compactMap { name in Self.middlewareNames.first { $0.name == name }?.make() }
     }
 }

@@ -76,6 +76,7 @@ extension DeployClient {
     ///   - auth: Credentials, or `nil`.
     ///   - http: The HTTP client's configuration: timeouts, TLS, proxy, retries.
     ///   - middlewares: Your own HTTP middlewares.
+    ///   - operationMiddleware: The chain every backend operation runs through.
     ///   - registry: Where names and URI schemes are looked up.
     ///   - logger: The logger for operations.
     public convenience init(
@@ -83,6 +84,7 @@ extension DeployClient {
         auth: AuthContext? = nil,
         http: HTTPClient.Configuration,
         middlewares: [any HTTPClientMiddleware] = [],
+        operationMiddleware: [any OperationMiddleware] = DeployClient.defaultMiddleware,
         registry: BackendRegistry = .shared,
         logger: Logger = Logger(label: "mldeploy.client")
     ) async throws {
@@ -91,7 +93,8 @@ extension DeployClient {
             auth: auth,
             registry: registry,
             providers: [HTTPClientProvider(configuration: http, middlewares: middlewares)],
-            logger: logger
+            logger: logger,
+            middleware: operationMiddleware
         )
     }
 }

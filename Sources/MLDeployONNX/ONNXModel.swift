@@ -20,7 +20,9 @@ public struct ONNXModel: Sendable {
     /// The model's output names, in order.
     public let outputNames: [String]
     /// The model's inputs (names, element types, shapes), in `inputNames` order.
-    private let inputs: [ValueInfoProto]
+    let inputs: [ValueInfoProto]
+    /// The model's outputs, in `outputNames` order.
+    let outputs: [ValueInfoProto]
     /// The graph, compiled: what scoring runs.
     private let plan: ExecutionPlan
 
@@ -43,6 +45,7 @@ public struct ONNXModel: Sendable {
         self.inputs = model.graph.inputs.filter { initializers[$0.name] == nil }
         self.inputNames = self.inputs.map(\.name)
         self.outputNames = model.graph.outputs.map(\.name)
+        self.outputs = model.graph.outputs
         self.plan = try ExecutionPlan(graph: model.graph, initializers: initializers, inputNames: self.inputNames, opsets: model.opsets)
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MLDeploy
 import MLDeployCrypto
+import MLDeployONNX
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -258,6 +259,12 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
             cache.bytes += bytes.count
         }
         return bytes
+    }
+
+    /// A realtime version's parsed model (``ServiceRuntime/LocalRuntimeHosting``).
+    public func realtimeModel(_ service: ServiceReference) async throws -> ONNXModel {
+        let (_, implementation, _) = try await self.executable(service.name, service.version)
+        return try self.parsedRealtimeModel(service, implementation)
     }
 
     /// What runs a version: its implementation and namespace, blobs read from the database.

@@ -90,7 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
             let environment = ProcessInfo.processInfo.environment
             // The served backend gets the configured credentials and HTTP settings too, so a server
             // can front another one (`--backend mlserver+https://…`).
-            let middleware: [any OperationMiddleware] = [TracingOperationMiddleware(), MetricsOperationMiddleware(), LoggingOperationMiddleware()]
+            let middleware = loaded.operationMiddleware(default: [TracingOperationMiddleware(), MetricsOperationMiddleware(), LoggingOperationMiddleware()])
             try await withDeployClient(target: target, auth: loaded.auth, providers: [HTTPClientProvider(configuration: loaded.http)], middleware: middleware) { client in
                 let server = try MLDeployServer(client: client, configuration: settings, state: state)
                 defer { Task { await state?.close() } }

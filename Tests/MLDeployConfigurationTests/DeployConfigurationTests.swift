@@ -1,4 +1,5 @@
 import Foundation
+import InMemoryBackend
 import MLDeploy
 import MLDeployConfiguration
 import MLDeployHTTP
@@ -97,6 +98,7 @@ struct DeployConfigurationTests {
         ([:], ["MLDEPLOY_HTTP_PROXY": "proxy:3128"], "http.proxy", "the environment", "proxy URL"),
         ([:], ["MLDEPLOY_HTTP_TLS_VERIFY": "maybe"], "http.tls.verify", "the environment", "true or false"),
         ([:], ["MLDEPLOY_TARGET": ":nothing"], "target", "the environment", "scheme:rest"),
+        ([:], ["MLDEPLOY_MIDDLEWARE": "tracing,audit"], "middleware", "the environment", "tracing, metrics, logging"),
     ])
     func invalid(_ flags: [String: String], _ environment: [String: String], _ key: String, _ source: String, _ form: String) async throws {
         let root = try self.directory([:])
@@ -105,6 +107,25 @@ struct DeployConfigurationTests {
             let text = "\(error)"
             return text.contains(key) && text.contains(source) && text.contains(form)
         }
+    }
+
+    @Test("middleware names the client's operation middleware in order; none is none; unset is the default chain")
+    func middleware() async throws {
+        let root = try self.directory(["mldeploy.yaml": "middleware: metrics, logging\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let fromFile = try await self.load(root)
+        #expect(fromFile.middleware == ["metrics", "logging"])
+        let chain = fromFile.operationMiddleware()
+        #expect(chain.count == 2 && chain[0] is MetricsOperationMiddleware && chain[1] is LoggingOperationMiddleware)
+        #expect(try await self.load(root, environment: ["MLDEPLOY_MIDDLEWARE": "none"]).operationMiddleware().isEmpty)
+        let registry = BackendRegistry()
+        try registry.register(.memory)
+        let client = try await self.load(root, environment: ["MLDEPLOY_MIDDLEWARE": "tracing"]).makeClient(registry: registry)
+        #expect(client.middleware.count == 1 && client.middleware[0] is TracingOperationMiddleware)
+        try await client.shutdown()
+        let bare = try self.directory([:])
+        defer { try? FileManager.default.removeItem(at: bare) }
+        #expect(try await self.load(bare).operationMiddleware().count == DeployClient.defaultMiddleware.count)
     }
 
     @Test("a bad value in the file names the file; a username without a password is an error when a client is made")
