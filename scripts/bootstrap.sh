@@ -78,3 +78,13 @@ if ! "$ST_VENV/bin/st" --version >/dev/null 2>&1; then
     python3 -m venv "$ST_VENV"
     "$ST_VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
 fi
+
+# The Open Inference Protocol's own clients, for the OIP tests against `mldeploy serve`:
+# tritonclient[http] (binary tensor data by default) and kserve's InferenceRESTClient, in a venv of
+# their own at .venv-oip (kserve pins many packages the workers' python3 must not meet).
+OIP_VENV="$(cd "$(dirname "$0")/.." && pwd)/.venv-oip"
+if ! "$OIP_VENV/bin/python" -c "import tritonclient.http, kserve" >/dev/null 2>&1; then
+    echo "bootstrap: creating the OIP clients' venv at $OIP_VENV"
+    python3 -m venv "$OIP_VENV"
+    "$OIP_VENV/bin/pip" install -q --disable-pip-version-check "tritonclient[http]==2.73.0" "kserve==0.21.0"
+fi

@@ -135,6 +135,7 @@ public final class MLDeployServer: Sendable {
         self.addBatchRoutes(to: router)
         self.addRealtimeRoutes(to: router)
         self.addConsumeRoutes(to: router)
+        self.addOIPRoutes(to: router)
         return router
     }
 

@@ -45,7 +45,9 @@ public enum OIPRealtimeMapping {
         for output in outputs {
             if let column = frame.columns.first(where: { $0.name == output.name }) {
                 claimed.insert(column.name)
-                tensors.append(Self.typed(output.name, column.values, shape: [rows], as: output.datatype))
+                // A model's [N, 1] output keeps its two dimensions.
+                let shape = output.shape.count == 2 ? [rows, 1] : [rows]
+                tensors.append(Self.typed(output.name, column.values, shape: shape, as: output.datatype))
                 continue
             }
             let group = frame.columns.filter { $0.name.hasPrefix(output.name + "_") && !claimed.contains($0.name) }

@@ -15,8 +15,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
     /// Whether `GET /metrics` is open (`server.metrics: public`).
     let metricsArePublic: Bool
 
-    /// The paths that need no token (and `/metrics`, when ``metricsArePublic``).
-    static let openPaths: Set<String> = ["/login", "/login/refreshToken", "/status"]
+    /// The paths that need no token — the routes ``RouteAccess/table`` marks open — and `/metrics`
+    /// only when ``metricsArePublic``.
+    static let openPaths: Set<String> = Set(
+        RouteAccess.table.filter { $0.value == .open }.map { String($0.key.split(separator: " ")[1]) }.filter { $0 != "/metrics" }
+    )
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.openPaths.contains(request.uri.path) || (self.metricsArePublic && request.uri.path == "/metrics") { return try await next(request, context) }

@@ -43,6 +43,18 @@ public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
             "DELETE /login/accessToken": .reader,
             "GET /status": .open,
 
+            // The Open Inference Protocol: probes and server metadata open (as /status is), models
+            // as the ML Server API's services — any signed-in user reads and calls them.
+            "GET /v2/health/live": .open,
+            "GET /v2/health/ready": .open,
+            "GET /v2": .open,
+            "GET /v2/models/{name}": .reader,
+            "GET /v2/models/{name}/versions/{version}": .reader,
+            "GET /v2/models/{name}/ready": .reader,
+            "GET /v2/models/{name}/versions/{version}/ready": .reader,
+            "POST /v2/models/{name}/infer": .reader,
+            "POST /v2/models/{name}/versions/{version}/infer": .reader,
+
             // Sessions run arbitrary code with the server's Python: the publish right, and only
             // one's own.
             "POST /sessions": ownSessions,

@@ -2,7 +2,7 @@ import Hummingbird
 
 /// Counts and times every answered request by method, route, service, version and status, for
 /// `GET /metrics`. The outermost middleware, so it sees the status an error answered with; health
-/// (`/status`) and metrics requests are not counted, so scrapes and probes do not swamp the
+/// (`/status`, `/v2/health/live`, `/v2/health/ready`) and metrics requests are not counted, so scrapes and probes do not swamp the
 /// figures.
 struct RequestMetricsMiddleware: RouterMiddleware {
     typealias Context = ServerRequestContext
@@ -10,7 +10,7 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     let metrics: ServerMetrics
 
     /// Paths not counted.
-    static let uncounted: Set<String> = ["/metrics", "/status"]
+    static let uncounted: Set<String> = ["/metrics", "/status", "/v2/health/live", "/v2/health/ready"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !Self.uncounted.contains(request.uri.path) else { return try await next(request, context) }
