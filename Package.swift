@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "MLDeployConfiguration", targets: ["MLDeployConfiguration"]),
         .library(name: "MLDeployONNX", targets: ["MLDeployONNX"]),
         .library(name: "OpenInference", targets: ["OpenInference"]),
+        .library(name: "OIPBackend", targets: ["OIPBackend"]),
         .library(name: "MLDeployPlugin", targets: ["MLDeployPlugin"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
         .executable(name: "mldeploy-backend-wrapped", targets: ["mldeploy-backend-wrapped"]),
@@ -164,6 +165,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "OIPBackend",
+            dependencies: ["MLDeploy", "MLDeployHTTP", "OpenInference", "MLDeployONNX", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MLDeployPlugin",
             dependencies: [
                 "MLDeploy", "ServiceRuntime",
@@ -188,7 +194,7 @@ let package = Package(
         .executableTarget(
             name: "mldeploy",
             dependencies: [
-                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "PostgresBackend", "PostgresServerState", "MLDeployServer", "MLDeployCrypto", "MLServerBackend",
+                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "PostgresBackend", "PostgresServerState", "MLDeployServer", "MLDeployCrypto", "MLServerBackend", "OIPBackend",
                 "MLDeployConfiguration", "MLDeployHTTP", "ServiceRuntime", "MLDeployPlugin", "MLDeployConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),

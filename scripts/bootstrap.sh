@@ -88,3 +88,12 @@ if ! "$OIP_VENV/bin/python" -c "import tritonclient.http, kserve" >/dev/null 2>&
     python3 -m venv "$OIP_VENV"
     "$OIP_VENV/bin/pip" install -q --disable-pip-version-check "tritonclient[http]==2.73.0" "kserve==0.21.0"
 fi
+
+# Seldon MLServer (with onnxruntime and pandas for the runtimes the OIP backend writes beside the
+# models it publishes), for the OIP backend's tests: a venv of its own at .venv-mlserver.
+MLS_VENV="$(cd "$(dirname "$0")/.." && pwd)/.venv-mlserver"
+if ! "$MLS_VENV/bin/python" -c "import mlserver, onnxruntime, pandas" >/dev/null 2>&1; then
+    echo "bootstrap: creating the Seldon MLServer venv at $MLS_VENV"
+    python3 -m venv "$MLS_VENV"
+    "$MLS_VENV/bin/pip" install -q --disable-pip-version-check "mlserver==1.7.1" onnxruntime pandas
+fi

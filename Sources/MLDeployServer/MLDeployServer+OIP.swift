@@ -104,18 +104,7 @@ extension MLDeployServer {
 
     /// An ONNX input or output as OIP tensor metadata.
     static func tensorMetadata(_ signature: ONNXModel.TensorSignature) -> OIPTensorMetadata {
-        if signature.isSequenceOfMaps { return OIPTensorMetadata(name: signature.name, datatype: .fp32, shape: [-1, -1]) }
-        let datatype: OIPDatatype = switch signature.elementType {
-        case "double": .fp64
-        case "int64": .int64
-        case "int32": .int32
-        case "int8": .int8
-        case "uint8": .uint8
-        case "string": .bytes
-        case "bool": .bool
-        default: .fp32
-        }
-        return OIPTensorMetadata(name: signature.name, datatype: datatype, shape: signature.shape.map { $0 ?? -1 })
+        OIPTensorMetadata(onnxName: signature.name, elementType: signature.elementType, shape: signature.shape, isSequenceOfMaps: signature.isSequenceOfMaps)
     }
 
     /// `POST …/infer`: the request's tensors as the version's inputs, its outputs as tensors.

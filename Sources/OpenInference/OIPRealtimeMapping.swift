@@ -36,6 +36,31 @@ public enum OIPRealtimeMapping {
         }
     }
 
+    /// The tensors a model with inputs `declared` takes for `frame` — the caller's side of
+    /// ``frame(_:)``: a model with one two-dimensional input takes every column in order as one
+    /// `[rows, columns]` tensor; otherwise each input takes the column of its name. Without
+    /// metadata, every column is a `[rows]` tensor.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/inputMismatch`` naming an input no column feeds.
+    public static func tensors(_ frame: DataFrame, declared: [OIPTensorMetadata]) throws -> [OIPTensor] {
+        let rows = frame.rowCount
+        if declared.count == 1, let input = declared.first, input.shape.count == 2, !(frame.columnCount == 1 && frame.columns[0].name == input.name && input.shape[1] == 1) {
+            var cells: [MLScalar] = []
+            cells.reserveCapacity(rows * frame.columnCount)
+            for row in 0..<rows { for column in frame.columns { cells.append(column.values[row]) } }
+            return [Self.typed(input.name, cells, shape: [rows, frame.columnCount], as: input.datatype)]
+        }
+        guard !declared.isEmpty else {
+            return frame.columns.map { OIPServiceMapping.tensor($0.name, cells: $0.values, shape: [rows]) }
+        }
+        return try declared.map { input in
+            guard let column = frame.columns.first(where: { $0.name == input.name }) else {
+                throw MLDeployError(code: .inputMismatch, message: "The model takes \(declared.map(\.name).joined(separator: ", ")); the data frame has no column '\(input.name)'.")
+            }
+            return Self.typed(input.name, column.values, shape: input.shape.count == 2 ? [rows, 1] : [rows], as: input.datatype)
+        }
+    }
+
     /// The model's outputs from the scored frame, gathered and typed as `outputs` declares; columns
     /// no declared output claims become tensors of their own.
     public static func outputs(_ frame: DataFrame, declared outputs: [OIPTensorMetadata]) -> [OIPTensor] {

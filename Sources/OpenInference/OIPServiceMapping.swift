@@ -44,6 +44,23 @@ public enum OIPServiceMapping {
         }
     }
 
+    /// The parameter a tensor's metadata describes — the inverse of ``metadata(_:)-swift.type.method``
+    /// for what this mapping writes, and a reasonable reading of anything else: `[1]` is a scalar
+    /// of its type, one dimension a vector, two a matrix, `content_type: pd` a data frame.
+    public static func parameter(_ metadata: OIPTensorMetadata) -> ParameterDefinition {
+        if metadata.parameters["content_type"]?.stringValue == "pd" { return ParameterDefinition(name: metadata.name, type: .dataFrame) }
+        if metadata.shape == [1] {
+            let type: ParameterType = switch metadata.datatype {
+            case .bool: .logical
+            case .bytes: .character
+            case .fp16, .fp32, .fp64: .numeric
+            default: .integer
+            }
+            return ParameterDefinition(name: metadata.name, type: type)
+        }
+        return ParameterDefinition(name: metadata.name, type: metadata.shape.count == 2 ? .matrix : .vector)
+    }
+
     /// The service's inputs from the request's tensors.
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/inputMismatch`` for a missing input, a tensor that is

@@ -27,6 +27,28 @@ public struct OIPTensorMetadata: Sendable, Hashable {
         return .object(object)
     }
 
+    /// The metadata of an ONNX model's input or output: its element type as ONNX names it (`float`,
+    /// `double`, `int64`, `int32`, `int8`, `uint8`, `string`, `bool`; `nil` reads as `float`) and
+    /// its dimensions (`nil` for the batch dimension, `-1` here). A classifier's ZipMap output (a
+    /// sequence of maps) is `FP32 [-1, -1]`: one column per class.
+    public init(onnxName name: String, elementType: String?, shape: [Int?], isSequenceOfMaps: Bool = false) {
+        if isSequenceOfMaps {
+            self.init(name: name, datatype: .fp32, shape: [-1, -1])
+            return
+        }
+        let datatype: OIPDatatype = switch elementType {
+        case "double": .fp64
+        case "int64": .int64
+        case "int32": .int32
+        case "int8": .int8
+        case "uint8": .uint8
+        case "string": .bytes
+        case "bool": .bool
+        default: .fp32
+        }
+        self.init(name: name, datatype: datatype, shape: shape.map { $0 ?? -1 })
+    }
+
     /// Metadata from its JSON form.
     public init?(json: JSONValue) {
         guard let name = json["name"]?.stringValue, let datatype = json["datatype"]?.stringValue.flatMap(OIPDatatype.init(rawValue:)),

@@ -6,6 +6,7 @@ import InMemoryBackend
 import MLDeploy
 import MLDeployPlugin
 import MLServerBackend
+import OIPBackend
 import Tracing
 
 /// `mldeploy`: operationalize analytic web services from the shell.
@@ -54,6 +55,7 @@ struct MLDeployCommand: AsyncParsableCommand {
         try registry.register(.filesystem)
         try registry.register(.postgres)
         try registry.register(.mlServer)
+        try registry.register(.oip)
         if registry.pluginDiscovery == nil { registry.enablePluginDiscovery() }
     }
 }

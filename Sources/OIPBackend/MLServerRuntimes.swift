@@ -1,0 +1,152 @@
+/// The Python modules this backend writes beside each model it publishes to Seldon MLServer: custom
+/// runtimes (MLServer's `MLModel`), found through `implementation` in `model-settings.json` with
+/// the model's folder on `sys.path`. Each is the same for every model (what differs is read from
+/// the folder), so MLServer's module cache holding one copy is harmless.
+enum MLServerRuntimes {
+    /// The module that scores an ONNX model with onnxruntime (which the server's environment needs).
+    static let onnxModuleName = "mldeploy_onnx_runtime"
+    /// The module that runs a Python service's code with its objects, as `mldeploy`'s own runtime does.
+    static let pythonModuleName = "mldeploy_python_runtime"
+
+    static let onnx = #"""
+    # Written by MLDeploy's OIP backend: scores this folder's ONNX model with onnxruntime.
+    import numpy as np
+    import onnxruntime as ort
+    from mlserver import MLModel
+    from mlserver.codecs import NumpyCodec
+    from mlserver.types import InferenceRequest, InferenceResponse
+    from mlserver.utils import get_model_uri
+
+    _TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+              "tensor(int32)": np.int32, "tensor(string)": np.object_, "tensor(bool)": np.bool_}
+
+
+    class ONNXModel(MLModel):
+        async def load(self) -> bool:
+            self._session = ort.InferenceSession(await get_model_uri(self._settings), providers=["CPUExecutionProvider"])
+            self._inputs = {i.name: _TYPES.get(i.type, np.float32) for i in self._session.get_inputs()}
+            return True
+
+        async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+            feeds = {}
+            for request_input in payload.inputs:
+                if request_input.name not in self._inputs:
+                    raise ValueError(f"the model has no input {request_input.name!r}; its inputs are {', '.join(self._inputs)}")
+                feeds[request_input.name] = NumpyCodec.decode_input(request_input).astype(self._inputs[request_input.name])
+            outputs = []
+            for meta, value in zip(self._session.get_outputs(), self._session.run(None, feeds)):
+                if isinstance(value, list) and value and isinstance(value[0], dict):
+                    # A classifier's ZipMap: one row per input row, one column per class.
+                    value = np.array([[row[key] for key in sorted(row)] for row in value], dtype=np.float32)
+                outputs.append(NumpyCodec.encode_output(meta.name, np.asarray(value)))
+            return InferenceResponse(model_name=self.name, model_version=self.version, id=payload.id, outputs=outputs)
+    """#
+
+    static let python = #"""
+    # Written by MLDeploy's OIP backend: runs this folder's Python service (service.json) with its
+    # objects, inputs and outputs mapped to tensors as mldeploy serve maps them.
+    import json
+    import os
+    import pickle
+
+    import numpy as np
+    from mlserver import MLModel
+    from mlserver.codecs import NumpyCodec
+    from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
+    from mlserver.utils import get_model_uri
+
+
+    def _cells(request_input):
+        values = NumpyCodec.decode_input(request_input).reshape(-1).tolist()
+        return [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+
+
+    def _tensor(name, cells, shape, parameters=None):
+        if all(isinstance(c, bool) for c in cells):
+            datatype, data = "BOOL", cells
+        elif all(isinstance(c, int) and not isinstance(c, bool) for c in cells):
+            datatype, data = "INT64", cells
+        elif all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in cells):
+            datatype, data = "FP64", [float(c) for c in cells]
+        else:
+            datatype, data = "BYTES", ["" if c is None else str(c) for c in cells]
+        return ResponseOutput(name=name, shape=shape, datatype=datatype, data=data, parameters=parameters)
+
+
+    def _plain(value):
+        return value.item() if isinstance(value, np.generic) else value
+
+
+    class PythonService(MLModel):
+        async def load(self) -> bool:
+            path = await get_model_uri(self._settings, wellknown_filenames=["service.json"])
+            folder = os.path.dirname(path)
+            with open(path) as f:
+                self._service = json.load(f)
+            self._namespace = {}
+            for name, entry in self._service.get("objects", {}).items():
+                if "file" in entry:
+                    with open(os.path.join(folder, entry["file"]), "rb") as f:
+                        self._namespace[name] = pickle.load(f)
+                else:
+                    self._namespace[name] = entry["value"]
+            if self._service.get("initCode"):
+                exec(compile(self._service["initCode"], "<init>", "exec"), self._namespace)
+            return True
+
+        async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+            namespace = dict(self._namespace)
+            declared = {p["name"]: p["type"] for p in self._service["inputs"]}
+            given = {i.name: i for i in payload.inputs}
+            frame_input = next((n for n, t in declared.items() if t == "data.frame" and n not in given), None)
+            columns = {}
+            for name, request_input in given.items():
+                kind = declared.get(name)
+                if kind is None:
+                    if frame_input is None:
+                        raise ValueError(f"{name!r} is not an input; the inputs are {', '.join(declared)}")
+                    columns[name] = _cells(request_input)
+                    continue
+                cells = _cells(request_input)
+                if kind in ("numeric", "integer", "logical", "character"):
+                    if len(cells) != 1:
+                        raise ValueError(f"input {name!r} is {kind}: one element, not {len(cells)}")
+                    value = cells[0]
+                    namespace[name] = float(value) if kind == "numeric" else int(value) if kind == "integer" else bool(value) if kind == "logical" else str(value)
+                elif kind == "vector":
+                    namespace[name] = cells
+                elif kind == "matrix":
+                    rows, width = request_input.shape
+                    namespace[name] = [cells[r * width:(r + 1) * width] for r in range(rows)]
+                else:
+                    import pandas as pd
+                    rows, width = request_input.shape
+                    namespace[name] = pd.DataFrame({str(c): [cells[r * width + c] for r in range(rows)] for c in range(width)})
+            if frame_input is not None:
+                import pandas as pd
+                namespace[frame_input] = pd.DataFrame(columns)
+            missing = [n for n in declared if n not in namespace]
+            if missing:
+                raise ValueError(f"missing inputs: {', '.join(missing)}")
+            exec(compile(self._service["code"], f"<service {self.name}/{self.version}>", "exec"), namespace)
+            outputs = []
+            declared_outputs = self._service["outputs"]
+            for parameter in declared_outputs:
+                name, kind = parameter["name"], parameter["type"]
+                value = namespace.get(name)
+                if kind == "data.frame":
+                    alone = len(declared_outputs) == 1
+                    for column in value.columns:
+                        cells = [_plain(v) for v in value[column].tolist()]
+                        outputs.append(_tensor(str(column) if alone else f"{name}.{column}", cells, [len(cells)], {"content_type": "pd"}))
+                elif kind == "matrix":
+                    rows = [[_plain(v) for v in row] for row in np.asarray(value).tolist()]
+                    outputs.append(_tensor(name, [c for row in rows for c in row], [len(rows), len(rows[0]) if rows else 0]))
+                elif kind == "vector":
+                    cells = [_plain(v) for v in list(value)]
+                    outputs.append(_tensor(name, cells, [len(cells)]))
+                else:
+                    outputs.append(_tensor(name, [_plain(value)], [1]))
+            return InferenceResponse(model_name=self.name, model_version=self.version, id=payload.id, outputs=outputs)
+    """#
+}

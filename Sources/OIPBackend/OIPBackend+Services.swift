@@ -1,0 +1,114 @@
+import Foundation
+import MLDeploy
+import MLDeployHTTP
+import OpenInference
+import Synchronization
+
+extension OIPBackend {
+    /// A model's metadata as service metadata. Models an `mldeploy` runtime serves (`platform`
+    /// `mldeploy_*`) show their declared parameters again; any other model is a realtime service
+    /// (`inputData` → `outputData` data frames), its tensors mapped by ``OpenInference/OIPRealtimeMapping``.
+    public func getService(_ name: String, version: String?) async throws -> ServiceInfo {
+        try NameRules.checkServiceName(name)
+        let metadata = try await self.json(.get, Self.modelPath(name, version))
+        return Self.serviceInfo(metadata, name: name, version: version)
+    }
+
+    /// The service metadata `metadata` describes.
+    static func serviceInfo(_ metadata: JSONValue, name: String, version: String?) -> ServiceInfo {
+        let platform = metadata["platform"]?.stringValue ?? ""
+        let versions = metadata["versions"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let resolved = version ?? versions.last ?? "1"
+        let inputs = (metadata["inputs"]?.arrayValue ?? []).compactMap(OIPTensorMetadata.init(json:))
+        let outputs = (metadata["outputs"]?.arrayValue ?? []).compactMap(OIPTensorMetadata.init(json:))
+        guard platform.hasPrefix("mldeploy_"), platform != "mldeploy_onnx" else {
+            return ServiceInfo(
+                name: metadata["name"]?.stringValue ?? name, version: resolved, description: platform.isEmpty ? nil : "\(platform) model",
+                inputs: [ParameterDefinition(name: "inputData", type: .dataFrame)], outputs: [ParameterDefinition(name: "outputData", type: .dataFrame)],
+                runtime: .realtime
+            )
+        }
+        let runtime: RuntimeType = platform == "mldeploy_python" ? .python : .swift
+        return ServiceInfo(
+            name: metadata["name"]?.stringValue ?? name, version: resolved,
+            inputs: inputs.map(OIPServiceMapping.parameter), outputs: outputs.map(OIPServiceMapping.parameter), runtime: runtime
+        )
+    }
+
+    /// Every model the server's repository index lists (`POST /v2/repository/index`, ready ones),
+    /// else the `models` option's; each version as the server's metadata gives it.
+    public func listServices(_ query: ServiceQuery) async throws -> [ServiceInfo] {
+        switch query {
+        case .version(let name, let version):
+            do { return [try await self.getService(name, version: version)] } catch let error as MLDeployError where error.code == .notFound { return [] }
+        case .named(let name):
+            return try await self.versions(of: name)
+        case .all:
+            var names = self.configuredModels
+            if let index = try? await self.json(.post, "/v2/repository/index", body: ["ready": true]).arrayValue {
+                names = Array(Set(index.compactMap { $0["name"]?.stringValue })).sorted()
+            }
+            var services: [ServiceInfo] = []
+            for name in names { services += try await self.versions(of: name) }
+            return services
+        }
+    }
+
+    /// Every version of `name` the server reports (an empty list for an unknown model).
+    private func versions(of name: String) async throws -> [ServiceInfo] {
+        let metadata: JSONValue
+        do {
+            metadata = try await self.json(.get, Self.modelPath(name, nil))
+        } catch let error as MLDeployError where error.code == .notFound {
+            return []
+        }
+        let versions = metadata["versions"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard versions.count > 1 else { return [Self.serviceInfo(metadata, name: name, version: versions.first)] }
+        var services: [ServiceInfo] = []
+        for version in versions { services.append(try await self.getService(name, version: version)) }
+        return services
+    }
+
+    /// Whether the server takes binary tensor data: Triton and `mldeploy serve` do, MLServer's REST
+    /// server does not (its server metadata says which). Asked once.
+    func takesBinaryData() async throws -> Bool {
+        if let known = self.binarySupport.withLock({ $0 }) { return known }
+        let metadata = try? await self.json(.get, "/v2")
+        let supported = metadata?["extensions"]?.arrayValue?.contains(.string("binary_tensor_data")) ?? false
+        self.binarySupport.withLock { $0 = supported }
+        return supported
+    }
+
+    /// One inference: the inputs as tensors (binary tensor data where the server takes it, else
+    /// JSON), the outputs back as values.
+    public func consume(_ request: ConsumeRequest) async throws -> ServiceResponse {
+        let info = request.service
+        let tensors: [OIPTensor]
+        if info.runtime == .realtime {
+            let metadata = try await self.json(.get, Self.modelPath(info.name, info.version))
+            let declared = (metadata["inputs"]?.arrayValue ?? []).compactMap(OIPTensorMetadata.init(json:))
+            guard case .dataFrame(let frame)? = request.inputs["inputData"] else {
+                throw MLDeployError(code: .inputMismatch, message: "\(info.name)/\(info.version) takes one data frame, inputData.")
+            }
+            tensors = try OIPRealtimeMapping.tensors(frame, declared: declared)
+        } else {
+            let asOutputs = ServiceInfo(name: info.name, version: info.version, outputs: info.inputs, runtime: info.runtime)
+            tensors = OIPServiceMapping.outputs(request.inputs, for: asOutputs)
+        }
+        let inference = OIPInferenceRequest(inputs: tensors, outputs: [])
+        let (body, headerLength) = try inference.encoded(binary: try await self.takesBinaryData())
+        let response = try await self.send(
+            .post, Self.modelPath(info.name, info.version) + "/infer", body: body,
+            headers: headerLength.map { ["Inference-Header-Content-Length": String($0)] } ?? [:], consume: true
+        )
+        let answer = try OIPInferenceResponse(body: response.bytes, headerLength: response.headers["Inference-Header-Content-Length"].flatMap { Int($0) })
+        let outputs: [String: MLValue]
+        if info.runtime == .realtime {
+            outputs = ["outputData": .dataFrame(try OIPRealtimeMapping.frame(answer.outputs))]
+        } else {
+            let asInputs = ServiceInfo(name: info.name, version: info.version, inputs: info.outputs, runtime: info.runtime)
+            outputs = try OIPServiceMapping.inputs(answer.outputs, for: asInputs)
+        }
+        return try ServiceResponse(service: info, outputs: outputs)
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import MLDeploy
+import MLDeployHTTP
+import Synchronization
+
+/// Deploys to and calls any server that speaks the Open Inference Protocol (KServe V2).
+///
+/// Every server gets the read side: `listServices` (the server's repository index, else the
+/// `models` option's names), `getService` (model metadata as service metadata) and `consume`
+/// (infer, the service's values as tensors). Publishing and deleting need a server that loads
+/// models from a directory this process can write — Seldon MLServer with the `repository` option:
+/// the backend writes `<repository>/<name>/<version>/model-settings.json` and the files, then asks
+/// the server to load the model; delete unloads it and removes the folder.
+///
+/// Options (query string of the URI, or the target's options): `repository` (MLServer's model
+/// repository directory, shared with the server), `models` (comma-separated model names to list
+/// when the server has no repository index).
+public final class OIPBackend: ConfigurableBackend {
+    /// The server's base URL (`http://host:port`).
+    public let baseURL: String
+    /// MLServer's model repository, when this backend publishes to it.
+    public let repository: URL?
+    /// Models to list when the server has no repository index.
+    public let configuredModels: [String]
+    let state = Mutex<(http: HTTPClient?, owned: Bool, logger: Logger)>((nil, false, Logger(label: "mldeploy.backend.oip")))
+    /// Whether the server takes binary tensor data (`GET /v2` lists `binary_tensor_data`), once asked.
+    let binarySupport = Mutex<Bool?>(nil)
+
+    /// What publishing supports here: Python services and ONNX models when a repository is given.
+    public var capabilities: BackendCapabilities { self.repository == nil ? [] : [.pythonServices, .realtime] }
+
+    /// The options this backend reads; any other is an error naming these.
+    public static let knownOptions = ["repository", "models"]
+
+    /// Creates the backend from `oip+http://HOST:PORT` (or `oip+https`) and its options.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidTarget`` for another scheme, an address
+    ///   that is not http(s), or an option it does not know (naming the ones it does).
+    public init(configuration: BackendConfiguration) throws {
+        var options = configuration.options
+        var address: String
+        if let uri = configuration.uri {
+            guard uri.scheme.hasPrefix("oip+") else {
+                throw MLDeployError(code: .invalidTarget, message: "The OIP backend takes oip+http:// or oip+https:// URIs, not '\(uri)'.")
+            }
+            address = String(uri.scheme.dropFirst("oip+".count)) + ":" + uri.remainder
+        } else if let host = configuration.host, !host.isEmpty {
+            address = host.contains("://") ? host : "http://" + host
+        } else {
+            throw MLDeployError(code: .invalidTarget, message: "The OIP backend needs the server's address: a URI such as oip+http://127.0.0.1:8080.")
+        }
+        // The query string sets options, as the target's own options do.
+        if let question = address.firstIndex(of: "?") {
+            for pair in address[address.index(after: question)...].split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+                options[parts[0]] = parts.count > 1 ? parts[1] : ""
+            }
+            address = String(address[..<question])
+        }
+        while address.hasSuffix("/") { address.removeLast() }
+        guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host?.isEmpty == false else {
+            throw MLDeployError(code: .invalidTarget, message: "'\(address)' is not an http(s) server address (expected e.g. oip+http://127.0.0.1:8080).")
+        }
+        // Options every local backend gets from the configuration (the Python runtime's) are not this backend's concern.
+        let unknown = options.keys.filter { !Self.knownOptions.contains($0) && !$0.hasPrefix("runtime.") && !$0.hasPrefix("python") }.sorted()
+        guard unknown.isEmpty else {
+            throw MLDeployError(
+                code: .invalidTarget,
+                message: "The OIP backend has no option \(unknown.map { "'\($0)'" }.joined(separator: ", ")); it knows \(Self.knownOptions.joined(separator: ", "))."
+            )
+        }
+        self.baseURL = address
+        self.repository = options["repository"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0, isDirectory: true) }
+        self.configuredModels = (options["models"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// Takes the HTTP client the context carries (or makes one).
+    public func initialize(context: BackendContext) async throws {
+        if let http = context[HTTPClientKey.self] {
+            self.state.withLock { $0 = (http, false, context.logger) }
+        } else {
+            self.state.withLock { $0 = (HTTPClient(logger: context.logger), true, context.logger) }
+        }
+    }
+
+    /// Bearer tokens for servers that ask for them: a token as given, or — with a user name and
+    /// password — `mldeploy serve`'s login.
+    public func authenticate(_ credentials: AuthContext) async throws {
+        let http = try self.http
+        if let token = credentials.accessToken {
+            http.authentication.use(StaticTokenSource(token))
+        } else if let (username, password) = credentials.passwordCredentials, let base = URL(string: self.baseURL) {
+            http.authentication.use(LoginTokenSource(baseURL: base, username: username, password: password))
+            _ = try await http.authentication.authenticate()
+        }
+    }
+
+    /// Shuts the HTTP client down when the backend made it.
+    public func shutdown() async throws {
+        let (http, owned) = self.state.withLock { ($0.http, $0.owned) }
+        if owned { await http?.shutdown() }
+    }
+
+    /// The HTTP client, once initialized.
+    var http: HTTPClient {
+        get throws {
+            guard let http = self.state.withLock({ $0.http }) else {
+                throw MLDeployError(code: .clientShutDown, message: "The OIP backend was not initialized (use it through a DeployClient).")
+            }
+            return http
+        }
+    }
+}
