@@ -13,6 +13,6 @@ extension BackendRegistration {
             name: "filesystem",
             uriSchemes: ["file"],
             summary: "Durable store under a root directory; runs Python services and Swift handlers locally."
-        )
+        ).declaringOptions(["path", "create", "recover", "fsync"])
     }
 }

@@ -101,7 +101,7 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting, Manifest
     public convenience init(configuration: BackendConfiguration) throws {
         var path = configuration.options["path"]
         if let uri = configuration.uri {
-            path = uri.remainder.hasPrefix("//") ? String(uri.remainder.dropFirst(2).drop { $0 != "/" }) : uri.remainder
+            path = uri.path.hasPrefix("//") ? String(uri.path.dropFirst(2).drop { $0 != "/" }) : uri.path
         }
         guard let path, !path.isEmpty else {
             throw MLDeployError(code: .invalidTarget, message: "The filesystem backend needs a root directory: write file:./services, or pass the 'path' option.")

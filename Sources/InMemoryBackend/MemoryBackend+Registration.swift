@@ -16,6 +16,6 @@ extension BackendRegistration {
             name: "memory",
             uriSchemes: ["memory"],
             summary: "In-process store; runs Swift handlers; the test double with fault injection."
-        )
+        ).declaringOptions([])
     }
 }

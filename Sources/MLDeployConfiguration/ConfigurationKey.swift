@@ -26,6 +26,7 @@ public struct ConfigurationKey: Sendable, Hashable {
     /// Every key, in the order `config show` prints them.
     public static let all: [ConfigurationKey] = [
         ConfigurationKey("target", form: "a URI (file:PATH, memory:, postgresql://USER@HOST:PORT/DB, mlserver+http://HOST:PORT, mlserver+https://…) or a backend name (filesystem, memory, postgres, MLServer)"),
+        ConfigurationKey("target_options", env: "MLDEPLOY_TARGET_OPTIONS", form: "the target backend's options: a section of option: value lines in the file, or key=value pairs separated by & or , (fsync=false&create=true)"),
         ConfigurationKey("middleware", env: "MLDEPLOY_MIDDLEWARE", form: "comma-separated operation middleware in order, the first outermost: tracing, metrics, logging (or none)"),
         ConfigurationKey("host", env: "MLDEPLOY_TARGET_HOST", form: "the server address of a named target, e.g. http://localhost:12800"),
         ConfigurationKey("auth.username", env: "MLDEPLOY_USERNAME", form: "a user name"),

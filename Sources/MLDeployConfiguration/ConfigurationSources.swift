@@ -175,6 +175,51 @@ public struct ConfigurationSources: Sendable {
         return value
     }
 
+    /// A map setting (`target_options`): in the config file a section of scalars (the profile's
+    /// before the top level); on the command line and in the environment `key=value` pairs
+    /// separated by `&` or `,`. The highest source that sets it gives all of it.
+    ///
+    /// - Throws: ``MLDeploy/MLDeployError/Code/invalidConfiguration`` for a pair without `=` or a
+    ///   section holding lists or sections, naming the key and its source.
+    func options(_ key: String) throws -> (values: [String: String], source: String)? {
+        func pairs(_ text: String, _ source: String) throws -> [String: String] {
+            var values: [String: String] = [:]
+            for pair in text.split(whereSeparator: { $0 == "&" || $0 == "," }) {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw MLDeployError(code: .invalidConfiguration, message: "Invalid configuration: \(key) = '\(text)' from \(source); expected key=value pairs separated by & or , (fsync=false&create=true).")
+                }
+                values[parts[0]] = parts[1]
+            }
+            return values
+        }
+        for layer in self.layers {
+            if let file = self.file, layer.name == file || layer.name.hasSuffix("of \(file)") {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8), var node = try? Yams.load(yaml: text) as? [String: Any] else { continue }
+                for part in layer.prefix { node = node[part] as? [String: Any] ?? [:] }
+                guard let value = node[key] else { continue }
+                if let text = value as? String { return (try pairs(text, layer.name), layer.name) }
+                guard let section = value as? [String: Any] else {
+                    throw MLDeployError(code: .invalidConfiguration, message: "Invalid configuration: \(key) in \(layer.name) must be a section of option: value lines.")
+                }
+                var values: [String: String] = [:]
+                for (option, value) in section {
+                    switch value {
+                    case let text as String: values[option] = text
+                    case let flag as Bool: values[option] = String(flag)
+                    case let number as Int: values[option] = String(number)
+                    case let number as Double: values[option] = String(number)
+                    default:
+                        throw MLDeployError(code: .invalidConfiguration, message: "Invalid configuration: \(key).\(option) in \(layer.name) must be a single value, not a list or a section.")
+                    }
+                }
+                return (values, layer.name)
+            }
+            if let text = try? Self.raw(key, in: layer) { return (try pairs(text, layer.name), layer.name) }
+        }
+        return nil
+    }
+
     /// A scalar as text, whatever its YAML or JSON type.
     static func raw(_ key: String, in layer: Layer) throws -> String? {
         let absolute = AbsoluteConfigKey(layer.prefix + key.split(separator: ".").map(String.init))

@@ -18,6 +18,7 @@ extension DeployConfiguration {
         }
         switch key {
         case "target": return "memory:"
+        case "target_options": return "none"
         case "middleware": return "tracing,logging (mldeploy serve: tracing,metrics,logging)"
         case "http.timeout.connect": return seconds(defaults.http.timeout.connect)
         case "http.timeout.control_plane": return seconds(defaults.http.timeout.controlPlane)

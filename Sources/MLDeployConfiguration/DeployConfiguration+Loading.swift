@@ -72,6 +72,7 @@ extension DeployConfiguration {
             }
         }
         self.host = try text("host")
+        self.targetOptions = try sources.options("target_options")?.values ?? [:]
         self.middleware = try sources.parsed("middleware") { text -> [String]? in
             let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
             if names == ["none"] { return [] }

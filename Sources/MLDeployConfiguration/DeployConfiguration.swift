@@ -33,6 +33,9 @@ import ServiceRuntime
 public struct DeployConfiguration: Sendable {
     /// The target as written (`file:./services`, `MLServer`), or `nil` for the default.
     public var target: String?
+    /// Options for the target's backend (`target_options`), added to the target's own; a URI's
+    /// query string still wins over them.
+    public var targetOptions: [String: String] = [:]
     /// The operation middleware a client runs every backend operation through, by name and in
     /// order (the first outermost): `tracing`, `metrics`, `logging`; `nil` for the default
     /// (``MLDeploy/DeployClient/defaultMiddleware``), empty for none; `middleware`.
@@ -122,8 +125,8 @@ public struct DeployConfiguration: Sendable {
     /// The target to deploy to: the configured one, or `defaultTarget`.
     public func deployTarget(default defaultTarget: String = "memory:") -> DeployTarget {
         let text = self.target ?? defaultTarget
-        if text.contains(":") { return .uri(text) }
-        return .named(text, host: self.host)
+        if text.contains(":") { return .uri(text, options: self.targetOptions) }
+        return .named(text, host: self.host, options: self.targetOptions)
     }
 
     /// A client for the configured target, with the configured credentials and HTTP behaviour,

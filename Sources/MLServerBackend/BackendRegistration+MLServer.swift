@@ -13,6 +13,6 @@ extension BackendRegistration {
             uriSchemes: ["mlserver+http", "mlserver+https"],
             summary: "Microsoft Machine Learning Server 9.x, or mldeploy serve, over its REST API",
             contextProviders: [HTTPClientProvider()]
-        )
+        ).declaringOptions([])
     }
 }

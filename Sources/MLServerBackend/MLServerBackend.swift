@@ -50,7 +50,7 @@ public final class MLServerBackend: ConfigurableBackend {
             guard uri.scheme.hasPrefix("mlserver+") else {
                 throw MLDeployError(code: .invalidTarget, message: "The MLServer backend takes mlserver+http:// or mlserver+https:// URIs, not '\(uri)'.")
             }
-            address = String(uri.scheme.dropFirst("mlserver+".count)) + ":" + uri.remainder
+            address = String(uri.scheme.dropFirst("mlserver+".count)) + ":" + uri.path
         } else if let host = configuration.host, !host.isEmpty {
             address = host.contains("://") ? host : "http://" + host
         } else {

@@ -14,6 +14,6 @@ extension BackendRegistration {
             uriSchemes: ["oip+http", "oip+https"],
             summary: "an Open Inference Protocol (KServe V2) server: Seldon MLServer, KServe, Triton or mldeploy serve",
             contextProviders: [HTTPClientProvider()]
-        )
+        ).declaringOptions(OIPBackend.knownOptions)
     }
 }

@@ -38,36 +38,28 @@ public final class OIPBackend: ConfigurableBackend {
     /// - Throws: ``MLDeploy/MLDeployError/Code/invalidTarget`` for another scheme, an address
     ///   that is not http(s), or an option it does not know (naming the ones it does).
     public init(configuration: BackendConfiguration) throws {
-        var options = configuration.options
+        let options = configuration.options
         var address: String
         if let uri = configuration.uri {
             guard uri.scheme.hasPrefix("oip+") else {
                 throw MLDeployError(code: .invalidTarget, message: "The OIP backend takes oip+http:// or oip+https:// URIs, not '\(uri)'.")
             }
-            address = String(uri.scheme.dropFirst("oip+".count)) + ":" + uri.remainder
+            address = String(uri.scheme.dropFirst("oip+".count)) + ":" + uri.path
         } else if let host = configuration.host, !host.isEmpty {
             address = host.contains("://") ? host : "http://" + host
         } else {
             throw MLDeployError(code: .invalidTarget, message: "The OIP backend needs the server's address: a URI such as oip+http://127.0.0.1:8080.")
         }
-        // The query string sets options, as the target's own options do.
-        if let question = address.firstIndex(of: "?") {
-            for pair in address[address.index(after: question)...].split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
-                options[parts[0]] = parts.count > 1 ? parts[1] : ""
-            }
-            address = String(address[..<question])
-        }
         while address.hasSuffix("/") { address.removeLast() }
         guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host?.isEmpty == false else {
             throw MLDeployError(code: .invalidTarget, message: "'\(address)' is not an http(s) server address (expected e.g. oip+http://127.0.0.1:8080).")
         }
-        // Options every local backend gets from the configuration (the Python runtime's) are not this backend's concern.
-        let unknown = options.keys.filter { !Self.knownOptions.contains($0) && !$0.hasPrefix("runtime.") && !$0.hasPrefix("python") }.sorted()
+        // Options every backend gets from the configuration (the Python runtime's) are not this one's concern.
+        let unknown = options.keys.filter { !Self.knownOptions.contains($0) && !$0.hasPrefix("python.") }.sorted()
         guard unknown.isEmpty else {
             throw MLDeployError(
                 code: .invalidTarget,
-                message: "The OIP backend has no option \(unknown.map { "'\($0)'" }.joined(separator: ", ")); it knows \(Self.knownOptions.joined(separator: ", "))."
+                message: "The oip backend has no option \(unknown.map { "'\($0)'" }.joined(separator: ", ")); it knows \(Self.knownOptions.joined(separator: ", "))."
             )
         }
         self.baseURL = address

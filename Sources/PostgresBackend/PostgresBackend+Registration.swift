@@ -13,6 +13,6 @@ extension BackendRegistration {
             name: "postgres",
             uriSchemes: ["postgresql", "postgres"],
             summary: "Service versions, code, objects and models in a PostgreSQL database shared by any number of processes; runs services locally."
-        )
+        ).declaringOptions(["host", "port", "user", "database", "dbname", "sslmode", "password", "password_file", "timeout"])
     }
 }

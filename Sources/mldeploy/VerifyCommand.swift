@@ -59,7 +59,11 @@ struct VerifyCommand: AsyncParsableCommand {
     /// verification reports) and verifies it; a target that is not a file store is an error rather
     /// than an empty report.
     static func verify(_ target: DeployTarget) async throws -> StoreVerification {
-        try await withDeployClient(target: target.addingOptions(["create": "false", "recover": "false"])) { client in
+        // Another backend would refuse the file store's options before saying what is wrong.
+        if let registration = try target.registration(), registration.name != "filesystem" {
+            throw MLDeployError(code: .unsupported, message: "verify checks filesystem stores; \(registration.name) is not one (use --target file:PATH).")
+        }
+        return try await withDeployClient(target: target.addingOptions(["create": "false", "recover": "false"])) { client in
             guard let store = client.backend as? FileStore else {
                 throw MLDeployError(
                     code: .unsupported,

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// What the client hands a backend at the *initializer* stage.
@@ -96,6 +97,24 @@ public struct TargetURI: Sendable, Hashable, CustomStringConvertible {
     private static func isScheme(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, first.properties.isAlphabetic, first.isASCII else { return false }
         return text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0)) }
+    }
+
+    /// The remainder without its query string (`./services` of `file:./services?fsync=false`).
+    public var path: String {
+        self.remainder.firstIndex(of: "?").map { String(self.remainder[..<$0]) } ?? self.remainder
+    }
+
+    /// The query string's `key=value` pairs, percent-decoded: options for the backend
+    /// (`oip+http://host:8080?repository=/srv/models`). A key without `=` has the empty value.
+    public var queryOptions: [String: String] {
+        guard let question = self.remainder.firstIndex(of: "?") else { return [:] }
+        var options: [String: String] = [:]
+        for pair in self.remainder[self.remainder.index(after: question)...].split(separator: "&") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
+            let key = parts[0].removingPercentEncoding ?? parts[0]
+            options[key] = parts.count > 1 ? (parts[1].removingPercentEncoding ?? parts[1]) : ""
+        }
+        return options
     }
 
     /// The text after `//` up to the next `/`, for `scheme://authority/...` URIs.

@@ -24,6 +24,10 @@ public struct BackendRegistration: Sendable {
     /// Resources every client of this backend needs in its context (an HTTP backend lists the HTTP
     /// client provider). Callers can replace them by id.
     public var contextProviders: [any BackendContextProvider]
+    /// The options the backend reads (from the target URI's query string, `target_options:` or
+    /// code), or `nil` when it does not say — then any option is passed on (plugins). Options
+    /// starting `python.` are the local Python runtime's, set from `runtime.*`, and always pass.
+    public var options: [String]?
     private let factory: @Sendable (BackendConfiguration) throws -> any Backend
 
     /// Creates a registration.
@@ -64,6 +68,27 @@ public struct BackendRegistration: Sendable {
         self.init(name: name, aliases: aliases, uriSchemes: uriSchemes, summary: summary, contextProviders: contextProviders) {
             try B(configuration: $0)
         }
+    }
+
+    /// This registration declaring the options its backend reads.
+    public func declaringOptions(_ options: [String]) -> BackendRegistration {
+        var copy = self
+        copy.options = options
+        return copy
+    }
+
+    /// Checks `options` against ``options``.
+    ///
+    /// - Throws: ``MLDeployError/Code/invalidTarget`` naming each unknown option and the known ones.
+    public func checkOptions(_ options: [String: String]) throws {
+        guard let known = self.options else { return }
+        let unknown = options.keys.filter { !known.contains($0) && !$0.hasPrefix("python.") }.sorted()
+        guard !unknown.isEmpty else { return }
+        let knows = known.isEmpty ? "it takes none" : "it knows \(known.joined(separator: ", "))"
+        throw MLDeployError(
+            code: .invalidTarget,
+            message: "The \(self.name) backend has no option \(unknown.map { "'\($0)'" }.joined(separator: ", ")); \(knows)."
+        )
     }
 
     /// Creates a backend.

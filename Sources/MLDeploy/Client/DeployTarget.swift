@@ -107,11 +107,16 @@ public struct DeployTarget: Sendable, ExpressibleByStringLiteral, CustomStringCo
         switch self.storage {
         case .named(_, let host, let options):
             let registration = try self.registration(in: registry)!
+            try registration.checkOptions(options)
             let configuration = BackendConfiguration(backendName: registration.name, host: host, options: options)
             return (try registration.makeBackend(configuration), configuration, registration.contextProviders)
         case .uri(let text, let options):
             let registration = try self.registration(in: registry)!
-            let configuration = BackendConfiguration(backendName: registration.name, uri: try TargetURI(parsing: text), options: options)
+            // The URI's query string sets options too, and wins: it is the most specific.
+            let uri = try TargetURI(parsing: text)
+            let merged = options.merging(uri.queryOptions) { _, query in query }
+            try registration.checkOptions(merged)
+            let configuration = BackendConfiguration(backendName: registration.name, uri: uri, options: merged)
             return (try registration.makeBackend(configuration), configuration, registration.contextProviders)
         case .instance(let backend):
             return (backend, BackendConfiguration(backendName: String(describing: type(of: backend))), [])
