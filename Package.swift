@@ -230,7 +230,7 @@ let package = Package(
         .testTarget(
             name: "MLDeployServerTests",
             dependencies: [
-                "MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy", "MLDeployONNX", "MLDeployTestSupport",
+                "MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy", "MLDeployONNX", "MLDeployTestSupport", "OpenInference",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Resources"],

@@ -58,23 +58,46 @@ enum MLServerRuntimes {
 
     def _cells(request_input):
         values = NumpyCodec.decode_input(request_input).reshape(-1).tolist()
-        return [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+        values = [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+        parameters = request_input.parameters
+        if parameters is not None and getattr(parameters, "content_type", None) == "json":
+            values = [json.loads(v) for v in values]  # mixed cells, one JSON value each
+        return values
 
 
     def _tensor(name, cells, shape, parameters=None):
-        if all(isinstance(c, bool) for c in cells):
+        if cells and all(isinstance(c, bool) for c in cells):
             datatype, data = "BOOL", cells
         elif all(isinstance(c, int) and not isinstance(c, bool) for c in cells):
             datatype, data = "INT64", cells
-        elif all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in cells):
-            datatype, data = "FP64", [float(c) for c in cells]
+        elif all(c is None or isinstance(c, float) for c in cells) and any(c is not None for c in cells):
+            datatype, data = "FP64", [None if c is None else float(c) for c in cells]
+        elif all(isinstance(c, str) for c in cells):
+            datatype, data = "BYTES", cells
         else:
-            datatype, data = "BYTES", ["" if c is None else str(c) for c in cells]
+            # Mixed cells: one JSON value each, so they come back as they went.
+            datatype, data = "BYTES", [json.dumps(c) for c in cells]
+            parameters = dict(parameters or {}, content_type="json")
         return ResponseOutput(name=name, shape=shape, datatype=datatype, data=data, parameters=parameters)
 
 
     def _plain(value):
-        return value.item() if isinstance(value, np.generic) else value
+        value = value.item() if isinstance(value, np.generic) else value
+        return None if isinstance(value, float) and value != value else value  # NaN: missing
+
+
+    def _frame(columns):
+        """A DataFrame whose columns keep their cells: mixed or missing ones stay Python objects
+        (pandas would turn [1, 2, None] into floats)."""
+        import pandas as pd
+        def series(values):
+            kinds = {type(v) for v in values}
+            return pd.Series(values, dtype=object) if len(kinds) != 1 or type(None) in kinds else pd.Series(values)
+        return pd.DataFrame({name: series(values) for name, values in columns.items()})
+
+
+    def _null(name):
+        return ResponseOutput(name=name, shape=[0], datatype="FP64", data=[], parameters={"null": True})
 
 
     class PythonService(MLModel):
@@ -100,8 +123,16 @@ enum MLServerRuntimes {
             given = {i.name: i for i in payload.inputs}
             frame_input = next((n for n, t in declared.items() if t == "data.frame" and n not in given), None)
             columns = {}
+            framed = {}
             for name, request_input in given.items():
                 kind = declared.get(name)
+                frame, _, column = name.partition(".")
+                if kind is None and column and declared.get(frame) == "data.frame":
+                    framed.setdefault(frame, {})[column] = _cells(request_input)
+                    continue
+                if kind is not None and request_input.parameters is not None and getattr(request_input.parameters, "null", False):
+                    namespace[name] = None
+                    continue
                 if kind is None:
                     if frame_input is None:
                         raise ValueError(f"{name!r} is not an input; the inputs are {', '.join(declared)}")
@@ -119,22 +150,48 @@ enum MLServerRuntimes {
                     rows, width = request_input.shape
                     namespace[name] = [cells[r * width:(r + 1) * width] for r in range(rows)]
                 else:
-                    import pandas as pd
                     rows, width = request_input.shape
-                    namespace[name] = pd.DataFrame({str(c): [cells[r * width + c] for r in range(rows)] for c in range(width)})
-            if frame_input is not None:
-                import pandas as pd
-                namespace[frame_input] = pd.DataFrame(columns)
+                    namespace[name] = _frame({str(c): [cells[r * width + c] for r in range(rows)] for c in range(width)})
+            for frame, frame_columns in framed.items():
+                namespace[frame] = _frame(frame_columns)
+            if frame_input is not None and frame_input not in framed:
+                namespace[frame_input] = _frame(columns)
             missing = [n for n in declared if n not in namespace]
             if missing:
                 raise ValueError(f"missing inputs: {', '.join(missing)}")
-            exec(compile(self._service["code"], f"<service {self.name}/{self.version}>", "exec"), namespace)
+            import contextlib, io, tempfile, base64
+            console = io.StringIO()
+            workdir = tempfile.mkdtemp(prefix="mldeploy-call-")
+            previous = os.getcwd()
+            try:
+                os.chdir(workdir)
+                with contextlib.redirect_stdout(console), contextlib.redirect_stderr(console):
+                    exec(compile(self._service["code"], f"<service {self.name}/{self.version}>", "exec"), namespace)
+            except Exception:
+                import traceback
+                from mlserver.errors import MLServerError
+                # A 400 the OIP backend reads as the service's failure (its response): the traceback,
+                # then what the code printed.
+                raise MLServerError(
+                    f"{self.name}/{self.version} raised on these inputs: {traceback.format_exc()}\n--- console ---\n{console.getvalue()}", status_code=400)
+            finally:
+                os.chdir(previous)
+            artifacts = {}
+            for artifact in self._service.get("artifacts", []):
+                path = os.path.join(workdir, artifact)
+                if os.path.isfile(path):
+                    with open(path, "rb") as f:
+                        artifacts[artifact] = base64.b64encode(f.read()).decode("ascii")
+            import shutil
+            shutil.rmtree(workdir, ignore_errors=True)
             outputs = []
             declared_outputs = self._service["outputs"]
             for parameter in declared_outputs:
                 name, kind = parameter["name"], parameter["type"]
                 value = namespace.get(name)
-                if kind == "data.frame":
+                if value is None:
+                    outputs.append(_null(name))
+                elif kind == "data.frame":
                     alone = len(declared_outputs) == 1
                     for column in value.columns:
                         cells = [_plain(v) for v in value[column].tolist()]
@@ -147,6 +204,7 @@ enum MLServerRuntimes {
                     outputs.append(_tensor(name, cells, [len(cells)]))
                 else:
                     outputs.append(_tensor(name, [_plain(value)], [1]))
-            return InferenceResponse(model_name=self.name, model_version=self.version, id=payload.id, outputs=outputs)
+            parameters = {"mldeploy_console": console.getvalue(), "mldeploy_artifacts": json.dumps(artifacts)}
+            return InferenceResponse(model_name=self.name, model_version=self.version, id=payload.id, outputs=outputs, parameters=parameters)
     """#
 }

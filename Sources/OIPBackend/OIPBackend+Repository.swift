@@ -53,13 +53,26 @@ extension OIPBackend {
     }
 
     private func writeService(_ definition: ServiceDefinition, replacing: Bool) async throws -> ServiceInfo {
-        guard let code = definition.code else {
+        guard definition.handler == nil else {
             throw MLDeployError(code: .unsupported, message: "The OIP backend publishes Python code; Swift handlers run only in this process (use the memory or file backend).")
         }
+        // An update changes only what it gives: the rest comes from the version as published.
+        let folder = try? self.repositoryFolder(definition.name).appendingPathComponent(definition.version ?? "", isDirectory: true)
+        let previous = replacing ? self.published(definition.name).first { $0.info.version == definition.version }?.info : nil
+        let previousService = replacing ? folder.flatMap { FileManager.default.contents(atPath: $0.appendingPathComponent("service.json").path) }.flatMap { try? JSONValue(parsing: Array($0)) } : nil
+        guard let code = definition.code ?? previous?.code else {
+            throw MLDeployError(code: .invalidArgument, message: "A Python service needs its code.")
+        }
         let version = definition.version ?? UUID().uuidString.lowercased()
-        let inputs = definition.inputs ?? [], outputs = definition.outputs ?? []
+        let inputs = definition.inputs ?? previous?.inputs ?? [], outputs = definition.outputs ?? previous?.outputs ?? []
         var objects = JSONObject()
         var files: [String: Data] = [:]
+        if definition.objects == nil, definition.models == nil, let kept = previousService?["objects"]?.objectValue, let folder {
+            for member in kept {
+                objects[member.key] = member.value
+                if let file = member.value["file"]?.stringValue { files[file] = FileManager.default.contents(atPath: folder.appendingPathComponent(file).path) }
+            }
+        }
         for (name, object) in definition.namespace.sorted(by: { $0.key < $1.key }) {
             switch object {
             case .pickled(let bytes):
@@ -69,32 +82,51 @@ extension OIPBackend {
                 objects[name] = ["value": try value.jsonValue()]
             }
         }
+        let artifacts = definition.artifacts ?? previous?.artifacts ?? []
         var service: JSONObject = [
             "code": .string(code), "inputs": .array(inputs.map(Self.json)), "outputs": .array(outputs.map(Self.json)), "objects": .object(objects),
+            "artifacts": .array(artifacts.map { .string($0) }),
         ]
-        if let initCode = definition.initCode { service["initCode"] = .string(initCode) }
+        if let initCode = definition.initCode ?? previous?.initCode { service["initCode"] = .string(initCode) }
         files["service.json"] = Data(try JSONValue.object(service).serializedBytes())
         files[MLServerRuntimes.pythonModuleName + ".py"] = Data(MLServerRuntimes.python.utf8)
+        var record: JSONObject = [
+            "runtime": "Python", "inputs": .array(inputs.map(Self.json)), "outputs": .array(outputs.map(Self.json)), "code": .string(code),
+            "artifacts": .array(artifacts.map { .string($0) }),
+        ]
+        if let description = definition.description ?? previous?.description { record["description"] = .string(description) }
+        if let alias = definition.alias ?? previous?.operationID { record["alias"] = .string(alias) }
+        if let initCode = definition.initCode ?? previous?.initCode { record["initCode"] = .string(initCode) }
         let settings = Self.settings(
             name: definition.name, version: version, implementation: "\(MLServerRuntimes.pythonModuleName).PythonService", platform: "mldeploy_python",
-            uri: "./service.json", inputs: inputs.map(OIPServiceMapping.metadata), outputs: outputs.map(OIPServiceMapping.metadata)
+            uri: "./service.json", inputs: inputs.map(OIPServiceMapping.metadata), outputs: outputs.map(OIPServiceMapping.metadata), service: record
         )
         try await self.publish(definition.name, version: version, settings: settings, files: files, replacing: replacing)
         return try await self.getService(definition.name, version: version)
     }
 
     private func writeRealtime(_ definition: RealtimeDefinition, replacing: Bool) async throws -> ServiceInfo {
-        guard let bytes = definition.serializedModel else {
+        // An update without a model keeps the version's own.
+        let kept = replacing ? definition.version.flatMap { version in
+            (try? self.repositoryFolder(definition.name)).flatMap { FileManager.default.contents(atPath: $0.appendingPathComponent(version).appendingPathComponent("model.onnx").path) }
+        } : nil
+        guard let bytes = definition.serializedModel ?? kept else {
             throw MLDeployError(code: .invalidArgument, message: "A realtime service needs its model (an ONNX file).")
         }
+        let previous = replacing ? self.published(definition.name).first { $0.info.version == definition.version }?.info : nil
         let model = try ONNXModel(data: bytes)  // refuses what is not ONNX, naming why, before anything is written
         let version = definition.version ?? UUID().uuidString.lowercased()
         let tensors = { (signatures: [ONNXModel.TensorSignature]) in
             signatures.map { OIPTensorMetadata(onnxName: $0.name, elementType: $0.elementType, shape: $0.shape, isSequenceOfMaps: $0.isSequenceOfMaps) }
         }
+        var record: JSONObject = [
+            "runtime": "Realtime", "inputs": [["name": "inputData", "type": "data.frame"]], "outputs": [["name": "outputData", "type": "data.frame"]],
+        ]
+        if let description = definition.description ?? previous?.description { record["description"] = .string(description) }
+        if let alias = definition.alias ?? previous?.operationID { record["alias"] = .string(alias) }
         let settings = Self.settings(
             name: definition.name, version: version, implementation: "\(MLServerRuntimes.onnxModuleName).ONNXModel", platform: "onnx",
-            uri: "./model.onnx", inputs: tensors(model.inputSignatures), outputs: tensors(model.outputSignatures)
+            uri: "./model.onnx", inputs: tensors(model.inputSignatures), outputs: tensors(model.outputSignatures), service: record
         )
         let files = ["model.onnx": bytes, MLServerRuntimes.onnxModuleName + ".py": Data(MLServerRuntimes.onnx.utf8)]
         try await self.publish(definition.name, version: version, settings: settings, files: files, replacing: replacing)
@@ -103,13 +135,41 @@ extension OIPBackend {
 
     /// `model-settings.json` for one version.
     static func settings(
-        name: String, version: String, implementation: String, platform: String, uri: String, inputs: [OIPTensorMetadata], outputs: [OIPTensorMetadata]
+        name: String, version: String, implementation: String, platform: String, uri: String, inputs: [OIPTensorMetadata], outputs: [OIPTensorMetadata],
+        service: JSONObject
     ) -> JSONValue {
-        [
+        var service = service
+        service["published"] = .double(Date().timeIntervalSince1970)
+        return [
             "name": .string(name), "implementation": .string(implementation), "platform": .string(platform),
             "versions": [.string(version)], "inputs": .array(inputs.map(\.json)), "outputs": .array(outputs.map(\.json)),
-            "parameters": ["uri": .string(uri), "version": .string(version)],
+            "parameters": ["uri": .string(uri), "version": .string(version), "extra": ["mldeploy": .object(service)]],
         ]
+    }
+
+    /// What this backend recorded of a version it published (`parameters.extra.mldeploy` of its
+    /// `model-settings.json`: description, alias, declared parameters, code, publication time).
+    func published(_ name: String) -> [(info: ServiceInfo, published: Double)] {
+        guard let folder = try? self.repositoryFolder(name),
+              let versions = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return [] }
+        return versions.filter { !$0.hasPrefix(".") }.compactMap { version in
+            guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(version).appendingPathComponent("model-settings.json").path),
+                  let settings = try? JSONValue(parsing: Array(data)), let record = settings["parameters"]?["extra"]?["mldeploy"] else { return nil }
+            func parameters(_ key: String) -> [ParameterDefinition] {
+                (record[key]?.arrayValue ?? []).compactMap { entry in
+                    guard let name = entry["name"]?.stringValue, let type = entry["type"]?.stringValue.flatMap(ParameterType.init(rawValue:)) else { return nil }
+                    return ParameterDefinition(name: name, type: type)
+                }
+            }
+            let info = ServiceInfo(
+                name: name, version: version, description: record["description"]?.stringValue, operationID: record["alias"]?.stringValue,
+                inputs: parameters("inputs"), outputs: parameters("outputs"), runtime: RuntimeType(record["runtime"]?.stringValue ?? "Python"),
+                artifacts: record["artifacts"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                creationTime: record["published"]?.doubleValue.map { Date(timeIntervalSince1970: $0) },
+                code: record["code"]?.stringValue, initCode: record["initCode"]?.stringValue
+            )
+            return (info, record["published"]?.doubleValue ?? 0)
+        }.sorted { $0.published < $1.published }
     }
 
     static func json(_ parameter: ParameterDefinition) -> JSONValue {
@@ -117,7 +177,7 @@ extension OIPBackend {
     }
 
     /// The model's folder in the repository.
-    private func repositoryFolder(_ name: String) throws -> URL {
+    func repositoryFolder(_ name: String) throws -> URL {
         guard let repository = self.repository else {
             throw MLDeployError(
                 code: .unsupported,

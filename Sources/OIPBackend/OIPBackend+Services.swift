@@ -8,8 +8,13 @@ extension OIPBackend {
     /// A model's metadata as service metadata. Models an `mldeploy` runtime serves (`platform`
     /// `mldeploy_*`) show their declared parameters again; any other model is a realtime service
     /// (`inputData` → `outputData` data frames), its tensors mapped by ``OpenInference/OIPRealtimeMapping``.
+    /// What this backend published to the repository is read from there (its description, alias and
+    /// code with it; the latest is the one published last).
     public func getService(_ name: String, version: String?) async throws -> ServiceInfo {
         try NameRules.checkServiceName(name)
+        let published = self.published(name)
+        if let version, let found = published.first(where: { $0.info.version == version }) { return found.info }
+        if version == nil, let latest = published.last { return latest.info }
         let metadata = try await self.json(.get, Self.modelPath(name, version))
         return Self.serviceInfo(metadata, name: name, version: version)
     }
@@ -42,11 +47,15 @@ extension OIPBackend {
         case .version(let name, let version):
             do { return [try await self.getService(name, version: version)] } catch let error as MLDeployError where error.code == .notFound { return [] }
         case .named(let name):
+            try NameRules.checkServiceName(name)
             return try await self.versions(of: name)
         case .all:
             var names = self.configuredModels
             if let index = try? await self.json(.post, "/v2/repository/index", body: ["ready": true]).arrayValue {
                 names = Array(Set(index.compactMap { $0["name"]?.stringValue })).sorted()
+            }
+            if let repository = self.repository, let folders = try? FileManager.default.contentsOfDirectory(atPath: repository.path) {
+                names = Array(Set(names + folders.filter { !self.published($0).isEmpty })).sorted()
             }
             var services: [ServiceInfo] = []
             for name in names { services += try await self.versions(of: name) }
@@ -56,6 +65,8 @@ extension OIPBackend {
 
     /// Every version of `name` the server reports (an empty list for an unknown model).
     private func versions(of name: String) async throws -> [ServiceInfo] {
+        let published = self.published(name)
+        if !published.isEmpty { return published.map(\.info) }
         let metadata: JSONValue
         do {
             metadata = try await self.json(.get, Self.modelPath(name, nil))
@@ -68,6 +79,10 @@ extension OIPBackend {
         for version in versions { services.append(try await self.getService(name, version: version)) }
         return services
     }
+
+    /// What `mldeploy serve` and the Python runtime written to MLServer say before the traceback of
+    /// code that raised (a 400): such an answer is the service's failure, not the request's.
+    static let raisedMarker = " raised on these inputs: "
 
     /// Whether the server takes binary tensor data: Triton and `mldeploy serve` do, MLServer's REST
     /// server does not (its server metadata says which). Asked once.
@@ -97,18 +112,37 @@ extension OIPBackend {
         }
         let inference = OIPInferenceRequest(inputs: tensors, outputs: [])
         let (body, headerLength) = try inference.encoded(binary: try await self.takesBinaryData())
-        let response = try await self.send(
-            .post, Self.modelPath(info.name, info.version) + "/infer", body: body,
-            headers: headerLength.map { ["Inference-Header-Content-Length": String($0)] } ?? [:], consume: true
-        )
+        let response: HTTPResponse
+        do {
+            response = try await self.send(
+                .post, Self.modelPath(info.name, info.version) + "/infer", body: body,
+                headers: headerLength.map { ["Inference-Header-Content-Length": String($0)] } ?? [:], consume: true
+            )
+        } catch let error as MLDeployError where error.code == .invalidArgument && error.message.contains(Self.raisedMarker) {
+            // The service's code raised: its response, as every backend reports it, with the traceback.
+            let message = error.message.components(separatedBy: Self.raisedMarker).dropFirst().joined(separator: Self.raisedMarker)
+            let parts = message.components(separatedBy: "\n--- console ---\n")
+            return .failure(service: info, errorMessage: parts[0], consoleOutput: parts.dropFirst().joined(separator: "\n--- console ---\n"))
+        }
         let answer = try OIPInferenceResponse(body: response.bytes, headerLength: response.headers["Inference-Header-Content-Length"].flatMap { Int($0) })
         let outputs: [String: MLValue]
-        if info.runtime == .realtime {
-            outputs = ["outputData": .dataFrame(try OIPRealtimeMapping.frame(answer.outputs))]
-        } else {
-            let asInputs = ServiceInfo(name: info.name, version: info.version, inputs: info.outputs, runtime: info.runtime)
-            outputs = try OIPServiceMapping.inputs(answer.outputs, for: asInputs)
+        do {
+            if info.runtime == .realtime {
+                outputs = ["outputData": .dataFrame(try OIPRealtimeMapping.frame(answer.outputs))]
+            } else {
+                let asInputs = ServiceInfo(name: info.name, version: info.version, inputs: info.outputs, runtime: info.runtime)
+                outputs = try OIPServiceMapping.inputs(answer.outputs, for: asInputs)
+            }
+        } catch let error as MLDeployError where error.code == .inputMismatch {
+            throw MLDeployError(code: .outputMismatch, message: "\(info.name)/\(info.version) answered outputs that do not fit its declaration: \(error.message)")
         }
-        return try ServiceResponse(service: info, outputs: outputs)
+        // What the MLServer runtime this backend writes adds: the code's console output and the
+        // declared artifacts it wrote (base64).
+        var artifacts: [String: Data] = [:]
+        if let encoded = answer.parameters["mldeploy_artifacts"]?.stringValue, let object = try? JSONValue(parsing: Array(encoded.utf8)).objectValue {
+            for member in object { if let text = member.value.stringValue, let data = Data(base64Encoded: text) { artifacts[member.key] = data } }
+        }
+        let console = answer.parameters["mldeploy_console"]?.stringValue ?? ""
+        return try ServiceResponse(service: info, outputs: outputs, artifacts: artifacts.filter { info.artifacts.contains($0.key) }, consoleOutput: console)
     }
 }

@@ -14,9 +14,11 @@ import MLDeploy
 /// | `data.frame` | one tensor per column, shape `[rows]` (MLServer's pandas codec, `content_type: pd`) |
 ///
 /// A data frame input takes every request tensor that names no other input as one of its columns
-/// (in request order), or one 2-D tensor named like the input (columns `0`, `1`, …). A data frame
+/// (in request order), or one 2-D tensor named like the input (columns `0`, `1`, …); a tensor
+/// named `<input>.<column>` is that column of that data frame input. A data frame
 /// output becomes one tensor per column, named by the column when it is the service's only
-/// output, else `<output>.<column>`.
+/// output, else `<output>.<column>`. A missing value (`None`) is an empty `FP64 [0]` tensor with
+/// the parameter `"null": true`.
 public enum OIPServiceMapping {
     /// The model metadata of a service version (`GET /v2/models/{name}/versions/{version}`).
     /// `tensors` replaces the inputs and outputs derived from the parameters (a realtime model's own).
@@ -70,7 +72,14 @@ public enum OIPServiceMapping {
         let declared = Set(info.inputs.map(\.name))
         let frameInput = info.inputs.first { $0.type == .dataFrame && !tensors.map(\.name).contains($0.name) }
         var columns: [DataFrame.Column] = []
+        // `<frame>.<column>` names a column of that data frame (what several outputs are sent as).
+        var framed: [String: [DataFrame.Column]] = [:]
         for tensor in tensors {
+            if let dot = tensor.name.firstIndex(of: "."), let frame = info.inputs.first(where: { $0.type == .dataFrame && $0.name == tensor.name[..<dot] }),
+               !info.inputs.contains(where: { $0.name == tensor.name }) {
+                framed[frame.name, default: []].append(DataFrame.Column(name: String(tensor.name[tensor.name.index(after: dot)...]), values: Self.scalars(tensor)))
+                continue
+            }
             guard let parameter = info.inputs.first(where: { $0.name == tensor.name }) else {
                 guard frameInput != nil else {
                     throw MLDeployError(
@@ -86,6 +95,7 @@ public enum OIPServiceMapping {
             }
             values[parameter.name] = try Self.value(tensor, as: parameter)
         }
+        for (name, frameColumns) in framed { values[name] = .dataFrame(try DataFrame(columns: frameColumns)) }
         if let frameInput, !columns.isEmpty || values[frameInput.name] == nil {
             values[frameInput.name] = .dataFrame(try DataFrame(columns: columns))
         }
@@ -97,6 +107,8 @@ public enum OIPServiceMapping {
 
     /// One parameter's value from its tensor.
     static func value(_ tensor: OIPTensor, as parameter: ParameterDefinition) throws -> MLValue {
+        // No value (Python's None): an empty tensor marked `"null": true`.
+        if tensor.parameters["null"]?.boolValue == true, tensor.elements.count == 0 { return .null }
         let cells = Self.scalars(tensor)
         func one() throws -> MLScalar {
             guard cells.count == 1 else {
@@ -149,8 +161,18 @@ public enum OIPServiceMapping {
         case .bools(let values): return values.map { .logical($0) }
         case .integers(let values): return values.map { .integer(Int($0)) }
         case .unsigned(let values): return values.map { .integer(Int(truncatingIfNeeded: $0)) }
-        case .numbers(let values): return values.map { .numeric($0) }
-        case .bytes(let values): return values.map { .character(String(decoding: $0, as: UTF8.self)) }
+        case .numbers(let values): return values.map { $0.isNaN ? .null : .numeric($0) }  // NaN is how tensors say "missing"
+        case .bytes(let values):
+            guard tensor.parameters["content_type"]?.stringValue == "json" else { return values.map { .character(String(decoding: $0, as: UTF8.self)) } }
+            return values.map { bytes in
+                switch try? JSONValue(parsing: bytes) {
+                case .integer(let value)?: .integer(value)
+                case .double(let value)?: .numeric(value)
+                case .string(let value)?: .character(value)
+                case .bool(let value)?: .logical(value)
+                default: .null
+                }
+            }
         }
     }
 
@@ -161,7 +183,7 @@ public enum OIPServiceMapping {
         for parameter in declared {
             guard let value = outputs[parameter.name] else { continue }
             switch value {
-            case .null: tensors.append(OIPTensor(name: parameter.name, datatype: .fp64, shape: [0], elements: .numbers([])))
+            case .null: tensors.append(OIPTensor(name: parameter.name, datatype: .fp64, shape: [0], elements: .numbers([]), parameters: ["null": true]))
             case .integer, .numeric, .character, .logical:
                 tensors.append(Self.tensor(parameter.name, cells: [value.scalar!], shape: [1]))
             case .vector(let cells): tensors.append(Self.tensor(parameter.name, cells: cells, shape: [cells.count]))
@@ -171,7 +193,7 @@ public enum OIPServiceMapping {
                 let alone = declared.count == 1
                 for column in frame.columns {
                     var tensor = Self.tensor(alone ? column.name : "\(parameter.name).\(column.name)", cells: column.values, shape: [column.values.count])
-                    tensor.parameters["content_type"] = "pd"
+                    if tensor.parameters["content_type"] == nil { tensor.parameters["content_type"] = "pd" }  // mixed cells keep "json"
                     tensors.append(tensor)
                 }
             }
@@ -179,18 +201,33 @@ public enum OIPServiceMapping {
         return tensors
     }
 
-    /// A tensor of `cells`, typed by them: all integers `INT64`, numbers `FP64` (a missing cell is
-    /// NaN), all booleans `BOOL`, otherwise `BYTES` (text as is, other cells spelled out).
+    /// A tensor of `cells`, typed by them so they come back as they went: all integers `INT64`,
+    /// numbers `FP64` (a missing cell is NaN), all booleans `BOOL`, all text `BYTES`; anything
+    /// mixed (integers with text or nulls, numbers with booleans) `BYTES` of one JSON value per
+    /// element, marked `"content_type": "json"`.
     public static func tensor(_ name: String, cells: [MLScalar], shape: [Int]) -> OIPTensor {
         if cells.allSatisfy({ if case .integer = $0 { return true } else { return false } }) {
             return OIPTensor(name: name, datatype: .int64, shape: shape, elements: .integers(cells.map { Int64($0.intValue!) }))
         }
-        if cells.allSatisfy({ $0.doubleValue != nil || $0 == .null }) {
+        if cells.allSatisfy({ if case .numeric = $0 { return true } else { return $0 == .null } }), cells.contains(where: { $0 != .null }) || cells.isEmpty {
             return OIPTensor(name: name, datatype: .fp64, shape: shape, elements: .numbers(cells.map { $0.doubleValue ?? .nan }))
         }
         if cells.allSatisfy({ $0.boolValue != nil }) {
             return OIPTensor(name: name, datatype: .bool, shape: shape, elements: .bools(cells.map { $0.boolValue! }))
         }
-        return OIPTensor(name: name, datatype: .bytes, shape: shape, elements: .bytes(cells.map { Array(($0.stringValue ?? ($0 == .null ? "" : "\($0)")).utf8) }))
+        if cells.allSatisfy({ $0.stringValue != nil }) {
+            return OIPTensor(name: name, datatype: .bytes, shape: shape, elements: .bytes(cells.map { Array($0.stringValue!.utf8) }))
+        }
+        let encoded = cells.map { cell -> [UInt8] in
+            let json: JSONValue = switch cell {
+            case .null: .null
+            case .integer(let value): .integer(value)
+            case .numeric(let value): value.isFinite ? .double(value) : .null
+            case .character(let value): .string(value)
+            case .logical(let value): .bool(value)
+            }
+            return (try? json.serializedBytes()) ?? Array("null".utf8)
+        }
+        return OIPTensor(name: name, datatype: .bytes, shape: shape, elements: .bytes(encoded), parameters: ["content_type": "json"])
     }
 }

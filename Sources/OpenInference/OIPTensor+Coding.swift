@@ -46,7 +46,8 @@ extension OIPTensor {
         case .bytes:
             return .bytes(try flat.enumerated().map { index, value in try value.stringValue.map { Array($0.utf8) } ?? { throw wrong(index, "a string") }() })
         case .fp16, .fp32, .fp64:
-            return .numbers(try flat.enumerated().map { index, value in try value.doubleValue ?? { throw wrong(index, "a number") }() })
+            // JSON has no NaN: a missing number travels as null.
+            return .numbers(try flat.enumerated().map { index, value in value.isNull ? .nan : try value.doubleValue ?? { throw wrong(index, "a number") }() })
         case .uint8, .uint16, .uint32, .uint64:
             return .unsigned(try flat.enumerated().map { index, value in
                 guard case .integer(let number) = value, number >= 0 else { throw wrong(index, "an unsigned integer") }
@@ -145,7 +146,7 @@ extension OIPTensor {
             case .bools(let values): object["data"] = .array(values.map { .bool($0) })
             case .integers(let values): object["data"] = .array(values.map { .integer(Int($0)) })
             case .unsigned(let values): object["data"] = .array(values.map { .integer(Int(truncatingIfNeeded: $0)) })
-            case .numbers(let values): object["data"] = .array(values.map { .double($0) })
+            case .numbers(let values): object["data"] = .array(values.map { $0.isFinite ? .double($0) : .null })
             case .bytes(let values): object["data"] = .array(values.map { .string(String(decoding: $0, as: UTF8.self)) })
             }
         }

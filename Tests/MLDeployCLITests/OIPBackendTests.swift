@@ -25,7 +25,10 @@ struct OIPBackendTests {
         let (http, grpc, metrics) = (try freePort(), try freePort(), try freePort())
         let settings = #"{"http_port": \#(http), "grpc_port": \#(grpc), "metrics_port": \#(metrics), "load_models_at_startup": false, "parallel_workers": 0, "host": "127.0.0.1"}"#
         try settings.write(to: repository.appendingPathComponent("settings.json"), atomically: true, encoding: .utf8)
-        let server = try ChildProcess(Self.mlserver, ["start", repository.path], name: "mlserver")
+        // Its log goes to a file: MLServer logs every request, and a pipe nobody reads would fill
+        // and stop it.
+        let log = directory.appendingPathComponent("mlserver.log").path
+        let server = try ChildProcess("/bin/sh", ["-c", "exec \"$0\" start \"$1\" >\"$2\" 2>&1", Self.mlserver, repository.path, log], name: "mlserver")
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let (_, response) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(http)/v2/health/ready")!),
@@ -90,6 +93,17 @@ struct OIPBackendTests {
         try cli.write("junk.onnx", "not a model")
         let junk = try await cli.run(target + ["deploy-realtime", "junk", "--version", "1", "--model", "junk.onnx"])
         #expect(junk.status != 0 && !FileManager.default.fileExists(atPath: repository + "/junk"), "\(junk.error)")
+    }
+
+    @Test("the conformance suite (Python flavor) passes against Seldon MLServer through the OIP backend", .timeLimit(.minutes(4)))
+    func conformance() async throws {
+        var cli = try CLI()
+        defer { cli.remove() }
+        let (server, port) = try await Self.startMLServer(cli.directory)
+        defer { server.stop() }
+        let repository = cli.directory.appendingPathComponent("repository").path
+        let run = try await cli.run(["--target", "oip+http://127.0.0.1:\(port)?repository=\(repository)", "conformance", "--flavor", "python"])
+        #expect(run.status == 0 && run.output.contains("29 of 29 checks passed"), "\(run.output)\(run.error)")
     }
 
     @Test("mldeploy serve's /v2 as an OIP target: list (the models option), get and consume a realtime and a Python service", .timeLimit(.minutes(3)))
