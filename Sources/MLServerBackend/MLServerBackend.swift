@@ -45,25 +45,7 @@ public final class MLServerBackend: ConfigurableBackend {
 
     /// The base URL a configuration names (see ``init(configuration:)``), e.g. `http://localhost:12800`.
     public static func baseURL(of configuration: BackendConfiguration) throws -> String {
-        var address: String
-        if let uri = configuration.uri {
-            guard uri.scheme.hasPrefix("mlserver+") else {
-                throw MLDeployError(code: .invalidTarget, message: "The MLServer backend takes mlserver+http:// or mlserver+https:// URIs, not '\(uri)'.")
-            }
-            address = String(uri.scheme.dropFirst("mlserver+".count)) + ":" + uri.path
-        } else if let host = configuration.host, !host.isEmpty {
-            address = host.contains("://") ? host : "http://" + host
-        } else {
-            throw MLDeployError(
-                code: .invalidTarget,
-                message: "The MLServer backend needs the server's address: a host such as http://localhost:12800, or a URI such as mlserver+http://localhost:12800."
-            )
-        }
-        while address.hasSuffix("/") { address.removeLast() }
-        guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host?.isEmpty == false else {
-            throw MLDeployError(code: .invalidTarget, message: "'\(address)' is not an http(s) server address (expected e.g. http://localhost:12800).")
-        }
-        return address
+        try configuration.httpBaseURL(schemePrefix: "mlserver", backend: "MLServer", example: "localhost:12800")
     }
 
     // MARK: Lifecycle

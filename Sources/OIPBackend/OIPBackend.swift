@@ -39,29 +39,8 @@ public final class OIPBackend: ConfigurableBackend {
     ///   that is not http(s), or an option it does not know (naming the ones it does).
     public init(configuration: BackendConfiguration) throws {
         let options = configuration.options
-        var address: String
-        if let uri = configuration.uri {
-            guard uri.scheme.hasPrefix("oip+") else {
-                throw MLDeployError(code: .invalidTarget, message: "The OIP backend takes oip+http:// or oip+https:// URIs, not '\(uri)'.")
-            }
-            address = String(uri.scheme.dropFirst("oip+".count)) + ":" + uri.path
-        } else if let host = configuration.host, !host.isEmpty {
-            address = host.contains("://") ? host : "http://" + host
-        } else {
-            throw MLDeployError(code: .invalidTarget, message: "The OIP backend needs the server's address: a URI such as oip+http://127.0.0.1:8080.")
-        }
-        while address.hasSuffix("/") { address.removeLast() }
-        guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host?.isEmpty == false else {
-            throw MLDeployError(code: .invalidTarget, message: "'\(address)' is not an http(s) server address (expected e.g. oip+http://127.0.0.1:8080).")
-        }
-        // Options every backend gets from the configuration (the Python runtime's) are not this one's concern.
-        let unknown = options.keys.filter { !Self.knownOptions.contains($0) && !$0.hasPrefix("python.") }.sorted()
-        guard unknown.isEmpty else {
-            throw MLDeployError(
-                code: .invalidTarget,
-                message: "The oip backend has no option \(unknown.map { "'\($0)'" }.joined(separator: ", ")); it knows \(Self.knownOptions.joined(separator: ", "))."
-            )
-        }
+        let address = try configuration.httpBaseURL(schemePrefix: "oip", backend: "oip", example: "127.0.0.1:8080")
+        try BackendRegistration.oip.checkOptions(options)  // also when made without the registry
         self.baseURL = address
         self.repository = options["repository"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0, isDirectory: true) }
         self.configuredModels = (options["models"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
