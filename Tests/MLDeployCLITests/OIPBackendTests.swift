@@ -10,7 +10,8 @@ import FoundationNetworking
 
 /// The OIP backend (`oip+http://…`) against a real Seldon MLServer from PyPI on loopback, and
 /// against `mldeploy serve`'s own `/v2`, driven through the CLI as a user types it.
-@Suite("OIP backend: Seldon MLServer and mldeploy serve as targets")
+// One at a time: each starts a Python server whose start alone takes a core for seconds.
+@Suite("OIP backend: Seldon MLServer and mldeploy serve as targets", .serialized)
 struct OIPBackendTests {
     /// The venv with `mlserver`, onnxruntime and pandas that `scripts/bootstrap.sh` makes.
     static let mlserver = ProcessInfo.processInfo.environment["MLDEPLOY_MLSERVER"]

@@ -11,7 +11,7 @@ import FoundationNetworking
 /// The Open Inference Protocol on a real `mldeploy serve`: checked by clients nobody here wrote
 /// (tritonclient[http], binary tensor data on and off, and kserve's InferenceRESTClient) and by raw
 /// requests for every error the protocol names.
-@Suite("Open Inference Protocol on mldeploy serve")
+@Suite("Open Inference Protocol on mldeploy serve", .serialized)
 struct OIPServerTests {
     /// A server with `lin` (a realtime linear regressor: `input` [N, 4] → `variable` [N, 1]),
     /// `pyscale` (Python: x numeric, v vector → y, total, doubled), `frame` (a data frame in and
