@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import MLDeployTestSupport
 #endif
 
 /// A bare HTTP/1.1 client over a POSIX socket, for what URLSession cannot do on purpose: hang up in the
@@ -16,22 +17,15 @@ enum RawClient {
     /// Sends `request` on a new connection to 127.0.0.1:`port`. Returns everything the server wrote
     /// until it closed the connection, or `nil` when the client hung up (or could not connect).
     static func exchange(port: Int, request: String, hangUp: HangUp?) async -> String? {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: self.blockingExchange(port: port, request: request, hangUp: hangUp))
-            }
-        }
+        // A thread of its own, not Dispatch's global queue: see offThePool.
+        (try? await offThePool { self.blockingExchange(port: port, request: request, hangUp: hangUp) }) ?? nil
     }
 
     /// Sends `head` on a new connection, then one body byte every `interval`, until the server
     /// closes the connection or `limit` passes. Returns how long the server let it trickle, or `nil`
     /// when it never closed it (or the connection failed).
     static func trickle(port: Int, head: String, every interval: Duration, limit: Duration) async -> Duration? {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: self.blockingTrickle(port: port, head: head, every: interval, limit: limit))
-            }
-        }
+        (try? await offThePool { self.blockingTrickle(port: port, head: head, every: interval, limit: limit) }) ?? nil
     }
 
     private static func blockingTrickle(port: Int, head: String, every interval: Duration, limit: Duration) -> Duration? {

@@ -62,7 +62,7 @@ public struct CLI {
         let errorBox = Box()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async {
+        Thread.detachNewThread {  // not Dispatch: see offThePool
             errorBox.data = Spawn.readAll(stderr.read)
             group.leave()
         }

@@ -130,15 +130,19 @@ public struct CompletedProcess: Sendable {
     public var output: String
 }
 
-/// Runs blocking work — waiting for a process, reading a pipe to its end — on a Dispatch thread.
+/// Runs blocking work — waiting for a process, reading a pipe to its end, a raw socket exchange —
+/// on a thread of its own.
 ///
 /// Tests run on Swift's cooperative pool, which has one thread per core (two here), shared by every
 /// suite running in parallel. A test that blocked one while a helper ran for seconds starved the
 /// others: in-process servers stopped answering, short-lived tokens expired mid-request, and loops
-/// polling for a helper's port ran out of time before their first try.
+/// polling for a helper's port ran out of time before their first try. Dispatch's global queues
+/// are no way out on Linux: they have a few threads per core and share them with the cooperative
+/// pool, so a dozen blocked exchanges waiting for an in-process server (whose handlers need the
+/// pool) deadlocked the whole run once. A thread per piece of blocking work cannot run out.
 public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }
 
