@@ -297,6 +297,12 @@ final class LoadRecord: Sendable {
         let phase: Int
     }
 
+    /// Set when the load is to stop. The load's requests are never cancelled: cancelling a task
+    /// waiting in URLSession's async `data(for:)` can deadlock Foundation on Linux (the cancel
+    /// handler waits for the session's queue while that queue waits for the task's status lock),
+    /// which once stopped every cooperative thread of a whole test run.
+    let stopped = Mutex(false)
+
     /// 0 before the fault, 1 during it, 2 after.
     let phase = Mutex(0)
     let outcomes = Mutex<[Outcome]>([])
@@ -323,7 +329,7 @@ struct ScaleOutOutageTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for client in 0..<4 {
                     group.addTask {
-                        while !Task.isCancelled {
+                        while !record.stopped.withLock({ $0 }) {
                             let started = ContinuousClock.now
                             let began = record.phase.withLock { $0 }
                             let answer = try await request(nodes[client % 2].base, "POST", "/api/inc/1", json: #"{"x": 1}"#, token: token)
@@ -353,7 +359,7 @@ struct ScaleOutOutageTests {
                 try await Task.sleep(for: .milliseconds(200))
             }
         }
-        load.cancel()
+        record.stopped.withLock { $0 = true }
         _ = try? await load.value
         let all = record.outcomes.withLock { $0 }
         #expect(all.filter { $0.phase == 0 }.allSatisfy { $0.status == 200 }, "before the outage every call succeeds")
