@@ -18,8 +18,9 @@ struct OIPBackendTests {
         ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(".venv-mlserver/bin/mlserver").path
 
-    /// Starts `mlserver start` on a repository in `directory`; returns it and its HTTP port.
-    static func startMLServer(_ directory: URL) async throws -> (ChildProcess, Int) {
+    /// Starts `mlserver start` on a repository in `directory`; returns it, its HTTP port, and the
+    /// `--target` arguments that publish to it (`oip+http://…?repository=DIR`).
+    static func startMLServer(_ directory: URL) async throws -> (ChildProcess, Int, [String]) {
         try #require(FileManager.default.isExecutableFile(atPath: Self.mlserver), "no MLServer at \(Self.mlserver): run scripts/bootstrap.sh (or set MLDEPLOY_MLSERVER)")
         let repository = directory.appendingPathComponent("repository")
         try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
@@ -34,7 +35,7 @@ struct OIPBackendTests {
         while ContinuousClock.now < deadline {
             if let (_, response) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(http)/v2/health/ready")!),
                (response as? HTTPURLResponse)?.statusCode == 200 {
-                return (server, http)
+                return (server, http, ["--target", "oip+http://127.0.0.1:\(http)?repository=\(repository.path)"])
             }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -46,10 +47,9 @@ struct OIPBackendTests {
     func seldonMLServer() async throws {
         var cli = try CLI()
         defer { cli.remove() }
-        let (server, port) = try await Self.startMLServer(cli.directory)
+        let (server, port, target) = try await Self.startMLServer(cli.directory)
         defer { server.stop() }
         let repository = cli.directory.appendingPathComponent("repository").path
-        let target = ["--target", "oip+http://127.0.0.1:\(port)?repository=\(repository)"]
         cli.environment["MLDEPLOY_RUNTIME_ISOLATION"] = "none"
         try cli.write("lin.onnx", bytes: Array(ONNXModel.linearRegressor(coefficients: [1, 2, 3, 4], intercept: 0.5)))
         try cli.write("scale.py", "y = x * 2\ntotal = sum(v)\ndoubled = [e * 2 for e in v]\n")
@@ -98,12 +98,11 @@ struct OIPBackendTests {
 
     @Test("the conformance suite (Python flavor) passes against Seldon MLServer through the OIP backend", .timeLimit(.minutes(4)))
     func conformance() async throws {
-        var cli = try CLI()
+        let cli = try CLI()
         defer { cli.remove() }
-        let (server, port) = try await Self.startMLServer(cli.directory)
+        let (server, _, target) = try await Self.startMLServer(cli.directory)
         defer { server.stop() }
-        let repository = cli.directory.appendingPathComponent("repository").path
-        let run = try await cli.run(["--target", "oip+http://127.0.0.1:\(port)?repository=\(repository)", "conformance", "--flavor", "python"])
+        let run = try await cli.run(target + ["conformance", "--flavor", "python"])
         #expect(run.status == 0 && run.output.contains("29 of 29 checks passed"), "\(run.output)\(run.error)")
     }
 
