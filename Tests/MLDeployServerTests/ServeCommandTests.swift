@@ -94,13 +94,14 @@ struct ServeCommandTests {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
         environment["MLDEPLOY_ADMIN_PASSWORD"] = "Pass123!"
         environment["MLDEPLOY_SERVER_MAX_SESSIONS"] = "1"
-        let port = try freePort()
         let server = try ChildProcess(
-            PythonSDKInteropTests.executable, ["serve", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path, "--config", directory.appendingPathComponent("mldeploy.yaml").path],
+            PythonSDKInteropTests.executable, ["serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--config", directory.appendingPathComponent("mldeploy.yaml").path],
             name: "mldeploy serve", environment: environment
         )
         defer { server.stop() }
-        _ = try await server.waitForLine { $0.contains("listening on") }
+        // The server picks its port: one found free beforehand could be taken by a parallel test.
+        let ready = try await server.waitForLine { $0.contains("listening on") }
+        let port = try #require(ready.firstMatch(of: /127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) }, "no port in \(ready)")
         let base = URL(string: "http://127.0.0.1:\(port)")!
         let login = try await call(base, "POST", "/login", body: #"{"username": "admin", "password": "Pass123!"}"#)
         let token = try #require(try JSONValue(parsing: login.body)["access_token"]?.stringValue)

@@ -17,10 +17,11 @@ final class ServeNode: Sendable {
     let pidFile: URL
     var base: URL { URL(string: "http://127.0.0.1:\(self.port)")! }
 
-    /// Starts `mldeploy serve --target DATABASE` on a free port, its output in a log file (a pipe
-    /// nobody reads would fill up and stall it).
+    /// Starts `mldeploy serve --target DATABASE --port 0`, its output in a log file (a pipe nobody
+    /// reads would fill up and stall it), and reads the port it bound from its ready line. The
+    /// server picks the port itself: a port found free beforehand can be taken by another test's
+    /// server before this one binds it.
     init(database: String, directory: URL, name: String) async throws {
-        self.port = try freePort()
         self.log = directory.appendingPathComponent("\(name).log")
         self.pidFile = directory.appendingPathComponent("\(name).pid")
         let data = directory.appendingPathComponent("\(name)-data").path
@@ -28,17 +29,23 @@ final class ServeNode: Sendable {
         environment["MLDEPLOY_ADMIN_PASSWORD"] = "Pass123!"
         self.child = try ChildProcess(
             "/bin/sh", ["-c", #"echo $$ > "$1"; shift; exec "$@" > "$LOG" 2>&1"#, "sh", self.pidFile.path,
-                        PostgresCLITests.mldeploy, "--target", database, "serve", "--port", String(self.port), "--data-dir", data],
+                        PostgresCLITests.mldeploy, "--target", database, "serve", "--port", "0", "--data-dir", data],
             name: name, environment: environment.merging(["LOG": self.log.path]) { _, new in new }
         )
         let deadline = ContinuousClock.now + .seconds(60)
-        while !self.output.contains("listening on") {
-            guard ContinuousClock.now < deadline, !self.output.contains("error[") else { throw TestFailure("\(name) did not start: \(self.output)") }
-            try await Task.sleep(for: .milliseconds(50))
+        var port: Int?
+        while port == nil {
+            let output = Self.output(of: self.log)
+            guard ContinuousClock.now < deadline, !output.contains("error[") else { throw TestFailure("\(name) did not start: \(output)") }
+            port = output.firstMatch(of: /listening on http:\/\/127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
+        self.port = port!
     }
 
-    var output: String { (try? String(contentsOf: self.log, encoding: .utf8)) ?? "" }
+    var output: String { Self.output(of: self.log) }
+
+    private static func output(of log: URL) -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     /// SIGKILLs the node (no clean shutdown: its heartbeat entry stays until it ages).
     func kill() {
