@@ -12,7 +12,9 @@ set -euo pipefail
 #   bubblewrap, util-linux (setpriv): confine Python workers (runtime.isolation: sandbox)
 #   postgresql: the PostgreSQL backend's tests start a private cluster of their own
 #   prometheus: its promtool checks the server's GET /metrics exposition
-APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux postgresql prometheus)
+#   libpython3.11: Triton's Python backend stub embeds the system's libpython (the OIP backend's
+#   Triton tests)
+APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux postgresql prometheus libpython3.11)
 
 # Python packages the tests need, as pip-name:module: opentelemetry-proto decodes what the tracing
 # test's OTLP receiver gets; the Python runtime binds vectors, matrices and
@@ -96,4 +98,19 @@ if ! "$MLS_VENV/bin/python" -c "import mlserver, onnxruntime, pandas" >/dev/null
     echo "bootstrap: creating the Seldon MLServer venv at $MLS_VENV"
     python3 -m venv "$MLS_VENV"
     "$MLS_VENV/bin/pip" install -q --disable-pip-version-check "mlserver==1.7.1" onnxruntime pandas
+fi
+
+# NVIDIA Triton Inference Server for the OIP backend's Triton tests: the CPU build with Triton's
+# Python backend that PyPI's nvidia-pytriton wheel ships (its other dependencies are not needed:
+# the tests run the tritonserver binary it carries), in a venv of its own at .venv-triton, with
+# what the models published there import (the tests name it with the python_path option): numpy
+# 1.x — this Triton's Python backend is built against numpy 1, and numpy 2 garbles its tensors —
+# pandas and onnxruntime.
+TRITON_VENV="$(cd "$(dirname "$0")/.." && pwd)/.venv-triton"
+if ! ls "$TRITON_VENV"/lib/python3*/site-packages/pytriton/tritonserver/bin/tritonserver >/dev/null 2>&1 \
+    || ! "$TRITON_VENV/bin/python" -c "import numpy, pandas, onnxruntime" >/dev/null 2>&1; then
+    echo "bootstrap: creating the Triton venv at $TRITON_VENV"
+    python3 -m venv "$TRITON_VENV"
+    "$TRITON_VENV/bin/pip" install -q --disable-pip-version-check --no-deps "nvidia-pytriton==0.7.0"
+    "$TRITON_VENV/bin/pip" install -q --disable-pip-version-check "numpy<2" pandas onnxruntime
 fi

@@ -3,6 +3,80 @@
 /// the model's folder on `sys.path`. Each is the same for every model (what differs is read from
 /// the folder), so MLServer's module cache holding one copy is harmless.
 enum MLServerRuntimes {
+    /// Python both servers' runtimes share (pasted into each module): loading a service's objects,
+    /// running its code with the console captured in a scratch directory, and the value helpers.
+    /// Needs `numpy as np` imported before it.
+    static let sharedPython = #"""
+    import base64 as _base64
+    import contextlib as _contextlib
+    import io as _io
+    import os as _os
+    import pickle as _pickle
+    import shutil as _shutil
+    import tempfile as _tempfile
+    import traceback as _traceback
+
+
+    class _Raised(Exception):
+        """The service's code raised: the message is what the OIP backend reads as the service's
+        failure (its response) — the traceback, then what the code printed."""
+
+
+    def _plain(value):
+        value = value.item() if isinstance(value, np.generic) else value
+        return None if isinstance(value, float) and value != value else value  # NaN: missing
+
+
+    def _frame(value):
+        """A DataFrame from columns (or a list of row objects) whose columns keep their cells:
+        mixed or missing ones stay Python objects (pandas would turn [1, 2, None] into floats)."""
+        import pandas as pd
+        if isinstance(value, list):
+            names = list(dict.fromkeys(k for row in value for k in row))
+            value = {n: [row.get(n) for row in value] for n in names}
+        def series(cells):
+            kinds = {type(c) for c in cells}
+            return pd.Series(cells, dtype=object) if len(kinds) != 1 or type(None) in kinds else pd.Series(cells)
+        return pd.DataFrame({name: series(cells) for name, cells in value.items()})
+
+
+    def _load_service(folder, service, label):
+        """The namespace a service's code starts from: its objects, then its init code's names."""
+        namespace = {}
+        for name, entry in service.get("objects", {}).items():
+            if "file" in entry:
+                with open(_os.path.join(folder, entry["file"]), "rb") as f:
+                    namespace[name] = _pickle.load(f)
+            else:
+                namespace[name] = entry["value"]
+        if service.get("initCode"):
+            exec(compile(service["initCode"], f"<init {label}>", "exec"), namespace)
+        return namespace
+
+
+    def _run_service(service, namespace, label):
+        """Runs the code in `namespace` in a scratch directory; returns the console output and the
+        declared artifacts it wrote (base64 by name), or raises _Raised."""
+        console = _io.StringIO()
+        workdir = _tempfile.mkdtemp(prefix="mldeploy-call-")
+        previous = _os.getcwd()
+        try:
+            _os.chdir(workdir)
+            with _contextlib.redirect_stdout(console), _contextlib.redirect_stderr(console):
+                exec(compile(service["code"], f"<service {label}>", "exec"), namespace)
+            artifacts = {}
+            for artifact in service.get("artifacts", []):
+                if _os.path.isfile(artifact):
+                    with open(artifact, "rb") as f:
+                        artifacts[artifact] = _base64.b64encode(f.read()).decode("ascii")
+            return console.getvalue(), artifacts
+        except Exception:
+            raise _Raised(f"{label} raised on these inputs: {_traceback.format_exc()}\n--- console ---\n{console.getvalue()}")
+        finally:
+            _os.chdir(previous)
+            _shutil.rmtree(workdir, ignore_errors=True)
+    """#
+
     /// The module that scores an ONNX model with onnxruntime (which the server's environment needs).
     static let onnxModuleName = "mldeploy_onnx_runtime"
     /// The module that runs a Python service's code with its objects, as `mldeploy`'s own runtime does.
@@ -43,6 +117,7 @@ enum MLServerRuntimes {
     """#
 
     static let python = #"""
+
     # Written by MLDeploy's OIP backend: runs this folder's Python service (service.json) with its
     # objects, inputs and outputs mapped to tensors as mldeploy serve maps them.
     import json
@@ -54,6 +129,8 @@ enum MLServerRuntimes {
     from mlserver.codecs import NumpyCodec
     from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
     from mlserver.utils import get_model_uri
+
+    \#(sharedPython)
 
 
     def _cells(request_input):
@@ -81,21 +158,6 @@ enum MLServerRuntimes {
         return ResponseOutput(name=name, shape=shape, datatype=datatype, data=data, parameters=parameters)
 
 
-    def _plain(value):
-        value = value.item() if isinstance(value, np.generic) else value
-        return None if isinstance(value, float) and value != value else value  # NaN: missing
-
-
-    def _frame(columns):
-        """A DataFrame whose columns keep their cells: mixed or missing ones stay Python objects
-        (pandas would turn [1, 2, None] into floats)."""
-        import pandas as pd
-        def series(values):
-            kinds = {type(v) for v in values}
-            return pd.Series(values, dtype=object) if len(kinds) != 1 or type(None) in kinds else pd.Series(values)
-        return pd.DataFrame({name: series(values) for name, values in columns.items()})
-
-
     def _null(name):
         return ResponseOutput(name=name, shape=[0], datatype="FP64", data=[], parameters={"null": True})
 
@@ -106,15 +168,7 @@ enum MLServerRuntimes {
             folder = os.path.dirname(path)
             with open(path) as f:
                 self._service = json.load(f)
-            self._namespace = {}
-            for name, entry in self._service.get("objects", {}).items():
-                if "file" in entry:
-                    with open(os.path.join(folder, entry["file"]), "rb") as f:
-                        self._namespace[name] = pickle.load(f)
-                else:
-                    self._namespace[name] = entry["value"]
-            if self._service.get("initCode"):
-                exec(compile(self._service["initCode"], "<init>", "exec"), self._namespace)
+            self._namespace = _load_service(folder, self._service, f"{self.name}/{self.version}")
             return True
 
         async def predict(self, payload: InferenceRequest) -> InferenceResponse:
@@ -159,31 +213,11 @@ enum MLServerRuntimes {
             missing = [n for n in declared if n not in namespace]
             if missing:
                 raise ValueError(f"missing inputs: {', '.join(missing)}")
-            import contextlib, io, tempfile, base64
-            console = io.StringIO()
-            workdir = tempfile.mkdtemp(prefix="mldeploy-call-")
-            previous = os.getcwd()
             try:
-                os.chdir(workdir)
-                with contextlib.redirect_stdout(console), contextlib.redirect_stderr(console):
-                    exec(compile(self._service["code"], f"<service {self.name}/{self.version}>", "exec"), namespace)
-            except Exception:
-                import traceback
+                console, artifacts = _run_service(self._service, namespace, f"{self.name}/{self.version}")
+            except _Raised as raised:
                 from mlserver.errors import MLServerError
-                # A 400 the OIP backend reads as the service's failure (its response): the traceback,
-                # then what the code printed.
-                raise MLServerError(
-                    f"{self.name}/{self.version} raised on these inputs: {traceback.format_exc()}\n--- console ---\n{console.getvalue()}", status_code=400)
-            finally:
-                os.chdir(previous)
-            artifacts = {}
-            for artifact in self._service.get("artifacts", []):
-                path = os.path.join(workdir, artifact)
-                if os.path.isfile(path):
-                    with open(path, "rb") as f:
-                        artifacts[artifact] = base64.b64encode(f.read()).decode("ascii")
-            import shutil
-            shutil.rmtree(workdir, ignore_errors=True)
+                raise MLServerError(str(raised), status_code=400)  # a 400 the OIP backend reads as the service's failure
             outputs = []
             declared_outputs = self._service["outputs"]
             for parameter in declared_outputs:
@@ -204,7 +238,7 @@ enum MLServerRuntimes {
                     outputs.append(_tensor(name, cells, [len(cells)]))
                 else:
                     outputs.append(_tensor(name, [_plain(value)], [1]))
-            parameters = {"mldeploy_console": console.getvalue(), "mldeploy_artifacts": json.dumps(artifacts)}
+            parameters = {"mldeploy_console": console, "mldeploy_artifacts": json.dumps(artifacts)}
             return InferenceResponse(model_name=self.name, model_version=self.version, id=payload.id, outputs=outputs, parameters=parameters)
     """#
 }

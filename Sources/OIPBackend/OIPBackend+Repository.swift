@@ -4,11 +4,12 @@ import MLDeployHTTP
 import MLDeployONNX
 import OpenInference
 
-/// Publishing to Seldon MLServer: its repository API only loads what is on its disk, so a version
+/// Publishing. To Seldon MLServer: its repository API only loads what is on its disk, so a version
 /// is written into the shared model repository (`repository` option) as
 /// `<repository>/<name>/<version>/model-settings.json` and its files — staged in a hidden folder and
 /// renamed into place, so the server never sees half a version — then loaded with
 /// `POST /v2/repository/models/{name}/load`. A version the server refuses to load is removed again.
+/// To Triton, the same files travel in the load request (`OIPBackend+Triton.swift`).
 extension OIPBackend {
     /// Publishes a Python service (code, init code, objects and models) as a model an MLServer
     /// custom runtime runs, with its declared inputs and outputs as the model's tensors.
@@ -34,10 +35,12 @@ extension OIPBackend {
         try await self.writeRealtime(definition, replacing: true)
     }
 
-    /// Unloads the model, removes the version's folder, and loads the versions that remain.
+    /// Unloads the model, removes the version's folder, and loads the versions that remain (on
+    /// Triton: loads the model without the version, or unloads it when none remain).
     public func deleteService(_ name: String, version: String) async throws {
         try NameRules.checkServiceName(name)
         try NameRules.checkVersion(version)
+        if await self.publishesToTriton() { return try await self.tritonDelete(name, version: version) }
         let folder = try self.repositoryFolder(name).appendingPathComponent(version, isDirectory: true)
         guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("model-settings.json").path) else {
             throw MLDeployError.serviceNotFound(name: name, version: version)
@@ -57,9 +60,10 @@ extension OIPBackend {
             throw MLDeployError(code: .unsupported, message: "The OIP backend publishes Python code; Swift handlers run only in this process (use the memory or file backend).")
         }
         // An update changes only what it gives: the rest comes from the version as published.
-        let folder = try? self.repositoryFolder(definition.name).appendingPathComponent(definition.version ?? "", isDirectory: true)
-        let previous = replacing ? self.published(definition.name).first { $0.info.version == definition.version }?.info : nil
-        let previousService = replacing ? folder.flatMap { FileManager.default.contents(atPath: $0.appendingPathComponent("service.json").path) }.flatMap { try? JSONValue(parsing: Array($0)) } : nil
+        let triton = await self.publishesToTriton()
+        let stored = replacing ? try await self.stored(definition.name, version: definition.version, triton: triton) : nil
+        let previous = stored?.info
+        let previousService = stored?.file("service.json").flatMap { try? JSONValue(parsing: Array($0)) }
         guard let code = definition.code ?? previous?.code else {
             throw MLDeployError(code: .invalidArgument, message: "A Python service needs its code.")
         }
@@ -67,10 +71,10 @@ extension OIPBackend {
         let inputs = definition.inputs ?? previous?.inputs ?? [], outputs = definition.outputs ?? previous?.outputs ?? []
         var objects = JSONObject()
         var files: [String: Data] = [:]
-        if definition.objects == nil, definition.models == nil, let kept = previousService?["objects"]?.objectValue, let folder {
+        if definition.objects == nil, definition.models == nil, let kept = previousService?["objects"]?.objectValue, let stored {
             for member in kept {
                 objects[member.key] = member.value
-                if let file = member.value["file"]?.stringValue { files[file] = FileManager.default.contents(atPath: folder.appendingPathComponent(file).path) }
+                if let file = member.value["file"]?.stringValue { files[file] = stored.file(file) }
             }
         }
         for (name, object) in definition.namespace.sorted(by: { $0.key < $1.key }) {
@@ -89,7 +93,6 @@ extension OIPBackend {
         ]
         if let initCode = definition.initCode ?? previous?.initCode { service["initCode"] = .string(initCode) }
         files["service.json"] = Data(try JSONValue.object(service).serializedBytes())
-        files[MLServerRuntimes.pythonModuleName + ".py"] = Data(MLServerRuntimes.python.utf8)
         var record: JSONObject = [
             "runtime": "Python", "inputs": .array(inputs.map(Self.json)), "outputs": .array(outputs.map(Self.json)), "code": .string(code),
             "artifacts": .array(artifacts.map { .string($0) }),
@@ -97,6 +100,15 @@ extension OIPBackend {
         if let description = definition.description ?? previous?.description { record["description"] = .string(description) }
         if let alias = definition.alias ?? previous?.operationID { record["alias"] = .string(alias) }
         if let initCode = definition.initCode ?? previous?.initCode { record["initCode"] = .string(initCode) }
+        if triton {
+            // Each parameter one BYTES element of its JSON (see TritonRuntime), plus console and artifacts.
+            let json = { (name: String) in OIPTensorMetadata(name: name, datatype: .bytes, shape: [1]) }
+            return try await self.tritonPublish(
+                definition.name, version: version, record: record, inputs: inputs.map { json($0.name) },
+                outputs: (outputs.map(\.name) + [TritonRuntime.consoleOutput, TritonRuntime.artifactsOutput]).map(json), files: files, replacing: replacing
+            )
+        }
+        files[MLServerRuntimes.pythonModuleName + ".py"] = Data(MLServerRuntimes.python.utf8)
         let settings = Self.settings(
             name: definition.name, version: version, implementation: "\(MLServerRuntimes.pythonModuleName).PythonService", platform: "mldeploy_python",
             uri: "./service.json", inputs: inputs.map(OIPServiceMapping.metadata), outputs: outputs.map(OIPServiceMapping.metadata), service: record
@@ -107,13 +119,12 @@ extension OIPBackend {
 
     private func writeRealtime(_ definition: RealtimeDefinition, replacing: Bool) async throws -> ServiceInfo {
         // An update without a model keeps the version's own.
-        let kept = replacing ? definition.version.flatMap { version in
-            (try? self.repositoryFolder(definition.name)).flatMap { FileManager.default.contents(atPath: $0.appendingPathComponent(version).appendingPathComponent("model.onnx").path) }
-        } : nil
-        guard let bytes = definition.serializedModel ?? kept else {
+        let triton = await self.publishesToTriton()
+        let stored = replacing ? try await self.stored(definition.name, version: definition.version, triton: triton) : nil
+        guard let bytes = definition.serializedModel ?? stored?.file("model.onnx") else {
             throw MLDeployError(code: .invalidArgument, message: "A realtime service needs its model (an ONNX file).")
         }
-        let previous = replacing ? self.published(definition.name).first { $0.info.version == definition.version }?.info : nil
+        let previous = stored?.info
         let model = try ONNXModel(data: bytes)  // refuses what is not ONNX, naming why, before anything is written
         let version = definition.version ?? UUID().uuidString.lowercased()
         let tensors = { (signatures: [ONNXModel.TensorSignature]) in
@@ -124,6 +135,12 @@ extension OIPBackend {
         ]
         if let description = definition.description ?? previous?.description { record["description"] = .string(description) }
         if let alias = definition.alias ?? previous?.operationID { record["alias"] = .string(alias) }
+        if triton {
+            return try await self.tritonPublish(
+                definition.name, version: version, record: record, inputs: tensors(model.inputSignatures), outputs: tensors(model.outputSignatures),
+                files: ["model.onnx": bytes], replacing: replacing
+            )
+        }
         let settings = Self.settings(
             name: definition.name, version: version, implementation: "\(MLServerRuntimes.onnxModuleName).ONNXModel", platform: "onnx",
             uri: "./model.onnx", inputs: tensors(model.inputSignatures), outputs: tensors(model.outputSignatures), service: record
@@ -155,21 +172,34 @@ extension OIPBackend {
         return versions.filter { !$0.hasPrefix(".") }.compactMap { version in
             guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(version).appendingPathComponent("model-settings.json").path),
                   let settings = try? JSONValue(parsing: Array(data)), let record = settings["parameters"]?["extra"]?["mldeploy"] else { return nil }
-            func parameters(_ key: String) -> [ParameterDefinition] {
-                (record[key]?.arrayValue ?? []).compactMap { entry in
-                    guard let name = entry["name"]?.stringValue, let type = entry["type"]?.stringValue.flatMap(ParameterType.init(rawValue:)) else { return nil }
-                    return ParameterDefinition(name: name, type: type)
-                }
-            }
-            let info = ServiceInfo(
-                name: name, version: version, description: record["description"]?.stringValue, operationID: record["alias"]?.stringValue,
-                inputs: parameters("inputs"), outputs: parameters("outputs"), runtime: RuntimeType(record["runtime"]?.stringValue ?? "Python"),
-                artifacts: record["artifacts"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-                creationTime: record["published"]?.doubleValue.map { Date(timeIntervalSince1970: $0) },
-                code: record["code"]?.stringValue, initCode: record["initCode"]?.stringValue
-            )
-            return (info, record["published"]?.doubleValue ?? 0)
+            return (Self.publishedInfo(name: name, version: version, record: record), record["published"]?.doubleValue ?? 0)
         }.sorted { $0.published < $1.published }
+    }
+
+    /// A published version's record and files: from Triton's model configuration, or the repository.
+    func stored(_ name: String, version: String?, triton: Bool) async throws -> StoredVersion? {
+        if triton { return try await self.tritonStored(name, version: version) }
+        guard let version, let info = self.published(name).first(where: { $0.info.version == version })?.info,
+              let folder = try? self.repositoryFolder(name).appendingPathComponent(version, isDirectory: true) else { return nil }
+        return StoredVersion(info: info) { FileManager.default.contents(atPath: folder.appendingPathComponent($0).path) }
+    }
+
+    /// The service metadata of what this backend recorded when it published a version (on MLServer
+    /// in `model-settings.json`, on Triton in the model's configuration).
+    static func publishedInfo(name: String, version: String, record: JSONValue) -> ServiceInfo {
+        func parameters(_ key: String) -> [ParameterDefinition] {
+            (record[key]?.arrayValue ?? []).compactMap { entry in
+                guard let name = entry["name"]?.stringValue, let type = entry["type"]?.stringValue.flatMap(ParameterType.init(rawValue:)) else { return nil }
+                return ParameterDefinition(name: name, type: type)
+            }
+        }
+        return ServiceInfo(
+            name: name, version: version, description: record["description"]?.stringValue, operationID: record["alias"]?.stringValue,
+            inputs: parameters("inputs"), outputs: parameters("outputs"), runtime: RuntimeType(record["runtime"]?.stringValue ?? "Python"),
+            artifacts: record["artifacts"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+            creationTime: record["published"]?.doubleValue.map { Date(timeIntervalSince1970: $0) },
+            code: record["code"]?.stringValue, initCode: record["initCode"]?.stringValue
+        )
     }
 
     static func json(_ parameter: ParameterDefinition) -> JSONValue {
