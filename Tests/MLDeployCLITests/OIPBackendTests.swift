@@ -31,13 +31,8 @@ struct OIPBackendTests {
         // and stop it.
         let log = directory.appendingPathComponent("mlserver.log").path
         let server = try ChildProcess("/bin/sh", ["-c", "exec \"$0\" start \"$1\" >\"$2\" 2>&1", Self.mlserver, repository.path, log], name: "mlserver")
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if let (_, response) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(http)/v2/health/ready")!),
-               (response as? HTTPURLResponse)?.statusCode == 200 {
-                return (server, http, ["--target", "oip+http://127.0.0.1:\(http)?repository=\(repository.path)"])
-            }
-            try await Task.sleep(for: .milliseconds(200))
+        if try await waitUntilReady(URL(string: "http://127.0.0.1:\(http)/v2/health/ready")!) {
+            return (server, http, ["--target", "oip+http://127.0.0.1:\(http)?repository=\(repository.path)"])
         }
         server.stop()
         throw TestFailure("MLServer did not become ready on port \(http) within 60 s")

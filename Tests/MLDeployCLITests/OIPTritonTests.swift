@@ -62,13 +62,8 @@ struct OIPTritonTests {
                         "--allow-grpc=false", "--allow-metrics=false", "--allow-gpu-metrics=false"],
             name: "tritonserver", environment: environment.merging(["LOG": log]) { _, new in new }
         )
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if let (_, response) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/v2/health/ready")!),
-               (response as? HTTPURLResponse)?.statusCode == 200 {
-                return (child, port, ["--target", "oip+http://127.0.0.1:\(port)?python_path=\(packages.path)"])
-            }
-            try await Task.sleep(for: .milliseconds(200))
+        if try await waitUntilReady(URL(string: "http://127.0.0.1:\(port)/v2/health/ready")!) {
+            return (child, port, ["--target", "oip+http://127.0.0.1:\(port)?python_path=\(packages.path)"])
         }
         child.stop()
         throw TestFailure("Triton did not become ready on port \(port) within 60 s: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")

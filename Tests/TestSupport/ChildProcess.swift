@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Helpers shared by the test targets.
 
@@ -194,6 +197,17 @@ public func waitUntilListening(port: Int, timeout: Duration = .seconds(10)) asyn
         try await Task.sleep(for: .milliseconds(20))
     }
     throw TestFailure("nothing listened on port \(port) within \(timeout)")
+}
+
+/// Polls `url` until it answers 200 (a server's readiness route), for up to `timeout`; returns
+/// whether it did.
+public func waitUntilReady(_ url: URL, timeout: Duration = .seconds(60)) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if let (_, response) = try? await URLSession.shared.data(from: url), (response as? HTTPURLResponse)?.statusCode == 200 { return true }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    return false
 }
 
 /// Runs the tests `filter` selects in a child process of this test binary, alone, with
