@@ -56,6 +56,9 @@ let package = Package(
         // OpenTelemetry (OTLP/HTTP only: the gRPC exporter would add grpc-swift to every build).
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Checks identity providers' tokens (JWS signatures, JWKS) for the server's OIDC sign-in;
+        // swift-crypto and swift-certificates, which it builds on, are in the graph already.
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
     ],
     targets: [
         .target(
@@ -128,7 +131,8 @@ let package = Package(
         .target(
             name: "MLDeployServer",
             dependencies: [
-                "MLDeploy", "MLDeployCrypto", "ServiceRuntime", "MLDeployONNX", "OpenInference",
+                "MLDeploy", "MLDeployCrypto", "MLDeployHTTP", "ServiceRuntime", "MLDeployONNX", "OpenInference",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),

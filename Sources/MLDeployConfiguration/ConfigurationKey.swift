@@ -81,6 +81,14 @@ public struct ConfigurationKey: Sendable, Hashable {
         ConfigurationKey("server.metrics", form: "public (the default: GET /metrics without a token), token (signed-in users) or off"),
         ConfigurationKey("server.metrics_port", env: "MLDEPLOY_METRICS_PORT", form: "a port number from 0 to 65535 to serve GET /metrics on apart from the API (unset: the API's port)"),
         ConfigurationKey("server.log_format", form: "text (the default) or json (one JSON object per line, with trace_id and span_id inside traced requests)"),
+        ConfigurationKey("server.oidc.issuer", form: "an OpenID Connect provider's issuer URL, exactly as its tokens' iss spells it, to accept its bearer tokens"),
+        ConfigurationKey("server.oidc.audience", form: "the audience (aud) the provider's tokens must name: the server's application id or URI"),
+        ConfigurationKey("server.oidc.role_claim", form: "the token claim whose values map to roles: roles (the default) or groups"),
+        ConfigurationKey("server.oidc.user_claim", form: "the token claim that names the user (default preferred_username; sub when absent)"),
+        ConfigurationKey("server.oidc.owners", form: "comma-separated role-claim values that make a user an Owner"),
+        ConfigurationKey("server.oidc.contributors", form: "comma-separated role-claim values that make a user a Contributor"),
+        ConfigurationKey("server.oidc.readers", form: "comma-separated role-claim values that make a user a Reader"),
+        ConfigurationKey("server.oidc.default_role", form: "Owner, Contributor or Reader for signed-in users whose claim maps to none (unset: they are refused)"),
     ]
 
     /// The key named `name`.

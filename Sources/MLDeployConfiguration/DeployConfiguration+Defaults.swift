@@ -56,6 +56,8 @@ extension DeployConfiguration {
         case "server.metrics": return defaults.server.metrics
         case "server.metrics_port": return defaults.server.metricsPort.map(String.init) ?? "the API's port"
         case "server.log_format": return defaults.server.logFormat
+        case "server.oidc.role_claim": return "roles"
+        case "server.oidc.user_claim": return "preferred_username"
         default: return nil
         }
     }

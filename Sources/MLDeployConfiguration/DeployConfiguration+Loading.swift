@@ -172,6 +172,32 @@ extension DeployConfiguration {
         if let value = try sources.parsed("server.metrics", { ["public", "token", "off"].contains($0.lowercased()) ? $0.lowercased() : nil }) { self.server.metrics = value }
         if let port = try sources.parsed("server.metrics_port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.metricsPort = port }
         if let value = try sources.parsed("server.log_format", { ["text", "json"].contains($0.lowercased()) ? $0.lowercased() : nil }) { self.server.logFormat = value }
+        self.server.oidc = try Self.oidc(sources, text: text)
+    }
+
+    /// `server.oidc.*`: nothing without an issuer; with one, the audience is required, and the
+    /// claim values of each role and the default role are read.
+    private static func oidc(_ sources: ConfigurationSources, text: (String) throws -> String?) throws -> ServerSettings.OIDC? {
+        let keys = ["server.oidc.audience", "server.oidc.role_claim", "server.oidc.user_claim", "server.oidc.owners", "server.oidc.contributors", "server.oidc.readers", "server.oidc.default_role"]
+        guard let issuer = try text("server.oidc.issuer") else {
+            if let stray = try keys.first(where: { try text($0) != nil }) {
+                throw MLDeployError(code: .invalidConfiguration, message: "\(stray) is set but server.oidc.issuer is not: give the identity provider's issuer URL, or remove the server.oidc settings.")
+            }
+            return nil
+        }
+        guard let audience = try text("server.oidc.audience") else {
+            throw MLDeployError(code: .invalidConfiguration, message: "server.oidc.issuer is set but server.oidc.audience is not: give the audience the provider's tokens name for this server (its application id or URI).")
+        }
+        var oidc = ServerSettings.OIDC(issuer: issuer, audience: audience)
+        if let claim = try text("server.oidc.role_claim") { oidc.roleClaim = claim }
+        if let claim = try text("server.oidc.user_claim") { oidc.userClaim = claim }
+        for (key, role) in [("server.oidc.owners", "Owner"), ("server.oidc.contributors", "Contributor"), ("server.oidc.readers", "Reader")] {
+            if let values = try text(key) { oidc.roles[role] = values.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        }
+        oidc.defaultRole = try sources.parsed("server.oidc.default_role") { value in
+            ["owner", "contributor", "reader"].contains(value.lowercased()) ? value.prefix(1).uppercased() + value.dropFirst().lowercased() : nil
+        }
+        return oidc
     }
 
     /// The Python runtime settings that differ from the defaults, as the target options local

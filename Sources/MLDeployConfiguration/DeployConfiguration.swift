@@ -103,6 +103,32 @@ public struct DeployConfiguration: Sendable {
         /// How `mldeploy serve` writes its log: `text` (the default) or `json` (one object per
         /// line); `server.log_format`.
         public var logFormat = "text"
+        /// The OpenID Connect provider whose bearer tokens the server accepts (`server.oidc.*`), or
+        /// `nil` for local users only.
+        public var oidc: OIDC?
+
+        /// `server.oidc.*`: an identity provider's tokens, and how their claims map to roles.
+        public struct OIDC: Sendable, Hashable {
+            /// `server.oidc.issuer`.
+            public var issuer: String
+            /// `server.oidc.audience`.
+            public var audience: String
+            /// `server.oidc.role_claim`.
+            public var roleClaim = "roles"
+            /// `server.oidc.user_claim`.
+            public var userClaim = "preferred_username"
+            /// Claim values per role name (`Owner`, `Contributor`, `Reader`): `server.oidc.owners`,
+            /// `contributors`, `readers`.
+            public var roles: [String: [String]] = [:]
+            /// `server.oidc.default_role`.
+            public var defaultRole: String?
+
+            /// A provider's issuer and the audience its tokens must name.
+            public init(issuer: String, audience: String) {
+                self.issuer = issuer
+                self.audience = audience
+            }
+        }
         /// Default settings (the same as `MLDeployServer`'s `ServerConfiguration()`).
         public init() {}
     }

@@ -42,7 +42,8 @@ extension MLDeployServer {
         guard self.servesMetricsApart, let port = self.configuration.metricsPort else { return nil }
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: AuthenticationMiddleware(
-            users: self.users, tokens: self.tokens, metrics: self.configuration.metrics, metricsArePublic: self.configuration.metricsAccess == .public
+            users: self.users, tokens: self.tokens, metrics: self.configuration.metrics, metricsArePublic: self.configuration.metricsAccess == .public,
+            authenticators: self.configuration.authenticators
         ))
         router.get("/metrics") { _, _ -> Response in await self.metricsResponse() }
         return Application(

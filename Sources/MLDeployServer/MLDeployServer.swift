@@ -123,7 +123,8 @@ public final class MLDeployServer: Sendable {
         }
         router.add(middleware: AccessLogMiddleware(logger: self.logger, tokens: self.tokens))
         router.add(middleware: AuthenticationMiddleware(
-            users: self.users, tokens: self.tokens, metrics: self.configuration.metrics, metricsArePublic: self.configuration.metricsAccess == .public
+            users: self.users, tokens: self.tokens, metrics: self.configuration.metrics, metricsArePublic: self.configuration.metricsAccess == .public,
+            authenticators: self.configuration.authenticators
         ))
         router.add(middleware: AuthorizationMiddleware(maximumJSONBodySize: self.configuration.maximumJSONBodySize, maximumUploadSize: self.configuration.maximumUploadSize))
         self.addLoginRoutes(to: router)

@@ -48,6 +48,10 @@ public struct ServerConfiguration: Sendable {
     /// `/metrics` with a 404 naming this port. `nil` (the default): the API's port serves them.
     /// ``metricsAccess`` applies on either port.
     public var metricsPort: Int?
+    /// Who besides the server's own users may sign in: each bearer token the server did not issue
+    /// goes to these in order (``OIDCAuthenticator`` for an identity provider's tokens). Local
+    /// users and their tokens always work.
+    public var authenticators: [any Authenticator] = []
     /// Where the server's metrics are kept; bootstrap its ``ServerMetrics/metricsFactory`` as the
     /// process's swift-metrics backend to include the framework's own (as `mldeploy serve` does).
     public var metrics = ServerMetrics()

@@ -69,6 +69,9 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.port = loaded.server.port
             configuration.dataDirectory = loaded.server.dataDirectory
             configuration.apply(limitsOf: loaded.server)
+            if let oidc = loaded.server.oidc {
+                configuration.authenticators = [try OIDCAuthenticator(settings: ServerConfiguration.oidcSettings(oidc))]
+            }
             let target = DeployTarget(loaded.server.backend ?? "file:" + configuration.dataDirectory + "/services").addingOptions(loaded.pythonOptions)
             // Nothing is created — no data directory, no user, no store — until the backend is known
             // and the address is free.

@@ -1,4 +1,12 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+// `struct stat` is declared by several C modules in the graph; the one Swift settles on can be
+// CoreFoundation's, which member-import visibility then needs imported.
+#if canImport(CoreFoundation)
+import CoreFoundation
+#endif
 
 /// What identifies a file's current contents cheaply: inode, size and modification time. A file
 /// replaced by rename gets a new inode even when the clock has not moved, so changes made in quick
