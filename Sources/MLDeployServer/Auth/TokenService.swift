@@ -123,15 +123,15 @@ public final class TokenService: Sendable {
         try? await self.verify(accessToken: token, now: now)
     }
 
+    /// Whether a bearer token has the shape of this server's own tokens (`mld1.…`), so that any
+    /// other can go to the configured authenticators.
+    static func isOwnToken(_ token: String) -> Bool { token.hasPrefix("mld1.") }
+
     /// What an access token says, or `nil` if it is malformed, forged, expired or revoked.
     ///
     /// - Throws: what the store throws when the key or the revocations cannot be read (a database
     ///   that is down: ``MLDeploy/MLDeployError/Code/unreachable``), so a server can answer "try
     ///   again" rather than "log in again".
-    /// Whether a bearer token has the shape of this server's own tokens (`mld1.…`), so that any
-    /// other can go to the configured authenticators.
-    static func isOwnToken(_ token: String) -> Bool { token.hasPrefix("mld1.") }
-
     public func verify(accessToken token: String, now: Date = Date()) async throws -> AccessTokenClaims? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "mld1", let signature = Base64URL.decode(String(parts[2])) else { return nil }
