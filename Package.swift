@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "MLDeployONNX", targets: ["MLDeployONNX"]),
         .library(name: "OpenInference", targets: ["OpenInference"]),
         .library(name: "OIPBackend", targets: ["OIPBackend"]),
+        .library(name: "MLDeployLDAP", targets: ["MLDeployLDAP"]),
         .library(name: "MLDeployPlugin", targets: ["MLDeployPlugin"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
         .executable(name: "mldeploy-backend-wrapped", targets: ["mldeploy-backend-wrapped"]),
@@ -72,6 +73,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap-dev"])]),
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
         .target(
             name: "MLDeployHTTP",
@@ -144,6 +146,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MLDeployLDAP",
+            dependencies: ["MLDeploy", "MLDeployServer", "CLDAP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MLServerBackend",
             dependencies: ["MLDeploy", "MLDeployHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
@@ -198,7 +205,7 @@ let package = Package(
         .executableTarget(
             name: "mldeploy",
             dependencies: [
-                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "PostgresBackend", "PostgresServerState", "MLDeployServer", "MLDeployCrypto", "MLServerBackend", "OIPBackend",
+                "MLDeploy", "InMemoryBackend", "FileStoreBackend", "PostgresBackend", "PostgresServerState", "MLDeployServer", "MLDeployCrypto", "MLServerBackend", "OIPBackend", "MLDeployLDAP",
                 "MLDeployConfiguration", "MLDeployHTTP", "ServiceRuntime", "MLDeployPlugin", "MLDeployConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),

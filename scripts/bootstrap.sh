@@ -14,7 +14,8 @@ set -euo pipefail
 #   prometheus: its promtool checks the server's GET /metrics exposition
 #   libpython3.11: Triton's Python backend stub embeds the system's libpython (the OIP backend's
 #   Triton tests)
-APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux postgresql prometheus libpython3.11)
+#   libldap-dev: the server's LDAP sign-in (CLDAP); slapd: the real directory of its tests
+APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux postgresql prometheus libpython3.11 libldap-dev slapd)
 
 # Python packages the tests need, as pip-name:module: opentelemetry-proto decodes what the tracing
 # test's OTLP receiver gets; pyjwt signs the tokens of the OIDC tests' identity provider; the Python runtime binds vectors, matrices and
@@ -40,7 +41,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo_cmd apt-get update -qq
     # Debian starts services on install unless policy-rc.d forbids it; the tests start their own.
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
-    for service in tinyproxy nginx postgresql prometheus prometheus-node-exporter; do
+    for service in tinyproxy nginx postgresql prometheus prometheus-node-exporter slapd; do
         $sudo_cmd service "$service" stop >/dev/null 2>&1 || true
     done
 fi

@@ -89,6 +89,17 @@ public struct ConfigurationKey: Sendable, Hashable {
         ConfigurationKey("server.oidc.contributors", form: "comma-separated role-claim values that make a user a Contributor"),
         ConfigurationKey("server.oidc.readers", form: "comma-separated role-claim values that make a user a Reader"),
         ConfigurationKey("server.oidc.default_role", form: "Owner, Contributor or Reader for signed-in users whose claim maps to none (unset: they are refused)"),
+        ConfigurationKey("server.ldap.url", form: "the directory's ldap:// or ldaps:// URL, to sign its users in at POST /login"),
+        ConfigurationKey("server.ldap.bind_dn", form: "the DN of the account the server searches the directory with (unset: anonymous)"),
+        ConfigurationKey("server.ldap.bind_password", form: "that account's password", secret: true),
+        ConfigurationKey("server.ldap.user_base", form: "the DN under which users are searched, e.g. ou=people,dc=example,dc=org"),
+        ConfigurationKey("server.ldap.user_filter", form: "the filter that finds a user, with {username}: (uid={username}) (the default) or (sAMAccountName={username})"),
+        ConfigurationKey("server.ldap.group_base", form: "the DN under which groups are searched (default: the user base's parent)"),
+        ConfigurationKey("server.ldap.group_filter", form: "the filter that finds a user's groups, with {dn}: (member={dn}) (the default)"),
+        ConfigurationKey("server.ldap.owners", form: "comma-separated group names (cn) whose members are Owners"),
+        ConfigurationKey("server.ldap.contributors", form: "comma-separated group names (cn) whose members are Contributors"),
+        ConfigurationKey("server.ldap.readers", form: "comma-separated group names (cn) whose members are Readers"),
+        ConfigurationKey("server.ldap.default_role", form: "Owner, Contributor or Reader for directory users in no mapped group (unset: they are refused)"),
     ]
 
     /// The key named `name`.

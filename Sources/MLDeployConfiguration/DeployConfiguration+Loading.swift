@@ -173,6 +173,47 @@ extension DeployConfiguration {
         if let port = try sources.parsed("server.metrics_port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.metricsPort = port }
         if let value = try sources.parsed("server.log_format", { ["text", "json"].contains($0.lowercased()) ? $0.lowercased() : nil }) { self.server.logFormat = value }
         self.server.oidc = try Self.oidc(sources, text: text)
+        self.server.ldap = try Self.ldap(sources, text: text)
+    }
+
+    /// `server.ldap.*`: nothing without a URL; with one, the user base is required.
+    private static func ldap(_ sources: ConfigurationSources, text: (String) throws -> String?) throws -> ServerSettings.LDAP? {
+        let keys = ["server.ldap.bind_dn", "server.ldap.bind_password", "server.ldap.user_base", "server.ldap.user_filter", "server.ldap.group_base",
+                    "server.ldap.group_filter", "server.ldap.owners", "server.ldap.contributors", "server.ldap.readers", "server.ldap.default_role"]
+        guard let url = try text("server.ldap.url") else {
+            if let stray = try keys.first(where: { try text($0) != nil }) {
+                throw MLDeployError(code: .invalidConfiguration, message: "\(stray) is set but server.ldap.url is not: give the directory's ldap:// or ldaps:// URL, or remove the server.ldap settings.")
+            }
+            return nil
+        }
+        guard let base = try text("server.ldap.user_base") else {
+            throw MLDeployError(code: .invalidConfiguration, message: "server.ldap.url is set but server.ldap.user_base is not: give the DN under which users are found, e.g. ou=people,dc=example,dc=org.")
+        }
+        var ldap = ServerSettings.LDAP(url: url, userBase: base)
+        ldap.bindDN = try text("server.ldap.bind_dn")
+        ldap.bindPassword = try text("server.ldap.bind_password")
+        ldap.userFilter = try text("server.ldap.user_filter")
+        ldap.groupBase = try text("server.ldap.group_base")
+        ldap.groupFilter = try text("server.ldap.group_filter")
+        ldap.roles = try Self.roleLists(prefix: "server.ldap", text: text)
+        ldap.defaultRole = try Self.role("server.ldap.default_role", sources)
+        return ldap
+    }
+
+    /// The comma-separated values of `<prefix>.owners`, `.contributors` and `.readers`, by role name.
+    private static func roleLists(prefix: String, text: (String) throws -> String?) throws -> [String: [String]] {
+        var roles: [String: [String]] = [:]
+        for (key, role) in [("owners", "Owner"), ("contributors", "Contributor"), ("readers", "Reader")] {
+            if let values = try text("\(prefix).\(key)") { roles[role] = values.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        }
+        return roles
+    }
+
+    /// A role name (any case) as `Owner`, `Contributor` or `Reader`.
+    private static func role(_ key: String, _ sources: ConfigurationSources) throws -> String? {
+        try sources.parsed(key) { value in
+            ["owner", "contributor", "reader"].contains(value.lowercased()) ? value.prefix(1).uppercased() + value.dropFirst().lowercased() : nil
+        }
     }
 
     /// `server.oidc.*`: nothing without an issuer; with one, the audience is required, and the
@@ -191,12 +232,8 @@ extension DeployConfiguration {
         var oidc = ServerSettings.OIDC(issuer: issuer, audience: audience)
         if let claim = try text("server.oidc.role_claim") { oidc.roleClaim = claim }
         if let claim = try text("server.oidc.user_claim") { oidc.userClaim = claim }
-        for (key, role) in [("server.oidc.owners", "Owner"), ("server.oidc.contributors", "Contributor"), ("server.oidc.readers", "Reader")] {
-            if let values = try text(key) { oidc.roles[role] = values.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        }
-        oidc.defaultRole = try sources.parsed("server.oidc.default_role") { value in
-            ["owner", "contributor", "reader"].contains(value.lowercased()) ? value.prefix(1).uppercased() + value.dropFirst().lowercased() : nil
-        }
+        oidc.roles = try Self.roleLists(prefix: "server.oidc", text: text)
+        oidc.defaultRole = try Self.role("server.oidc.default_role", sources)
         return oidc
     }
 

@@ -107,6 +107,37 @@ public struct DeployConfiguration: Sendable {
         /// `nil` for local users only.
         public var oidc: OIDC?
 
+        /// The directory whose users sign in at `POST /login` (`server.ldap.*`), or `nil`.
+        public var ldap: LDAP?
+
+        /// `server.ldap.*`: a directory's users, and how their groups map to roles.
+        public struct LDAP: Sendable, Hashable {
+            /// `server.ldap.url`.
+            public var url: String
+            /// `server.ldap.user_base`.
+            public var userBase: String
+            /// `server.ldap.bind_dn`.
+            public var bindDN: String?
+            /// `server.ldap.bind_password`.
+            public var bindPassword: String?
+            /// `server.ldap.user_filter`.
+            public var userFilter: String?
+            /// `server.ldap.group_base`.
+            public var groupBase: String?
+            /// `server.ldap.group_filter`.
+            public var groupFilter: String?
+            /// Group names per role name (`Owner`, `Contributor`, `Reader`).
+            public var roles: [String: [String]] = [:]
+            /// `server.ldap.default_role`.
+            public var defaultRole: String?
+
+            /// A directory at `url` with users under `userBase`.
+            public init(url: String, userBase: String) {
+                self.url = url
+                self.userBase = userBase
+            }
+        }
+
         /// `server.oidc.*`: an identity provider's tokens, and how their claims map to roles.
         public struct OIDC: Sendable, Hashable {
             /// `server.oidc.issuer`.

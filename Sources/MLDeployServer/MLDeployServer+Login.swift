@@ -15,14 +15,27 @@ extension MLDeployServer {
             }
             // PBKDF2 is deliberately slow: run it off the cooperative pool.
             let users = self.users
-            let role = try await users.verify(name: username, password: password)
-            guard role != nil else {
-                self.logger.notice("login refused", metadata: ["user": "\(username)"])
-                self.configuration.metrics.recordLogin(succeeded: false)
-                throw ServerError(.unauthorized, "Invalid user name or password.")
+            if try await users.verify(name: username, password: password) != nil {
+                self.configuration.metrics.recordLogin(succeeded: true)
+                return try Response.json(try await self.tokens.issue(for: username, account: await users.account(of: username)?.id ?? "").json)
             }
-            self.configuration.metrics.recordLogin(succeeded: true)
-            return try Response.json(try await self.tokens.issue(for: username, account: await users.account(of: username)?.id ?? "").json)
+            // Not a local user (or not their password): the authenticators that take passwords.
+            do {
+                for authenticator in self.configuration.authenticators {
+                    guard let user = try await authenticator.login(username: username, password: password) else { continue }
+                    self.configuration.metrics.recordLogin(succeeded: true)
+                    self.logger.info("login", metadata: ["user": "\(user.name)", "authenticator": "\(user.authenticator)", "role": "\(user.role)"])
+                    return try Response.json(try await self.tokens.issue(for: user.name, account: user.accountID).json)
+                }
+            } catch let error as MLDeployError {
+                self.configuration.metrics.recordLogin(succeeded: false)
+                // The directory being away is theirs to know about (it names no server file): said as it is.
+                if error.code == .unreachable { throw ServerError.retryAfter(.serviceUnavailable, error.message, seconds: 5, exceptionType: error.code.rawValue) }
+                throw ServerError(error)
+            }
+            self.logger.notice("login refused", metadata: ["user": "\(username)"])
+            self.configuration.metrics.recordLogin(succeeded: false)
+            throw ServerError(.unauthorized, "Invalid user name or password.")
         }
         router.post("/login/refreshToken") { request, _ -> Response in
             var request = request

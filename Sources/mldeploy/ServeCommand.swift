@@ -69,9 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.port = loaded.server.port
             configuration.dataDirectory = loaded.server.dataDirectory
             configuration.apply(limitsOf: loaded.server)
-            if let oidc = loaded.server.oidc {
-                configuration.authenticators = [try OIDCAuthenticator(settings: ServerConfiguration.oidcSettings(oidc))]
-            }
+            configuration.authenticators = try ServerConfiguration.authenticators(loaded.server)
             let target = DeployTarget(loaded.server.backend ?? "file:" + configuration.dataDirectory + "/services").addingOptions(loaded.pythonOptions)
             // Nothing is created — no data directory, no user, no store — until the backend is known
             // and the address is free.

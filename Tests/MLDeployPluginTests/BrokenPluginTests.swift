@@ -173,7 +173,9 @@ struct BrokenPluginTests {
                 } catch let error as MLDeployError {
                     #expect(error.code == .pluginFailed && error.message.contains("tried again in"), "\(error)")
                 }
-                #expect(ContinuousClock.now - started < .milliseconds(100))
+                // "At once": the message shows no start was tried; the bound only shows the call did
+                // not wait out the 2 s backoff (a tighter one measured the machine's load in CI).
+                #expect(ContinuousClock.now - started < .seconds(1))
                 _ = FileManager.default.createFile(atPath: flag, contents: nil)
                 try await Task.sleep(for: .milliseconds(2100))
                 #expect(try await client.listServices().isEmpty)

@@ -48,8 +48,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
         // A store that cannot be read (its database down) is "try again" (503), not "log in again".
         let verified: (claims: TokenService.AccessTokenClaims, account: (role: ServerRole, id: String))?
         do {
-            if let claims = try await self.tokens.verify(accessToken: bearer), let account = try await self.users.lookup(claims.user) {
-                verified = (claims, account)
+            if let claims = try await self.tokens.verify(accessToken: bearer) {
+                if let external = AuthenticatedUser(user: claims.user, accountID: claims.account) {
+                    // A user an authenticator signed in at login: the role is the token's.
+                    verified = (claims, (external.role, claims.account))
+                } else {
+                    verified = try await self.users.lookup(claims.user).map { (claims, $0) }
+                }
             } else {
                 verified = nil
             }
