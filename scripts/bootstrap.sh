@@ -18,12 +18,12 @@ set -euo pipefail
 APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux postgresql prometheus libpython3.11 libldap-dev slapd)
 
 # Python packages the tests need, as pip-name:module: opentelemetry-proto decodes what the tracing
-# test's OTLP receiver gets; pyjwt signs the tokens of the OIDC tests' identity provider; the Python runtime binds vectors, matrices and
+# test's OTLP receiver gets; pyjwt signs the tokens of the OIDC tests' identity provider; openapi-spec-validator checks services' OpenAPI 3.0 documents; the Python runtime binds vectors, matrices and
 # data frames as numpy and pandas values, and unpickles objects with dill when it is installed; the
 # ONNX tests make models with scikit-learn and skl2onnx and compare with onnxruntime. Those four are
 # pinned: the tests export with the exporter's default opsets and the newest opset onnx defines, and
 # the engine knows operator versions up to onnx 1.23's (opset 28, ai.onnx.ml 5).
-PIP_PACKAGES=(opentelemetry-proto:opentelemetry.proto pyjwt:jwt numpy:numpy pandas:pandas dill:dill scikit-learn==1.9.1:sklearn skl2onnx==1.20.0:skl2onnx onnxruntime==1.32.0:onnxruntime onnx==1.23.2:onnx)
+PIP_PACKAGES=(opentelemetry-proto:opentelemetry.proto pyjwt:jwt openapi-spec-validator==0.7.1:openapi_spec_validator numpy:numpy pandas:pandas dill:dill scikit-learn==1.9.1:sklearn skl2onnx==1.20.0:skl2onnx onnxruntime==1.32.0:onnxruntime onnx==1.23.2:onnx)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "bootstrap: the Swift toolchain is not on PATH (expected Swift 6.1 or later)" >&2

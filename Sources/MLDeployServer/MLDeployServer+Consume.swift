@@ -21,6 +21,10 @@ extension MLDeployServer {
         router.get("/api/:name/:version/swagger.json") { _, context -> Response in
             try await self.answering { try Response.json(try await self.service(context).swagger()) }
         }
+        // Not in ML Server's API: the same API as OpenAPI 3.0, which swift-openapi-generator reads.
+        router.get("/api/:name/:version/openapi.json") { request, context -> Response in
+            try await self.answering { try Response.json(try await self.service(context).openAPI(serverURL: Self.serverURL(of: request))) }
+        }
     }
 
     /// One consume call of `name`/`version` with `body`'s inputs.
@@ -62,5 +66,13 @@ extension MLDeployServer {
             }
         }
         return inputs
+    }
+
+    /// The base URL a client reached this server at (its `Host` header; `X-Forwarded-Proto` for the
+    /// scheme behind a proxy), for documents that name it.
+    static func serverURL(of request: Request) -> String? {
+        guard let host = request.head.authority else { return nil }
+        let scheme = request.headers[HTTPFields.Element.Name("X-Forwarded-Proto")!].flatMap { ["http", "https"].contains($0) ? $0 : nil } ?? "http"
+        return "\(scheme)://\(host)"
     }
 }

@@ -23,7 +23,7 @@ struct MLDeployCommand: AsyncParsableCommand {
             2 verify found problems; 64 the command line was invalid.
             """,
         subcommands: [
-            DeployCommand.self, RedeployCommand.self, DeployRealtimeCommand.self, RedeployRealtimeCommand.self, ListCommand.self, GetCommand.self, SwaggerCommand.self,
+            DeployCommand.self, RedeployCommand.self, DeployRealtimeCommand.self, RedeployRealtimeCommand.self, ListCommand.self, GetCommand.self, SwaggerCommand.self, OpenAPICommand.self,
             DeleteCommand.self, ConsumeCommand.self, BatchCommand.self, LoginCommand.self, LogoutCommand.self, ServeCommand.self,
             UsersCommand.self, VerifyCommand.self, ConfigCommand.self, DoctorCommand.self, BackendsCommand.self, ConformanceCommand.self, DemoCommand.self,
             VersionCommand.self,

@@ -57,6 +57,26 @@ struct SwaggerCommand: AsyncParsableCommand {
     }
 }
 
+/// `mldeploy openapi`: a service version's API as OpenAPI 3.0, for swift-openapi-generator.
+struct OpenAPICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "openapi", abstract: "Print a service version's API as an OpenAPI 3.0 document (for generating typed clients)."
+    )
+
+    @OptionGroup var service: ServiceVersionOptions
+
+    @Option(name: .customLong("server-url"), help: "The base URL to name in the document's servers (default: none).")
+    var serverURL: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            try Output.json(try await withConfiguredClient(self.global) { try await self.service.service($0).openAPI(serverURL: self.serverURL) })
+        }
+    }
+}
+
 /// `mldeploy delete`: remove a version.
 struct DeleteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a service version.")

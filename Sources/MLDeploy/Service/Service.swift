@@ -108,6 +108,12 @@ public struct Service: Sendable, CustomStringConvertible {
         }
         return SwaggerDocument.make(for: self.info)
     }
+
+    /// The service's API as an OpenAPI 3.0 document (``OpenAPIDocument``), for generating typed
+    /// clients; `serverURL` becomes its `servers` entry.
+    public func openAPI(serverURL: String? = nil) -> JSONValue {
+        OpenAPIDocument.make(for: self.info, serverURL: serverURL)
+    }
 }
 
 /// A service's operation reached by alias; see ``Service/subscript(dynamicMember:)``.

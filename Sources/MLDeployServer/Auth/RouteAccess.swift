@@ -89,6 +89,7 @@ public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
 
             "POST /api/{name}/{version}": .reader,
             "GET /api/{name}/{version}/swagger.json": .reader,
+            "GET /api/{name}/{version}/openapi.json": .reader,
             "POST /api/{name}/{version}/batch": ownBatches,
             "GET /api/{name}/{version}/batch": ownBatches,
             "GET /api/{name}/{version}/batch/{execution}": ownBatches,
