@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "OpenInference", targets: ["OpenInference"]),
         .library(name: "OIPBackend", targets: ["OIPBackend"]),
         .library(name: "MLDeployLDAP", targets: ["MLDeployLDAP"]),
+        .library(name: "MLDeployOpenAPITransport", targets: ["MLDeployOpenAPITransport"]),
         .library(name: "MLDeployPlugin", targets: ["MLDeployPlugin"]),
         .executable(name: "mldeploy", targets: ["mldeploy"]),
         .executable(name: "mldeploy-backend-wrapped", targets: ["mldeploy-backend-wrapped"]),
@@ -60,6 +61,10 @@ let package = Package(
         // Checks identity providers' tokens (JWS signatures, JWKS) for the server's OIDC sign-in;
         // swift-crypto and swift-certificates, which it builds on, are in the graph already.
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        // The ClientTransport protocol generated clients call (MLDeployOpenAPITransport); small, and
+        // swift-http-types, which it speaks, is in the graph already through Hummingbird.
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -142,6 +147,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MLDeployOpenAPITransport",
+            dependencies: [
+                "MLDeploy", "MLDeployHTTP",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -242,7 +256,10 @@ let package = Package(
             name: "MLDeployServerTests",
             dependencies: [
                 "MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy", "MLDeployONNX", "MLDeployTestSupport", "OpenInference",
+                "MLDeployHTTP", "MLDeployOpenAPITransport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             exclude: ["Resources"],
             swiftSettings: swiftSettings

@@ -1,6 +1,10 @@
 import Foundation
+import HTTPTypes
 import MLDeploy
+import MLDeployHTTP
+import MLDeployOpenAPITransport
 import MLDeployTestSupport
+import OpenAPIRuntime
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -67,5 +71,35 @@ struct ServiceOpenAPITests {
         #expect(complaint == nil, "\(complaint ?? "")")
         let missing = try await cli.run(target + ["openapi", "nosuch"])
         #expect(missing.status != 0 && missing.error.contains("nosuch"), "\(missing.error)")
+    }
+
+    @Test("MLDeployClientTransport carries a generated client's requests over the libcurl HTTP client: path, headers and body both ways, the client's token source signing them in")
+    func transport() async throws {
+        try await withServer(python: true) { server in
+            let publish = #"{"code": "y = x * 2", "runtimeType": "Python", "inputParameterDefinitions": [{"name": "x", "type": "numeric"}], "outputParameterDefinitions": [{"name": "y", "type": "numeric"}]}"#
+            #expect(try await call(server.base, "POST", "/services/dbl/1", body: publish, token: try await server.token()).status == 201)
+            let http = MLDeployHTTP.HTTPClient()
+            http.authentication.use(LoginTokenSource(baseURL: server.base, username: "carol", password: "Pass123!"))
+            let bare = MLDeployHTTP.HTTPClient()
+            let outcome = await Result {
+                let transport = MLDeployClientTransport(client: http)
+                var request = HTTPTypes.HTTPRequest(method: .post, scheme: nil, authority: nil, path: "/api/dbl/1")
+                request.headerFields[.contentType] = "application/json"
+                let (response, body) = try await transport.send(request, body: OpenAPIRuntime.HTTPBody(#"{"x": 21}"#), baseURL: server.base, operationID: "consume")
+                #expect(response.status == .ok)
+                #expect(response.headerFields[.contentType]?.hasPrefix("application/json") == true, "\(response.headerFields)")
+                let text = try await String(collecting: try #require(body), upTo: 1 << 20)
+                #expect(text.contains("42"), "\(text)")
+                // Without a token source the server refuses, and the transport hands the 401 back as it came.
+                let (refused, refusal) = try await MLDeployClientTransport(client: bare).send(
+                    HTTPTypes.HTTPRequest(method: .get, scheme: nil, authority: nil, path: "/services"), body: nil, baseURL: server.base, operationID: "list"
+                )
+                #expect(refused.status == .unauthorized)
+                #expect(try await String(collecting: try #require(refusal), upTo: 1 << 20).contains("access token"))
+            }
+            await http.shutdown()
+            await bare.shutdown()
+            try outcome.get()
+        }
     }
 }
