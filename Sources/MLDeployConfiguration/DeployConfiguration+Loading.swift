@@ -178,14 +178,7 @@ extension DeployConfiguration {
 
     /// `server.ldap.*`: nothing without a URL; with one, the user base is required.
     private static func ldap(_ sources: ConfigurationSources, text: (String) throws -> String?) throws -> ServerSettings.LDAP? {
-        let keys = ["server.ldap.bind_dn", "server.ldap.bind_password", "server.ldap.user_base", "server.ldap.user_filter", "server.ldap.group_base",
-                    "server.ldap.group_filter", "server.ldap.owners", "server.ldap.contributors", "server.ldap.readers", "server.ldap.default_role"]
-        guard let url = try text("server.ldap.url") else {
-            if let stray = try keys.first(where: { try text($0) != nil }) {
-                throw MLDeployError(code: .invalidConfiguration, message: "\(stray) is set but server.ldap.url is not: give the directory's ldap:// or ldaps:// URL, or remove the server.ldap settings.")
-            }
-            return nil
-        }
+        guard let url = try Self.sectionAnchor("server.ldap.url", text: text, hint: "the directory's ldap:// or ldaps:// URL") else { return nil }
         guard let base = try text("server.ldap.user_base") else {
             throw MLDeployError(code: .invalidConfiguration, message: "server.ldap.url is set but server.ldap.user_base is not: give the DN under which users are found, e.g. ou=people,dc=example,dc=org.")
         }
@@ -198,6 +191,18 @@ extension DeployConfiguration {
         ldap.roles = try Self.roleLists(prefix: "server.ldap", text: text)
         ldap.defaultRole = try Self.role("server.ldap.default_role", sources)
         return ldap
+    }
+
+    /// The value of the key a section hangs on (`server.ldap.url`), or `nil` when it is unset — and
+    /// then no other key of its section (from ``ConfigurationKey/all``) may be set: that is a
+    /// half-written section, refused naming the key that is set and the one that is missing.
+    private static func sectionAnchor(_ anchor: String, text: (String) throws -> String?, hint: String) throws -> String? {
+        if let value = try text(anchor) { return value }
+        let section = String(anchor[..<anchor.lastIndex(of: ".")!])
+        if let stray = try ConfigurationKey.all.map(\.name).first(where: { try $0.hasPrefix(section + ".") && $0 != anchor && text($0) != nil }) {
+            throw MLDeployError(code: .invalidConfiguration, message: "\(stray) is set but \(anchor) is not: give \(hint), or remove the \(section) settings.")
+        }
+        return nil
     }
 
     /// The comma-separated values of `<prefix>.owners`, `.contributors` and `.readers`, by role name.
@@ -219,13 +224,7 @@ extension DeployConfiguration {
     /// `server.oidc.*`: nothing without an issuer; with one, the audience is required, and the
     /// claim values of each role and the default role are read.
     private static func oidc(_ sources: ConfigurationSources, text: (String) throws -> String?) throws -> ServerSettings.OIDC? {
-        let keys = ["server.oidc.audience", "server.oidc.role_claim", "server.oidc.user_claim", "server.oidc.owners", "server.oidc.contributors", "server.oidc.readers", "server.oidc.default_role"]
-        guard let issuer = try text("server.oidc.issuer") else {
-            if let stray = try keys.first(where: { try text($0) != nil }) {
-                throw MLDeployError(code: .invalidConfiguration, message: "\(stray) is set but server.oidc.issuer is not: give the identity provider's issuer URL, or remove the server.oidc settings.")
-            }
-            return nil
-        }
+        guard let issuer = try Self.sectionAnchor("server.oidc.issuer", text: text, hint: "the identity provider's issuer URL") else { return nil }
         guard let audience = try text("server.oidc.audience") else {
             throw MLDeployError(code: .invalidConfiguration, message: "server.oidc.issuer is set but server.oidc.audience is not: give the audience the provider's tokens name for this server (its application id or URI).")
         }
