@@ -161,7 +161,14 @@ struct OIPTritonTests {
         #expect(unknown.status != 0 && unknown.error.contains("'pythonpath'") && unknown.error.contains("python_path"), "\(unknown.error)")
     }
 
-    @Test("the conformance suite (Python flavor) passes against Triton through the OIP backend", .timeLimit(.minutes(8)))
+    /// Off in the default run (`MLDEPLOY_TRITON_CONFORMANCE=1` turns it on): its 20 concurrent
+    /// deploys restart a Triton Python stub per version on every load — a few hundred stub starts —
+    /// and even at the lowest CPU priority that load made other suites' Python calls overrun their
+    /// 30 s queue bound on this 2-core machine. It passed 29/29 in CI runs and by hand.
+    @Test(
+        "the conformance suite (Python flavor) passes against Triton through the OIP backend",
+        .enabled(if: ProcessInfo.processInfo.environment["MLDEPLOY_TRITON_CONFORMANCE"] == "1"), .timeLimit(.minutes(8))
+    )
     func conformance() async throws {
         let cli = try CLI()
         defer { cli.remove() }

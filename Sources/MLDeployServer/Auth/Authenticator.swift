@@ -16,7 +16,7 @@ public protocol Authenticator: Sendable {
     /// this authenticator knows.
     ///
     /// - Throws: ``MLDeploy/MLDeployError/Code/authenticationFailed`` for a token of its kind that
-    ///   does not hold (the message says why); ``MLDeploy/MLDeployError/Code/unavailable`` when what
+    ///   does not hold (the message says why); ``MLDeploy/MLDeployError/Code/unreachable`` when what
     ///   it needs to check the token (an identity provider's keys) cannot be had just now.
     func authenticate(bearer token: String) async throws -> AuthenticatedUser?
 
