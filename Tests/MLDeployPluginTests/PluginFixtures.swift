@@ -2,6 +2,9 @@ import Foundation
 import MLDeploy
 import MLDeployPlugin
 import MLDeployTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Where the test binary's sibling executables are, and plugins written for a test.
@@ -34,8 +37,16 @@ enum PluginFixtures {
     @discardableResult
     static func writePlugin(_ name: String, in directory: URL, _ script: String) throws -> String {
         let path = directory.appendingPathComponent("mldeploy-backend-\(name)").path
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
+        // Written through a descriptor opened close-on-exec, then renamed into place: a process that
+        // another test spawns meanwhile must not inherit the open descriptor, or starting the script
+        // fails with "Text file busy" (ETXTBSY) for as long as that process runs.
+        let temporary = path + ".writing"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        let bytes = Array(script.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        guard written == bytes.count, rename(temporary, path) == 0 else { throw POSIXError(.EIO) }
         return path
     }
 

@@ -62,6 +62,9 @@ func withServer(
 func call(_ base: URL, _ method: String, _ path: String, body: String? = nil, bytes: Data? = nil, token: String? = nil) async throws -> (status: Int, body: String) {
     var request = URLRequest(url: URL(string: base.absoluteString + path)!)
     request.httpMethod = method
+    // Longer than URLSession's 60 s: under a loaded CI machine a Python call may legitimately wait
+    // out the pool's 30 s queue bound and then a worker's start (up to 30 s) before answering.
+    request.timeoutInterval = 150
     request.setValue(bytes == nil ? "application/json" : "application/octet-stream", forHTTPHeaderField: "Content-Type")
     if let token { request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization") }
     request.httpBody = bytes ?? body.map { Data($0.utf8) }
