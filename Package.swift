@@ -211,6 +211,20 @@ let package = Package(
             path: "examples/swift-plugin",
             swiftSettings: swiftSettings
         ),
+        // The example host application: its own routes, MLDeploy mounted under /ml, one
+        // ServiceGroup (docs/embedding.md).
+        .executableTarget(
+            name: "mldeploy-example-host",
+            dependencies: [
+                "MLDeploy", "MLDeployServer", "FileStoreBackend",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "examples/embedded-host",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "MLDeployConformance",
             dependencies: ["MLDeploy", "MLDeployONNX"],
@@ -256,7 +270,7 @@ let package = Package(
             name: "MLDeployServerTests",
             dependencies: [
                 "MLDeployServer", "MLDeploy", "InMemoryBackend", "ServiceRuntime", "mldeploy", "MLDeployONNX", "MLDeployTestSupport", "OpenInference",
-                "MLDeployHTTP", "MLDeployOpenAPITransport",
+                "MLDeployHTTP", "MLDeployOpenAPITransport", "mldeploy-example-host",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

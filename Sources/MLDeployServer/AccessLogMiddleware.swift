@@ -22,7 +22,7 @@ struct AccessLogMiddleware: RouterMiddleware {
             self.logger.info(
                 "request",
                 metadata: [
-                    "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(status)",
+                    "method": "\(request.method)", "path": "\(context.mountPrefix)\(request.uri.path)", "status": "\(status)",
                     "duration_ms": "\((milliseconds * 100).rounded() / 100)", "user": "\(user ?? "-")",
                 ]
             )
@@ -40,7 +40,7 @@ struct AccessLogMiddleware: RouterMiddleware {
                 throw answered
             }
             if let detail = (response as? ServerError)?.detail {
-                self.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(detail)"])
+                self.logger.error("request failed", metadata: ["path": "\(context.mountPrefix)\(request.uri.path)", "error": "\(detail)"])
             }
             log(response.status.code)
             throw answered

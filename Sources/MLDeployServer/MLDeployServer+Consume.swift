@@ -23,7 +23,7 @@ extension MLDeployServer {
         }
         // Not in ML Server's API: the same API as OpenAPI 3.0, which swift-openapi-generator reads.
         router.get("/api/:name/:version/openapi.json") { request, context -> Response in
-            try await self.answering { try Response.json(try await self.service(context).openAPI(serverURL: Self.serverURL(of: request))) }
+            try await self.answering { try Response.json(try await self.service(context).openAPI(serverURL: Self.serverURL(of: request).map { $0 + context.mountPrefix })) }
         }
     }
 

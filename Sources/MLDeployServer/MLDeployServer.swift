@@ -171,22 +171,13 @@ public final class MLDeployServer: Sendable {
             },
             logger: self.logger
         )
-        // The node registry: a heartbeat while the server runs, the entry removed when it stops.
-        let heartbeat = Task {
-            while self.port == nil, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
-            await self.registry.run(url: self.url, details: {
-                await self.applySharedPoolSettings()
-                return await self.nodeDetails()
-            }, logger: self.logger)
-        }
-        defer { heartbeat.cancel() }
+        // One service group, as any host's: SIGINT and SIGTERM stop the ports gracefully (requests
+        // in flight finish), then the background service (the node leaves the registry); either
+        // port failing (a bind) stops everything. The caller owns the client and shuts it down.
+        let background = MLDeployServerService(server: self, shutsDownClient: false) { self.port == nil ? nil : self.url }
         do {
-            // One service group: SIGINT and SIGTERM stop both ports gracefully, and either one
-            // failing (a bind) stops the other.
-            let services: [any ServiceLifecycle.Service] = [application] + (self.makeMetricsApplication().map { [$0] } ?? [])
+            let services: [any ServiceLifecycle.Service] = [background, application] + (self.makeMetricsApplication().map { [$0] } ?? [])
             try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: self.logger)).run()
-            heartbeat.cancel()
-            await self.registry.leave()
         } catch let error as IOError where self.port == nil {
             // The bind failed (the port was taken after any check): say which port and what to do,
             // not NIO's `bind(descriptor:ptr:bytes:)`.

@@ -13,9 +13,15 @@ public struct ServerRequestContext: RequestContext {
     public var role: ServerRole?
     /// The access token's claims, once it was checked.
     public var token: TokenService.AccessTokenClaims?
+    /// The path prefix the server is mounted under in a host application (`/ml`), or `""` when it
+    /// serves from the root: documents that name the server's URL (a service's OpenAPI `servers`)
+    /// include it.
+    public internal(set) var mountPrefix: String
     /// The connection, so a request whose body is refused unread can end it (Hummingbird would
-    /// otherwise wait to read that body to its end before the next request).
-    let channel: any Channel
+    /// otherwise wait to read that body to its end before the next request). `nil` when mounted in a
+    /// host application, whose context does not expose its connection: the connection is then
+    /// closed after the answer instead.
+    let channel: (any Channel)?
 
     /// Creates a context for a request.
     public init(source: ApplicationRequestContextSource) {
@@ -23,7 +29,19 @@ public struct ServerRequestContext: RequestContext {
         self.user = nil
         self.role = nil
         self.token = nil
+        self.mountPrefix = ""
         self.channel = source.channel
+    }
+
+    /// A context for a request a host application passed on to the mounted server: the host's
+    /// logger (with its request id), nobody signed in yet.
+    init(mountedUnder prefix: String, host: some RequestContext) {
+        self.coreContext = .init(source: host)
+        self.user = nil
+        self.role = nil
+        self.token = nil
+        self.mountPrefix = prefix
+        self.channel = nil
     }
 }
 
@@ -40,7 +58,7 @@ extension ServerRequestContext {
         guard declared > 0 || request.headers[.transferEncoding] != nil else { return error }
         var error = error
         error.closesConnection = true
-        self.channel.close(mode: .input, promise: nil)
+        self.channel?.close(mode: .input, promise: nil)
         return error
     }
 

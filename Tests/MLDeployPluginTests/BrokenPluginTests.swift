@@ -165,7 +165,7 @@ struct BrokenPluginTests {
                 try FileManager.default.removeItem(atPath: flag)
                 let pid = try #require(backend.processID)
                 kill(pid, SIGKILL)
-                #expect(try await PluginFixtures.eventually { PluginFixtures.isGone(pid) })
+                #expect(try await Processes.eventually { Processes.isGone(pid) })
                 await #expect(throws: MLDeployError.self) { _ = try await client.listServices() }  // the restart fails
                 let started = ContinuousClock.now
                 do {
@@ -198,11 +198,11 @@ struct BrokenPluginTests {
             let client = try await DeployClient(target: "stubborn:", registry: registry)
             let numbers = try String(contentsOfFile: pids, encoding: .utf8).split(separator: " ").compactMap { Int32($0) }
             try #require(numbers.count == 2)
-            #expect(!PluginFixtures.isGone(numbers[0]) && !PluginFixtures.isGone(numbers[1]))
+            #expect(!Processes.isGone(numbers[0]) && !Processes.isGone(numbers[1]))
             let started = ContinuousClock.now
             try await client.shutdown()
             #expect(ContinuousClock.now - started < .seconds(6))
-            #expect(try await PluginFixtures.eventually { numbers.allSatisfy(PluginFixtures.isGone) }, "left behind: \(numbers.filter { !PluginFixtures.isGone($0) })")
+            #expect(try await Processes.eventually { numbers.allSatisfy(Processes.isGone) }, "left behind: \(numbers.filter { !Processes.isGone($0) })")
         }
     }
 

@@ -92,7 +92,7 @@ struct PluginBackendTests {
             }
             // Well before the handler's 30 s (generous: other suites load the machine meanwhile).
             #expect(ContinuousClock.now - started < .seconds(20))
-            #expect(try await PluginFixtures.eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: marker) }, "the plugin's handler never saw the cancellation")
+            #expect(try await Processes.eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: marker) }, "the plugin's handler never saw the cancellation")
             // The plugin still serves.
             #expect(try await client.listServices().count == 1)
         }
@@ -110,11 +110,11 @@ struct PluginBackendTests {
         #expect(firstPID != secondPID)
         _ = try await first.service("shared").version("1").code("y = 1").outputs(["y": .integer]).deploy()
         try await first.shutdown()
-        #expect(try await PluginFixtures.eventually { PluginFixtures.isGone(firstPID) })
+        #expect(try await Processes.eventually { Processes.isGone(firstPID) })
         #expect(try await second.listServices().map(\.name) == ["shared"])
-        #expect(!PluginFixtures.isGone(secondPID))
+        #expect(!Processes.isGone(secondPID))
         try await second.shutdown()
-        #expect(try await PluginFixtures.eventually { PluginFixtures.isGone(secondPID) })
+        #expect(try await Processes.eventually { Processes.isGone(secondPID) })
     }
 
     @Test("a plugin killed between calls is started again on the next call, which succeeds")
@@ -126,7 +126,7 @@ struct PluginBackendTests {
             _ = try await client.service("kept").version("1").code("y = 2").outputs(["y": .integer]).deploy()
             let pid = try #require(backend.processID)
             kill(pid, SIGKILL)
-            #expect(try await PluginFixtures.eventually { PluginFixtures.isGone(pid) })
+            #expect(try await Processes.eventually { Processes.isGone(pid) })
             let service = try await client.getService("kept", version: "1")
             #expect(try await service.consume([:]).output("y") == .integer(2))
             #expect(backend.processID != pid)

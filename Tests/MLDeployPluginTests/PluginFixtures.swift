@@ -101,25 +101,4 @@ enum PluginFixtures {
         \(behaviour.split(separator: "\n", omittingEmptySubsequences: false).map { "        " + $0 }.joined(separator: "\n"))
         """
     }
-
-    /// Whether process `pid` is gone, or is a zombie nobody reaped yet whose every thread has
-    /// exited (a multi-threaded process being killed shows a zombie leader while its other
-    /// threads still run down).
-    static func isGone(_ pid: Int32) -> Bool {
-        if kill(pid, 0) != 0 { return true }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-        guard let close = stat.lastIndex(of: ")") else { return true }
-        guard stat[stat.index(close, offsetBy: 2)] == "Z" else { return false }
-        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).count <= 1
-    }
-
-    /// Waits until `condition` holds, up to `timeout`.
-    static func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return condition()
-    }
 }

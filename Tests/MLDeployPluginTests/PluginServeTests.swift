@@ -24,8 +24,8 @@ struct PluginServeTests {
         let line = try await server.waitForLine { $0.contains("listening on http://127.0.0.1:") }
         #expect(line.contains("backend wrapped (wrapped:file:"), "\(line)")
         let base = try #require(line.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression).map { String(line[$0]) })
-        let serverPID = try #require(Self.children(of: server.process.processIdentifier).first)
-        let pluginPID = try #require(Self.children(of: serverPID).first { Self.command(of: $0).hasPrefix("mldeploy-backen") }, "no plugin process under the server")
+        let serverPID = try #require(Processes.children(of: server.process.processIdentifier).first)
+        let pluginPID = try #require(Processes.children(of: serverPID).first { Processes.command(of: $0).hasPrefix("mldeploy-backen") }, "no plugin process under the server")
 
         let script = root.appendingPathComponent("Tests/MLDeployServerTests/Resources/sdk_interop.py").path
         let sdk = try await runToCompletion(python, [script, base, "admin", "Plugin-Pass-1"])
@@ -34,22 +34,7 @@ struct PluginServeTests {
         #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("services").path))
 
         kill(serverPID, SIGTERM)
-        #expect(try await PluginFixtures.eventually(timeout: .seconds(20)) { PluginFixtures.isGone(serverPID) }, "the server did not stop on SIGTERM")
-        #expect(try await PluginFixtures.eventually { PluginFixtures.isGone(pluginPID) }, "the plugin outlived the server")
-    }
-
-    /// The processes whose parent is `pid`.
-    static func children(of pid: Int32) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).filter { candidate in
-            guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
-            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-            return fields.count > 1 && Int32(fields[1]) == pid
-        }
-    }
-
-    /// A process's command name (at most 15 characters, as the kernel keeps it).
-    static func command(of pid: Int32) -> String {
-        ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await Processes.eventually(timeout: .seconds(20)) { Processes.isGone(serverPID) }, "the server did not stop on SIGTERM")
+        #expect(try await Processes.eventually { Processes.isGone(pluginPID) }, "the plugin outlived the server")
     }
 }
