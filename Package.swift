@@ -16,6 +16,9 @@ let package = Package(
     name: "MLDeploy",
     platforms: [.macOS(.v15)],
     products: [
+        // `swift package mldeploy-client …`: a deployed service's OpenAPI document into a target,
+        // for swift-openapi-generator (docs/typed-clients.md).
+        .plugin(name: "MLDeployClientPlugin", targets: ["MLDeployClientPlugin"]),
         .library(name: "MLDeploy", targets: ["MLDeploy"]),
         .library(name: "MLDeployHTTP", targets: ["MLDeployHTTP"]),
         .library(name: "MLDeployCrypto", targets: ["MLDeployCrypto"]),
@@ -224,6 +227,19 @@ let package = Package(
             ],
             path: "examples/embedded-host",
             swiftSettings: swiftSettings
+        ),
+        .plugin(
+            name: "MLDeployClientPlugin",
+            capability: .command(
+                intent: .custom(
+                    verb: "mldeploy-client",
+                    description: "Fetch a deployed service's OpenAPI document into a target, for swift-openapi-generator to generate a typed client"
+                ),
+                permissions: [
+                    .allowNetworkConnections(scope: .all(), reason: "Fetches the service's OpenAPI document from the MLDeploy server given by --url"),
+                    .writeToPackageDirectory(reason: "Writes openapi.json and openapi-generator-config.yaml into the target given by --target"),
+                ]
+            )
         ),
         .target(
             name: "MLDeployConformance",
