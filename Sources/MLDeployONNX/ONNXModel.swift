@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import Synchronization
 
 /// An ONNX model, parsed and checked, ready to score data frames natively — no Python, no ONNX
 /// runtime. Loading checks every operator at the version the model's opsets select (any opset up to
@@ -25,6 +26,9 @@ public struct ONNXModel: Sendable {
     let outputs: [ValueInfoProto]
     /// The graph, compiled: what scoring runs.
     private let plan: ExecutionPlan
+    /// Whether the graph scores each row on its own (``RowIndependence``), so a large frame may be
+    /// split across cores.
+    public let scoresRowsIndependently: Bool
 
     /// Parses, checks and compiles `data`.
     ///
@@ -47,10 +51,46 @@ public struct ONNXModel: Sendable {
         self.outputNames = model.graph.outputs.map(\.name)
         self.outputs = model.graph.outputs
         self.plan = try ExecutionPlan(graph: model.graph, initializers: initializers, inputNames: self.inputNames, opsets: model.opsets)
+        self.scoresRowsIndependently = RowIndependence.holds(graph: model.graph, inputs: self.inputs, initializers: initializers)
     }
 
+    /// The fewest rows each core is given when a frame is split: below this, waking another
+    /// thread costs more than the rows it would score.
+    public static let rowsPerCore = 256
+
     /// Scores `frame`: one batch of all its rows.
-    public func score(_ frame: DataFrame) throws -> DataFrame {
+    ///
+    /// A frame of at least twice ``rowsPerCore`` rows, for a model that scores rows independently
+    /// (``scoresRowsIndependently``), is split into one range of rows per core (up to `cores`, by
+    /// default every active one), scored at once on Dispatch's threads, and put back together in
+    /// order: the answer is the one a single call would give. The call blocks its thread until
+    /// every range is scored.
+    public func score(_ frame: DataFrame, cores: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> DataFrame {
+        let rows = frame.rowCount
+        let parts = self.scoresRowsIndependently ? min(max(cores, 1), rows / Self.rowsPerCore) : 1
+        guard parts > 1 else { return try self.scoreWhole(frame) }
+        let bounds = (0...parts).map { rows * $0 / parts }
+        let answers = Mutex<[DataFrame?]>(Array(repeating: nil, count: parts))
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let range = bounds[part]..<bounds[part + 1]
+            let slice = try? DataFrame(columns: frame.columns.map { DataFrame.Column(name: $0.name, values: Array($0.values[range])) })
+            let answer = slice.flatMap { try? self.scoreWhole($0) }
+            answers.withLock { $0[part] = answer }
+        }
+        let scored = answers.withLock { $0 }
+        // A part that failed (a cell that is not a number…) is scored again whole, so the error
+        // names the row as the caller numbers it.
+        guard let first = scored.first ?? nil, scored.allSatisfy({ $0 != nil }) else { return try self.scoreWhole(frame) }
+        var columns = first.columns
+        for part in scored.dropFirst() {
+            guard let part, part.columnNames == first.columnNames else { return try self.scoreWhole(frame) }
+            for index in columns.indices { columns[index].values += part.columns[index].values }
+        }
+        return try DataFrame(columns: columns)
+    }
+
+    /// Scores every row of `frame` in one call of the plan.
+    private func scoreWhole(_ frame: DataFrame) throws -> DataFrame {
         let outputs = try self.plan.run(try self.bind(frame))
         return try self.frame(Array(zip(self.outputNames, outputs)), rows: frame.rowCount)
     }

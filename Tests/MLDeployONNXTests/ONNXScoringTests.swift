@@ -160,6 +160,52 @@ struct ONNXScoringTests {
         }
     }
 
+    @Test("large frames are split across cores only for models that score rows independently, and the answer equals one call's")
+    func rowsAcrossCores() async throws {
+        let cases = try await Self.cases.value
+        var independent: Set<String> = []
+        for testCase in cases {
+            let model = try ONNXModel(data: testCase.model)
+            if model.scoresRowsIndependently { independent.insert(testCase.name) }
+            // The case's rows repeated past four parts' worth (the split takes 256 rows a part).
+            let frame = try Self.frame(testCase)
+            let repeats = (4 * ONNXModel.rowsPerCore + 100) / max(frame.rowCount, 1) + 1
+            let large = try DataFrame(columns: frame.columns.map { column in
+                DataFrame.Column(name: column.name, values: Array(repeating: column.values, count: repeats).flatMap { $0 })
+            })
+            let whole = try model.score(large, cores: 1)
+            let split = try model.score(large, cores: 4)
+            #expect(split == whole, "\(testCase.name): the split answer differs from one call's")
+            #expect(split.rowCount == large.rowCount)
+        }
+        // What scikit-learn exports (trees, linear models, MLPs, pipelines) keeps rows apart.
+        for name in ["random_forest_classifier", "gradient_boosting_regressor", "gradient_boosting_multiclass", "mlp_classifier", "mlp_regressor", "logistic_text_labels", "scaler_pipeline", "categorical_pipeline", "imputer_pipeline"] {
+            #expect(independent.contains(name), "\(name) is scored in one call")
+        }
+
+        // Graphs that mix rows, or are sized by them, are never split.
+        let directory = try temporaryDirectory("onnx-rows")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let maker = """
+        import sys, onnx
+        from onnx import helper, TensorProto
+        d = sys.argv[1]
+        def save(name, nodes, inputs, outputs):
+            graph = helper.make_graph(nodes, name, inputs, outputs)
+            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), "%s/%s.onnx" % (d, name))
+        save("concat_rows", [helper.make_node("Concat", ["x", "x"], ["y"], axis=0)],
+             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])])
+        save("fixed_batch", [helper.make_node("Relu", ["x"], ["y"])],
+             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])])
+        """
+        let made = try await runToCompletion("/usr/bin/env", ["python3", "-c", maker, directory.path])
+        try #require(made.status == 0, "\(made.output)")
+        for name in ["concat_rows", "fixed_batch"] {
+            let model = try ONNXModel(data: Data(contentsOf: directory.appendingPathComponent("\(name).onnx")))
+            #expect(!model.scoresRowsIndependently, "\(name) would be split")
+        }
+    }
+
     @Test("models the engine cannot run are refused at load with a typed error naming what is wrong")
     func refusalsAtLoad() async throws {
         let directory = try await Self.made.value
