@@ -117,6 +117,7 @@ public final class FileStore: ConfigurableBackend, LocalRuntimeHosting, Manifest
             root: path, python: try PythonRuntime.Configuration(options: configuration.options),
             create: try flag("create"), recover: try flag("recover"), fsync: try flag("fsync")
         )
+        self.runtime.realtime.configureBatching(try RealtimeBatching.rules(options: configuration.options))
     }
 
     // MARK: Lifecycle

@@ -65,6 +65,7 @@ public final class MemoryBackend: ConfigurableBackend, LocalRuntimeHosting {
     /// (see ``ServiceRuntime/PythonRuntime/Configuration/init(options:)``).
     public convenience init(configuration: BackendConfiguration) throws {
         self.init(python: try PythonRuntime.Configuration(options: configuration.options))
+        self.runtime.realtime.configureBatching(try RealtimeBatching.rules(options: configuration.options))
     }
 
     /// Records who authenticated, so deployed versions name their publisher. Any credentials are

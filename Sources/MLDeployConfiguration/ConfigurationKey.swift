@@ -62,6 +62,7 @@ public struct ConfigurationKey: Sendable, Hashable {
         ConfigurationKey("runtime.network", form: "host (the default) or none (a confined worker's own loopback only)"),
         ConfigurationKey("runtime.scratch_mb", form: "a whole number of megabytes of a confined worker's working directory and /tmp (each)"),
         ConfigurationKey("runtime.max_processes", form: "a whole number of at least 1: processes one worker's tree may have"),
+        ConfigurationKey("runtime.realtime_batching", form: "SERVICE:SIZE:WAIT entries, comma-separated (e.g. *:64:2ms): realtime calls batched together (default off)"),
         ConfigurationKey("plugins.path", form: "colon-separated directories searched for mldeploy-backend-<name> plugins, after MLDEPLOY_PLUGIN_PATH and before PATH"),
         ConfigurationKey("plugins.handshake_timeout", form: seconds),
         ConfigurationKey("plugins.call_timeout", form: seconds),

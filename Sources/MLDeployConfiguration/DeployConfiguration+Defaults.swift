@@ -40,6 +40,7 @@ extension DeployConfiguration {
         case "runtime.network": return defaults.python.network.description
         case "runtime.scratch_mb": return String(defaults.python.scratchSize >> 20)
         case "runtime.max_processes": return String(defaults.python.maximumProcesses)
+        case "runtime.realtime_batching": return "off"
         case "server.host": return defaults.server.host
         case "server.port": return String(defaults.server.port)
         case "server.data_dir": return defaults.server.dataDirectory

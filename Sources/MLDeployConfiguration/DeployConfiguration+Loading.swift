@@ -150,6 +150,15 @@ extension DeployConfiguration {
         if let network = try sources.parsed("runtime.network", PythonNetwork.init(spelling:)) { self.python.network = network }
         if let megabytes = try sources.parsed("runtime.scratch_mb", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) { self.python.scratchSize = megabytes << 20 }
         if let value = try count("runtime.max_processes") { self.python.maximumProcesses = value }
+        if let batching = try text("runtime.realtime_batching") {
+            // Checked here, so a mistake is named with its key before any backend starts.
+            do {
+                _ = try RealtimeBatching.rules(options: [RealtimeBatching.optionKey: batching])
+            } catch let error as MLDeployError {
+                throw MLDeployError(code: .invalidConfiguration, message: "runtime.realtime_batching: \(error.message)")
+            }
+            self.realtimeBatching = batching
+        }
 
         if let paths = try sources.paths("plugins.path", separator: ":", currentDirectory: here) { self.plugins.searchPaths = paths }
         if let value = try seconds("plugins.handshake_timeout") { self.plugins.handshakeTimeout = value }
@@ -254,6 +263,7 @@ extension DeployConfiguration {
         if self.sources["runtime.network"] != nil { options["python.network"] = self.python.network.description }
         if self.sources["runtime.scratch_mb"] != nil { options["python.scratchMB"] = String(self.python.scratchSize >> 20) }
         if self.sources["runtime.max_processes"] != nil { options["python.maxProcesses"] = String(self.python.maximumProcesses) }
+        if let batching = self.realtimeBatching { options[RealtimeBatching.optionKey] = batching }
         return options
     }
 }

@@ -52,6 +52,9 @@ public struct DeployConfiguration: Sendable {
     public var http = HTTPClient.Configuration()
     /// The local Python runtime, for backends that run Python here.
     public var python = PythonRuntime.Configuration()
+    /// Adaptive batching of realtime calls for the local backends (``ServiceRuntime/RealtimeBatching``),
+    /// as the `realtime.batching` option spells it; `nil`: off.
+    public var realtimeBatching: String?
     /// The server's own settings (`mldeploy serve`).
     public var server = ServerSettings()
     /// Where backend plugins are found and how long they may take (`plugins.*`).

@@ -98,6 +98,7 @@ public final class PostgresBackend: ConfigurableBackend, LocalRuntimeHosting, Ma
             settings: try PostgresSettings(uri: uri.remainder, options: configuration.options),
             python: try PythonRuntime.Configuration(options: configuration.options)
         )
+        self.runtime.realtime.configureBatching(try RealtimeBatching.rules(options: configuration.options))
     }
 
     // MARK: Lifecycle

@@ -13,9 +13,40 @@ import Synchronization
 /// otherwise it compares bytes, still far cheaper than parsing.
 public final class RealtimeScorer: Sendable {
     private let models = Mutex<[ServiceReference: (bytes: Data, model: ONNXModel)]>([:])
+    /// Adaptive batching rules by service (``RealtimeBatching/rules(options:)``); empty: off.
+    private let batchingRules = Mutex<[String: RealtimeBatching]>([:])
+    /// One batcher per version that batches, for its current model.
+    private let batchers = Mutex<[ServiceReference: RealtimeBatcher]>([:])
 
     /// A scorer with nothing loaded.
     public init() {}
+
+    /// Sets which services' concurrent calls are batched (``RealtimeBatching``), replacing the
+    /// rules before: by `NAME/VERSION`, `NAME` or `*`. The local backends set them from their
+    /// `realtime.batching` option.
+    public func configureBatching(_ rules: [String: RealtimeBatching]) {
+        self.batchingRules.withLock { $0 = rules }
+        self.batchers.withLock { $0.removeAll() }
+    }
+
+    /// How many calls of `service` were batched, in how many scored batches (`nil` when its calls
+    /// are not batched).
+    public func batchingStatistics(for service: ServiceReference) -> (calls: Int, batches: Int)? {
+        self.batchers.withLock { $0[service] }?.statistics
+    }
+
+    /// The batcher for `service`'s `model`, when its calls are batched: a rule applies and the
+    /// model scores rows independently.
+    private func batcher(for service: ServiceReference, model: ONNXModel) -> RealtimeBatcher? {
+        guard model.scoresRowsIndependently, let rule = self.batchingRules.withLock({ RealtimeBatching.rule(in: $0, for: service) }) else { return nil }
+        return self.batchers.withLock { batchers in
+            // A model loaded anew (a redeployed version) drops the batcher of the old one.
+            if let batcher = batchers[service], batcher.batching == rule { return batcher }
+            let batcher = RealtimeBatcher(model: model, batching: rule)
+            batchers[service] = batcher
+            return batcher
+        }
+    }
 
     /// The model of `service`, parsed and checked (once per version and model).
     ///
@@ -29,6 +60,7 @@ public final class RealtimeScorer: Sendable {
         }
         Counter(label: "mldeploy_realtime_model_cache_total", dimensions: [("result", "load")]).increment()
         let model = try ONNXModel(data: bytes)
+        self.batchers.withLock { _ = $0.removeValue(forKey: service) }
         let count = self.models.withLock { models in
             models[service] = (bytes, model)
             return models.count
@@ -52,7 +84,9 @@ public final class RealtimeScorer: Sendable {
         }
         let model = try self.model(for: service.reference, bytes: bytes)
         let scored: DataFrame
-        if frame.rowCount < Self.inlineRowLimit {
+        if let batcher = self.batcher(for: service.reference, model: model), frame.rowCount < batcher.batching.maximumBatchSize {
+            scored = try await batcher.score(frame)
+        } else if frame.rowCount < Self.inlineRowLimit {
             scored = try model.score(frame)
         } else {
             scored = try await withCheckedThrowingContinuation { continuation in
@@ -66,6 +100,7 @@ public final class RealtimeScorer: Sendable {
 
     /// Forgets a version's model (deleted or replaced).
     public func evict(_ reference: ServiceReference) {
+        self.batchers.withLock { _ = $0.removeValue(forKey: reference) }
         let count = self.models.withLock { models in
             models.removeValue(forKey: reference)
             return models.count

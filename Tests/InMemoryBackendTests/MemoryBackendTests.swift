@@ -123,6 +123,29 @@ struct MemoryBackendTests {
         }
     }
 
+    @Test("the realtime.batching option batches concurrent realtime calls; a bad one is refused naming it")
+    func realtimeBatchingOption() async throws {
+        let registry = BackendRegistry()
+        try registry.register(.memory)
+        try await withDeployClient(target: .uri("memory:", options: ["realtime.batching": "rt:8:100ms"]), registry: registry) { client in
+            let service = try await client.realtimeService("rt").version("1").serializedModel(ONNXModel.linearRegressor(coefficients: [2], intercept: 1)).deploy()
+            let answers = try await withThrowingTaskGroup(of: (Int, Double?).self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        let frame = try DataFrame(columns: [DataFrame.Column(name: "x", values: [.numeric(Double(index))])])
+                        let response = try await service.consume(["inputData": .dataFrame(frame)])
+                        return (index, response.output("outputData")?.dataFrameValue?["variable"]?.first?.doubleValue)
+                    }
+                }
+                return try await group.reduce(into: [Int: Double?]()) { $0[$1.0] = $1.1 }
+            }
+            #expect((0..<8).allSatisfy { answers[$0] == 2 * Double($0) + 1 }, "\(answers)")
+        }
+        await #expect { try await DeployClient(target: .uri("memory:", options: ["realtime.batching": "rt:8"]), registry: registry) } throws: {
+            "\($0)".contains("realtime.batching")
+        }
+    }
+
     @Test("records who published each version")
     func publisher() async throws {
         try await withDeployClient(target: .backend(MemoryBackend()), auth: .password(username: "alice", password: "x")) { client in

@@ -197,6 +197,19 @@ struct DeployConfigurationTests {
         #expect(throws: MLDeployError.self) { try PythonRuntime.Configuration(options: ["python.network": "bridge"]) }
     }
 
+    @Test("runtime.realtime_batching reaches the local backends' options; a malformed one is named with its key")
+    func realtimeBatching() async throws {
+        let root = try self.directory(["mldeploy.yaml": "runtime:\n  realtime_batching: \"*:64:2ms\"\n"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        #expect(DeployConfiguration.defaultValue(of: "runtime.realtime_batching") == "off")
+        #expect(try await self.load(root, environment: [:]).pythonOptions["realtime.batching"] == "*:64:2ms")
+        let overridden = try await self.load(root, environment: ["MLDEPLOY_RUNTIME_REALTIME_BATCHING": "cars:16:1ms"])
+        #expect(overridden.pythonOptions["realtime.batching"] == "cars:16:1ms")
+        await #expect { try await self.load(root, environment: ["MLDEPLOY_RUNTIME_REALTIME_BATCHING": "cars:16"]) } throws: { error in
+            (error as? MLDeployError)?.code == .invalidConfiguration && "\(error)".contains("runtime.realtime_batching")
+        }
+    }
+
     @Test("credentials: a token (from a file) wins; secrets never appear in errors")
     func credentials() async throws {
         let root = try self.directory(["token.txt": "tok-123\n"])

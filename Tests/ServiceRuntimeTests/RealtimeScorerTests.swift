@@ -80,3 +80,75 @@ struct RealtimeScorerTests {
         #expect(progress.finished.load(ordering: .sequentiallyConsistent) == cores)
     }
 }
+
+@Suite("RealtimeScorer: adaptive batching")
+struct RealtimeBatchingTests {
+    static let service = RealtimeScorerTests.service
+    static let model = RealtimeScorerTests.model
+
+    static func row(_ a: Double, _ b: MLScalar = .numeric(1)) throws -> DataFrame {
+        try DataFrame(columns: [DataFrame.Column(name: "a", values: [.numeric(a)]), DataFrame.Column(name: "b", values: [b])])
+    }
+
+    @Test("concurrent single-row calls are scored in shared batches, each caller getting its own row; a bad row fails only its own call")
+    func batches() async throws {
+        let scorer = RealtimeScorer()
+        scorer.configureBatching(["rt": RealtimeBatching(maximumBatchSize: 16, maximumWait: .milliseconds(200))])
+        let calls = 48
+        let answers = try await withThrowingTaskGroup(of: (Int, Double?).self) { group in
+            for index in 0..<calls {
+                group.addTask {
+                    let response = try await scorer.score(Self.service, bytes: Self.model, inputs: ["inputData": .dataFrame(try Self.row(Double(index)))])
+                    return (index, response.output("outputData")?.dataFrameValue?["variable"]?.first?.doubleValue)
+                }
+            }
+            return try await group.reduce(into: [Int: Double?]()) { $0[$1.0] = $1.1 }
+        }
+        for index in 0..<calls {
+            #expect(answers[index] == 2 * Double(index) - 1 + 0.5, "call \(index) got \(String(describing: answers[index]))")
+        }
+        let statistics = try #require(scorer.batchingStatistics(for: Self.service.reference))
+        #expect(statistics.calls == calls)
+        #expect(statistics.batches < calls / 2, "\(statistics.batches) batches for \(calls) calls")
+
+        // One call's cell is not a number: that call alone fails, the others of its batch answer.
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    let frame = try? Self.row(Double(index), index == 3 ? .character("x") : .numeric(1))
+                    return (try? await scorer.score(Self.service, bytes: Self.model, inputs: ["inputData": .dataFrame(frame!)])) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { !$0 }.count == 1 && outcomes.count == 8)
+    }
+
+    @Test("a lone call waits at most the batch's wait; services without a rule are not batched")
+    func waitAndScope() async throws {
+        let scorer = RealtimeScorer()
+        scorer.configureBatching(["rt/1": RealtimeBatching(maximumBatchSize: 64, maximumWait: .milliseconds(20))])
+        let clock = ContinuousClock(), started = clock.now
+        let response = try await scorer.score(Self.service, bytes: Self.model, inputs: ["inputData": .dataFrame(try Self.row(3))])
+        #expect(response.output("outputData")?.dataFrameValue?["variable"]?.first?.doubleValue == 5.5)
+        #expect(clock.now - started < .seconds(5), "a lone call was held")
+        #expect(scorer.batchingStatistics(for: Self.service.reference)?.batches == 1)
+        let other = ServiceInfo(name: "rt", version: "2", inputs: RealtimeDefinition.inputs, outputs: RealtimeDefinition.outputs, runtime: .realtime)
+        _ = try await scorer.score(other, bytes: Self.model, inputs: ["inputData": .dataFrame(try Self.row(3))])
+        #expect(scorer.batchingStatistics(for: other.reference) == nil)
+    }
+
+    @Test("the realtime.batching option is read, and mistakes are named with the expected form")
+    func option() async throws {
+        let rules = try RealtimeBatching.rules(options: ["realtime.batching": "cars/1.0:32:500us, *:8:2ms"])
+        #expect(rules["cars/1.0"] == RealtimeBatching(maximumBatchSize: 32, maximumWait: .microseconds(500)))
+        #expect(rules["*"] == RealtimeBatching(maximumBatchSize: 8, maximumWait: .milliseconds(2)))
+        #expect(try RealtimeBatching.rules(options: [:]).isEmpty)
+        for (bad, phrase) in [("cars:1:2ms", "batch size"), ("cars:32", "needs a service"), ("cars:32:5", "with a unit"), ("cars:32:2s", "at most 1s"),
+                              (":32:2ms", "service is empty"), ("a:8:1ms,a:9:1ms", "more than one entry")] {
+            #expect { try RealtimeBatching.rules(options: ["realtime.batching": bad]) } throws: {
+                ($0 as? MLDeployError).map { $0.code == .invalidArgument && $0.message.contains(phrase) && $0.message.contains("SERVICE:SIZE:WAIT") } ?? false
+            }
+        }
+    }
+}

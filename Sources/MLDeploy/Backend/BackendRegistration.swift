@@ -82,7 +82,7 @@ public struct BackendRegistration: Sendable {
     /// - Throws: ``MLDeployError/Code/invalidTarget`` naming each unknown option and the known ones.
     public func checkOptions(_ options: [String: String]) throws {
         guard let known = self.options else { return }
-        let unknown = options.keys.filter { !known.contains($0) && !$0.hasPrefix("python.") }.sorted()
+        let unknown = options.keys.filter { !known.contains($0) && !$0.hasPrefix("python.") && !$0.hasPrefix("realtime.") }.sorted()
         guard !unknown.isEmpty else { return }
         let knows = known.isEmpty ? "it takes none" : "it knows \(known.joined(separator: ", "))"
         throw MLDeployError(
