@@ -21,6 +21,7 @@ let package = Package(
             dependencies: [
                 .product(name: "MLDeployServer", package: "MLDeploy"),
                 .product(name: "MLDeploy", package: "MLDeploy"),
+                .product(name: "MLDeployHTTP", package: "MLDeploy"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

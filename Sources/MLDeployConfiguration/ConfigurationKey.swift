@@ -44,6 +44,7 @@ public struct ConfigurationKey: Sendable, Hashable {
         ConfigurationKey("http.timeout.control_plane", form: seconds),
         ConfigurationKey("http.timeout.consume", form: seconds),
         ConfigurationKey("http.retry.attempts", form: count),
+        ConfigurationKey("http.loop_threads", form: "a whole number from 1 to 16: the HTTP client's network threads"),
         ConfigurationKey("http.proxy", form: "none, environment, or a proxy URL such as http://proxy:3128"),
         ConfigurationKey("http.no_proxy", form: "comma-separated host names or domains"),
         ConfigurationKey("http.tls.verify", form: "true or false"),

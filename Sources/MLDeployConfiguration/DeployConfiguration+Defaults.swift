@@ -24,6 +24,7 @@ extension DeployConfiguration {
         case "http.timeout.control_plane": return seconds(defaults.http.timeout.controlPlane)
         case "http.timeout.consume": return seconds(defaults.http.timeout.consume)
         case "http.retry.attempts": return String(defaults.http.retry.controlPlane.maximumAttempts)
+        case "http.loop_threads": return String(defaults.http.loopThreads)
         case "http.proxy": return "environment"
         case "http.tls.verify": return String(defaults.http.tls.verify)
         case "plugins.handshake_timeout": return seconds(defaults.plugins.handshakeTimeout)

@@ -108,6 +108,7 @@ extension DeployConfiguration {
         if let value = try seconds("http.timeout.connect") { self.http.timeout.connect = value }
         if let value = try seconds("http.timeout.control_plane") { self.http.timeout.controlPlane = value }
         if let value = try seconds("http.timeout.consume") { self.http.timeout.consume = value }
+        if let value = try sources.parsed("http.loop_threads", { Int($0).flatMap { (1...16).contains($0) ? $0 : nil } }) { self.http.loopThreads = value }
         if let attempts = try count("http.retry.attempts") {
             self.http.retry.controlPlane.maximumAttempts = attempts
             self.http.retry.consume.maximumAttempts = attempts

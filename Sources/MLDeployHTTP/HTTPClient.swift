@@ -38,7 +38,7 @@ public final class HTTPClient: Sendable {
     private let requestIDPrefix = String(UUID().uuidString.prefix(8)).lowercased()
     private let requestCounter = Atomic<Int>(0)
     private let transport: CurlTransport
-    private let loop: CurlLoop
+    private let loops: [CurlLoop]
     private let logger: Logger
 
     /// Creates a client and starts its network thread.
@@ -59,8 +59,9 @@ public final class HTTPClient: Sendable {
         self.middlewares = middlewares
         self.logger = logger
         self.authentication = HTTPAuthentication(settings: configuration.authentication)
-        self.loop = CurlLoop(configuration: configuration)
-        self.transport = CurlTransport(loop: self.loop, configuration: configuration, proxy: configuration.proxy.resolve())
+        let count = max(1, configuration.loopThreads)
+        self.loops = (0..<count).map { _ in CurlLoop(configuration: configuration, share: count) }
+        self.transport = CurlTransport(loops: self.loops, configuration: configuration, proxy: configuration.proxy.resolve())
         self.chain =
             [AuthenticationMiddleware(authentication: self.authentication), RetryMiddleware(configuration: configuration.retry)]
             + middlewares
@@ -94,10 +95,10 @@ public final class HTTPClient: Sendable {
         try await self.execute(request, mode: .streamed)
     }
 
-    /// Cancels the requests still running and stops the network thread. Requests sent afterwards fail
-    /// with ``MLDeploy/MLDeployError/Code/cancelled``.
+    /// Cancels the requests still running and stops the network threads. Requests sent afterwards
+    /// fail with ``MLDeploy/MLDeployError/Code/cancelled``.
     public func shutdown() async {
-        await self.loop.shutdown()
+        for loop in self.loops { await loop.shutdown() }
     }
 
     private func execute(_ request: HTTPRequest, mode: CurlTransfer.Mode) async throws -> HTTPResponse {

@@ -293,6 +293,9 @@ struct TransportTests {
         try await FaultServer.with { server throws in
             var configuration = testConfiguration()
             configuration.maximumConnectionsPerHost = cap
+            // One network thread: with several, each keeps its share of the cap, and which share a
+            // request lands in depends on its task.
+            configuration.loopThreads = 1
             try await withHTTPClient(configuration) { client throws in
                 let ports = try await withThrowingTaskGroup(of: Int.self) { group in
                     for _ in 0..<8 {
@@ -303,6 +306,47 @@ struct TransportTests {
                 // Each connection has its own client port: a cap of 2 means two ports, no cap one per request.
                 #expect(ports.count == (cap ?? 8), "\(ports)")
             }
+        }
+    }
+
+    @Test("several network threads: concurrent tasks are all answered, one task's requests stay on one loop (one connection), and shutdown cancels what runs on every one")
+    func loopThreads() async throws {
+        try await FaultServer.with { server throws in
+            var configuration = testConfiguration()
+            configuration.loopThreads = 3
+            configuration.maximumConnections = 64
+            let client = HTTPClient(configuration: configuration)
+            // Many tasks at once, several requests each: every one answered.
+            let answered = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<30 {
+                    group.addTask {
+                        var count = 0
+                        for _ in 0..<4 where try await client.send(try HTTPRequest(.get, server.url("/peer"))).status == 200 { count += 1 }
+                        return count
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(answered == 120)
+            // A task's requests one after another stay on its loop, so they reuse one connection
+            // (spread over the loops round-robin, they would open one per loop).
+            for _ in 0..<6 {
+                let ports = try await Task {
+                    var ports = Set<Int>()
+                    for _ in 0..<4 { ports.insert(try await client.send(try HTTPRequest(.get, server.url("/peer"))).json["port"]?.intValue ?? -1) }
+                    return ports
+                }.value
+                #expect(ports.count == 1 && !ports.contains(-1), "one task's requests used \(ports)")
+            }
+
+            let running = (0..<6).map { _ in Task { try await client.send(try HTTPRequest(.get, server.url("/peer?seconds=10"))) } }
+            try await Task.sleep(for: .milliseconds(300))
+            let clock = ContinuousClock(), started = clock.now
+            await client.shutdown()
+            for request in running {
+                await #expect { try await request.value } throws: { ($0 as? MLDeployError)?.code == .cancelled }
+            }
+            #expect(clock.now - started < .seconds(5), "shutdown waited for the requests")
         }
     }
 

@@ -12,6 +12,13 @@
 //      Python service running the same fitted scikit-learn model (pickled) that returns the same
 //      columns — loaded by `wrk -t2 -cC` with the same one-row body for S seconds after a warm-up:
 //      requests/s, p50, p99, and the ratio realtime / Python service.
+//   3. Adaptive batching: the same realtime service with batching off and on (`rtb-<model>`,
+//      batches of up to 32 rows, 1 ms wait), each loaded by `wrk -t2 -c64` with one-row bodies.
+//   4. Realtime latency at half load: each realtime service paced open loop at half its section-2
+//      maximum (at most 4,000/s): p50, p99, p99.9 and p99 / p50.
+//
+// Our engine splits frames of 512 rows or more across every core (models that score rows
+// independently, which these are); onnxruntime's default session uses every core too.
 //
 // Usage: ONNXBenchmark [--python PATH] [--script PATH] [--rounds R] [--seconds S] [--wrk-seconds S]
 //            [--warmup-seconds S] [--connections C] [--only engine|consume]
@@ -52,14 +59,23 @@ func modelNames(in directory: String) throws -> [(name: String, description: Str
 
 // MARK: The server process
 
+/// Adaptive batching of the `rtb-` services: at most this many rows per batch, each call waiting at
+/// most this long.
+let batchSize = 32, batchWait = "1ms"
+
 func serve(portFile: String, models: String) async throws {
     LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
     let data = FileManager.default.temporaryDirectory.appendingPathComponent("mldeploy-onnx-bench-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: data) }
-    try await withDeployClient(target: .backend(MemoryBackend(python: .init()))) { client in
-        for (name, _) in try modelNames(in: models) {
+    // `rtb-<model>` is `rt-<model>` with adaptive batching (section 3).
+    let names = try modelNames(in: models).map(\.0)
+    let batching = names.map { "rtb-\($0):\(batchSize):\(batchWait)" }.joined(separator: ",")
+    try BackendRegistry.shared.register(.memory)
+    try await withDeployClient(target: .uri("memory:", options: ["realtime.batching": batching])) { client in
+        for name in names {
             let onnx = try Data(contentsOf: URL(fileURLWithPath: "\(models)/\(name).onnx"))
             _ = try await client.realtimeService("rt-\(name)").version("1").serializedModel(onnx).deploy()
+            _ = try await client.realtimeService("rtb-\(name)").version("1").serializedModel(onnx).deploy()
             let pickled = try Data(contentsOf: URL(fileURLWithPath: "\(models)/\(name).pkl"))
             _ = try await client.service("py-\(name)").version("1").code(pythonCode).object("model", pickled: pickled)
                 .inputs(["inputData": .dataFrame]).outputs(["outputData": .dataFrame]).deploy()
@@ -310,7 +326,7 @@ if options.only != "consume" {
     func ort(_ model: String, _ mode: String, _ key: String) -> Double { median(rounds.map { $0.ort[model]![mode]![key]! }) }
 
     say("\nOne row: our engine called from Swift against onnxruntime called through its Python API — per-call overhead dominates.")
-    say("1,000 and 10,000 rows: the engines' own arithmetic dominates (onnxruntime with its default thread pool, float32).")
+    say("1,000 and 10,000 rows: the engines' own arithmetic dominates (both on every core: onnxruntime's default thread pool, float32; ours splits the rows, in Double).")
     say("\n| model | 1 row: ours | 1 row: onnxruntime | ours / ort | 1,000 rows: ours (rows/s) | 1,000 rows: ort (rows/s) | ours / ort | 10,000 rows: ours (rows/s) | 10,000 rows: ort (rows/s) | ours / ort | ort, 1 thread: 1 / 1,000 / 10,000 rows |")
     say("|---|---|---|---|---|---|---|---|---|---|---|")
     var singleRatios: [Double] = []
@@ -336,8 +352,8 @@ struct Measurement {
 }
 
 /// wrk at full speed on `url` with `body`: requests per second and latency percentiles (ms).
-func saturate(_ url: String, body: String, token: String, seconds: Int) throws -> Measurement {
-    let result = try wrkPost(url, body: body, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], connections: options.connections, seconds: seconds)
+func saturate(_ url: String, body: String, token: String, seconds: Int, connections: Int = options.connections) throws -> Measurement {
+    let result = try wrkPost(url, body: body, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], connections: connections, seconds: seconds)
     if result.failed || ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil { say("  wrk on \(url):\n\(result.text)") }
     return Measurement(rate: result.rate, p50: result.p50, p99: result.p99)
 }
@@ -406,4 +422,36 @@ if options.only != "engine" {
     }
     let worst = results.map { $0.realtime.rate / $0.python.rate }.min() ?? .nan
     say("\nRealtime consume / Python-service consume: \(ratio(worst)) (lowest over the models; target ≥ 2×: \(worst >= 2 ? "met" : "NOT met"))")
+
+    // 3. Adaptive batching: 64 concurrent single-row clients on the same model, batching off
+    // (`rt-`) and on (`rtb-`), one after the other.
+    say("\n3. Adaptive batching: wrk -t2 -c64, \(options.warmupSeconds) s warm-up then \(options.wrkSeconds) s, one-row body; batches of up to \(batchSize) rows, \(batchWait) wait")
+    say("\n| model | off: req/s | p50 / p99 (ms) | on: req/s | p50 / p99 (ms) | on / off |")
+    say("|---|---|---|---|---|---|")
+    for model in models {
+        let columns = model.firstRow.enumerated().map { #""f\#($0.offset)": [\#($0.element)]"# }.joined(separator: ", ")
+        let body = #"{"inputData": {\#(columns)}}"#
+        var measured: [Measurement] = []
+        for prefix in ["rt", "rtb"] {
+            let url = base + "/api/\(prefix)-\(model.name)/1"
+            _ = try await consume(url, body: body, token: token)
+            _ = try saturate(url, body: body, token: token, seconds: options.warmupSeconds, connections: 64)
+            measured.append(try saturate(url, body: body, token: token, seconds: options.wrkSeconds, connections: 64))
+        }
+        say(String(format: "| %@ | %@ | %.2f / %.2f | %@ | %.2f / %.2f | %@ |", model.name, grouped(measured[0].rate), measured[0].p50, measured[0].p99,
+                   grouped(measured[1].rate), measured[1].p50, measured[1].p99, ratio(measured[1].rate / measured[0].rate)))
+    }
+
+    // 4. Realtime latency at half load: each realtime service paced (open loop) at half its
+    // maximum rate from section 2, capped at what the pacer sends cleanly.
+    say("\n4. Realtime at half load: paced open loop for \(options.wrkSeconds) s at half the -c\(options.connections) maximum (at most 4,000/s)")
+    say("\n| model | paced at | p50 (ms) | p99 (ms) | p99.9 (ms) | p99 / p50 |")
+    say("|---|---|---|---|---|---|")
+    for (model, result) in zip(models, results) {
+        let columns = model.firstRow.enumerated().map { #""f\#($0.offset)": [\#($0.element)]"# }.joined(separator: ", ")
+        let body = #"{"inputData": {\#(columns)}}"#
+        let rate = min(4000, result.realtime.rate / 2)
+        let paced = try await pacedPost(base + "/api/rt-\(model.name)/1", body: body, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], rate: rate, seconds: options.wrkSeconds)
+        say(String(format: "| %@ | %.0f/s | %.2f | %.2f | %.2f | %.1f× |", model.name, paced.rate, paced.p50, paced.p99, paced.p999, paced.p99 / paced.p50))
+    }
 }

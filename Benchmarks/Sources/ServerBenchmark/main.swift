@@ -105,49 +105,8 @@ func saturate(_ target: Target) throws -> Measurement {
 /// sender is MLDeployHTTP's client (libcurl, one loop thread): URLSession on Linux cannot send a few
 /// thousand requests a second, and its own queueing would be measured instead of the server.
 func pace(_ target: Target, rate: Double) async throws -> Measurement {
-    var configuration = HTTPClient.Configuration()
-    configuration.proxy = .none
-    configuration.maximumConnections = 64
-    let client = HTTPClient(configuration: configuration)
-    defer { Task { await client.shutdown() } }
-    var headers = HTTPHeaders()
-    for (name, value) in target.headers { headers.add(name, value) }
-    let request = try HTTPRequest(.post, target.url, headers: headers, body: .string(target.body))
-    // Warm up for a second at full speed before the clock starts: the connections open, and the
-    // Python pool (idle during the other targets' runs, so shrunk by its idle timeout) grows back
-    // to its working size, as it is in steady state.
-    let warmUntil = ContinuousClock.now + .seconds(1)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for _ in 0..<32 {
-            group.addTask { while ContinuousClock.now < warmUntil { _ = try await client.send(request) } }
-        }
-        try await group.waitForAll()
-    }
-    let total = Int(rate * Double(seconds))
-    let interval = Duration.seconds(1.0 / rate)
-    let clock = ContinuousClock()
-    let start = clock.now + .milliseconds(10)
-    let latencies = try await withThrowingTaskGroup(of: Double.self) { group in
-        var index = 0
-        while index < total {
-            try await clock.sleep(until: start + interval * index, tolerance: .microseconds(50))
-            // Everything due by now goes out, so a late wake-up does not thin the load.
-            let now = clock.now
-            while index < total, start + interval * index <= now {
-                let scheduled = start + interval * index
-                group.addTask {
-                    let response = try await client.send(request)
-                    guard response.status == 200 else { throw BenchmarkFailure(description: "\(target.label) answered \(response.status)") }
-                    let elapsed = (clock.now - scheduled).components
-                    return Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
-                }
-                index += 1
-            }
-        }
-        return try await group.reduce(into: [Double]()) { $0.append($1) }.sorted()
-    }
-    let achieved = Double(latencies.count) / Double(seconds)
-    return Measurement(rate: achieved, p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100], p999: latencies[latencies.count * 999 / 1000])
+    let result = try await pacedPost(target.url, body: target.body, headers: target.headers, rate: rate, seconds: seconds)
+    return Measurement(rate: result.rate, p50: result.p50, p99: result.p99, p999: result.p999)
 }
 
 struct BenchmarkFailure: Error, CustomStringConvertible {

@@ -4,7 +4,8 @@ import Foundation
 import MLDeploy
 import Synchronization
 
-/// The one thread that drives libcurl's multi interface for an ``HTTPClient``.
+/// A thread that drives libcurl's multi interface for an ``HTTPClient`` (a client has
+/// ``HTTPClient/Configuration/loopThreads`` of them; each request runs on one).
 ///
 /// Tasks never call libcurl: they hand transfers to the loop and suspend. The loop adds them to the
 /// multi handle, runs `curl_multi_perform`, collects finished transfers, resumes their tasks, and
@@ -38,15 +39,18 @@ final class CurlLoop: Sendable {
     /// then finds the loop awake: no wake-up syscall, no context switch.
     private static let spinAfterCompletion: Duration = .microseconds(60)
 
-    init(configuration: HTTPClient.Configuration) {
+    /// A loop with its share of `configuration`'s connection limits: one of `share` loops of a
+    /// client, each keeping a `1/share` part of them (at least one connection).
+    init(configuration: HTTPClient.Configuration, share: Int = 1) {
         _ = CurlGlobal.initialized
         self.multi = curl_multi_init()
         self.defaults = HandleDefaults(configuration)
-        let maximumConnections = configuration.maximumConnections
+        let parts = max(1, share)
+        let maximumConnections = (configuration.maximumConnections + parts - 1) / parts
         self.handlePoolSize = max(4, maximumConnections)
         _ = mld_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, max(1, maximumConnections))
         if let perHost = configuration.maximumConnectionsPerHost {
-            _ = mld_multi_setopt_long(self.multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, perHost))
+            _ = mld_multi_setopt_long(self.multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, (perHost + parts - 1) / parts))
         }
         _ = mld_multi_setopt_long(self.multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         let thread = Thread { [self] in self.run() }

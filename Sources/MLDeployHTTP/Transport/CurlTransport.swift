@@ -5,9 +5,18 @@ import MLDeploy
 
 /// The end of the chain: turns a request into a ``CurlTransfer``, hands it to the loop and waits.
 struct CurlTransport: Sendable {
-    let loop: CurlLoop
+    let loops: [CurlLoop]
     let configuration: HTTPClient.Configuration
     let proxy: HTTPClient.ResolvedProxy
+
+    /// The loop for a request of the current task: always the same one for a task, so one caller's
+    /// requests one after another find their loop awake (it spins briefly after each completion)
+    /// and their connection in its cache; different tasks spread over the loops.
+    func loopForCurrentTask() -> CurlLoop {
+        guard self.loops.count > 1 else { return self.loops[0] }
+        let key = withUnsafeCurrentTask { $0?.hashValue } ?? Int(truncatingIfNeeded: pthread_self())
+        return self.loops[Int(UInt(bitPattern: key) % UInt(self.loops.count))]
+    }
 
     func execute(_ request: HTTPRequest, context: HTTPRequestContext) async throws -> HTTPResponse {
         var headers = request.headers
@@ -37,7 +46,7 @@ struct CurlTransport: Sendable {
             settings: settings,
             mode: context.responseMode
         )
-        let loop = self.loop
+        let loop = self.loopForCurrentTask()
         if context.responseMode == .streamed {
             transfer.downstream = ResponseStream(
                 highWater: settings.streamBufferSize,

@@ -1,0 +1,74 @@
+import Foundation
+import MLDeployHTTP
+
+/// What an open-loop run measured: the rate achieved and latency percentiles (ms), each latency
+/// counted from the request's scheduled time.
+public struct PacedResult: Sendable {
+    /// Requests answered per second.
+    public var rate: Double
+    /// Median latency (ms).
+    public var p50: Double
+    /// 99th percentile (ms).
+    public var p99: Double
+    /// 99.9th percentile (ms).
+    public var p999: Double
+}
+
+/// Sends `body` to `url` at `rate` requests a second for `seconds`, open loop: each request leaves
+/// at its scheduled time whether or not earlier ones were answered, and its latency is counted from
+/// that time, so a stall of the server counts against it (wrk's closed loop would hide it).
+/// A second at full speed on 32 connections warms up first (connections open, pools grow to their
+/// working size). Any answer other than 200 fails the run.
+///
+/// The pacer is our own libcurl client on the same machine as the server: it sends up to ~5,000
+/// requests a second cleanly; beyond that it measures itself.
+public func pacedPost(_ url: String, body: String, headers: [String: String], rate: Double, seconds: Int) async throws -> PacedResult {
+    var configuration = HTTPClient.Configuration()
+    configuration.proxy = .none
+    configuration.maximumConnections = 64
+    let client = HTTPClient(configuration: configuration)
+    defer { Task { await client.shutdown() } }
+    var fields = HTTPHeaders()
+    for (name, value) in headers { fields.add(name, value) }
+    let request = try HTTPRequest(.post, url, headers: fields, body: .string(body))
+    let warmUntil = ContinuousClock.now + .seconds(1)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<32 {
+            group.addTask { while ContinuousClock.now < warmUntil { _ = try await client.send(request) } }
+        }
+        try await group.waitForAll()
+    }
+    let total = Int(rate * Double(seconds))
+    let interval = Duration.seconds(1.0 / rate)
+    let clock = ContinuousClock()
+    let start = clock.now + .milliseconds(10)
+    let latencies = try await withThrowingTaskGroup(of: Double.self) { group in
+        var index = 0
+        while index < total {
+            try await clock.sleep(until: start + interval * index, tolerance: .microseconds(50))
+            // Everything due by now goes out, so a late wake-up does not thin the load.
+            let now = clock.now
+            while index < total, start + interval * index <= now {
+                let scheduled = start + interval * index
+                group.addTask {
+                    let response = try await client.send(request)
+                    guard response.status == 200 else { throw PacerFailure(description: "\(url) answered \(response.status)") }
+                    let elapsed = (clock.now - scheduled).components
+                    return Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+                }
+                index += 1
+            }
+        }
+        return try await group.reduce(into: [Double]()) { $0.append($1) }.sorted()
+    }
+    return PacedResult(
+        rate: Double(latencies.count) / Double(seconds),
+        p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100], p999: latencies[latencies.count * 999 / 1000]
+    )
+}
+
+/// A paced run that got an answer other than 200.
+public struct PacerFailure: Error, CustomStringConvertible {
+    /// What went wrong.
+    public let description: String
+}
