@@ -8,7 +8,8 @@ import Synchronization
 /// Holds one model's concurrent calls for a moment and scores them as one frame
 /// (``RealtimeBatching``). The first call of a batch starts its wait; the batch is scored when it
 /// holds ``RealtimeBatching/maximumBatchSize`` rows or the wait is over, whichever comes first, on
-/// the thread that completes it (the call that fills it, or the timer's Dispatch thread).
+/// the thread that completes it (the call that fills it — a Dispatch thread for a batch of
+/// ``RealtimeScorer/inlineRowLimit`` rows or more — or the timer's Dispatch thread).
 final class RealtimeBatcher: Sendable {
     private struct Waiting: Sendable {
         let frame: DataFrame
@@ -48,7 +49,14 @@ final class RealtimeBatcher: Sendable {
                 }
                 return (nil, state.waiting.count == 1 ? state.generation : nil)
             }
-            if let full { self.run(full) }
+            if let full {
+                // A large batch is scored off the cooperative pool, as a large frame is.
+                if full.reduce(0, { $0 + $1.frame.rowCount }) < RealtimeScorer.inlineRowLimit {
+                    self.run(full)
+                } else {
+                    DispatchQueue.global(qos: .userInitiated).async { self.run(full) }
+                }
+            }
             if let generation = timer {
                 let (seconds, attoseconds) = self.batching.maximumWait.components
                 let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)

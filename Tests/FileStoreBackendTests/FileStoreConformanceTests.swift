@@ -2,6 +2,7 @@ import FileStoreBackend
 import Foundation
 import MLDeploy
 import MLDeployConformance
+import ServiceRuntime
 import Testing
 
 @Suite("FileStore conformance")
@@ -15,11 +16,13 @@ struct FileStoreConformanceTests {
         #expect(verification.isClean, "\(verification.problems)")
     }
 
-    @Test("passes with Python services", arguments: BackendConformance.checks)
+    /// One check at a time, each with a patient queue (see MemoryBackendConformanceTests).
+    @Test("passes with Python services", .serialized, arguments: BackendConformance.checks)
     func python(_ check: ConformanceCheck) async throws {
         let root = temporaryRoot("conformance-py")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try await check.run(ConformanceConfiguration(flavor: .python) { FileStore(root: root) })
+        let python = { var python = PythonRuntime.Configuration(); python.maximumQueueWait = .seconds(180); return python }()
+        try await check.run(ConformanceConfiguration(flavor: .python) { FileStore(root: root, python: python) })
         let verification = try await openStore(root).verify()
         #expect(verification.isClean, "\(verification.problems)")
     }

@@ -25,11 +25,13 @@ struct PostgresBackendConformanceTests {
         })
     }
 
-    @Test("passes with Python services", arguments: BackendConformance.checks)
+    /// One check at a time, each with a patient queue (see MemoryBackendConformanceTests).
+    @Test("passes with Python services", .serialized, arguments: BackendConformance.checks)
     func python(_ check: ConformanceCheck) async throws {
         let uri = try await PostgresServer.shared().makeDatabase("conformancepy")
         let settings = try PostgresSettings(uri: String(uri.dropFirst("postgresql:".count)))
-        try await check.run(ConformanceConfiguration(flavor: .python) { PostgresBackend(settings: settings) })
+        let python = { var python = PythonRuntime.Configuration(); python.maximumQueueWait = .seconds(180); return python }()
+        try await check.run(ConformanceConfiguration(flavor: .python) { PostgresBackend(settings: settings, python: python) })
     }
 }
 
