@@ -58,16 +58,21 @@ public struct ONNXModel: Sendable {
     /// thread costs more than the rows it would score.
     public static let rowsPerCore = 256
 
+    /// The cores a frame may be split across by default: the active processors, read once (on
+    /// Linux Foundation reads the cgroup's CPU quota from files each time it is asked, which would
+    /// cost a one-row call several times its scoring).
+    public static let availableCores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
     /// Scores `frame`: one batch of all its rows.
     ///
     /// A frame of at least twice ``rowsPerCore`` rows, for a model that scores rows independently
     /// (``scoresRowsIndependently``), is split into one range of rows per core (up to `cores`, by
     /// default every active one), scored at once on Dispatch's threads, and put back together in
     /// order: the answer is the one a single call would give. The call blocks its thread until
-    /// every range is scored.
-    public func score(_ frame: DataFrame, cores: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> DataFrame {
+    /// every range is scored. `cores` defaults to ``availableCores``.
+    public func score(_ frame: DataFrame, cores: Int = ONNXModel.availableCores) throws -> DataFrame {
         let rows = frame.rowCount
-        let parts = self.scoresRowsIndependently ? min(max(cores, 1), rows / Self.rowsPerCore) : 1
+        let parts = self.scoresRowsIndependently && rows >= 2 * Self.rowsPerCore ? min(max(cores, 1), rows / Self.rowsPerCore) : 1
         guard parts > 1 else { return try self.scoreWhole(frame) }
         let bounds = (0...parts).map { rows * $0 / parts }
         let answers = Mutex<[DataFrame?]>(Array(repeating: nil, count: parts))
