@@ -1,6 +1,6 @@
 // HTTP client benchmark: requests per second against one fast local endpoint, for
-//   - MLDeployHTTP's HTTPClient (the full middleware chain) with its default loop threads (2 on two
-//     cores or more), and the same client with one loop thread (the design before), side by side,
+//   - MLDeployHTTP's HTTPClient (the full middleware chain) with one loop thread, and the same
+//     client with two loop threads (sharded multi handles), side by side,
 //   - Foundation's URLSession,
 //   - one reused raw libcurl easy handle in C (the sequential ceiling of libcurl itself),
 //   - wrk (the concurrent ceiling of the endpoint),
@@ -119,10 +119,11 @@ setvbuf(stdout, nil, _IOLBF, 0)
 let options = Options(CommandLine.arguments)
 var configuration = HTTPClient.Configuration()
 configuration.proxy = .none
+configuration.loopThreads = 1
 let client = HTTPClient(configuration: configuration)
-var oneLoopConfiguration = configuration
-oneLoopConfiguration.loopThreads = 1
-let oneLoop = HTTPClient(configuration: oneLoopConfiguration)
+var twoLoopConfiguration = configuration
+twoLoopConfiguration.loopThreads = 2
+let twoLoops = HTTPClient(configuration: twoLoopConfiguration)
 let request = try HTTPRequest(.get, options.url)
 let sessionConfiguration = URLSessionConfiguration.ephemeral
 sessionConfiguration.connectionProxyDictionary = [:]
@@ -141,7 +142,7 @@ if let only = options.only {
 
 // Warm up every client (connections, handle pools, lazy initialization).
 _ = try await ours(client, request, seconds: 1, concurrency: options.concurrency)
-_ = try await ours(oneLoop, request, seconds: 1, concurrency: options.concurrency)
+_ = try await ours(twoLoops, request, seconds: 1, concurrency: options.concurrency)
 _ = try await urlSession(session, url, seconds: 1, concurrency: options.concurrency)
 _ = try rawCurl(options.url, seconds: 1)
 
@@ -151,14 +152,14 @@ for round in 1...options.rounds {
     results["URLSession sequential", default: []].append(try await urlSession(session, url, seconds: options.seconds, concurrency: 1))
     results["raw curl handle sequential", default: []].append(try rawCurl(options.url, seconds: options.seconds))
     results["ours concurrent", default: []].append(try await ours(client, request, seconds: options.seconds, concurrency: options.concurrency))
-    results["ours, 1 loop, sequential", default: []].append(try await ours(oneLoop, request, seconds: options.seconds, concurrency: 1))
-    results["ours, 1 loop, concurrent", default: []].append(try await ours(oneLoop, request, seconds: options.seconds, concurrency: options.concurrency))
+    results["ours, 2 loops, sequential", default: []].append(try await ours(twoLoops, request, seconds: options.seconds, concurrency: 1))
+    results["ours, 2 loops, concurrent", default: []].append(try await ours(twoLoops, request, seconds: options.seconds, concurrency: options.concurrency))
     results["URLSession concurrent", default: []].append(try await urlSession(session, url, seconds: options.seconds, concurrency: options.concurrency))
     results["wrk concurrent", default: []].append(try wrk(options.url, connections: options.concurrency, seconds: options.seconds))
     FileHandle.standardError.write(Data("round \(round) done\n".utf8))
 }
 await client.shutdown()
-await oneLoop.shutdown()
+await twoLoops.shutdown()
 
 @MainActor
 func show(_ name: String) -> Double {
@@ -176,12 +177,11 @@ let rawSequential = show("raw curl handle sequential")
 let oursConcurrent = show("ours concurrent")
 let sessionConcurrent = show("URLSession concurrent")
 let wrkConcurrent = show("wrk concurrent")
-let oneLoopSequential = show("ours, 1 loop, sequential")
-let oneLoopConcurrent = show("ours, 1 loop, concurrent")
+let twoSequential = show("ours, 2 loops, sequential")
+let twoConcurrent = show("ours, 2 loops, concurrent")
 print("")
-print("loop threads: \(configuration.loopThreads) (default) against 1")
-print(String(format: "sequential: default / 1 loop      = %.2f×", oursSequential / oneLoopSequential))
-print(String(format: "concurrent: default / 1 loop      = %.2f×   (1 loop: %.0f%% of wrk)", oursConcurrent / oneLoopConcurrent, 100 * oneLoopConcurrent / wrkConcurrent))
+print(String(format: "sequential: 2 loops / 1 loop      = %.2f×", twoSequential / oursSequential))
+print(String(format: "concurrent: 2 loops / 1 loop      = %.2f×   (2 loops: %.0f%% of wrk)", twoConcurrent / oursConcurrent, 100 * twoConcurrent / wrkConcurrent))
 print(String(format: "sequential: ours / URLSession      = %.2f×   (target ≥ 4×)", oursSequential / sessionSequential))
 print(String(format: "sequential: ours / raw curl handle = %.0f%%    (target ≥ 80%%)", 100 * oursSequential / rawSequential))
 print(String(format: "concurrent: ours / wrk             = %.0f%%    (target ≥ 70%%, %d connections)", 100 * oursConcurrent / wrkConcurrent, options.concurrency))
