@@ -77,21 +77,14 @@ public struct ONNXModel: Sendable {
         let bounds = (0...parts).map { rows * $0 / parts }
         let answers = Mutex<[DataFrame?]>(Array(repeating: nil, count: parts))
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let range = bounds[part]..<bounds[part + 1]
-            let slice = try? DataFrame(columns: frame.columns.map { DataFrame.Column(name: $0.name, values: Array($0.values[range])) })
-            let answer = slice.flatMap { try? self.scoreWhole($0) }
+            let answer = try? self.scoreWhole(frame.rows(bounds[part]..<bounds[part + 1]))
             answers.withLock { $0[part] = answer }
         }
-        let scored = answers.withLock { $0 }
         // A part that failed (a cell that is not a number…) is scored again whole, so the error
         // names the row as the caller numbers it.
-        guard let first = scored.first ?? nil, scored.allSatisfy({ $0 != nil }) else { return try self.scoreWhole(frame) }
-        var columns = first.columns
-        for part in scored.dropFirst() {
-            guard let part, part.columnNames == first.columnNames else { return try self.scoreWhole(frame) }
-            for index in columns.indices { columns[index].values += part.columns[index].values }
-        }
-        return try DataFrame(columns: columns)
+        let scored = answers.withLock { $0 }.compactMap { $0 }
+        guard scored.count == parts, let stacked = try? DataFrame.stacking(scored) else { return try self.scoreWhole(frame) }
+        return stacked
     }
 
     /// Scores every row of `frame` in one call of the plan.

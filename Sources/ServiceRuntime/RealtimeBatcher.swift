@@ -86,11 +86,7 @@ final class RealtimeBatcher: Sendable {
             for waiting in together { waiting.continuation.resume(with: Result { try self.model.score(waiting.frame, cores: 1) }) }
             return
         }
-        var columns = together[0].frame.columns
-        for waiting in together.dropFirst() {
-            for index in columns.indices { columns[index].values += waiting.frame.columns[index].values }
-        }
-        guard let frame = try? DataFrame(columns: columns), let scored = try? self.model.score(frame, cores: 1), scored.rowCount == frame.rowCount else {
+        guard let frame = try? DataFrame.stacking(together.map(\.frame)), let scored = try? self.model.score(frame, cores: 1), scored.rowCount == frame.rowCount else {
             for waiting in together { waiting.continuation.resume(with: Result { try self.model.score(waiting.frame, cores: 1) }) }
             return
         }
@@ -98,9 +94,7 @@ final class RealtimeBatcher: Sendable {
         for waiting in together {
             let range = start..<(start + waiting.frame.rowCount)
             start = range.upperBound
-            waiting.continuation.resume(with: Result {
-                try DataFrame(columns: scored.columns.map { DataFrame.Column(name: $0.name, values: Array($0.values[range])) })
-            })
+            waiting.continuation.resume(returning: scored.rows(range))
         }
     }
 }

@@ -110,3 +110,33 @@ public struct DataFrame: Sendable, Hashable, CustomStringConvertible {
         "DataFrame(\(self.rowCount) rows × [\(self.columnNames.joined(separator: ", "))])"
     }
 }
+
+// Rows in parts (here, beside the private setter of `columns`).
+extension DataFrame {
+    /// The rows in `range` (which must lie within the frame), with the same columns — for scoring a
+    /// frame in parts.
+    public func rows(_ range: Range<Int>) -> DataFrame {
+        var part = DataFrame()
+        part.columns = self.columns.map { Column(name: $0.name, values: Array($0.values[range])) }
+        return part
+    }
+
+    /// `frames` one under another: the rows of the first, then of the second, and so on — for
+    /// putting the answers of parts back together.
+    ///
+    /// - Throws: ``MLDeployError`` (``MLDeployError/Code/invalidValue``) when the frames' column
+    ///   names (or their order) differ.
+    public static func stacking(_ frames: [DataFrame]) throws -> DataFrame {
+        guard var stacked = frames.first else { return DataFrame() }
+        for frame in frames.dropFirst() {
+            guard frame.columnNames == stacked.columnNames else {
+                throw MLDeployError(
+                    code: .invalidValue,
+                    message: "Cannot stack data frames with columns [\(frame.columnNames.joined(separator: ", "))] under [\(stacked.columnNames.joined(separator: ", "))]."
+                )
+            }
+            for index in stacked.columns.indices { stacked.columns[index].values += frame.columns[index].values }
+        }
+        return stacked
+    }
+}
