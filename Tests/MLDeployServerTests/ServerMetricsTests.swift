@@ -72,6 +72,10 @@ struct ServerMetricsTests {
         #expect(value("mldeploy_token_refusals_total") == 1, "\(text)")
         #expect(value(#"mldeploy_python_workers{service="doubler",version="1",state="idle"}"#) ?? 0 >= 1, "\(text)")
         #expect((value("mldeploy_python_worker_starts_total") ?? 0) >= 1, "\(text)")
+        // Where Python calls spend their time, stage by stage (3 consumes and 3 batch records).
+        for stage in ["queue", "worker", "decode"] {
+            #expect(value(#"mldeploy_python_stage_seconds_count{stage="\#(stage)"}"#) == 6, "stage \(stage): \(text)")
+        }
         #expect(text.contains(#"mldeploy_http_request_duration_seconds_bucket{method="POST",route="/api/{name}/{version}""#), "\(text)")
         #expect(value(#"mldeploy_batch_executions_total{service="doubler",version="1"}"#) == 1, "\(text)")
         #expect(value(#"mldeploy_batch_records_total{service="doubler",version="1",state="succeeded"}"#) == 3, "\(text)")

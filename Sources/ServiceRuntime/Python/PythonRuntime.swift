@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Logging
 import MLDeploy
 import Tracing
@@ -127,8 +128,10 @@ public final class PythonRuntime: Sendable {
         } catch let failure as ServiceLoadFailure {
             return .failure(service: service.info, errorMessage: failure.message, consoleOutput: failure.console)
         }
-        let waited = (ContinuousClock.now - queued).components
+        let acquired = ContinuousClock.now
+        let waited = (acquired - queued).components
         span.addEvent(SpanEvent(name: "worker acquired", attributes: ["mldeploy.python.queue_ms": .double(Double(waited.seconds) * 1000 + Double(waited.attoseconds) / 1e15)]))
+        Self.recordStage("queue", acquired - queued)
         var healthy = false
         do {
             var inputsJSON = JSONObject()
@@ -155,13 +158,26 @@ public final class PythonRuntime: Sendable {
             } catch where Task.isCancelled {
                 throw MLDeployError(code: .cancelled, message: "The call of service '\(service.info.name)' was cancelled; its worker was stopped.")
             }
+            let answered = ContinuousClock.now
+            Self.recordStage("worker", answered - acquired)
             healthy = true
             await self.pool.release(lease, healthy: true)
-            return try Self.response(answer, service: service.info)
+            let response = try Self.response(answer, service: service.info)
+            Self.recordStage("decode", ContinuousClock.now - answered)
+            return response
         } catch {
             if !healthy { await self.pool.release(lease, healthy: false) }
             throw error
         }
+    }
+
+    /// Records one stage of a call in `mldeploy_python_stage_seconds{stage=…}`: `queue` (waiting for
+    /// a worker, including its start), `worker` (the round trip to the worker: encoding, running the
+    /// code, its answer), `decode` (reading the answer into a response). Where a slow call spent
+    /// its time shows in the histograms' tails.
+    static func recordStage(_ stage: String, _ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        Timer(label: "mldeploy_python_stage_seconds", dimensions: [("stage", stage)]).recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// Starts the version's workers now (at least one, or the configured minimum) so its first call
