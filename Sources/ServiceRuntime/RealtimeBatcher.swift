@@ -8,8 +8,8 @@ import Synchronization
 /// Holds one model's concurrent calls for a moment and scores them as one frame
 /// (``RealtimeBatching``). The first call of a batch starts its wait; the batch is scored when it
 /// holds ``RealtimeBatching/maximumBatchSize`` rows or the wait is over, whichever comes first, on
-/// the thread that completes it (the call that fills it — a Dispatch thread for a batch of
-/// ``RealtimeScorer/inlineRowLimit`` rows or more — or the timer's Dispatch thread).
+/// the thread that completes it (the call that fills it — the batcher's queue for a batch of
+/// ``RealtimeScorer/inlineRowLimit`` rows or more — or the timer's, on the batcher's queue).
 final class RealtimeBatcher: Sendable {
     private struct Waiting: Sendable {
         let frame: DataFrame
@@ -26,6 +26,11 @@ final class RealtimeBatcher: Sendable {
 
     let model: ONNXModel
     let batching: RealtimeBatching
+    /// Where the batch timers fire and large batches are scored: a queue of the batcher's own (its
+    /// threads come from Dispatch's overcommitting pool), never the shared global queue, whose few
+    /// threads other CPU-bound work (large frames, password hashing) can hold for seconds while a
+    /// lone call waits for its timer.
+    private static let queue = DispatchQueue(label: "mldeploy.realtime.batching", qos: .userInitiated, attributes: .concurrent)
     private let state = Mutex(State())
     private let counts = Mutex((calls: 0, batches: 0))
 
@@ -54,13 +59,13 @@ final class RealtimeBatcher: Sendable {
                 if full.reduce(0, { $0 + $1.frame.rowCount }) < RealtimeScorer.inlineRowLimit {
                     self.run(full)
                 } else {
-                    DispatchQueue.global(qos: .userInitiated).async { self.run(full) }
+                    Self.queue.async { self.run(full) }
                 }
             }
             if let generation = timer {
                 let (seconds, attoseconds) = self.batching.maximumWait.components
                 let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-                DispatchQueue.global(qos: .userInitiated).asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                Self.queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
                     let due: [Waiting]? = self.state.withLock { state in
                         guard state.generation == generation, !state.waiting.isEmpty else { return nil }
                         defer { state = State(generation: state.generation + 1) }

@@ -124,14 +124,16 @@ struct RealtimeBatchingTests {
         #expect(outcomes.filter { !$0 }.count == 1 && outcomes.count == 8)
     }
 
-    @Test("a lone call waits at most the batch's wait; services without a rule are not batched")
+    @Test("a lone call is not held past the batch's wait; services without a rule are not batched", .timeLimit(.minutes(1)))
     func waitAndScope() async throws {
         let scorer = RealtimeScorer()
         scorer.configureBatching(["rt/1": RealtimeBatching(maximumBatchSize: 64, maximumWait: .milliseconds(20))])
         let clock = ContinuousClock(), started = clock.now
         let response = try await scorer.score(Self.service, bytes: Self.model, inputs: ["inputData": .dataFrame(try Self.row(3))])
         #expect(response.output("outputData")?.dataFrameValue?["variable"]?.first?.doubleValue == 5.5)
-        #expect(clock.now - started < .seconds(5), "a lone call was held")
+        // A lone call's timer fires after 20 ms; the bound only catches a call held far beyond it
+        // (a loaded CI machine delays any timer by seconds).
+        #expect(clock.now - started < .seconds(30), "a lone call was held")
         #expect(scorer.batchingStatistics(for: Self.service.reference)?.batches == 1)
         let other = ServiceInfo(name: "rt", version: "2", inputs: RealtimeDefinition.inputs, outputs: RealtimeDefinition.outputs, runtime: .realtime)
         _ = try await scorer.score(other, bytes: Self.model, inputs: ["inputData": .dataFrame(try Self.row(3))])
