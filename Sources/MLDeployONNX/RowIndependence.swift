@@ -34,8 +34,8 @@ enum RowIndependence {
             if op == "Constant" || Self.perRow.contains(op) { return true }
             /// The axis attribute, when it names an axis other than the rows' (`-1`, the last, counts
             /// as such: every input has at least the row axis and one more where these operators apply).
-            func axisIsNotRows(_ name: String = "axis", default fallback: Int64?) -> Bool {
-                guard let axis = node.attributes[name]?.int ?? fallback else { return false }
+            func axisIsNotRows(default fallback: Int64?) -> Bool {
+                guard let axis = node.attributes["axis"]?.int ?? fallback else { return false }
                 return axis > 0 || axis == -1
             }
             switch op {

@@ -64,7 +64,9 @@ public struct RealtimeBatching: Sendable, Hashable, CustomStringConvertible {
 
     /// The rule of `rules` for `service`: its version's, else its name's, else `*`'s.
     static func rule(in rules: [String: RealtimeBatching], for service: ServiceReference) -> RealtimeBatching? {
-        rules["\(service.name)/\(service.version)"] ?? rules[service.name] ?? rules["*"]
+        // Every realtime call asks: with batching off (the default) it costs nothing.
+        guard !rules.isEmpty else { return nil }
+        return rules["\(service.name)/\(service.version)"] ?? rules[service.name] ?? rules["*"]
     }
 
     private static func duration(_ text: String) -> Duration? {

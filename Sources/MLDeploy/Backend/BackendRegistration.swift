@@ -26,8 +26,12 @@ public struct BackendRegistration: Sendable {
     public var contextProviders: [any BackendContextProvider]
     /// The options the backend reads (from the target URI's query string, `target_options:` or
     /// code), or `nil` when it does not say — then any option is passed on (plugins). Options
-    /// starting `python.` are the local Python runtime's, set from `runtime.*`, and always pass.
+    /// starting with one of ``runtimeOptionPrefixes`` are the local runtime's, set from `runtime.*`,
+    /// and always pass.
     public var options: [String]?
+    /// The prefixes of the local runtime's options (`python.`, `realtime.`), which every backend
+    /// accepts: the configuration sets them for whatever target is chosen.
+    public static let runtimeOptionPrefixes = ["python.", "realtime."]
     private let factory: @Sendable (BackendConfiguration) throws -> any Backend
 
     /// Creates a registration.
@@ -82,7 +86,7 @@ public struct BackendRegistration: Sendable {
     /// - Throws: ``MLDeployError/Code/invalidTarget`` naming each unknown option and the known ones.
     public func checkOptions(_ options: [String: String]) throws {
         guard let known = self.options else { return }
-        let unknown = options.keys.filter { !known.contains($0) && !$0.hasPrefix("python.") && !$0.hasPrefix("realtime.") }.sorted()
+        let unknown = options.keys.filter { key in !known.contains(key) && !Self.runtimeOptionPrefixes.contains { key.hasPrefix($0) } }.sorted()
         guard !unknown.isEmpty else { return }
         let knows = known.isEmpty ? "it takes none" : "it knows \(known.joined(separator: ", "))"
         throw MLDeployError(

@@ -86,8 +86,8 @@ public enum OpenAPIDocument {
         ])
 
         var schemas = JSONObject()
-        schemas.append("InputParameters", Self.parameters(service.inputs))
-        schemas.append("OutputParameters", Self.parameters(service.outputs))
+        schemas.append("InputParameters", SwaggerDocument.parameterObject(service.inputs, schema: Self.schema(for:)))
+        schemas.append("OutputParameters", SwaggerDocument.parameterObject(service.outputs, schema: Self.schema(for:)))
         schemas.append("Error", [
             "type": "object",
             "properties": ["message": ["type": "string"], "exceptionType": ["type": "string"], "code": ["type": "integer", "format": "int32"], "link": ["type": "string", "nullable": true]],
@@ -128,24 +128,18 @@ public enum OpenAPIDocument {
         return .object(document)
     }
 
-    /// The schema of one parameter type.
+    /// The schema of one parameter type: the Swagger document's, with what a generator needs to
+    /// type it — number formats, and a data frame's columns as arrays.
     public static func schema(for type: ParameterType) -> JSONValue {
-        let description = JSONValue.string(type.rawValue)
-        let cell: JSONValue = [:]  // any JSON value: a vector's elements may be numbers, text or booleans
-        switch type {
-        case .integer: return ["type": "integer", "format": "int64", "description": description]
-        case .numeric: return ["type": "number", "format": "double", "description": description]
-        case .character: return ["type": "string", "description": description]
-        case .logical: return ["type": "boolean", "description": description]
-        case .vector: return ["type": "array", "items": cell, "description": description]
-        case .matrix: return ["type": "array", "items": ["type": "array", "items": cell], "description": description]
-        case .dataFrame: return ["type": "object", "additionalProperties": ["type": "array", "items": cell], "description": "data.frame: column name → values"]
+        guard type != .dataFrame, var schema = SwaggerDocument.schema(for: type).objectValue else {
+            // Any JSON cell: a column's values may be numbers, text or booleans.
+            return ["type": "object", "additionalProperties": ["type": "array", "items": [:]], "description": "data.frame: column name → values"]
         }
-    }
-
-    private static func parameters(_ parameters: [ParameterDefinition]) -> JSONValue {
-        var properties = JSONObject()
-        for parameter in parameters { properties.append(parameter.name, Self.schema(for: parameter.type)) }
-        return ["type": "object", "properties": .object(properties)]
+        switch type {
+        case .integer: schema["format"] = "int64"
+        case .numeric: schema["format"] = "double"
+        default: break
+        }
+        return .object(schema)
     }
 }

@@ -192,10 +192,12 @@ public enum SwaggerDocument {
         }
     }
 
-    private static func parameterObject(_ parameters: [ParameterDefinition]) -> JSONValue {
+    /// An object schema with one property per parameter, each typed by `schema` (this document's,
+    /// or the OpenAPI rendition's).
+    static func parameterObject(_ parameters: [ParameterDefinition], schema: (ParameterType) -> JSONValue = Self.schema(for:)) -> JSONValue {
         var properties = JSONObject()
         for parameter in parameters {
-            properties.append(parameter.name, Self.schema(for: parameter.type))
+            properties.append(parameter.name, schema(parameter.type))
         }
         return ["type": "object", "properties": .object(properties)]
     }
