@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(name: "MLDeploy", path: ".."),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CCurlRaw", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
@@ -23,6 +24,7 @@ let package = Package(
                 .product(name: "MLDeploy", package: "MLDeploy"),
                 .product(name: "MLDeployHTTP", package: "MLDeploy"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(
