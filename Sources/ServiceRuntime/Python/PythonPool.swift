@@ -34,7 +34,8 @@ actor PythonPool {
         var idle: [(worker: PythonWorker, since: ContinuousClock.Instant)] = []
         var busy: [Int: PythonWorker] = [:]
         var starting = 0
-        var waiters: [(id: Int, continuation: CheckedContinuation<PythonWorker, any Error>)] = []
+        /// Callers waiting for a worker, oldest first, with when each began to wait.
+        var waiters: [(id: Int, continuation: CheckedContinuation<PythonWorker, any Error>, since: ContinuousClock.Instant)] = []
         var lastUsed = ContinuousClock.now
 
         init(service: PythonService) {
@@ -62,8 +63,14 @@ actor PythonPool {
     /// One-shot workers running now (they hold a place under `maximumWorkers`).
     private var oneShots = 0
     /// One-shot runs waiting for a place, oldest first.
-    private var oneShotWaiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var oneShotWaiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>, since: ContinuousClock.Instant)] = []
     private var janitor: Task<Void, Never>?
+    /// The one task that fails callers who waited longer than `maximumQueueWait`, running while
+    /// anyone waits. One timer for all waiters, not one per waiter: a sleeping task's timer cannot
+    /// be withdrawn, so under load per-waiter timers piled up by the tens of thousands and fired —
+    /// each waking a task that queued on this actor — long after their callers had been served,
+    /// slowing the calls of that later moment.
+    private var expiry: Task<Void, Never>?
     private var closed = false
 
     init(configuration: PythonRuntime.Configuration, directory: URL, logger: Logger) {
@@ -161,27 +168,55 @@ actor PythonPool {
             continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The call was cancelled while it waited for a Python worker."))
             return
         }
-        slot.waiters.append((id, continuation))
+        slot.waiters.append((id, continuation, .now))
         self.waitOrder.append(key)
         // The wait is bounded: looping or slow calls of one service must not park every other
         // caller for minutes (the call timeout starts only once a worker is obtained).
-        if let bound = self.configuration.maximumQueueWait {
-            Task { [weak self] in
-                guard (try? await Task.sleep(for: bound)) != nil else { return }
-                await self?.expireWait(id, key: key, after: bound)
+        self.scheduleExpiry()
+    }
+
+    /// Starts the expiry task unless it runs: it sleeps until the oldest wait runs out, fails the
+    /// waits that have, and ends when nobody waits.
+    private func scheduleExpiry() {
+        guard self.expiry == nil, let bound = self.configuration.maximumQueueWait else { return }
+        self.expiry = Task { [weak self] in
+            while let deadline = await self?.nextQueueDeadline(bound) {
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                await self?.expireWaits(after: bound)
             }
         }
     }
 
-    /// Fails a caller still waiting after `bound`: `overloaded`, nothing ran.
-    private func expireWait(_ waiterID: Int, key: Key, after bound: Duration) {
-        guard let slot = self.slots[key], let index = slot.waiters.firstIndex(where: { $0.id == waiterID }) else { return }
-        let waiter = slot.waiters.remove(at: index)
-        if let position = self.waitOrder.firstIndex(of: key) { self.waitOrder.remove(at: position) }
-        waiter.continuation.resume(throwing: MLDeployError(
-            code: .overloaded,
-            message: "Every worker of \(key.reference) stayed busy for \(bound) while the call waited for one; nothing ran. Try again later."
-        ))
+    /// When the oldest wait runs out; `nil`, ending the expiry task, when nobody waits.
+    private func nextQueueDeadline(_ bound: Duration) -> ContinuousClock.Instant? {
+        let oldest = (self.slots.values.compactMap { $0.waiters.first?.since } + self.oneShotWaiters.prefix(1).map(\.since)).min()
+        guard let oldest, !self.closed else {
+            self.expiry = nil
+            return nil
+        }
+        return oldest + bound
+    }
+
+    /// Fails every caller that has waited `bound` or longer: `overloaded`, nothing ran.
+    private func expireWaits(after bound: Duration) {
+        let cutoff = ContinuousClock.now - bound
+        for (key, slot) in self.slots {
+            while let waiter = slot.waiters.first, waiter.since <= cutoff {
+                slot.waiters.removeFirst()
+                if let position = self.waitOrder.firstIndex(of: key) { self.waitOrder.remove(at: position) }
+                waiter.continuation.resume(throwing: MLDeployError(
+                    code: .overloaded,
+                    message: "Every worker of \(key.reference) stayed busy for \(bound) while the call waited for one; nothing ran. Try again later."
+                ))
+            }
+        }
+        while let waiter = self.oneShotWaiters.first, waiter.since <= cutoff {
+            self.oneShotWaiters.removeFirst()
+            waiter.continuation.resume(throwing: MLDeployError(
+                code: .overloaded,
+                message: "All \(self.configuration.maximumWorkers) Python workers of this server stayed busy for \(bound) while the run waited for one; nothing ran. Try again later."
+            ))
+        }
     }
 
     private func abandonWait(_ waiterID: Int, key: Key) {
@@ -499,20 +534,11 @@ actor PythonPool {
             continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The run was cancelled while it waited for a Python worker."))
             return
         }
-        self.oneShotWaiters.append((id, continuation))
-        if let bound = self.configuration.maximumQueueWait {
-            let maximum = self.configuration.maximumWorkers
-            Task { [weak self] in
-                guard (try? await Task.sleep(for: bound)) != nil else { return }
-                await self?.endOneShotWait(id, with: MLDeployError(
-                    code: .overloaded,
-                    message: "All \(maximum) Python workers of this server stayed busy for \(bound) while the run waited for one; nothing ran. Try again later."
-                ))
-            }
-        }
+        self.oneShotWaiters.append((id, continuation, .now))
+        self.scheduleExpiry()
     }
 
-    /// Fails a one-shot run still waiting (expired or cancelled).
+    /// Fails a one-shot run still waiting (cancelled).
     private func endOneShotWait(_ waiterID: Int, with error: MLDeployError) {
         guard let index = self.oneShotWaiters.firstIndex(where: { $0.id == waiterID }) else { return }
         self.oneShotWaiters.remove(at: index).continuation.resume(throwing: error)
@@ -601,6 +627,7 @@ actor PythonPool {
     func shutdown() async {
         self.closed = true
         self.janitor?.cancel()
+        self.expiry?.cancel()
         for waiter in self.oneShotWaiters {
             waiter.continuation.resume(throwing: MLDeployError(code: .cancelled, message: "The Python runtime was shut down."))
         }

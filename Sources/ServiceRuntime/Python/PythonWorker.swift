@@ -13,82 +13,151 @@ import SystemPackage
 /// One `python3` process running the worker script, driven over its stdin/stdout with
 /// ``WorkerFrame``s. It serves one service version and one call at a time; the pool decides which.
 ///
-/// The process runs inside swift-subprocess's `run`, in a task the worker owns. Exchanges are queued
-/// to that task; if the process dies, the exchange in flight fails with the exit reason (status or
-/// signal, and the tail of what the process wrote to stderr before the script took over its output).
+/// A call crosses no task boundary on its way: the caller writes its frame to the worker's stdin
+/// (non-blocking; a frame the pipe cannot take at once is finished by the writer's thread), and the
+/// thread reading the worker's stdout resumes the caller with the answer. The thread also enforces
+/// the call's time limit (it waits for output no longer than the deadline), so a call costs no timer.
+/// Every hop through Swift's cooperative pool is a chance to wait behind other work on a busy
+/// machine, which is what a call's tail latency is made of.
+///
+/// The process runs inside swift-subprocess's `run`, in a task the worker owns, which waits for it
+/// to end. If the process dies, the exchange in flight fails with the exit reason (status or signal,
+/// and the tail of what the process wrote to stderr before the script took over its output).
 final class PythonWorker: Sendable {
     fileprivate struct Exchange: Sendable {
-        let frame: WorkerFrame
+        let bytes: [UInt8]
         let continuation: CheckedContinuation<WorkerFrame, any Error>
-        /// Increasing per worker: which exchange a timeout belongs to.
-        let serial: Int
+        /// When the worker is killed if it has not answered.
+        let deadline: ContinuousClock.Instant?
     }
 
     fileprivate struct State {
         var processID: pid_t?
+        /// Where frames are written; set once the process runs.
+        var writer: PipeWriter?
+        /// Whether the worker's `ready` frame arrived.
+        var ready = false
         var exited = false
         var killedForTimeout = false
-        var nextSerial = 0
-        /// The serial of the last exchange whose answer was delivered.
-        var answeredSerial = 0
+        /// Why the worker was stopped for breaking the frame protocol, if it was.
+        var protocolFailure: String?
         var stderrTail: [UInt8] = []
         var inFlight: Exchange?
         var queue: [Exchange] = []
-        var waiter: CheckedContinuation<Exchange?, Never>?
         var closed = false
     }
 
-    /// What the worker and its process task share; created before the task starts. Exchanges pass
-    /// through a single-consumer queue: the process task takes them one at a time.
+    /// What the worker, its process task and its output thread share. Exchanges run one at a time:
+    /// one in flight, the rest queued (a worker is lent to one call at a time, so the queue is used
+    /// only by the syntax checker's concurrent checks).
     fileprivate final class Shared: Sendable {
         let state = Mutex(State())
 
         func submit(_ exchange: Exchange) {
-            enum Outcome { case handed(CheckedContinuation<Exchange?, Never>), queued, refused }
+            enum Outcome { case send(PipeWriter), queued, refused }
             let outcome: Outcome = self.state.withLock { state in
                 if state.closed || state.exited { return .refused }
-                if let waiter = state.waiter {
-                    state.waiter = nil
-                    return .handed(waiter)
+                if state.inFlight == nil, state.ready, let writer = state.writer {
+                    state.inFlight = exchange
+                    return .send(writer)
                 }
                 state.queue.append(exchange)
                 return .queued
             }
             switch outcome {
-            case .handed(let waiter): waiter.resume(returning: exchange)
+            case .send(let writer): self.send(exchange, to: writer)
             case .queued: break
             case .refused: exchange.continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: "The Python worker has exited."))
             }
         }
 
-        func next() async -> Exchange? {
-            await withCheckedContinuation { continuation in
-                enum Outcome { case take(Exchange), end, wait }
-                let outcome: Outcome = self.state.withLock { state in
-                    if !state.queue.isEmpty { return .take(state.queue.removeFirst()) }
-                    if state.closed { return .end }
-                    state.waiter = continuation
-                    return .wait
-                }
-                switch outcome {
-                case .take(let exchange): continuation.resume(returning: exchange)
-                case .end: continuation.resume(returning: nil)
-                case .wait: break
-                }
+        /// Writes an exchange's frame. A worker that no longer reads its input is killed: its exit
+        /// (with the reason) fails the exchange.
+        private func send(_ exchange: Exchange, to writer: PipeWriter) {
+            writer.send(exchange.bytes) { [self] failure in
+                guard failure != nil else { return }
+                if let pid = self.state.withLock({ $0.exited ? nil : $0.processID }) { Foundation.kill(pid, SIGKILL) }
             }
         }
 
-        /// No more exchanges: the consumer's wait ends, and queued ones fail with `reason`.
-        func close(failing reason: String? = nil) {
-            let (waiter, leftovers) = self.state.withLock { state -> (CheckedContinuation<Exchange?, Never>?, [Exchange]) in
-                state.closed = true
-                defer {
-                    state.waiter = nil
-                    if reason != nil { state.queue = [] }
-                }
-                return (state.waiter, reason == nil ? [] : state.queue)
+        /// Output thread: the worker said it is ready; queued exchanges start.
+        func becameReady() {
+            self.startNext { state in state.ready = true }
+        }
+
+        /// Output thread: the answer to the exchange in flight; the next queued one starts.
+        func answered(_ frame: WorkerFrame) {
+            var answered: Exchange?
+            self.startNext { state in
+                answered = state.inFlight
+                state.inFlight = nil
             }
-            waiter?.resume(returning: nil)
+            answered?.continuation.resume(returning: frame)
+        }
+
+        /// Applies `change`, then starts the next queued exchange if none is in flight, or ends the
+        /// worker's input if it was closed and nothing is left.
+        private func startNext(after change: (inout State) -> Void) {
+            enum Next { case send(Exchange, PipeWriter), endInput(PipeWriter), nothing }
+            let next: Next = self.state.withLock { state in
+                change(&state)
+                guard state.inFlight == nil, state.ready, !state.exited, let writer = state.writer else { return .nothing }
+                if !state.queue.isEmpty {
+                    let exchange = state.queue.removeFirst()
+                    state.inFlight = exchange
+                    return .send(exchange, writer)
+                }
+                return state.closed ? .endInput(writer) : .nothing
+            }
+            switch next {
+            case .send(let exchange, let writer): self.send(exchange, to: writer)
+            case .endInput(let writer): writer.close()
+            case .nothing: break
+            }
+        }
+
+        /// Output thread: how long to wait for output before checking the deadline again —
+        /// until the deadline of the exchange in flight, else a short tick (an exchange may start
+        /// meanwhile, and its deadline is then checked within the tick).
+        func pollTimeout() -> Int32 {
+            let deadline = self.state.withLock { $0.inFlight?.deadline }
+            guard let deadline else { return 250 }
+            let (seconds, attoseconds) = (deadline - .now).components
+            let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1
+            return Int32(max(0, min(milliseconds, 250)))
+        }
+
+        /// Output thread: kills the worker if the exchange in flight is past its deadline.
+        func enforceDeadline() {
+            let overdue: pid_t? = self.state.withLock { state in
+                guard let deadline = state.inFlight?.deadline, deadline <= .now, !state.exited, !state.killedForTimeout else { return nil }
+                state.killedForTimeout = true
+                return state.processID
+            }
+            if let overdue { Foundation.kill(overdue, SIGKILL) }
+        }
+
+        /// Output thread: the worker wrote something that is not a frame; it is killed, and the
+        /// exchange in flight fails with `reason`.
+        func brokeProtocol(_ reason: String) {
+            let pid: pid_t? = self.state.withLock { state in
+                if state.protocolFailure == nil { state.protocolFailure = reason }
+                return state.exited ? nil : state.processID
+            }
+            if let pid { Foundation.kill(pid, SIGKILL) }
+        }
+
+        /// No more exchanges: the worker's input ends once the one in flight is answered (queued
+        /// ones still run, unless `reason` fails them).
+        func close(failing reason: String? = nil) {
+            let (leftovers, endInput): ([Exchange], PipeWriter?) = self.state.withLock { state in
+                state.closed = true
+                let leftovers = reason == nil ? [] : state.queue
+                if reason != nil { state.queue = [] }
+                let idle = state.inFlight == nil && state.queue.isEmpty
+                return (leftovers, idle ? state.writer : nil)
+            }
+            endInput?.close()
             for exchange in leftovers {
                 exchange.continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: reason!))
             }
@@ -157,31 +226,10 @@ final class PythonWorker: Sendable {
     /// - Throws: ``MLDeploy/MLDeployError/Code/timeout`` (the worker was killed),
     ///   ``MLDeploy/MLDeployError/Code/workerCrashed`` (the worker died, with its exit reason).
     func exchange(_ frame: WorkerFrame, timeout: Duration?) async throws -> WorkerFrame {
-        let serial = self.shared.state.withLock { state -> Int in
-            state.nextSerial += 1
-            return state.nextSerial
-        }
-        let killer: Task<Void, Never>? = timeout.map { limit in
-            Task { [self] in
-                guard (try? await Task.sleep(for: limit)) != nil else { return }
-                // Only while this exchange is unanswered: on a loaded machine the answer can arrive
-                // just before the limit and its caller resume just after, and killing then would
-                // leave a dead worker idle in the pool (or kill the next call's exchange).
-                let overdue = self.shared.state.withLock { state -> Bool in
-                    guard state.answeredSerial < serial, !state.exited else { return false }
-                    state.killedForTimeout = true
-                    return true
-                }
-                if overdue { self.kill() }
-            }
-        }
-        defer { killer?.cancel() }
+        let bytes = try frame.encoded()
+        let deadline = timeout.map { ContinuousClock.now + $0 }
         return try await withCheckedThrowingContinuation { continuation in
-            if self.hasExited {
-                continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: "The Python worker has already exited."))
-                return
-            }
-            self.shared.submit(Exchange(frame: frame, continuation: continuation, serial: serial))
+            self.shared.submit(Exchange(bytes: bytes, continuation: continuation, deadline: deadline))
         }
     }
 
@@ -211,7 +259,6 @@ final class PythonWorker: Sendable {
         shared: Shared,
         ready: AsyncStream<Result<WorkerFrame, any Error>>.Continuation
     ) async {
-        var readySent = false
         do {
             // The runtime's own pipes (see ``WorkerPipe`` for why): the worker's ends go to the
             // process at spawn and are closed there; the host's are read and written off the pool.
@@ -231,55 +278,26 @@ final class PythonWorker: Sendable {
                     output: .fileDescriptor(FileDescriptor(rawValue: output.worker), closeAfterSpawningProcess: true),
                     error: .fileDescriptor(FileDescriptor(rawValue: errors.worker), closeAfterSpawningProcess: true)
                 ) { execution in
-                    shared.state.withLock { $0.processID = execution.processIdentifier.value }
+                    shared.state.withLock { state in
+                        state.processID = execution.processIdentifier.value
+                        state.writer = writer
+                    }
                     reading = true
                     // The readers start once the worker holds its ends, so end of file means the
                     // worker's processes are gone.
-                    let standardOutput = PipeReader.chunks(of: output.host, name: "mldeploy-worker-stdout")
+                    let (outputEnded, endOutput) = AsyncStream<Void>.makeStream()
+                    Self.readFrames(from: output.host, shared: shared, ready: ready, end: { endOutput.finish() })
                     let standardError = PipeReader.chunks(of: errors.host, name: "mldeploy-worker-stderr")
                     // The worker keeps its original stderr open until it exits, so the end of this
-                    // stream is the process's end: stop waiting for exchanges then.
-                    async let stderrTail: Void = {
-                        for await bytes in standardError {
-                            shared.state.withLock { state in
-                                state.stderrTail.append(contentsOf: bytes)
-                                if state.stderrTail.count > 8192 { state.stderrTail.removeFirst(state.stderrTail.count - 8192) }
-                            }
-                        }
-                        shared.close()  // end of file: the process is gone
-                    }()
-                    var frames = WorkerFrameReader()
-                    var chunks = standardOutput.makeAsyncIterator()
-                    func nextFrame() async throws -> WorkerFrame? {
-                        while true {
-                            if let frame = try frames.next() { return frame }
-                            guard let chunk = await chunks.next() else { return nil }
-                            chunk.withUnsafeBytes { frames.append($0) }
-                        }
-                    }
-                    guard let hello = try await nextFrame() else { _ = await stderrTail; return }
-                    Counter(label: "mldeploy_python_worker_starts_total").increment()
-                    readySent = true
-                    ready.yield(.success(hello))
-                    while let exchange = await shared.next() {
-                        shared.state.withLock { $0.inFlight = exchange }
-                        do {
-                            try await writer.write(try exchange.frame.encoded())
-                        } catch let error as MLDeployError where error.code == .workerCrashed {
-                            break  // the process is gone: the exit reason fails the exchange below
-                        }
-                        guard let answer = try await nextFrame() else { break }
+                    // stream is the process's end: no more exchanges then.
+                    for await bytes in standardError {
                         shared.state.withLock { state in
-                            state.inFlight = nil
-                            state.answeredSerial = exchange.serial
+                            state.stderrTail.append(contentsOf: bytes)
+                            if state.stderrTail.count > 8192 { state.stderrTail.removeFirst(state.stderrTail.count - 8192) }
                         }
-                        exchange.continuation.resume(returning: answer)
                     }
-                    writer.close()
-                    // Read stdout to its end (the worker exits on end of input), so the process is
-                    // gone before `run` waits for it.
-                    while await chunks.next() != nil {}
-                    _ = await stderrTail
+                    shared.close()
+                    for await _ in outputEnded {}
                 }
             } catch {
                 // Not spawned: the host's read ends are closed here (the worker's, by the spawner).
@@ -289,9 +307,9 @@ final class PythonWorker: Sendable {
                 }
                 throw error
             }
-            Self.finish(shared: shared, ready: ready, readySent: readySent, configuration: configuration, reason: Self.describe(result.terminationStatus, confined: launch.confined))
+            Self.finish(shared: shared, ready: ready, configuration: configuration, reason: Self.describe(result.terminationStatus, confined: launch.confined))
         } catch {
-            Self.finish(shared: shared, ready: ready, readySent: readySent, configuration: configuration, reason: "could not run: \(error)")
+            Self.finish(shared: shared, ready: ready, configuration: configuration, reason: "could not run: \(error)")
         }
     }
 
@@ -299,14 +317,13 @@ final class PythonWorker: Sendable {
     private static func finish(
         shared: Shared,
         ready: AsyncStream<Result<WorkerFrame, any Error>>.Continuation,
-        readySent: Bool,
         configuration: PythonRuntime.Configuration,
         reason: String
     ) {
-        let (inFlight, timedOut, tail) = shared.state.withLock { state -> (Exchange?, Bool, String) in
+        let (inFlight, timedOut, readySent, protocolFailure, tail) = shared.state.withLock { state in
             state.exited = true
             defer { state.inFlight = nil }
-            return (state.inFlight, state.killedForTimeout, String(decoding: state.stderrTail, as: UTF8.self))
+            return (state.inFlight, state.killedForTimeout, state.ready, state.protocolFailure, String(decoding: state.stderrTail, as: UTF8.self))
         }
         // Exchanges queued after the last one was taken never reached the worker.
         shared.close(failing: "The Python worker exited (\(reason)) before the call started.")
@@ -319,7 +336,9 @@ final class PythonWorker: Sendable {
         }
         ready.finish()
         if let inFlight {
-            if timedOut {
+            if let protocolFailure {
+                inFlight.continuation.resume(throwing: MLDeployError(code: .invalidResponse, message: "\(protocolFailure) The worker was stopped and will be replaced."))
+            } else if timedOut {
                 Counter(label: "mldeploy_python_call_timeouts_total").increment()
                 inFlight.continuation.resume(throwing: MLDeployError(code: .timeout, message: "The call did not finish in time; its worker was killed and will be replaced."))
             } else {
@@ -327,6 +346,56 @@ final class PythonWorker: Sendable {
                 inFlight.continuation.resume(throwing: MLDeployError(code: .workerCrashed, message: "The Python worker died (\(reason)) during the call; it will be replaced.\(detail)"))
             }
         }
+    }
+
+    /// Reads the worker's stdout on a thread of its own until end of file: the `ready` frame, then
+    /// each answer, handed straight to its caller; kills the worker when the exchange in flight
+    /// passes its deadline. Closes the descriptor, then calls `end`.
+    private static func readFrames(
+        from descriptor: Int32,
+        shared: Shared,
+        ready: AsyncStream<Result<WorkerFrame, any Error>>.Continuation,
+        end: @escaping @Sendable () -> Void
+    ) {
+        let thread = Thread {
+            var frames = WorkerFrameReader()
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            var greeted = false
+            reading: while true {
+                var output = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                let polled = poll(&output, 1, shared.pollTimeout())
+                if polled == 0 || (polled < 0 && errno == EINTR) {
+                    shared.enforceDeadline()
+                    continue
+                }
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }  // end of file, or an error: nothing more comes
+                frames.append(buffer[0..<count])
+                do {
+                    while let frame = try frames.next() {
+                        if greeted {
+                            shared.answered(frame)
+                        } else {
+                            greeted = true
+                            Counter(label: "mldeploy_python_worker_starts_total").increment()
+                            shared.becameReady()
+                            ready.yield(.success(frame))
+                        }
+                    }
+                } catch {
+                    shared.brokeProtocol("The Python worker wrote output that is not a frame (\(error)).")
+                    // Its output is drained to the end, unread, so the worker is not blocked writing.
+                    while buffer.withUnsafeMutableBytes({ read(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+                    break reading
+                }
+            }
+            close(descriptor)
+            end()
+        }
+        thread.name = "mldeploy-worker-stdout"
+        thread.stackSize = 1 << 20
+        thread.start()
     }
 
     /// Why the process ended. A confined worker's exit status is bubblewrap's, which reports its

@@ -80,7 +80,7 @@ package enum PipeReader {
 /// exhaust.
 package final class PipeWriter: Sendable {
     private struct State {
-        var pending: [(bytes: [UInt8], done: CheckedContinuation<Int32?, Never>)] = []
+        var pending: [(bytes: [UInt8], done: @Sendable (Int32?) -> Void)] = []
         var closed = false
     }
 
@@ -101,14 +101,14 @@ package final class PipeWriter: Sendable {
     private func run() {
         while true {
             self.wakeUp.wait()
-            let next = self.state.withLock { state -> (bytes: [UInt8], done: CheckedContinuation<Int32?, Never>)?? in
+            let next = self.state.withLock { state -> (bytes: [UInt8], done: @Sendable (Int32?) -> Void)?? in
                 if !state.pending.isEmpty { return state.pending.removeFirst() }
                 return state.closed ? .some(nil) : nil
             }
             guard let item = next else { continue }
             guard let (bytes, done) = item else { break }
             var rest = bytes[...]
-            done.resume(returning: Self.write(&rest, to: self.descriptor, waiting: true))
+            done(Self.write(&rest, to: self.descriptor, waiting: true))
         }
         try? FileDescriptor(rawValue: self.descriptor).close()
     }
@@ -134,11 +134,12 @@ package final class PipeWriter: Sendable {
         return nil
     }
 
-    /// What the caller's own attempt at a frame left to do.
+    /// What the caller's own attempt at a frame came to.
     private enum Attempt {
         case written
         case failed(Int32)
-        case rest(ArraySlice<UInt8>)
+        /// Queued (whole, or what the pipe did not take) for the writer's thread.
+        case queued
     }
 
     /// Writes all of `bytes`.
@@ -146,31 +147,36 @@ package final class PipeWriter: Sendable {
     /// - Throws: ``MLDeploy/MLDeployError/Code/workerCrashed`` when the worker no longer reads
     ///   (`EPIPE`: it has exited), or the writer was closed.
     package func write(_ bytes: [UInt8]) async throws {
-        // With nothing queued, write what the pipe takes now (it never blocks: the descriptor is
-        // non-blocking); under the lock, so frames stay in order.
-        let attempt = self.state.withLock { state -> Attempt in
-            guard !state.closed else { return .failed(EPIPE) }
-            guard state.pending.isEmpty else { return .rest(bytes[...]) }
-            var rest = bytes[...]
-            if let failure = Self.write(&rest, to: self.descriptor, waiting: false) { return .failed(failure) }
-            return rest.isEmpty ? .written : .rest(rest)
-        }
-        let failure: Int32?
-        switch attempt {
-        case .written: failure = nil
-        case .failed(let number): failure = number
-        case .rest(let rest):
-            failure = await withCheckedContinuation { continuation in
-                let accepted = self.state.withLock { state -> Bool in
-                    guard !state.closed else { return false }
-                    state.pending.append((Array(rest), continuation))
-                    return true
-                }
-                if accepted { self.wakeUp.signal() } else { continuation.resume(returning: EPIPE) }
-            }
+        let failure: Int32? = await withCheckedContinuation { continuation in
+            self.send(bytes) { continuation.resume(returning: $0) }
         }
         if let failure {
             throw MLDeployError(code: .workerCrashed, message: "The Python worker stopped reading its input (\(String(cString: strerror(failure)))).")
+        }
+    }
+
+    /// Writes all of `bytes`, then calls `done` with `nil`, or with the error number of a write that
+    /// failed (`EPIPE`: the worker no longer reads) — from any thread, never blocking the caller:
+    /// with nothing queued, what the pipe takes now is written at once (the common case, and then
+    /// `done` runs before `send` returns); the rest is finished by the writer's thread.
+    package func send(_ bytes: [UInt8], done: @escaping @Sendable (Int32?) -> Void) {
+        // Under the lock, so frames stay in order.
+        let attempt = self.state.withLock { state -> Attempt in
+            guard !state.closed else { return .failed(EPIPE) }
+            guard state.pending.isEmpty else {
+                state.pending.append((bytes, done))
+                return .queued
+            }
+            var rest = bytes[...]
+            if let failure = Self.write(&rest, to: self.descriptor, waiting: false) { return .failed(failure) }
+            if rest.isEmpty { return .written }
+            state.pending.append((Array(rest), done))
+            return .queued
+        }
+        switch attempt {
+        case .written: done(nil)
+        case .failed(let number): done(number)
+        case .queued: self.wakeUp.signal()
         }
     }
 
