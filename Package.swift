@@ -82,6 +82,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap-dev"])]),
+        // OpenBLAS for the ONNX engine's dense layers (matrix products by a model's weights).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
         .target(
             name: "MLDeployHTTP",
@@ -184,7 +186,7 @@ let package = Package(
         ),
         .target(
             name: "MLDeployONNX",
-            dependencies: ["MLDeploy"],
+            dependencies: ["MLDeploy", "COpenBLAS"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -15,7 +15,7 @@ set -euo pipefail
 #   libpython3.11: Triton's Python backend stub embeds the system's libpython (the OIP backend's
 #   Triton tests)
 #   libldap-dev: the server's LDAP sign-in (CLDAP); slapd: the real directory of its tests
-APT_PACKAGES=(libcurl4-openssl-dev libssl-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux postgresql prometheus libpython3.11 libldap-dev slapd)
+APT_PACKAGES=(libcurl4-openssl-dev libssl-dev libopenblas-dev pkg-config tinyproxy nginx-light openssl bubblewrap util-linux postgresql prometheus libpython3.11 libldap-dev slapd)
 
 # Python packages the tests need, as pip-name:module: opentelemetry-proto decodes what the tracing
 # test's OTLP receiver gets; pyjwt signs the tokens of the OIDC tests' identity provider; openapi-spec-validator checks services' OpenAPI 3.0 documents; the Python runtime binds vectors, matrices and

@@ -110,15 +110,26 @@ public struct ONNXModel: Sendable {
                 for row in 0..<rows { for column in columns { values.append(try Tensor.integer(try Self.number(column, row), "Input '\(input.name)'")) } }
                 return Tensor(shape: [rows, columns.count], storage: .int64(values), elementType: type)
             default:
-                var values: [Double] = []
-                values.reserveCapacity(rows * columns.count)
-                for row in 0..<rows {
-                    for column in columns {
-                        let number = try Self.number(column, row)
-                        values.append(type == .float ? Double(Float(number)) : number)
+                // Column by column into the row-major buffer: each column's cells are read in order,
+                // and a number cell is taken without copying the enum (the hot path of scoring).
+                let width = columns.count
+                var values = [Double](repeating: 0, count: rows * width)
+                try values.withUnsafeMutableBufferPointer { target in
+                    for (position, column) in columns.enumerated() {
+                        try column.values.withUnsafeBufferPointer { cells in
+                            for row in 0..<rows {
+                                let number: Double
+                                switch cells[row] {
+                                case .numeric(let value): number = value
+                                case .integer(let value): number = Double(value)
+                                default: number = try Self.number(column, row)
+                                }
+                                target[row * width + position] = type == .float ? Double(Float(number)) : number
+                            }
+                        }
                     }
                 }
-                return Tensor(shape: [rows, columns.count], storage: .double(values), elementType: type)
+                return Tensor(shape: [rows, width], storage: .double(values), elementType: type)
             }
         }
         // By name when every input has a column of its name (a few inputs: a linear search is
@@ -155,16 +166,18 @@ public struct ONNXModel: Sendable {
             let labels = tensor.columnLabels.flatMap { $0.count == perRow ? $0 : nil } ?? (perRow == 1 ? nil : (0..<perRow).map(String.init))
             for column in 0..<perRow {
                 let columnName = labels.map { "\(name)_\($0[column])" } ?? name
-                var cells: [MLScalar] = []
-                cells.reserveCapacity(rows)
-                for row in 0..<rows {
-                    let index = row * perRow + column
-                    switch tensor.storage {
-                    case .double(let values):
-                        cells.append(.numeric(tensor.elementType == .float ? Double(Float(values[index])) : values[index]))
-                    case .int64(let values): cells.append(.integer(Int(values[index])))
-                    case .string(let values): cells.append(.character(values[index]))
+                let cells: [MLScalar]
+                switch tensor.storage {
+                case .double(let values):
+                    let single = tensor.elementType == .float
+                    cells = values.withUnsafeBufferPointer { values in
+                        (0..<rows).map { row in
+                            let value = values[row * perRow + column]
+                            return .numeric(single ? Double(Float(value)) : value)
+                        }
                     }
+                case .int64(let values): cells = (0..<rows).map { .integer(Int(values[$0 * perRow + column])) }
+                case .string(let values): cells = (0..<rows).map { .character(values[$0 * perRow + column]) }
                 }
                 columns.append(DataFrame.Column(name: columnName, values: cells))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import COpenBLAS
 import MLDeploy
 
 extension Operators {
@@ -69,6 +70,9 @@ extension Operators {
         /// A vector operand: the product drops the last axis.
         var isVector: Bool
         var elementType: ElementType
+        /// The values in single precision, for a float matrix (multiplied with `cblas_sgemm`, as a
+        /// float32 model is meant to be computed).
+        var floats: [Float]?
 
         init(right tensor: Tensor) throws {
             guard tensor.shape.count <= 2, !tensor.shape.isEmpty else {
@@ -78,6 +82,7 @@ extension Operators {
             self.isVector = tensor.shape.count == 1
             (self.rows, self.columns) = self.isVector ? (tensor.shape[0], 1) : (tensor.shape[0], tensor.shape[1])
             self.elementType = tensor.elementType
+            self.floats = tensor.elementType == .float ? self.values.map { Float($0) } : nil
         }
     }
 
@@ -85,9 +90,10 @@ extension Operators {
     static func matMul(_ a: Tensor, _ b: Matrix) throws -> Tensor {
         let (rows, inner) = a.matrixShape
         guard inner == b.rows else { throw MLDeployError(code: .invalidValue, message: "MatMul cannot multiply \(a.shape) by a \(b.rows)×\(b.columns) matrix.") }
-        let output = multiply(try a.numbers("MatMul"), rows: rows, by: b, bias: nil, activation: nil)
+        let type: ElementType = a.elementType == .double ? .double : .float
+        let output = multiply(try a.numbers("MatMul"), rows: rows, by: b, bias: nil, activation: nil, single: type == .float && b.elementType == .float)
         let shape = Array(a.shape.dropLast()) + (b.isVector ? [] : [b.columns])
-        return Tensor(shape: shape, storage: .double(output), elementType: a.elementType == .double ? .double : .float)
+        return Tensor(shape: shape, storage: .double(output), elementType: type)
     }
 
     /// An element-wise activation: the Relu, Sigmoid and Tanh operators, the one fused into a dense
@@ -112,14 +118,61 @@ extension Operators {
             case .tanh: return Foundation.tanh(x)
             }
         }
+
+        /// Applies the activation to every value, choosing the function once (the loop of Relu,
+        /// the common one, then vectorizes).
+        func apply(to values: inout [Double]) {
+            values.withUnsafeMutableBufferPointer { buffer in
+                switch self {
+                case .relu: for index in buffer.indices { buffer[index] = max(0, buffer[index]) }
+                case .sigmoid: for index in buffer.indices { buffer[index] = 1 / (1 + exp(-buffer[index])) }
+                case .tanh: for index in buffer.indices { buffer[index] = Foundation.tanh(buffer[index]) }
+                }
+            }
+        }
     }
 
-    /// `activation(x · b + bias)` for `rows` rows of `x`, in one output buffer: each output row
-    /// starts as the bias, rows of `b` are accumulated into it on raw buffers (the inner loop
-    /// vectorizes), and the activation is applied in place.
-    static func multiply(_ x: [Double], rows: Int, by b: Matrix, bias: [Double]?, activation: Activation?) -> [Double] {
+    /// From how many rows a product goes to BLAS: below it the call's fixed cost (and converting
+    /// to single precision) outweighs what BLAS's kernels save, so one-row scoring keeps its loop.
+    static let blasRows = 8
+
+    /// `activation(x · b + bias)` for `rows` rows of `x`, in one output buffer. `single`: the
+    /// operands are float32 values and are multiplied in single precision, as onnxruntime does.
+    ///
+    /// Frames of ``blasRows`` or more go to OpenBLAS (`cblas_sgemm` for float32, `cblas_dgemm`
+    /// otherwise), whose kernels use the machine's widest vectors — the generic Swift build targets
+    /// the baseline x86-64, two doubles a vector. Smaller ones run a loop on raw buffers: each output
+    /// row starts as the bias and rows of `b` are accumulated into it.
+    static func multiply(_ x: [Double], rows: Int, by b: Matrix, bias: [Double]?, activation: Activation?, single: Bool = false) -> [Double] {
         let inner = b.rows, columns = b.columns
         var output = [Double](repeating: 0, count: rows * columns)
+        guard rows > 0, columns > 0 else { return output }
+        if rows >= Self.blasRows, inner > 0 {
+            BLAS.configure
+            if single, let weights = b.floats {
+                let left = x.map { Float($0) }
+                var result = [Float](repeating: 0, count: rows * columns)
+                if let bias {
+                    let row = bias.map { Float($0) }
+                    result.withUnsafeMutableBufferPointer { target in
+                        for index in target.indices { target[index] = row[index % columns] }
+                    }
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(inner), 1, left, Int32(inner), weights, Int32(columns), bias == nil ? 0 : 1, &result, Int32(columns))
+                output.withUnsafeMutableBufferPointer { target in
+                    for index in 0..<result.count { target[index] = Double(result[index]) }
+                }
+            } else {
+                if let bias {
+                    output.withUnsafeMutableBufferPointer { target in
+                        for index in target.indices { target[index] = bias[index % columns] }
+                    }
+                }
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(inner), 1, x, Int32(inner), b.values, Int32(columns), bias == nil ? 0 : 1, &output, Int32(columns))
+            }
+            if let activation { activation.apply(to: &output) }
+            return output
+        }
         x.withUnsafeBufferPointer { left in
             b.values.withUnsafeBufferPointer { right in
                 output.withUnsafeMutableBufferPointer { result in
@@ -133,11 +186,11 @@ extension Operators {
                             let source = r + k * columns
                             for column in 0..<columns { target[column] += factor * source[column] }
                         }
-                        if let activation { for column in 0..<columns { target[column] = activation(target[column]) } }
                     }
                 }
             }
         }
+        if let activation { activation.apply(to: &output) }
         return output
     }
 
@@ -150,8 +203,8 @@ extension Operators {
             guard inner == weights.rows else {
                 throw MLDeployError(code: .invalidValue, message: "MatMul cannot multiply \(input.shape) by a \(weights.rows)×\(weights.columns) matrix.")
             }
-            let output = multiply(try input.numbers("MatMul"), rows: rows, by: weights, bias: bias, activation: activation)
             let type: ElementType = input.elementType == .double || weights.elementType == .double ? .double : .float
+            let output = multiply(try input.numbers("MatMul"), rows: rows, by: weights, bias: bias, activation: activation, single: type == .float)
             return [Tensor(shape: Array(input.shape.dropLast()) + [weights.columns], storage: .double(output), elementType: type)]
         }
     }

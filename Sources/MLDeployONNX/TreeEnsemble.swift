@@ -33,6 +33,11 @@ struct TreeEnsemble: Sendable {
     /// — scikit-learn and LightGBM export `BRANCH_LEQ`, XGBoost `BRANCH_LT` — so the walk can
     /// skip the per-node mode switch and NaN test (NaN fails `<=` and `<` by itself).
     var uniformBranch: Mode?
+    /// For models with a uniform branch mode: the nodes with every leaf made its own child, and
+    /// each tree's depth, so several rows walk a tree together for exactly its depth with no test
+    /// for having arrived (see ``scores(_:)``). Empty when the trees cannot be walked so.
+    var lockstepNodes: [Node] = []
+    var depths: [Int] = []
     var targets: Int
     var aggregate: Aggregate
     var baseValues: [Double]
@@ -125,8 +130,64 @@ struct TreeEnsemble: Sendable {
         }
         // Version 3 (ai.onnx.ml opset 3) may give the base values as a double tensor instead.
         self.baseValues = try attributes["base_values"]?.floats.map { Double($0) } ?? attributes["base_values_as_tensor"]?.tensor?.tensor().numbers("base values") ?? []
+        if self.uniformBranch != nil { self.prepareLockstep() }
     }
 
+
+    /// Builds ``lockstepNodes`` and ``depths``; leaves them empty if a tree is not a tree (a node
+    /// reached twice, which would also make the depth meaningless).
+    private mutating func prepareLockstep() {
+        var nodes = self.nodes
+        for index in nodes.indices where nodes[index].mode == .leaf {
+            nodes[index].trueChild = Int32(index)
+            nodes[index].falseChild = Int32(index)
+            nodes[index].feature = 0
+        }
+        var depths: [Int] = []
+        var visited = [Bool](repeating: false, count: nodes.count)
+        for root in self.roots {
+            var deepest = 0
+            var stack = [(root, 0)]
+            while let (position, depth) = stack.popLast() {
+                guard !visited[position] else { return }
+                visited[position] = true
+                let node = self.nodes[position]
+                if node.mode == .leaf {
+                    deepest = max(deepest, depth)
+                } else {
+                    stack.append((Int(node.trueChild), depth + 1))
+                    stack.append((Int(node.falseChild), depth + 1))
+                }
+            }
+            depths.append(deepest)
+        }
+        self.lockstepNodes = nodes
+        self.depths = depths
+    }
+
+    /// The leaves four rows reach in the tree at `root` of depth `depth`, walked together on
+    /// ``lockstepNodes``: `depth` steps each, a leaf stepping to itself. The four walks are
+    /// independent, so the processor overlaps their memory reads, and the step is a selection, not
+    /// a branch to mispredict.
+    @inline(__always)
+    static func lockstepLeaves(
+        _ nodes: UnsafePointer<Node>, _ root: Int, depth: Int, _ rows: UnsafePointer<Double>, features: Int, strict: Bool
+    ) -> (Int, Int, Int, Int) {
+        let x0 = rows, x1 = rows + features, x2 = rows + 2 * features, x3 = rows + 3 * features
+        var p0 = root, p1 = root, p2 = root, p3 = root
+        @inline(__always) func step(_ position: Int, _ row: UnsafePointer<Double>) -> Int {
+            let node = nodes[position]
+            let x = row[Int(node.feature)]
+            return Int((strict ? x < node.value : x <= node.value) ? node.trueChild : node.falseChild)
+        }
+        for _ in 0..<depth {
+            p0 = step(p0, x0)
+            p1 = step(p1, x1)
+            p2 = step(p2, x2)
+            p3 = step(p3, x3)
+        }
+        return (p0, p1, p2, p3)
+    }
 
     /// The leaf a row reaches in the tree rooted at `root`, every branch deciding by `goesTrue`.
     @inline(__always)
@@ -193,8 +254,28 @@ struct TreeEnsemble: Sendable {
                                     default: return Self.leaf(nodes, root, row)
                                     }
                                 }
-                                for root in self.roots {
-                                    for row in 0..<rows {
+                                let lockstep = summing && !self.lockstepNodes.isEmpty
+                                let strict = self.uniformBranch == .lt
+                                for (tree, root) in self.roots.enumerated() {
+                                    var row = 0
+                                    if lockstep {
+                                        self.lockstepNodes.withUnsafeBufferPointer { walked in
+                                            let walked = walked.baseAddress!
+                                            @inline(__always) func add(_ leaf: Int, _ row: Int) {
+                                                let scores = sums + row * targets
+                                                for index in starts[leaf]..<starts[leaf + 1] { scores[weightTargets[index]] += weightValues[index] }
+                                            }
+                                            while row + 4 <= rows {
+                                                let (l0, l1, l2, l3) = Self.lockstepLeaves(walked, root, depth: self.depths[tree], data + row * features, features: features, strict: strict)
+                                                add(l0, row)
+                                                add(l1, row + 1)
+                                                add(l2, row + 2)
+                                                add(l3, row + 3)
+                                                row += 4
+                                            }
+                                        }
+                                    }
+                                    for row in row..<rows {
                                         let leaf = leaf(root, data + row * features)
                                         let scores = sums + row * targets
                                         if summing {
