@@ -186,7 +186,8 @@ let package = Package(
         ),
         .target(
             name: "MLDeployONNX",
-            dependencies: ["MLDeploy", "COpenBLAS"],
+            // OpenBLAS on Linux; on macOS the same CBLAS calls come from Accelerate.
+            dependencies: ["MLDeploy", .target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,5 +1,9 @@
-import Foundation
+#if canImport(Accelerate)
+import Accelerate
+#else
 import COpenBLAS
+#endif
+import Foundation
 import MLDeploy
 
 extension Operators {
