@@ -1,13 +1,14 @@
 // HTTP client benchmark: requests per second against one fast local endpoint, for
 //   - MLDeployHTTP's HTTPClient (the full middleware chain) with one loop thread, and the same
-//     client with two loop threads (sharded multi handles), side by side,
+//     client with two loop threads (sharded multi handles), and with the callers on the loop
+//     thread (`withLoopExecutor`), side by side,
 //   - Foundation's URLSession,
 //   - one reused raw libcurl easy handle in C (the sequential ceiling of libcurl itself),
 //   - wrk (the concurrent ceiling of the endpoint),
 // sequentially and 16-way concurrently. Every mode runs for the same wall time (≥ 5 s, as wrk does),
 // in rounds interleaved mode by mode, reported as min / median / max and median ratios.
 //
-// Usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent]
+// Usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop]
 
 #if canImport(Glibc)
 @preconcurrency import Glibc  // stdout, for setvbuf (a C global Swift 6 cannot vouch for)
@@ -38,7 +39,7 @@ struct Options {
             default: self.url = argument
             }
         }
-        precondition(!self.url.isEmpty && self.seconds >= 1, "usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent]")
+        precondition(!self.url.isEmpty && self.seconds >= 1, "usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop]")
     }
 }
 
@@ -71,6 +72,14 @@ func ours(_ client: HTTPClient, _ request: HTTPRequest, seconds: Int, concurrenc
     try await sustained(seconds: seconds, concurrency: concurrency) {
         let response = try await client.send(request)
         guard response.status == 200, !response.bytes.isEmpty else { throw Failure(description: "HTTPClient got \(response.status)") }
+    }
+}
+
+/// As ``ours(_:_:seconds:concurrency:)``, with the callers' code on the client's loop thread
+/// (`HTTPClient.withLoopExecutor`): each answer resumes its caller where it arrived.
+func oursOnLoop(_ client: HTTPClient, _ request: HTTPRequest, seconds: Int, concurrency: Int) async throws -> Double {
+    try await client.withLoopExecutor {
+        try await ours(client, request, seconds: seconds, concurrency: concurrency)
     }
 }
 
@@ -132,9 +141,12 @@ let url = URL(string: options.url)!
 
 // Profiling aid: run one of our modes alone, for a profiler to sample.
 if let only = options.only {
-    let concurrency = only == "sequential" ? 1 : options.concurrency
+    let concurrency = only.hasPrefix("sequential") ? 1 : options.concurrency
     for _ in 0..<options.rounds {
-        print(only, try await ours(client, request, seconds: options.seconds, concurrency: concurrency))
+        let rate = only.hasSuffix("-loop")
+            ? try await oursOnLoop(client, request, seconds: options.seconds, concurrency: concurrency)
+            : try await ours(client, request, seconds: options.seconds, concurrency: concurrency)
+        print(only, rate)
     }
     await client.shutdown()
     exit(0)
@@ -152,6 +164,8 @@ for round in 1...options.rounds {
     results["URLSession sequential", default: []].append(try await urlSession(session, url, seconds: options.seconds, concurrency: 1))
     results["raw curl handle sequential", default: []].append(try rawCurl(options.url, seconds: options.seconds))
     results["ours concurrent", default: []].append(try await ours(client, request, seconds: options.seconds, concurrency: options.concurrency))
+    results["ours on loop, sequential", default: []].append(try await oursOnLoop(client, request, seconds: options.seconds, concurrency: 1))
+    results["ours on loop, concurrent", default: []].append(try await oursOnLoop(client, request, seconds: options.seconds, concurrency: options.concurrency))
     results["ours, 2 loops, sequential", default: []].append(try await ours(twoLoops, request, seconds: options.seconds, concurrency: 1))
     results["ours, 2 loops, concurrent", default: []].append(try await ours(twoLoops, request, seconds: options.seconds, concurrency: options.concurrency))
     results["URLSession concurrent", default: []].append(try await urlSession(session, url, seconds: options.seconds, concurrency: options.concurrency))
@@ -179,7 +193,11 @@ let sessionConcurrent = show("URLSession concurrent")
 let wrkConcurrent = show("wrk concurrent")
 let twoSequential = show("ours, 2 loops, sequential")
 let twoConcurrent = show("ours, 2 loops, concurrent")
+let loopSequential = show("ours on loop, sequential")
+let loopConcurrent = show("ours on loop, concurrent")
 print("")
+print(String(format: "sequential on the loop executor: / URLSession = %.2f×   / raw curl handle = %.0f%%   / ours off it = %.2f×", loopSequential / sessionSequential, 100 * loopSequential / rawSequential, loopSequential / oursSequential))
+print(String(format: "concurrent on the loop executor: / wrk = %.0f%%   / ours off it = %.2f×", 100 * loopConcurrent / wrkConcurrent, loopConcurrent / oursConcurrent))
 print(String(format: "sequential: 2 loops / 1 loop      = %.2f×", twoSequential / oursSequential))
 print(String(format: "concurrent: 2 loops / 1 loop      = %.2f×   (2 loops: %.0f%% of wrk)", twoConcurrent / oursConcurrent, 100 * twoConcurrent / wrkConcurrent))
 print(String(format: "sequential: ours / URLSession      = %.2f×   (target ≥ 4×)", oursSequential / sessionSequential))

@@ -26,4 +26,8 @@ CURLMcode mld_multi_setopt_long(CURLM *multi, CURLMoption option, long value);
 /// 0 when the queue holds no more done messages.
 int mld_multi_next_done(CURLM *multi, CURL **easy, CURLcode *result);
 
+/// Names the calling thread as the system shows it (top -H, perf, /proc); at most 15 bytes.
+/// (pthread_setname_np needs _GNU_SOURCE, which Swift's Glibc module does not define.)
+void mld_set_thread_name(const char *name);
+
 #endif

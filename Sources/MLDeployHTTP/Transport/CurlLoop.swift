@@ -12,13 +12,24 @@ import Synchronization
 /// sleeps in `curl_multi_poll` until a socket is ready or a task wakes it. Easy handles are kept in
 /// a pool and reused; connections are kept alive in the multi handle's cache (HTTP/1.1 keep-alive,
 /// HTTP/2 multiplexing).
-final class CurlLoop: Sendable {
+///
+/// The loop is also a task executor (``HTTPClient/withLoopExecutor(_:)``): a task that prefers it
+/// runs its code on the loop thread, between transfers. Its request then resumes where the
+/// response arrived — no other thread is woken to continue the caller, and its next request is
+/// handed to a loop that is already running.
+final class CurlLoop: TaskExecutor, Sendable {
     private enum Command {
         case start(CurlTransfer)
         case cancel(CurlTransfer, any Error)
         case resume(CurlTransfer)
+        /// A job of a task that prefers this loop as its executor.
+        case run(UnownedJob)
         case shutdown(CheckedContinuation<Void, Never>)
     }
+
+    /// The loop the current task runs on as its executor (``HTTPClient/withLoopExecutor(_:)``); its
+    /// requests go to that loop, so their answers resume it on its own thread.
+    @TaskLocal static var preferred: CurlLoop?
 
     private struct Shared {
         var commands: [Command] = []
@@ -74,6 +85,11 @@ final class CurlLoop: Sendable {
         self.send(.resume(transfer))
     }
 
+    /// Runs a job of a task that prefers this loop, on the loop thread.
+    func enqueue(_ job: consuming ExecutorJob) {
+        self.send(.run(UnownedJob(job)))
+    }
+
     /// Cancels every transfer still running and stops the thread.
     func shutdown() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -102,6 +118,8 @@ final class CurlLoop: Sendable {
         switch command {
         case .start(let transfer): transfer.fail(closed)
         case .cancel, .resume: break
+        // A task that still prefers a stopped loop goes on running on the shared pool.
+        case .run(let job): globalConcurrentExecutor.enqueue(job)
         case .shutdown(let continuation): continuation.resume()
         }
     }
@@ -109,6 +127,9 @@ final class CurlLoop: Sendable {
     // MARK: The loop thread
 
     private func run() {
+        // The name the system shows (top -H, perf, /proc): a thread inherits its creator's, often
+        // a Dispatch worker's, and Foundation's `Thread.name` does not reach the system here.
+        mld_set_thread_name("mldeploy.curl")
         var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
         var pool: [UnsafeMutableRawPointer] = []
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
@@ -177,6 +198,8 @@ final class CurlLoop: Sendable {
                 case .resume(let transfer):
                     guard let easy = transfer.easy, active[easy] === transfer else { continue }
                     curl_easy_pause(easy, CURLPAUSE_CONT)
+                case .run(let job):
+                    job.runSynchronously(on: self.asUnownedTaskExecutor())
                 case .shutdown(let continuation):
                     shutdownWaiters.append(continuation)
                 }
