@@ -51,11 +51,13 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "serve" {
 var mlserverBinary: String?
 nonisolated(unsafe) var seconds = 10
 nonisolated(unsafe) var connections = 16
-// Debugging aid: `ServerBenchmark pace URL TOKEN RATE` paces one of our consume URLs alone.
+// Debugging aid: `ServerBenchmark pace URL TOKEN RATE` paces one of our consume URLs alone
+// (MLDEPLOY_PACE_WARMUP=0: without the warm-up, so the server's metrics hold the paced calls alone).
 if CommandLine.arguments.count == 5, CommandLine.arguments[1] == "pace" {
     let (url, token, rate) = (CommandLine.arguments[2], CommandLine.arguments[3], Double(CommandLine.arguments[4])!)
-    let result = try await pace(Target(label: url, url: url, body: #"{"x": 21.0}"#, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]), rate: rate)
-    print(String(format: "%.0f/s p50 %.2f ms p99 %.2f ms", result.rate, result.p50, result.p99))
+    let warmUp = ProcessInfo.processInfo.environment["MLDEPLOY_PACE_WARMUP"] != "0"
+    let result = try await pace(Target(label: url, url: url, body: #"{"x": 21.0}"#, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]), rate: rate, warmUp: warmUp)
+    print(String(format: "%.0f/s p50 %.2f ms p99 %.2f ms p99.9 %.2f ms", result.rate, result.p50, result.p99, result.p999))
     exit(0)
 }
 
@@ -104,8 +106,8 @@ func saturate(_ target: Target) throws -> Measurement {
 /// (on its own task) and its latency counted from then, so a stall counts against the server. The
 /// sender is MLDeployHTTP's client (libcurl, one loop thread): URLSession on Linux cannot send a few
 /// thousand requests a second, and its own queueing would be measured instead of the server.
-func pace(_ target: Target, rate: Double) async throws -> Measurement {
-    let result = try await pacedPost(target.url, body: target.body, headers: target.headers, rate: rate, seconds: seconds)
+func pace(_ target: Target, rate: Double, warmUp: Bool = true) async throws -> Measurement {
+    let result = try await pacedPost(target.url, body: target.body, headers: target.headers, rate: rate, seconds: seconds, warmUp: warmUp)
     return Measurement(rate: result.rate, p50: result.p50, p99: result.p99, p999: result.p999)
 }
 
