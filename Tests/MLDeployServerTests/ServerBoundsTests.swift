@@ -50,8 +50,10 @@ struct ServerBoundsTests {
     @Test("a body declared larger than its route's limit is refused (413) before a byte of it is read, and the connection closed")
     func declaredLength() async throws {
         // The idle timeout is far longer than the test: the server must end the connection itself
-        // after refusing (it would otherwise wait for a body the client will never send).
-        try await withServer(configure: { $0.idleTimeout = .seconds(120) }) { server in
+        // after refusing (it would otherwise wait for a body the client will never send). The
+        // bound below is half of it: under the whole suite's load the in-process server has been
+        // seen to take 80 s to answer at all, which says nothing about this fault.
+        try await withServer(configure: { $0.idleTimeout = .seconds(600) }) { server in
             let token = try await server.token("carol")
             let port = try #require(server.base.port)
             let head = "POST /services/big/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n"
@@ -59,7 +61,7 @@ struct ServerBoundsTests {
             let answer = await RawClient.exchange(port: port, request: head, hangUp: nil) ?? ""
             #expect(answer.hasPrefix("HTTP/1.1 413") && answer.contains("request-too-large") && answer.contains("16777216"), "\(answer.prefix(300))")
             #expect(answer.lowercased().contains("connection: close"), "\(answer.prefix(300))")
-            #expect(clock.now - started < .seconds(60), "the server kept the refused connection open")
+            #expect(clock.now - started < .seconds(300), "the server kept the refused connection open")
         }
     }
 

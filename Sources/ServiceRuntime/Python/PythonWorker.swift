@@ -118,9 +118,11 @@ final class PythonWorker: Sendable {
 
         /// Output thread: how long to wait for output before checking the deadline again —
         /// until the deadline of the exchange in flight, else a short tick (an exchange may start
-        /// meanwhile, and its deadline is then checked within the tick).
+        /// meanwhile, and its deadline is then checked within the tick). Once the worker was
+        /// killed for its deadline, the tick again: the output ends when the last process holding
+        /// it is gone, which can take a moment, and the thread must not spin meanwhile.
         func pollTimeout() -> Int32 {
-            let deadline = self.state.withLock { $0.inFlight?.deadline }
+            let deadline = self.state.withLock { $0.killedForTimeout ? nil : $0.inFlight?.deadline }
             guard let deadline else { return 250 }
             let (seconds, attoseconds) = (deadline - .now).components
             let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1
