@@ -56,12 +56,13 @@ struct LoopExecutorTests {
                         ($0 as? MLDeployError)?.code == .unreachable
                     }
                     // A slow request cancelled from outside ends promptly, and the loop serves the next one.
-                    let slow = Task { try await client.send(try HTTPRequest(.get, server.url("/peer?seconds=10"))) }
+                    let slow = Task { try await client.send(try HTTPRequest(.get, server.url("/peer?seconds=60"))) }
                     try await Task.sleep(for: .milliseconds(200))
                     let clock = ContinuousClock(), started = clock.now
                     slow.cancel()
                     await #expect { try await slow.value } throws: { ($0 as? MLDeployError)?.code == .cancelled }
-                    #expect(clock.now - started < .seconds(5))
+                    // Far under the minute the server holds the answer (loose: the whole suite shares two cores).
+                    #expect(clock.now - started < .seconds(30))
                     #expect(try await client.send(try HTTPRequest(.get, server.url("/peer"))).status == 200)
                 }
             }

@@ -27,6 +27,7 @@ struct PluginCLITests {
         #expect(consumed.status == 0 && consumed.output.contains("total: 42") && consumed.output.contains("doubled 21"), "\(consumed.output)\(consumed.error)")
         #expect(consumed.error.contains("scoring 21"), "console output goes to stderr: \(consumed.error)")
         let json = try await cli.run(target + ["--format", "json", "consume", "scorer", "--version", "1.0", "-"], input: #"{"x": 1}"#)
+        try #require(json.status == 0, "\(json.output)\(json.error)")
         let result = try JSONValue(parsing: json.output)
         #expect(result["outputParameters"]?["total"]?.doubleValue == 2, "\(json.output)")
         #expect(result["outputFiles"]?["out.txt"]?.stringValue == Data("2.0".utf8).base64EncodedString(), "\(json.output)")
