@@ -13,8 +13,9 @@ struct CurlTransport: Sendable {
     /// requests one after another find their loop awake (it spins briefly after each completion)
     /// and their connection in its cache; different tasks spread over the loops.
     func loopForCurrentTask() -> CurlLoop {
-        if let preferred = CurlLoop.preferred, self.loops.contains(where: { $0 === preferred }) { return preferred }
+        // One loop: it is the preferred one too, so no task-local lookup on this hot path.
         guard self.loops.count > 1 else { return self.loops[0] }
+        if let preferred = CurlLoop.preferred, self.loops.contains(where: { $0 === preferred }) { return preferred }
         let key = withUnsafeCurrentTask { $0?.hashValue } ?? Int(truncatingIfNeeded: pthread_self())
         return self.loops[Int(UInt(bitPattern: key) % UInt(self.loops.count))]
     }
