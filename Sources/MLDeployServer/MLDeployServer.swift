@@ -8,6 +8,7 @@ import MLDeploy
 import ServiceRuntime
 import NIOCore
 import Synchronization
+import Tracing
 
 /// The ML Server 9.x operationalization REST API in front of any backend, so the
 /// unmodified Python SDK — and MLDeploy's own MLServer backend — can publish and consume against it.
@@ -116,8 +117,11 @@ public final class MLDeployServer: Sendable {
     func makeRouter() -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
         // A server span per request, continuing the caller's trace (W3C `traceparent`); every
-        // operation, worker call and batch record it starts are its children.
-        router.add(middleware: TracingMiddleware())
+        // operation, worker call and batch record it starts are its children. Only when the
+        // process bootstrapped a tracer before the server started (as `mldeploy serve` does when
+        // an OTLP endpoint is configured): without one, the middleware would build every request's
+        // span attributes to throw them away.
+        if !(InstrumentationSystem.tracer is NoOpTracer) { router.add(middleware: TracingMiddleware()) }
         if self.configuration.metricsAccess != .off {
             router.add(middleware: RequestMetricsMiddleware(metrics: self.configuration.metrics))
         }

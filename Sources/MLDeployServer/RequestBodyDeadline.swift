@@ -29,9 +29,11 @@ final class RequestBodyDeadline: ChannelInboundHandler, RemovableChannelHandler 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
         case .head:
+            // The check is armed once this read burst is over and the body is still incomplete
+            // (`channelReadComplete`): most requests arrive whole in one read, and arming and
+            // cancelling a timer for each of them was work on every request for nothing.
             self.started = .now()
             self.received = 0
-            self.schedule(context)
         case .body(let buffer):
             self.received += buffer.readableBytes
         case .end:
@@ -40,6 +42,11 @@ final class RequestBodyDeadline: ChannelInboundHandler, RemovableChannelHandler 
             self.check = nil
         }
         context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if self.started != nil, self.check == nil { self.schedule(context) }
+        context.fireChannelReadComplete()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

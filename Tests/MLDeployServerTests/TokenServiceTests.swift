@@ -36,6 +36,25 @@ struct TokenServiceTests {
         #expect(mode == 0o600)
     }
 
+    @Test("a token checked once is remembered, yet expiry and a revocation by another process count on the next request")
+    func rememberedTokens() async throws {
+        let directory = try self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let tokens = try TokenService(directory: directory, accessLifetime: .seconds(60))
+        let now = Date()
+        let grant = try await tokens.issue(for: "admin", now: now)
+        let claims = try #require(try await tokens.verify(accessToken: grant.accessToken, now: now))
+        #expect(try await tokens.verify(accessToken: grant.accessToken, now: now) == claims, "the remembered claims are the checked ones")
+        #expect(try await tokens.verify(accessToken: grant.accessToken, now: now.addingTimeInterval(61)) == nil, "a remembered token still expires")
+        // One character changed after the token was remembered: checked afresh, and refused.
+        var altered = Array(grant.accessToken)
+        altered[altered.count - 2] = altered[altered.count - 2] == "A" ? "B" : "A"
+        #expect(try await tokens.verify(accessToken: String(altered), now: now) == nil)
+        // Revoked through another instance on the same files (another node's CLI): refused at once.
+        try await TokenService(directory: directory).revoke(accessToken: claims, now: now)
+        #expect(try await tokens.verify(accessToken: grant.accessToken, now: now) == nil)
+    }
+
     @Test("refresh tokens rotate, expire and can be revoked; only their hashes are stored")
     func refreshTokens() async throws {
         let directory = try self.directory()

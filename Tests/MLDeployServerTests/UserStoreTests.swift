@@ -34,8 +34,12 @@ struct UserStoreTests {
 
         // Another instance (the CLI beside a running server) sees the same users and their changes.
         let other = try UserStore(directory: directory)
+        let before = try #require(try await store.lookup("reader"))
+        #expect(before.role == .reader)
         try await other.setRole("reader", .contributor)
         #expect(await store.role(of: "reader") == .contributor)
+        #expect(try await store.lookup("reader")?.role == .contributor, "an account looked up before is read again once it changed")
+        #expect(try await store.lookup("reader")?.id == before.id)
         try await other.remove("reader")
         #expect(try await store.list().map(\.name) == ["admin"])
     }

@@ -36,6 +36,8 @@ public final class UserStore: Sendable {
 
     /// Where the users are kept.
     public let store: any ServerStateStore
+    /// The last stored bytes seen for each user, with what they decode to (see ``lookup(_:)``).
+    private let accounts = Mutex<[String: (bytes: Data, account: (role: ServerRole, id: String))]>([:])
 
     /// The users of `store`.
     public init(store: any ServerStateStore) {
@@ -129,7 +131,17 @@ public final class UserStore: Sendable {
     /// - Throws: what the store throws when it cannot be read (a database that is down).
     public func lookup(_ name: String) async throws -> (role: ServerRole, id: String)? {
         guard let bytes = try await self.store.value(name, in: .users) else { return nil }
-        return (try? Self.decode(bytes)).map { ($0.role, $0.id) }
+        // Every authenticated request looks its user up; the stored bytes are read each time (so a
+        // change by any node or by `mldeploy users` counts at once), but decoded only when they
+        // differ from the last ones seen for that name.
+        if let known = self.accounts.withLock({ $0[name] }), known.bytes == bytes { return known.account }
+        guard let record = try? Self.decode(bytes) else { return nil }
+        let account = (role: record.role, id: record.id)
+        self.accounts.withLock { accounts in
+            if accounts.count >= 4096 { accounts.removeAll(keepingCapacity: true) }
+            accounts[name] = (bytes, account)
+        }
+        return account
     }
 
     private static func newAccountID() -> String {
