@@ -55,7 +55,8 @@ public struct ONNXModel: Sendable {
     }
 
     /// The fewest rows each core is given when a frame is split: below this, waking another
-    /// thread costs more than the rows it would score.
+    /// thread costs more than the rows it would score. Parts are split at its multiples, which are
+    /// where the dense layers' BLAS blocks start too, so a split answer equals one call's exactly.
     public static let rowsPerCore = 256
 
     /// The cores a frame may be split across by default: the active processors, read once (on
@@ -74,7 +75,10 @@ public struct ONNXModel: Sendable {
         let rows = frame.rowCount
         let parts = self.scoresRowsIndependently && rows >= 2 * Self.rowsPerCore ? min(max(cores, 1), rows / Self.rowsPerCore) : 1
         guard parts > 1 else { return try self.scoreWhole(frame) }
-        let bounds = (0...parts).map { rows * $0 / parts }
+        // Parts start at multiples of `rowsPerCore`, where the dense layers' blocks start
+        // (``Operators/blasBlockRows``): every row is multiplied in the same block, at the same
+        // place, as in a single call, so the answer is bit for bit that call's.
+        let bounds = (0...parts).map { part in part == parts ? rows : rows * part / parts / Self.rowsPerCore * Self.rowsPerCore }
         let answers = Mutex<[DataFrame?]>(Array(repeating: nil, count: parts))
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             let answer = try? self.scoreWhole(frame.rows(bounds[part]..<bounds[part + 1]))

@@ -140,6 +140,21 @@ extension Operators {
     /// to single precision) outweighs what BLAS's kernels save, so one-row scoring keeps its loop.
     static let blasRows = 8
 
+    /// How many rows one BLAS call multiplies: a frame's rows go in blocks of this many from its
+    /// first row (the last block shorter).
+    ///
+    /// OpenBLAS picks its kernel by the matrices' sizes (a small-matrix kernel, edge tiles), and
+    /// kernels round differently, so a row's answer could depend on how many rows it was sent
+    /// with. In fixed blocks it does not: a frame split across cores is split at multiples of
+    /// ``ONNXModel/rowsPerCore`` (a multiple of this), so each row meets the same block as in one
+    /// call, and the split answer is bit for bit the single call's.
+    static let blasBlockRows = 256
+
+    /// The `(start, count)` of each BLAS block of `rows` rows.
+    static func blasBlocks(_ rows: Int) -> [(start: Int, count: Int)] {
+        stride(from: 0, to: rows, by: Self.blasBlockRows).map { ($0, min(Self.blasBlockRows, rows - $0)) }
+    }
+
     /// `activation(x · b + bias)` for `rows` rows of `x`, in one output buffer. `single`: the
     /// operands are float32 values and are multiplied in single precision, as onnxruntime does.
     ///
@@ -162,7 +177,16 @@ extension Operators {
                         for index in target.indices { target[index] = row[index % columns] }
                     }
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(inner), 1, left, Int32(inner), weights, Int32(columns), bias == nil ? 0 : 1, &result, Int32(columns))
+                left.withUnsafeBufferPointer { left in
+                    result.withUnsafeMutableBufferPointer { result in
+                        for (start, count) in Self.blasBlocks(rows) {
+                            cblas_sgemm(
+                                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(columns), Int32(inner), 1, left.baseAddress! + start * inner, Int32(inner),
+                                weights, Int32(columns), bias == nil ? 0 : 1, result.baseAddress! + start * columns, Int32(columns)
+                            )
+                        }
+                    }
+                }
                 output.withUnsafeMutableBufferPointer { target in
                     for index in 0..<result.count { target[index] = Double(result[index]) }
                 }
@@ -172,7 +196,16 @@ extension Operators {
                         for index in target.indices { target[index] = bias[index % columns] }
                     }
                 }
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(inner), 1, x, Int32(inner), b.values, Int32(columns), bias == nil ? 0 : 1, &output, Int32(columns))
+                x.withUnsafeBufferPointer { left in
+                    output.withUnsafeMutableBufferPointer { result in
+                        for (start, count) in Self.blasBlocks(rows) {
+                            cblas_dgemm(
+                                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(columns), Int32(inner), 1, left.baseAddress! + start * inner, Int32(inner),
+                                b.values, Int32(columns), bias == nil ? 0 : 1, result.baseAddress! + start * columns, Int32(columns)
+                            )
+                        }
+                    }
+                }
             }
             if let activation { activation.apply(to: &output) }
             return output
