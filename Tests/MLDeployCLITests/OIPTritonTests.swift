@@ -57,19 +57,21 @@ struct OIPTritonTests {
         var environment = ProcessInfo.processInfo.environment
         environment["LD_LIBRARY_PATH"] = home.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("nvidia_pytriton.libs").path
         let child = try ChildProcess(
-            // At the lowest CPU priority, with the Python stubs it starts: every load restarts a
-            // stub per version (the conformance suite's 20 concurrent deploys start a few hundred),
-            // and at normal priority they starved the Python workers of suites running beside it.
-            "/bin/sh", ["-c", #"exec nice -n 19 "$0" "$@" >"$LOG" 2>&1"#, server, "--model-repository=\(repository.path)", "--model-control-mode=explicit",
+            // At a low CPU priority, with the Python stubs it starts: every load restarts a stub
+            // per version (the conformance suite's 20 concurrent deploys start a few hundred), and
+            // at normal priority they starved the Python workers of suites running beside it. Not
+            // the lowest: at nice 19 under the whole suite's load Triton had not logged a line
+            // after 60 s (a nice-19 process gets about 1/70 of a busy core).
+            "/bin/sh", ["-c", #"exec nice -n 10 "$0" "$@" >"$LOG" 2>&1"#, server, "--model-repository=\(repository.path)", "--model-control-mode=explicit",
                         "--backend-directory=\(directory.appendingPathComponent("backends").path)", "--http-address=127.0.0.1", "--http-port=\(port)",
                         "--allow-grpc=false", "--allow-metrics=false", "--allow-gpu-metrics=false"],
             name: "tritonserver", environment: environment.merging(["LOG": log]) { _, new in new }
         )
-        if try await waitUntilReady(URL(string: "http://127.0.0.1:\(port)/v2/health/ready")!) {
+        if try await waitUntilReady(URL(string: "http://127.0.0.1:\(port)/v2/health/ready")!, timeout: .seconds(150)) {
             return (child, port, ["--target", "oip+http://127.0.0.1:\(port)?python_path=\(packages.path)"])
         }
         child.stop()
-        throw TestFailure("Triton did not become ready on port \(port) within 60 s: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        throw TestFailure("Triton did not become ready on port \(port) within 150 s: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 
     /// A plain OIP inference request to Triton itself.
