@@ -78,7 +78,9 @@ public struct ONNXModel: Sendable {
         // Parts start at multiples of `rowsPerCore`, where the dense layers' blocks start
         // (``Operators/blasBlockRows``): every row is multiplied in the same block, at the same
         // place, as in a single call, so the answer is bit for bit that call's.
-        let bounds = (0...parts).map { part in part == parts ? rows : rows * part / parts / Self.rowsPerCore * Self.rowsPerCore }
+        // The blocks are shared out evenly, so the parts differ by one block at most.
+        let blocks = (rows + Self.rowsPerCore - 1) / Self.rowsPerCore
+        let bounds = (0...parts).map { part in min(rows, blocks * part / parts * Self.rowsPerCore) }
         let answers = Mutex<[DataFrame?]>(Array(repeating: nil, count: parts))
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             let answer = try? self.scoreWhole(frame.rows(bounds[part]..<bounds[part + 1]))
