@@ -84,7 +84,7 @@ struct OIPTritonTests {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSONValue(parsing: Array(data)))
     }
 
-    @Test("deploy-realtime, deploy, consume, list, get, redeploy and delete on Triton through its load API; Triton itself serves what was published", .timeLimit(.minutes(4)))
+    @Test("deploy-realtime, deploy, consume, list, get, redeploy and delete on Triton through its load API; Triton itself serves what was published", .timeLimit(.minutes(6)))
     func triton() async throws {
         var cli = try CLI()
         defer { cli.remove() }
