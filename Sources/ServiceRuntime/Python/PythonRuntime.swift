@@ -90,17 +90,12 @@ public final class PythonRuntime: Sendable {
     /// Creating a runtime ignores `SIGPIPE` in the process: a worker that dies while a frame is
     /// being written to it must fail that exchange (`worker-crashed`), not kill the host with it.
     public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "mldeploy.python")) {
-        _ = Self.ignoreBrokenPipes
+        _ = PipeWriter.ignoreBrokenPipes
         self.configuration = configuration
         self.logger = logger
         self.directory = Self.scratchRoot().appendingPathComponent("mldeploy-python-\(getpid())-\(UUID().uuidString.prefix(8))")
         self.pool = PythonPool(configuration: configuration, directory: self.directory, logger: logger)
     }
-
-    /// Ignores `SIGPIPE` once per process (writes to a dead worker's pipe then fail with `EPIPE`).
-    private static let ignoreBrokenPipes: Void = {
-        signal(SIGPIPE, SIG_IGN)
-    }()
 
     /// Runs one call of a Python service.
     ///

@@ -89,7 +89,14 @@ package final class PipeWriter: Sendable {
     private let wakeUp = DispatchSemaphore(value: 0)
 
     /// A writer for `descriptor` (made non-blocking), with a thread named `name` for what does not fit at once.
+    ///
+    /// Making one ignores `SIGPIPE` in the process: a child (a Python worker, a backend plugin) that
+    /// exits before or while it is written to must fail that write with `EPIPE`, not kill the host
+    /// silently. (A backend plugin that exits at once — a missing configuration — did that to a
+    /// `mldeploy` command that started no Python runtime, when the command wrote its handshake after
+    /// the plugin was gone: it died without a word.)
     package init(_ descriptor: Int32, name: String = "mldeploy-worker-stdin") {
+        _ = Self.ignoreBrokenPipes
         self.descriptor = descriptor
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         let thread = Thread { [self] in self.run() }
@@ -97,6 +104,11 @@ package final class PipeWriter: Sendable {
         thread.stackSize = 1 << 20
         thread.start()
     }
+
+    /// Ignores `SIGPIPE` once per process (writes to a pipe whose reader is gone then fail with `EPIPE`).
+    package static let ignoreBrokenPipes: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
 
     private func run() {
         while true {
