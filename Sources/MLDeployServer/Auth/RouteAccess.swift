@@ -118,14 +118,15 @@ public struct RouteAccess: Sendable, Hashable, CustomStringConvertible {
 
     /// The rule for `method` on the route Hummingbird matched (`/sessions/:id`), or `nil`.
     static func rule(method: String, endpointPath: String) -> RouteAccess? {
-        // Hummingbird names a matched route in OpenAPI's spelling already: look it up as it is,
-        // and respell only a path that is not found (no splitting and joining per request).
-        Self.table["\(method) \(endpointPath)"] ?? Self.table["\(method) \(Self.openAPIPath(endpointPath))"]
+        Self.table["\(method) \(Self.openAPIPath(endpointPath))"]
     }
 
     /// A matched route's path in OpenAPI's spelling (`/sessions/{id}`), whether Hummingbird gave it
     /// as `/sessions/:id` or `/sessions/{id}`.
     static func openAPIPath(_ endpointPath: String) -> String {
+        // Hummingbird names matched routes in OpenAPI's spelling already: that path is returned as
+        // it is, with no splitting and joining on every request.
+        if endpointPath.hasPrefix("/"), !endpointPath.utf8.contains(UInt8(ascii: ":")) { return endpointPath }
         let path = endpointPath.split(separator: "/", omittingEmptySubsequences: false).map { component in
             component.hasPrefix(":") ? "{" + component.dropFirst() + "}" : String(component)
         }.joined(separator: "/")
@@ -185,8 +186,7 @@ struct AuthorizationMiddleware: RouterMiddleware {
                 exceptionType: "permission-denied"
             ), of: request)
         }
-        let isUpload = Self.uploadRoutes.contains(endpoint) || (endpoint.contains(":") && Self.uploadRoutes.contains(RouteAccess.openAPIPath(endpoint)))
-        let limit = isUpload ? self.maximumUploadSize : self.maximumJSONBodySize
+        let limit = Self.uploadRoutes.contains(RouteAccess.openAPIPath(endpoint)) ? self.maximumUploadSize : self.maximumJSONBodySize
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             // Never read a body refused for its size: stop reading and close after the answer.
             throw context.refusingUnreadBody(ServerError(
