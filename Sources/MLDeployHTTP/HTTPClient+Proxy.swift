@@ -85,7 +85,9 @@ extension HTTPClient {
         let noProxy: String?
 
         func proxy(for url: URL) -> String? {
-            url.scheme?.lowercased() == "https" ? self.https : self.http
+            // The same for both schemes (no proxy, the common case): no need to parse the URL's scheme.
+            if self.https == self.http { return self.http }
+            return url.scheme?.lowercased() == "https" ? self.https : self.http
         }
     }
 }

@@ -104,9 +104,7 @@ public final class HTTPClient: Sendable {
     private func execute(_ request: HTTPRequest, mode: CurlTransfer.Mode) async throws -> HTTPResponse {
         // Unique per client and request, and far cheaper than a UUID per request.
         let requestID = "\(self.requestIDPrefix)-\(self.requestCounter.add(1, ordering: .relaxed).newValue)"
-        var logger = self.logger
-        logger[metadataKey: "request-id"] = "\(requestID)"
-        let context = HTTPRequestContext(requestID: requestID, attempt: 1, logger: logger, responseMode: mode)
+        let context = HTTPRequestContext(requestID: requestID, attempt: 1, logger: self.logger, responseMode: mode)
         return try await self.run(0, request, context)
     }
 

@@ -49,7 +49,37 @@ public struct HTTPRequestContext: Sendable {
     /// The attempt number, from 1; the retry middleware increments it.
     public var attempt: Int
     /// The logger to log with (carries the request id as metadata).
-    public var logger: Logger
+    ///
+    /// The `request-id` metadata is attached when the logger is first read, not for every request:
+    /// setting metadata makes some handlers (swift-log's stream handler) format all of it again, a
+    /// cost most requests, which log nothing, need not pay.
+    public var logger: Logger {
+        get {
+            if self.loggerCarriesRequestID { return self.baseLogger }
+            var logger = self.baseLogger
+            logger[metadataKey: "request-id"] = "\(self.requestID)"
+            return logger
+        }
+        set {
+            self.baseLogger = newValue
+            self.loggerCarriesRequestID = true
+        }
+    }
+    /// Whether something would be logged at `level`, without attaching the request id.
+    func logs(at level: Logger.Level) -> Bool {
+        self.baseLogger.logLevel <= level
+    }
     /// Whether the response body is read into memory or streamed.
     var responseMode: CurlTransfer.Mode
+
+    private var baseLogger: Logger
+    private var loggerCarriesRequestID: Bool
+
+    init(requestID: String, attempt: Int, logger: Logger, responseMode: CurlTransfer.Mode) {
+        self.requestID = requestID
+        self.attempt = attempt
+        self.baseLogger = logger
+        self.loggerCarriesRequestID = false
+        self.responseMode = responseMode
+    }
 }

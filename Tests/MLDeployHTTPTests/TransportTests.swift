@@ -42,6 +42,53 @@ struct TransportTests {
         }
     }
 
+    @Test("one pooled handle carries requests of every shape one after another: nothing of one leaks into the next")
+    func handleReuse() async throws {
+        try await FaultServer.with { server throws in
+            var configuration = testConfiguration()
+            configuration.loopThreads = 1  // one loop, one caller: every request below runs on the same easy handle
+            configuration.maximumResponseSize = 100_000
+            try await withHTTPClient(configuration) { client throws in
+                func echo(_ method: HTTPMethod, headers: HTTPHeaders = [:], body: HTTPBody? = nil) async throws -> JSONValue {
+                    try await client.send(try HTTPRequest(method, server.url("/echo"), headers: headers, body: body)).json
+                }
+                let first = try await echo(.get, headers: ["X-A": "1", "X-B": "2"])
+                #expect(first["method"] == "GET" && first["headers"]?["x-a"] == "1" && first["headers"]?["x-b"] == "2")
+
+                // Same number of headers, other names and values: rewritten line by line in place.
+                let swapped = try await echo(.delete, headers: ["X-C": "4", "X-D": "5"])
+                #expect(swapped["method"] == "DELETE" && swapped["headers"]?["x-c"] == "4" && swapped["headers"]?["x-d"] == "5")
+                #expect(swapped["headers"]?["x-a"] == nil && swapped["headers"]?["x-b"] == nil)
+                #expect(swapped["headers"]?["x-request-id"] != first["headers"]?["x-request-id"], "each request its own id")
+
+                // Fewer headers, another value, a body: the header list is rebuilt, the body sent.
+                let post = try await echo(.post, headers: ["X-A": "3"], body: .string("payload"))
+                #expect(post["method"] == "POST" && post["body"] == "payload")
+                #expect(post["headers"]?["x-a"] == "3" && post["headers"]?["x-b"] == nil)
+
+                // HEAD, then a plain GET: the GET has its body again and no leftover of the POST.
+                let head = try await client.send(try HTTPRequest(.head, server.url("/status/200")))
+                #expect(head.status == 200 && head.bytes.isEmpty)
+                let plain = try await echo(.get)
+                #expect(plain["method"] == "GET" && plain["body_length"] == .integer(0))
+                #expect(plain["headers"]?["x-a"] == nil && plain["headers"]?["content-length"] == nil)
+
+                // Another URL on the same handle, and a response over the size limit, then a normal one.
+                await #expect { try await client.send(try HTTPRequest(.get, server.url("/bytes?n=200000"))) } throws: {
+                    ($0 as? MLDeployError)?.code == .responseTooLarge
+                }
+                let again = try await echo(.get, headers: ["X-A": "1", "X-B": "2"])
+                #expect(again["method"] == "GET" && again["path"] == "/echo" && again["headers"]?["x-b"] == "2")
+                var streamed = try await client.stream(try HTTPRequest(.get, server.url("/bytes?n=200000")))
+                var received = 0
+                for try await chunk in streamed.body { received += chunk.count }
+                #expect(received == 200_000, "a streamed response has no buffered-size limit left over")
+                streamed = try await client.stream(try HTTPRequest(.get, server.url("/bytes?n=10")))
+                #expect(streamed.status == 200)
+            }
+        }
+    }
+
     @Test("HEAD reads headers and no body")
     func head() async throws {
         try await FaultServer.with { server throws in

@@ -8,7 +8,7 @@
 // sequentially and 16-way concurrently. Every mode runs for the same wall time (≥ 5 s, as wrk does),
 // in rounds interleaved mode by mode, reported as min / median / max and median ratios.
 //
-// Usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop]
+// Usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop|raw]
 
 #if canImport(Glibc)
 @preconcurrency import Glibc  // stdout, for setvbuf (a C global Swift 6 cannot vouch for)
@@ -39,7 +39,7 @@ struct Options {
             default: self.url = argument
             }
         }
-        precondition(!self.url.isEmpty && self.seconds >= 1, "usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop]")
+        precondition(!self.url.isEmpty && self.seconds >= 1, "usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop|raw]")
     }
 }
 
@@ -141,6 +141,10 @@ let url = URL(string: options.url)!
 
 // Profiling aid: run one of our modes alone, for a profiler to sample.
 if let only = options.only {
+    if only == "raw" {
+        for _ in 0..<options.rounds { print(only, try rawCurl(options.url, seconds: options.seconds)) }
+        exit(0)
+    }
     let concurrency = only.hasPrefix("sequential") ? 1 : options.concurrency
     for _ in 0..<options.rounds {
         let rate = only.hasSuffix("-loop")

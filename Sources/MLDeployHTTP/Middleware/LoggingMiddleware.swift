@@ -15,7 +15,13 @@ import Synchronization
 final class LoggingMiddleware: HTTPClientMiddleware {
     let metricsFactory: any MetricsFactory
     /// Counters and timers by method and status, created once each: this runs for every attempt.
-    private let instruments = Mutex<[String: (Counter, Timer)]>([:])
+    private let instruments = Mutex<[InstrumentKey: (Counter, Timer)]>([:])
+
+    /// A method and a status code (`nil`: no response), hashed as they are: no text is built per attempt.
+    private struct InstrumentKey: Hashable {
+        var method: HTTPMethod
+        var status: Int?
+    }
 
     init(metricsFactory: any MetricsFactory) {
         self.metricsFactory = metricsFactory
@@ -27,7 +33,7 @@ final class LoggingMiddleware: HTTPClientMiddleware {
         next: (HTTPRequest, HTTPRequestContext) async throws -> HTTPResponse
     ) async throws -> HTTPResponse {
         let started = ContinuousClock.now
-        let logs = context.logger.logLevel <= .debug
+        let logs = context.logs(at: .debug)
         do {
             let response = try await next(request, context)
             let elapsed = ContinuousClock.now - started
@@ -53,10 +59,10 @@ final class LoggingMiddleware: HTTPClientMiddleware {
     }
 
     private func record(method: HTTPMethod, status: Int?, elapsed: Duration) {
-        let statusText = status.map(String.init) ?? "error"
-        let key = method.rawValue + " " + statusText
+        let key = InstrumentKey(method: method, status: status)
         let (counter, timer) = self.instruments.withLock { instruments in
             if let existing = instruments[key] { return existing }
+            let statusText = status.map(String.init) ?? "error"
             let dimensions = [("method", method.rawValue), ("status", statusText)]
             let created = (
                 Counter(label: "mldeploy_http_requests_total", dimensions: dimensions, factory: self.metricsFactory),

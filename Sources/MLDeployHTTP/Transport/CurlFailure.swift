@@ -24,7 +24,7 @@ enum CurlFailure {
             return reason
         }
         let detail: String = {
-            let buffered = String(cString: transfer.errorBuffer)
+            let buffered = transfer.handle?.errorText ?? ""
             return buffered.isEmpty ? String(cString: curl_easy_strerror(code)) : buffered
         }()
         let failure = HTTPTransportFailure(curlCode: Int(code.rawValue), requestWasSent: transfer.requestWasSent, detail: detail)

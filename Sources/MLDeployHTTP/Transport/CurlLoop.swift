@@ -131,31 +131,19 @@ final class CurlLoop: TaskExecutor, Sendable {
         // a Dispatch worker's, and Foundation's `Thread.name` does not reach the system here.
         mld_set_thread_name("mldeploy.curl")
         var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
-        var pool: [UnsafeMutableRawPointer] = []
+        var pool: [CurlHandle] = []
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
 
-        func recycle(_ easy: UnsafeMutableRawPointer) {
-            if pool.count < self.handlePoolSize {
-                pool.append(easy)
-            } else {
-                curl_easy_cleanup(easy)
-            }
+        /// Keeps the handle of a finished transfer for the next one (up to the pool's size).
+        func recycle(_ transfer: CurlTransfer) {
+            guard let handle = transfer.handle else { return }
+            transfer.handle = nil
+            if pool.count < self.handlePoolSize { pool.append(handle) }
         }
 
-        func makeHandle() throws -> UnsafeMutableRawPointer {
-            guard let easy = curl_easy_init() else {
-                throw MLDeployError(code: .transportFailure, message: "libcurl could not create a handle (out of memory?).")
-            }
-            do {
-                try self.defaults.apply(to: easy)
-            } catch {
-                curl_easy_cleanup(easy)
-                throw error
-            }
-            return easy
-        }
-
+        var drains = 0
         while true {
+            var ranJob = false
             let commands: [Command] =
                 self.pending.load(ordering: .acquiring) == 0
                 ? []
@@ -173,20 +161,14 @@ final class CurlLoop: TaskExecutor, Sendable {
                         transfer.fail(MLDeployError(code: .cancelled, message: "\(transfer.request.method) \(CurlFailure.describe(transfer.request.url)) was cancelled."))
                         continue
                     }
-                    let easy: UnsafeMutableRawPointer
                     do {
-                        easy = try pool.popLast() ?? makeHandle()
+                        try transfer.configure(pool.popLast() ?? CurlHandle(defaults: self.defaults))
                     } catch {
+                        transfer.handle = nil  // dropped: its options are in an unknown state
                         transfer.fail(error)
                         continue
                     }
-                    do {
-                        try transfer.configure(easy)
-                    } catch {
-                        transfer.fail(error)
-                        curl_easy_cleanup(easy)  // its options are in an unknown state
-                        continue
-                    }
+                    let easy = transfer.handle!.easy
                     active[easy] = transfer
                     curl_multi_add_handle(self.multi, easy)
                 case .cancel(let transfer, let error):
@@ -194,12 +176,13 @@ final class CurlLoop: TaskExecutor, Sendable {
                     active[easy] = nil
                     curl_multi_remove_handle(self.multi, easy)
                     transfer.fail(error)
-                    recycle(easy)
+                    recycle(transfer)
                 case .resume(let transfer):
                     guard let easy = transfer.easy, active[easy] === transfer else { continue }
                     curl_easy_pause(easy, CURLPAUSE_CONT)
                 case .run(let job):
                     job.runSynchronously(on: self.asUnownedTaskExecutor())
+                    ranJob = true
                 case .shutdown(let continuation):
                     shutdownWaiters.append(continuation)
                 }
@@ -207,6 +190,14 @@ final class CurlLoop: TaskExecutor, Sendable {
             if !shutdownWaiters.isEmpty {
                 break
             }
+            // A caller that just ran here has usually handed over its next request: take it before
+            // driving libcurl, which would otherwise run once for nothing. Bounded, so a caller that
+            // keeps the loop busy with steps of its own cannot hold the transfers up.
+            if ranJob, drains < 4, self.pending.load(ordering: .acquiring) > 0 {
+                drains += 1
+                continue
+            }
+            drains = 0
 
             var running: Int32 = 0
             curl_multi_perform(self.multi, &running)
@@ -217,7 +208,7 @@ final class CurlLoop: TaskExecutor, Sendable {
                 guard let easy = finished, let transfer = active.removeValue(forKey: easy) else { continue }
                 transfer.complete(code)
                 curl_multi_remove_handle(self.multi, easy)
-                recycle(easy)
+                recycle(transfer)
                 completed = true
             }
 
@@ -247,9 +238,9 @@ final class CurlLoop: TaskExecutor, Sendable {
         for (easy, transfer) in active {
             curl_multi_remove_handle(self.multi, easy)
             transfer.fail(closed)
-            curl_easy_cleanup(easy)
+            transfer.handle = nil
         }
-        for easy in pool { curl_easy_cleanup(easy) }
+        pool.removeAll()
         let leftovers: [Command] = self.shared.withLock { shared in
             shared.stopped = true
             defer { shared.commands = [] }

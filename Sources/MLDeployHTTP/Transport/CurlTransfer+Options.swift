@@ -119,22 +119,31 @@ struct OptionSetter {
 }
 
 extension CurlTransfer {
-    /// Sets this transfer's own options on `easy`, a handle carrying the client's ``HandleDefaults``
-    /// and possibly a previous transfer's options: everything a request can change is set here, every
-    /// time, including back to its default. Loop thread.
-    func configure(_ easy: UnsafeMutableRawPointer) throws {
-        self.easy = easy
+    /// Sets this transfer's own options on `handle`, which carries the client's ``HandleDefaults``
+    /// and possibly a previous transfer's options: everything a request can change is set here
+    /// whenever it differs from what the handle last had, including back to its default. Loop thread.
+    func configure(_ handle: CurlHandle) throws {
+        let easy = handle.easy
+        self.handle = handle
+        handle.errorBuffer.pointee = 0
         var options = OptionSetter(easy)
-        options.set(CURLOPT_URL, self.request.url.absoluteString, "URL")
-        options.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(self.errorBuffer), "ERRORBUFFER")
+        let url = self.request.url.absoluteString
+        if url != handle.url {
+            options.set(CURLOPT_URL, url, "URL")
+            handle.url = url
+        }
         options.set(CURLOPT_WRITEDATA, pointer: self.userData, "WRITEDATA")
         options.set(CURLOPT_HEADERDATA, pointer: self.userData, "HEADERDATA")
         options.set(CURLOPT_READDATA, pointer: self.userData, "READDATA")
 
         // Method and body. HTTPGET returns the handle to a plain GET (no body, not HEAD) first.
         let method = self.request.method
-        options.set(CURLOPT_HTTPGET, 1, "HTTPGET")
-        options.set(CURLOPT_CUSTOMREQUEST, nil as String?, "CUSTOMREQUEST")
+        let shape: CurlHandle.Shape = method == .get && self.request.body == nil ? .plainGet : .other
+        if shape != .plainGet || handle.shape != .plainGet {
+            options.set(CURLOPT_HTTPGET, 1, "HTTPGET")
+            options.set(CURLOPT_CUSTOMREQUEST, nil as String?, "CUSTOMREQUEST")
+        }
+        handle.shape = shape
         switch self.request.body?.storage {
         case .bytes(let bytes)?:
             options.set(CURLOPT_POST, 1, "POST")
@@ -156,21 +165,30 @@ extension CurlTransfer {
             }
         }
 
-        // Headers. "Expect:" turns off libcurl's 100-continue wait for larger bodies.
-        var list: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Expect:")
-        for line in self.headerLines {
-            list = curl_slist_append(list, line)
-        }
-        self.headerList = list
-        options.check(mld_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list), "HTTPHEADER")
+        handle.setHeaderLines(self.headerLines, &options)
 
-        options.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(self.settings.totalTimeout), "TIMEOUT_MS")
-        options.set(CURLOPT_MAXFILESIZE_LARGE, size: self.mode == .buffered ? self.settings.maximumBufferedSize : 0, "MAXFILESIZE_LARGE")
+        let timeout = Self.milliseconds(self.settings.totalTimeout)
+        if timeout != handle.timeout {
+            options.set(CURLOPT_TIMEOUT_MS, timeout, "TIMEOUT_MS")
+            handle.timeout = timeout
+        }
+        let maximumFileSize = self.mode == .buffered ? self.settings.maximumBufferedSize : 0
+        if maximumFileSize != handle.maximumFileSize {
+            options.set(CURLOPT_MAXFILESIZE_LARGE, size: maximumFileSize, "MAXFILESIZE_LARGE")
+            handle.maximumFileSize = maximumFileSize
+        }
 
         // Proxy: always explicit, so libcurl never reads the environment on its own.
-        options.set(CURLOPT_PROXY, self.settings.proxy ?? "", "PROXY")
-        options.set(CURLOPT_NOPROXY, self.settings.noProxy, "NOPROXY")
-        try options.finish()
+        let proxy = self.settings.proxy ?? ""
+        if proxy != handle.proxy {
+            options.set(CURLOPT_PROXY, proxy, "PROXY")
+            handle.proxy = proxy
+        }
+        if handle.noProxy == nil || self.settings.noProxy != handle.noProxy! {
+            options.set(CURLOPT_NOPROXY, self.settings.noProxy, "NOPROXY")
+            handle.noProxy = .some(self.settings.noProxy)
+        }
+        try options.finish()  // on failure the loop drops the handle: its options are in an unknown state
     }
 
     static func milliseconds(_ duration: Duration?) -> Int {

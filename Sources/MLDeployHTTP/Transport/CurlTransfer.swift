@@ -34,9 +34,8 @@ final class CurlTransfer: @unchecked Sendable {
     let cancelRequested = Atomic<Bool>(false)
 
     // Loop-thread state.
-    var easy: UnsafeMutableRawPointer?
-    var headerList: UnsafeMutablePointer<curl_slist>?
-    let errorBuffer: UnsafeMutablePointer<CChar>
+    /// The pooled handle the transfer runs on, from ``configure(_:)`` on.
+    var handle: CurlHandle?
     var responseHeaders = HTTPHeaders()
     var body: [UInt8] = []
     /// Why the transfer was aborted from a callback (too large, the upload source failed).
@@ -52,14 +51,10 @@ final class CurlTransfer: @unchecked Sendable {
         self.headerLines = headerLines
         self.settings = settings
         self.mode = mode
-        self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
-        self.errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
-    deinit {
-        self.errorBuffer.deallocate()
-        if let headerList { curl_slist_free_all(headerList) }
-    }
+    /// The transfer's easy handle, from ``configure(_:)`` on.
+    var easy: UnsafeMutableRawPointer? { self.handle?.easy }
 
     /// An opaque pointer to this transfer for libcurl's callbacks (the loop keeps it alive).
     var userData: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
