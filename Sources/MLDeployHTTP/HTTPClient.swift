@@ -82,7 +82,7 @@ public final class HTTPClient: Sendable {
     ///   ``MLDeploy/MLDeployError/Code/timeout``,
     ///   ``MLDeploy/MLDeployError/Code/tlsFailure``, ``MLDeploy/MLDeployError/Code/responseTooLarge``,
     ///   ``MLDeploy/MLDeployError/Code/authenticationFailed``, ``MLDeploy/MLDeployError/Code/cancelled``.
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    nonisolated(nonsending) public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         try await self.execute(request, mode: .buffered)
     }
 
@@ -101,14 +101,14 @@ public final class HTTPClient: Sendable {
         for loop in self.loops { await loop.shutdown() }
     }
 
-    private func execute(_ request: HTTPRequest, mode: CurlTransfer.Mode) async throws -> HTTPResponse {
+    nonisolated(nonsending) private func execute(_ request: HTTPRequest, mode: CurlTransfer.Mode) async throws -> HTTPResponse {
         // Unique per client and request, and far cheaper than a UUID per request.
         let requestID = "\(self.requestIDPrefix)-\(self.requestCounter.add(1, ordering: .relaxed).newValue)"
         let context = HTTPRequestContext(requestID: requestID, attempt: 1, logger: self.logger, responseMode: mode)
         return try await self.run(0, request, context)
     }
 
-    private func run(_ index: Int, _ request: HTTPRequest, _ context: HTTPRequestContext) async throws -> HTTPResponse {
+    nonisolated(nonsending) private func run(_ index: Int, _ request: HTTPRequest, _ context: HTTPRequestContext) async throws -> HTTPResponse {
         guard index < self.chain.count else {
             return try await self.transport.execute(request, context: context)
         }

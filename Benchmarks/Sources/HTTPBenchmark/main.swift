@@ -8,7 +8,7 @@
 // sequentially and 16-way concurrently. Every mode runs for the same wall time (≥ 5 s, as wrk does),
 // in rounds interleaved mode by mode, reported as min / median / max and median ratios.
 //
-// Usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop|raw]
+// Usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop|raw|raw-concurrent] [--loops 1|2]
 
 #if canImport(Glibc)
 @preconcurrency import Glibc  // stdout, for setvbuf (a C global Swift 6 cannot vouch for)
@@ -27,6 +27,7 @@ struct Options {
     var rounds = 5
     var concurrency = 16
     var only: String?
+    var loops = 1
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -36,10 +37,11 @@ struct Options {
             case "--rounds": self.rounds = Int(iterator.next()!)!
             case "--concurrency": self.concurrency = Int(iterator.next()!)!
             case "--only": self.only = iterator.next()!
+            case "--loops": self.loops = Int(iterator.next()!)!
             default: self.url = argument
             }
         }
-        precondition(!self.url.isEmpty && self.seconds >= 1, "usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop|raw]")
+        precondition(!self.url.isEmpty && self.seconds >= 1, "usage: HTTPBenchmark URL [--seconds S] [--rounds R] [--concurrency C] [--only sequential|concurrent|sequential-loop|concurrent-loop|raw|raw-concurrent] [--loops 1|2]")
     }
 }
 
@@ -48,18 +50,26 @@ struct Failure: Error, CustomStringConvertible {
 }
 
 /// Calls `call` from `concurrency` tasks until `seconds` have passed; calls completed per second.
-func sustained(seconds: Int, concurrency: Int, _ call: @escaping @Sendable () async throws -> Void) async throws -> Double {
+/// Each task runs its calls inside `around` (e.g. on a loop executor of its own).
+func sustained(
+    seconds: Int,
+    concurrency: Int,
+    around: @escaping @Sendable (@Sendable () async throws -> Int) async throws -> Int = { try await $0() },
+    _ call: @escaping @Sendable () async throws -> Void
+) async throws -> Double {
     let clock = ContinuousClock()
     let start = clock.now, deadline = start + .seconds(seconds)
     let completed = try await withThrowingTaskGroup(of: Int.self) { group in
         for _ in 0..<concurrency {
             group.addTask {
-                var count = 0
-                while clock.now < deadline {
-                    try await call()
-                    count += 1
+                try await around {
+                    var count = 0
+                    while clock.now < deadline {
+                        try await call()
+                        count += 1
+                    }
+                    return count
                 }
-                return count
             }
         }
         return try await group.reduce(0, +)
@@ -75,11 +85,13 @@ func ours(_ client: HTTPClient, _ request: HTTPRequest, seconds: Int, concurrenc
     }
 }
 
-/// As ``ours(_:_:seconds:concurrency:)``, with the callers' code on the client's loop thread
-/// (`HTTPClient.withLoopExecutor`): each answer resumes its caller where it arrived.
+/// As ``ours(_:_:seconds:concurrency:)``, with each caller's code on one of the client's loop
+/// threads (`HTTPClient.withLoopExecutor` in each task, so callers spread over the loops): each
+/// answer resumes its caller where it arrived.
 func oursOnLoop(_ client: HTTPClient, _ request: HTTPRequest, seconds: Int, concurrency: Int) async throws -> Double {
-    try await client.withLoopExecutor {
-        try await ours(client, request, seconds: seconds, concurrency: concurrency)
+    try await sustained(seconds: seconds, concurrency: concurrency, around: { body in try await client.withLoopExecutor { try await body() } }) {
+        let response = try await client.send(request)
+        guard response.status == 200, !response.bytes.isEmpty else { throw Failure(description: "HTTPClient got \(response.status)") }
     }
 }
 
@@ -99,6 +111,16 @@ func rawCurl(_ url: String, seconds: Int) throws -> Double {
         guard raw_curl_sequential(url, 500) > 0 else { throw Failure(description: "raw curl failed") }
         completed += 500
     }
+    let (whole, fraction) = (clock.now - start).components
+    return Double(completed) / (Double(whole) + Double(fraction) / 1e18)
+}
+
+/// libcurl's own concurrent ceiling: `connections` handles over `threads` C threads, one multi handle each.
+func rawCurlConcurrent(_ url: String, connections: Int, threads: Int, seconds: Int) throws -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let completed = raw_curl_concurrent(url, Int32(connections), Int32(threads), Int32(seconds))
+    guard completed > 0 else { throw Failure(description: "raw curl (concurrent) failed") }
     let (whole, fraction) = (clock.now - start).components
     return Double(completed) / (Double(whole) + Double(fraction) / 1e18)
 }
@@ -145,11 +167,18 @@ if let only = options.only {
         for _ in 0..<options.rounds { print(only, try rawCurl(options.url, seconds: options.seconds)) }
         exit(0)
     }
+    if only == "raw-concurrent" {
+        for _ in 0..<options.rounds {
+            print(only, try rawCurlConcurrent(options.url, connections: options.concurrency, threads: options.loops, seconds: options.seconds))
+        }
+        exit(0)
+    }
     let concurrency = only.hasPrefix("sequential") ? 1 : options.concurrency
+    let chosen = options.loops == 2 ? twoLoops : client
     for _ in 0..<options.rounds {
         let rate = only.hasSuffix("-loop")
-            ? try await oursOnLoop(client, request, seconds: options.seconds, concurrency: concurrency)
-            : try await ours(client, request, seconds: options.seconds, concurrency: concurrency)
+            ? try await oursOnLoop(chosen, request, seconds: options.seconds, concurrency: concurrency)
+            : try await ours(chosen, request, seconds: options.seconds, concurrency: concurrency)
         print(only, rate)
     }
     await client.shutdown()
@@ -170,8 +199,10 @@ for round in 1...options.rounds {
     results["ours concurrent", default: []].append(try await ours(client, request, seconds: options.seconds, concurrency: options.concurrency))
     results["ours on loop, sequential", default: []].append(try await oursOnLoop(client, request, seconds: options.seconds, concurrency: 1))
     results["ours on loop, concurrent", default: []].append(try await oursOnLoop(client, request, seconds: options.seconds, concurrency: options.concurrency))
-    results["ours, 2 loops, sequential", default: []].append(try await ours(twoLoops, request, seconds: options.seconds, concurrency: 1))
     results["ours, 2 loops, concurrent", default: []].append(try await ours(twoLoops, request, seconds: options.seconds, concurrency: options.concurrency))
+    results["ours on 2 loops, concurrent", default: []].append(try await oursOnLoop(twoLoops, request, seconds: options.seconds, concurrency: options.concurrency))
+    results["raw curl multi, 1 thread", default: []].append(try rawCurlConcurrent(options.url, connections: options.concurrency, threads: 1, seconds: options.seconds))
+    results["raw curl multi, 2 threads", default: []].append(try rawCurlConcurrent(options.url, connections: options.concurrency, threads: 2, seconds: options.seconds))
     results["URLSession concurrent", default: []].append(try await urlSession(session, url, seconds: options.seconds, concurrency: options.concurrency))
     results["wrk concurrent", default: []].append(try wrk(options.url, connections: options.concurrency, seconds: options.seconds))
     FileHandle.standardError.write(Data("round \(round) done\n".utf8))
@@ -195,16 +226,22 @@ let rawSequential = show("raw curl handle sequential")
 let oursConcurrent = show("ours concurrent")
 let sessionConcurrent = show("URLSession concurrent")
 let wrkConcurrent = show("wrk concurrent")
-let twoSequential = show("ours, 2 loops, sequential")
 let twoConcurrent = show("ours, 2 loops, concurrent")
 let loopSequential = show("ours on loop, sequential")
 let loopConcurrent = show("ours on loop, concurrent")
+let twoLoopConcurrent = show("ours on 2 loops, concurrent")
+let rawMulti1 = show("raw curl multi, 1 thread")
+let rawMulti2 = show("raw curl multi, 2 threads")
+/// The smallest per-round ratio of two modes measured in the same round.
+@MainActor
+func worstRound(_ numerator: String, _ denominator: String) -> Double {
+    zip(results[numerator]!, results[denominator]!).map { $0 / $1 }.min()!
+}
 print("")
-print(String(format: "sequential on the loop executor: / URLSession = %.2f×   / raw curl handle = %.0f%%   / ours off it = %.2f×", loopSequential / sessionSequential, 100 * loopSequential / rawSequential, loopSequential / oursSequential))
-print(String(format: "concurrent on the loop executor: / wrk = %.0f%%   / ours off it = %.2f×", 100 * loopConcurrent / wrkConcurrent, loopConcurrent / oursConcurrent))
-print(String(format: "sequential: 2 loops / 1 loop      = %.2f×", twoSequential / oursSequential))
-print(String(format: "concurrent: 2 loops / 1 loop      = %.2f×   (2 loops: %.0f%% of wrk)", twoConcurrent / oursConcurrent, 100 * twoConcurrent / wrkConcurrent))
-print(String(format: "sequential: ours / URLSession      = %.2f×   (target ≥ 4×)", oursSequential / sessionSequential))
-print(String(format: "sequential: ours / raw curl handle = %.0f%%    (target ≥ 80%%)", 100 * oursSequential / rawSequential))
-print(String(format: "concurrent: ours / wrk             = %.0f%%    (target ≥ 70%%, %d connections)", 100 * oursConcurrent / wrkConcurrent, options.concurrency))
-print(String(format: "concurrent: ours / URLSession      = %.2f×", oursConcurrent / sessionConcurrent))
+print(String(format: "sequential on the loop executor: / URLSession = %.2f× (worst round %.2f×; target ≥ 4× in every round)", loopSequential / sessionSequential, worstRound("ours on loop, sequential", "URLSession sequential")))
+print(String(format: "sequential on the loop executor: / raw curl handle = %.0f%% (target ≥ 80%%)   / ours off it = %.2f×", 100 * loopSequential / rawSequential, loopSequential / oursSequential))
+print(String(format: "sequential off it: / URLSession = %.2f×   / raw curl handle = %.0f%%", oursSequential / sessionSequential, 100 * oursSequential / rawSequential))
+print(String(format: "concurrent: / wrk (target ≥ 70%%, %d connections): off the loop %.0f%%, on the loop %.0f%%, 2 loops %.0f%%, on 2 loops %.0f%%", options.concurrency, 100 * oursConcurrent / wrkConcurrent, 100 * loopConcurrent / wrkConcurrent, 100 * twoConcurrent / wrkConcurrent, 100 * twoLoopConcurrent / wrkConcurrent))
+print(String(format: "concurrent, libcurl's own ceiling: raw multi / wrk = %.0f%% (1 thread), %.0f%% (2 threads)", 100 * rawMulti1 / wrkConcurrent, 100 * rawMulti2 / wrkConcurrent))
+print(String(format: "concurrent, ours / raw multi with as many threads: on the loop %.0f%%, on 2 loops %.0f%%", 100 * loopConcurrent / rawMulti1, 100 * twoLoopConcurrent / rawMulti2))
+print(String(format: "concurrent: ours / URLSession = %.2f×", oursConcurrent / sessionConcurrent))

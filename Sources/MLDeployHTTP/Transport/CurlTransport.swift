@@ -20,7 +20,7 @@ struct CurlTransport: Sendable {
         return self.loops[Int(UInt(bitPattern: key) % UInt(self.loops.count))]
     }
 
-    func execute(_ request: HTTPRequest, context: HTTPRequestContext) async throws -> HTTPResponse {
+    nonisolated(nonsending) func execute(_ request: HTTPRequest, context: HTTPRequestContext) async throws -> HTTPResponse {
         var headers = request.headers
         for field in self.configuration.defaultHeaders where !headers.contains(field.name) {
             headers.add(field.name, field.value)
