@@ -66,17 +66,24 @@ final class CurlHandle {
     func setHeaderLines(_ lines: [String], _ options: inout OptionSetter) {
         if let list = self.headerList, lines.count == self.headerLines.count {
             var node = list.pointee.next
+            var complete = true
             for (index, line) in lines.enumerated() {
                 guard let current = node else { break }
                 if line != self.headerLines[index] {
                     // libcurl frees every line with free() (curl_slist_free_all), so strdup is its allocator.
+                    guard let copy = strdup(line) else {
+                        complete = false  // out of memory: leave this line as it is and build a new list below
+                        break
+                    }
                     free(current.pointee.data)
-                    current.pointee.data = strdup(line)
+                    current.pointee.data = copy
                 }
                 node = current.pointee.next
             }
-            self.headerLines = lines
-            return  // the same list stays set: libcurl reads it at each transfer
+            if complete {
+                self.headerLines = lines
+                return  // the same list stays set: libcurl reads it at each transfer
+            }
         }
         var list: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Expect:")
         for line in lines {
