@@ -127,7 +127,8 @@ public final class HTTPClient: Sendable {
     /// wake a thread to continue the caller. Inside, the caller continues on the loop thread that
     /// received the answer, and its next request is handed to a loop that is already awake: a
     /// sequential caller (one request after another) goes faster, with fewer threads woken. Child
-    /// tasks made inside inherit the preference.
+    /// tasks made inside inherit the preference, and so the same loop: with several
+    /// ``Configuration/loopThreads``, call this in each concurrent task to spread them over the loops.
     ///
     /// The loop runs transfers only between the caller's steps, so keep the code inside to
     /// requests and light work: a long computation there stalls every transfer of that loop.
