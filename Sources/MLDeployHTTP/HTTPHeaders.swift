@@ -55,6 +55,12 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         self.fields.contains { $0.name.caseInsensitiveEquals(name) }
     }
 
+    /// Makes room for `minimumCapacity` fields at once (the transport fills headers field by field
+    /// on every request; growing one field at a time costs an allocation per doubling).
+    mutating func reserveCapacity(_ minimumCapacity: Int) {
+        self.fields.reserveCapacity(minimumCapacity)
+    }
+
     /// Appends a field, keeping existing ones of the same name.
     public mutating func add(_ name: String, _ value: String) {
         self.fields.append(Field(name: name, value: value))

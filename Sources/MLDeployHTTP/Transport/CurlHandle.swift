@@ -71,7 +71,7 @@ final class CurlHandle {
                 guard let current = node else { break }
                 if line != self.headerLines[index] {
                     // libcurl frees every line with free() (curl_slist_free_all), so strdup is its allocator.
-                    guard let copy = strdup(line) else {
+                    guard let copy = line.withCString({ strdup($0) }) else {
                         complete = false  // out of memory: leave this line as it is and build a new list below
                         break
                     }

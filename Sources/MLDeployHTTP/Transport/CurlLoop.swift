@@ -142,18 +142,19 @@ final class CurlLoop: TaskExecutor, Sendable {
         }
 
         var drains = 0
+        // Two buffers traded under the lock: the loop takes the queued commands by swapping its
+        // empty buffer in, so neither side allocates per batch.
+        var commands: [Command] = []
+        commands.reserveCapacity(16)
+        self.shared.withLock { $0.commands.reserveCapacity(16) }
         while true {
             var ranJob = false
-            let commands: [Command] =
-                self.pending.load(ordering: .acquiring) == 0
-                ? []
-                : self.shared.withLock { shared in
-                    defer {
-                        self.pending.subtract(shared.commands.count, ordering: .relaxed)
-                        shared.commands.removeAll(keepingCapacity: true)
-                    }
-                    return shared.commands
+            if self.pending.load(ordering: .acquiring) > 0 {
+                self.shared.withLock { shared in
+                    self.pending.subtract(shared.commands.count, ordering: .relaxed)
+                    swap(&commands, &shared.commands)
                 }
+            }
             for command in commands {
                 switch command {
                 case .start(let transfer):
@@ -187,6 +188,7 @@ final class CurlLoop: TaskExecutor, Sendable {
                     shutdownWaiters.append(continuation)
                 }
             }
+            commands.removeAll(keepingCapacity: true)
             if !shutdownWaiters.isEmpty {
                 break
             }

@@ -41,7 +41,10 @@ final class CurlTransfer: @unchecked Sendable {
     /// Why the transfer was aborted from a callback (too large, the upload source failed).
     var abortReason: (any Error)?
     var delivered = false
-    var continuation: CheckedContinuation<HTTPResponse, any Error>?
+    /// Resumed exactly once, by ``resume(_:)`` or ``deliverHead()``, which clear it first (unsafe,
+    /// not checked: the checked kind allocates a box per request, and this one is resumed in two
+    /// places only).
+    var continuation: UnsafeContinuation<HTTPResponse, any Error>?
     var downstream: ResponseStream?
     var upload: UploadPump?
     var uploadTask: Task<Void, Never>?
@@ -65,6 +68,9 @@ final class CurlTransfer: @unchecked Sendable {
 
     // MARK: Callbacks (loop thread)
 
+    /// Room made for a response's headers at its status line: most responses have fewer.
+    static let expectedHeaderCount = 12
+
     func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
         // Byte-level parsing: this runs for every header of every response, on the loop thread.
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
@@ -75,6 +81,7 @@ final class CurlTransfer: @unchecked Sendable {
             bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/")
         {
             self.responseHeaders = HTTPHeaders()  // a new response (after a redirect or 100 Continue)
+            self.responseHeaders.reserveCapacity(Self.expectedHeaderCount)
             return
         }
         guard let colon = bytes[0..<end].firstIndex(of: UInt8(ascii: ":")) else { return }

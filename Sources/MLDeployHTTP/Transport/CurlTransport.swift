@@ -22,6 +22,7 @@ struct CurlTransport: Sendable {
 
     nonisolated(nonsending) func execute(_ request: HTTPRequest, context: HTTPRequestContext) async throws -> HTTPResponse {
         var headers = request.headers
+        headers.reserveCapacity(headers.fields.count + self.configuration.defaultHeaders.fields.count + 3)
         for field in self.configuration.defaultHeaders where !headers.contains(field.name) {
             headers.add(field.name, field.value)
         }
@@ -44,7 +45,7 @@ struct CurlTransport: Sendable {
         )
         let transfer = CurlTransfer(
             request: request,
-            headerLines: headers.map { "\($0.name): \($0.value)" },
+            headerLines: Self.lines(of: headers),
             settings: settings,
             mode: context.responseMode
         )
@@ -63,13 +64,25 @@ struct CurlTransport: Sendable {
         }
 
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<HTTPResponse, any Error>) in
                 transfer.continuation = continuation
                 loop.start(transfer)
             }
         } onCancel: {
             loop.cancel(transfer, with: MLDeployError(code: .cancelled, message: "\(request.method) \(CurlFailure.describe(request.url)) was cancelled."))
         }
+    }
+}
+
+extension CurlTransport {
+    /// `Name: value` lines for libcurl, in an array sized once.
+    static func lines(of headers: HTTPHeaders) -> [String] {
+        var lines: [String] = []
+        lines.reserveCapacity(headers.fields.count)
+        for field in headers.fields {
+            lines.append("\(field.name): \(field.value)")
+        }
+        return lines
     }
 }
 
