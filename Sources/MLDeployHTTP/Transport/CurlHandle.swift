@@ -11,19 +11,15 @@ import MLDeploy
 /// libcurl. The header list is kept too and rewritten line by line, so a request whose only new
 /// header is its `X-Request-ID` copies one line. Loop thread only.
 final class CurlHandle {
-    /// How a request's method and body were last set up: only a body-less GET (the common case) is
-    /// remembered; anything else is set from scratch every time.
-    enum Shape: Equatable {
-        case plainGet
-        case other
-    }
-
     let easy: UnsafeMutableRawPointer
     /// libcurl writes its error explanation here (`CURLOPT_ERRORBUFFER`, set once).
     let errorBuffer: UnsafeMutablePointer<CChar>
 
+    // What the last transfer set (`nil`: nothing yet).
     var url: String?
-    var shape: Shape?
+    /// Whether the last transfer was a body-less GET, the one method and body setup remembered:
+    /// any other is set from scratch every time.
+    var wasPlainGet = false
     var timeout: Int?
     var maximumFileSize: Int?
     var proxy: String?
@@ -56,6 +52,14 @@ final class CurlHandle {
         curl_easy_cleanup(self.easy)
         if let headerList { curl_slist_free_all(headerList) }
         self.errorBuffer.deallocate()
+    }
+
+    /// Whether `value` differs from what the last transfer set, remembering it: `true` when the
+    /// option must be set.
+    static func changes<Value: Equatable>(_ remembered: inout Value?, to value: Value) -> Bool {
+        guard remembered != value else { return false }
+        remembered = value
+        return true
     }
 
     /// The error explanation libcurl left for the last transfer, or `""`.

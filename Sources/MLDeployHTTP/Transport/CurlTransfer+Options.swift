@@ -128,22 +128,19 @@ extension CurlTransfer {
         handle.errorBuffer.pointee = 0
         var options = OptionSetter(easy)
         let url = self.request.url.absoluteString
-        if url != handle.url {
-            options.set(CURLOPT_URL, url, "URL")
-            handle.url = url
-        }
+        if CurlHandle.changes(&handle.url, to: url) { options.set(CURLOPT_URL, url, "URL") }
         options.set(CURLOPT_WRITEDATA, pointer: self.userData, "WRITEDATA")
         options.set(CURLOPT_HEADERDATA, pointer: self.userData, "HEADERDATA")
         options.set(CURLOPT_READDATA, pointer: self.userData, "READDATA")
 
         // Method and body. HTTPGET returns the handle to a plain GET (no body, not HEAD) first.
         let method = self.request.method
-        let shape: CurlHandle.Shape = method == .get && self.request.body == nil ? .plainGet : .other
-        if shape != .plainGet || handle.shape != .plainGet {
+        let plainGet = method == .get && self.request.body == nil
+        if !(plainGet && handle.wasPlainGet) {
             options.set(CURLOPT_HTTPGET, 1, "HTTPGET")
             options.set(CURLOPT_CUSTOMREQUEST, nil as String?, "CUSTOMREQUEST")
         }
-        handle.shape = shape
+        handle.wasPlainGet = plainGet
         switch self.request.body?.storage {
         case .bytes(let bytes)?:
             options.set(CURLOPT_POST, 1, "POST")
@@ -168,26 +165,16 @@ extension CurlTransfer {
         handle.setHeaderLines(self.headerLines, &options)
 
         let timeout = Self.milliseconds(self.settings.totalTimeout)
-        if timeout != handle.timeout {
-            options.set(CURLOPT_TIMEOUT_MS, timeout, "TIMEOUT_MS")
-            handle.timeout = timeout
-        }
+        if CurlHandle.changes(&handle.timeout, to: timeout) { options.set(CURLOPT_TIMEOUT_MS, timeout, "TIMEOUT_MS") }
         let maximumFileSize = self.mode == .buffered ? self.settings.maximumBufferedSize : 0
-        if maximumFileSize != handle.maximumFileSize {
+        if CurlHandle.changes(&handle.maximumFileSize, to: maximumFileSize) {
             options.set(CURLOPT_MAXFILESIZE_LARGE, size: maximumFileSize, "MAXFILESIZE_LARGE")
-            handle.maximumFileSize = maximumFileSize
         }
 
         // Proxy: always explicit, so libcurl never reads the environment on its own.
         let proxy = self.settings.proxy ?? ""
-        if proxy != handle.proxy {
-            options.set(CURLOPT_PROXY, proxy, "PROXY")
-            handle.proxy = proxy
-        }
-        if handle.noProxy == nil || self.settings.noProxy != handle.noProxy! {
-            options.set(CURLOPT_NOPROXY, self.settings.noProxy, "NOPROXY")
-            handle.noProxy = .some(self.settings.noProxy)
-        }
+        if CurlHandle.changes(&handle.proxy, to: proxy) { options.set(CURLOPT_PROXY, proxy, "PROXY") }
+        if CurlHandle.changes(&handle.noProxy, to: self.settings.noProxy) { options.set(CURLOPT_NOPROXY, self.settings.noProxy, "NOPROXY") }
         try options.finish()  // on failure the loop drops the handle: its options are in an unknown state
     }
 
