@@ -83,3 +83,10 @@ public struct HTTPRequestContext: Sendable {
         self.responseMode = responseMode
     }
 }
+
+/// What a built-in step (authentication, retry, logging) calls to go on: the rest of the chain.
+///
+/// Unlike ``HTTPClientMiddleware``'s `next`, it runs on its caller's executor, so passing a request
+/// down the built-in steps switches no executor: the steps are a fixed part of every request, and
+/// each switch is CPU on the loop thread a sequential caller waits for.
+typealias BuiltInStepNext = nonisolated(nonsending) (HTTPRequest, HTTPRequestContext) async throws -> HTTPResponse

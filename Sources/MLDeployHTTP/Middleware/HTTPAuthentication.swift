@@ -79,7 +79,7 @@ public final class HTTPAuthentication: Sendable {
 
     /// The token to send now: the current one, or a fresh one if it is missing or about to expire.
     /// `nil` when no source is installed.
-    func validToken() async throws -> AccessToken? {
+    nonisolated(nonsending) func validToken() async throws -> AccessToken? {
         enum Decision { case none, use(AccessToken), wait(Task<AccessToken, any Error>) }
         let decision: Decision = self.state.withLock { state in
             guard state.source != nil else { return .none }
@@ -156,13 +156,13 @@ public final class HTTPAuthentication: Sendable {
 }
 
 /// The first step of the chain: attaches the token, refreshes it, replays once after a 401.
-struct AuthenticationMiddleware: HTTPClientMiddleware {
+struct AuthenticationMiddleware: Sendable {
     let authentication: HTTPAuthentication
 
-    func intercept(
+    nonisolated(nonsending) func run(
         _ request: HTTPRequest,
         context: HTTPRequestContext,
-        next: (HTTPRequest, HTTPRequestContext) async throws -> HTTPResponse
+        next: BuiltInStepNext
     ) async throws -> HTTPResponse {
         guard request.options.authenticate, let token = try await self.authentication.validToken() else {
             return try await next(request, context)

@@ -12,7 +12,7 @@ import Synchronization
 /// Metrics: the counter `mldeploy_http_requests_total` and the timer
 /// `mldeploy_http_request_duration_seconds`, both with the dimensions `method` and `status` (the code,
 /// or `error`).
-final class LoggingMiddleware: HTTPClientMiddleware {
+final class LoggingMiddleware: Sendable {
     let metricsFactory: any MetricsFactory
     /// Counters and timers by method and status, created once each: this runs for every attempt.
     private let instruments = Mutex<[InstrumentKey: (Counter, Timer)]>([:])
@@ -27,10 +27,10 @@ final class LoggingMiddleware: HTTPClientMiddleware {
         self.metricsFactory = metricsFactory
     }
 
-    func intercept(
+    nonisolated(nonsending) func run(
         _ request: HTTPRequest,
         context: HTTPRequestContext,
-        next: (HTTPRequest, HTTPRequestContext) async throws -> HTTPResponse
+        next: BuiltInStepNext
     ) async throws -> HTTPResponse {
         let started = ContinuousClock.now
         let logs = context.logs(at: .debug)

@@ -3,13 +3,13 @@ import Logging
 import MLDeploy
 
 /// The second step of the chain: sends an attempt again when ``RetryPolicy`` allows it.
-struct RetryMiddleware: HTTPClientMiddleware {
+struct RetryMiddleware: Sendable {
     let configuration: HTTPClient.RetryConfiguration
 
-    func intercept(
+    nonisolated(nonsending) func run(
         _ request: HTTPRequest,
         context: HTTPRequestContext,
-        next: (HTTPRequest, HTTPRequestContext) async throws -> HTTPResponse
+        next: BuiltInStepNext
     ) async throws -> HTTPResponse {
         let policy = self.configuration.policy(for: request.options.kind)
         let clock = ContinuousClock()
