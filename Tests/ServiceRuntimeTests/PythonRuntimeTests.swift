@@ -200,17 +200,24 @@ struct PythonRuntimeTests {
         }
     }
 
-    @Test("captures print, stderr and C-level output as console output")
+    @Test("captures print, stderr and C-level output as console output, each call's its own")
     func console() async throws {
-        try await withPythonRuntime { runtime throws in
+        // One worker, so every call after the first runs where the one before did.
+        try await withPythonRuntime({ $0.maximumWorkersPerVersion = 1 }) { runtime throws in
             let service = pythonService(
-                code: "import os, sys\nprint('from print')\nsys.stderr.write('from stderr\\n')\nsys.stdout.flush()\nos.write(1, b'from fd 1\\n')",
+                code: "import os, sys\nif x:\n    print('from print', x)\n    sys.stderr.write('from stderr\\n')\n    sys.stdout.flush()\n    os.write(1, b'from fd 1\\n')",
                 inputs: [.init(name: "x", type: .integer)]
             )
             let console = try await runtime.run(service, inputs: ["x": 1]).consoleOutput
-            for line in ["from print", "from stderr", "from fd 1"] {
+            for line in ["from print 1", "from stderr", "from fd 1"] {
                 #expect(console.contains(line), "console was \(console.debugDescription)")
             }
+            // The worker keeps its capture file open across calls and empties it for each one.
+            let second = try await runtime.run(service, inputs: ["x": 2]).consoleOutput
+            #expect(second.contains("from print 2") && !second.contains("from print 1"), "console was \(second.debugDescription)")
+            #expect(second.components(separatedBy: "from fd 1").count == 2, "one call's output once: \(second.debugDescription)")
+            #expect(try await runtime.run(service, inputs: ["x": 0]).consoleOutput == "", "a call that prints nothing has no console output")
+            #expect(try await runtime.run(service, inputs: ["x": 3]).consoleOutput.hasPrefix("from print 3"), "output starts at the file's start")
         }
     }
 
