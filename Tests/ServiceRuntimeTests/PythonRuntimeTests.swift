@@ -221,6 +221,39 @@ struct PythonRuntimeTests {
         }
     }
 
+    @Test("service code that closes the console's descriptor, and reuses its number, loses neither its output nor its file")
+    func consoleDescriptorClosed() async throws {
+        try await withPythonRuntime({ $0.maximumWorkersPerVersion = 1 }) { runtime throws in
+            // Call 1 closes the worker's capture descriptor and opens a file of its own, which gets
+            // the lowest free number: the one just closed. The worker must notice and reopen the
+            // capture file, not read or empty the service's file as if it were the console.
+            let code = """
+                import os, sys
+                if x == 1:
+                    closed = None
+                    for fd in range(3, 256):
+                        try:
+                            if os.readlink('/proc/self/fd/%d' % fd).endswith('console'):
+                                os.close(fd)
+                                closed = fd
+                                break
+                        except OSError:
+                            pass
+                    mine = os.open('/tmp/mldeploy-test-mine', os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+                    os.write(mine, b'keep me')
+                    sys.mldeploy_test_mine = mine
+                    print('closed', closed is not None, 'reused', mine == closed)
+                else:
+                    print('mine holds', open('/tmp/mldeploy-test-mine').read())
+                """
+            let service = pythonService(code: code, inputs: [.init(name: "x", type: .integer)])
+            let first = try await runtime.run(service, inputs: ["x": 1]).consoleOutput
+            #expect(first == "closed True reused True\n", "console was \(first.debugDescription)")
+            let second = try await runtime.run(service, inputs: ["x": 2]).consoleOutput
+            #expect(second == "mine holds keep me\n", "console was \(second.debugDescription)")
+        }
+    }
+
     @Test("an exception is a failed response with the traceback, keeping the console output")
     func exceptions() async throws {
         try await withPythonRuntime { runtime throws in

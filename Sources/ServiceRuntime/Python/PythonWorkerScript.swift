@@ -182,21 +182,39 @@ class Captured:
 
     The file is opened once per path for the worker's life and emptied when a block starts (it is
     opened for appending, so writes land at its start again), and read back only when something was
-    written: a call that prints nothing costs five system calls here instead of thirteen."""
+    written: a call that prints nothing costs five system calls here instead of thirteen. Service
+    code that closes the descriptor (and perhaps gets its number back for a file of its own) makes
+    the file be opened afresh: the descriptor is used only while it is still that file."""
 
-    _fds = {}
+    _files = {}  # path -> (descriptor, (device, inode))
 
     def __init__(self, path):
-        fd = Captured._fds.get(path)
-        if fd is None:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-            Captured._fds[path] = fd
-        self.fd = fd
+        self.path = path
+        self.fd, self.identity = Captured._files.get(path) or self._open()
+
+    def _open(self):
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        info = os.fstat(fd)
+        Captured._files[self.path] = (fd, (info.st_dev, info.st_ino))
+        self.fd, self.identity = Captured._files[self.path]
+        return self.fd, self.identity
+
+    def _size(self):
+        """The file's size, reopening it first when the descriptor is no longer the file's."""
+        try:
+            info = os.fstat(self.fd)
+            if (info.st_dev, info.st_ino) == self.identity:
+                return info.st_size
+        except OSError:
+            pass
+        self._open()
+        return os.fstat(self.fd).st_size
 
     def __enter__(self):
         sys.stdout.flush()
         sys.stderr.flush()
-        os.ftruncate(self.fd, 0)
+        if self._size():
+            os.ftruncate(self.fd, 0)
         os.dup2(self.fd, 1)
         os.dup2(self.fd, 2)
         return self
@@ -212,7 +230,7 @@ class Captured:
         return False
 
     def text(self):
-        size = os.fstat(self.fd).st_size
+        size = self._size()
         if size == 0:
             return ""
         return os.pread(self.fd, size, 0).decode("utf-8", "replace")
