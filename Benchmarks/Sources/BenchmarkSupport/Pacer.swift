@@ -12,6 +12,10 @@ public struct PacedResult: Sendable {
     public var p99: Double
     /// 99.9th percentile (ms).
     public var p999: Double
+    /// The pacer's own lateness: how long after its scheduled time a request was handed to the
+    /// client, 99th percentile (ms). Part of every latency above; large when the load generator,
+    /// not the server, is late (it shares the machine's cores with the server).
+    public var lateP99: Double
 }
 
 /// Sends `body` to `url` at `rate` requests a second for `seconds`, open loop: each request leaves
@@ -48,7 +52,7 @@ public func pacedPost(_ url: String, body: String, headers: [String: String], ra
     // The pacer's tasks run on the client's loop thread: an answer is recorded where it arrives,
     // with no thread of the shared pool woken per request, so the load generator takes as little
     // of the two vCPUs it shares with the server as it can, and adds as little delay of its own.
-    let latencies = try await client.withLoopExecutor { try await withThrowingTaskGroup(of: Double.self) { group in
+    let latencies = try await client.withLoopExecutor { try await withThrowingTaskGroup(of: (latency: Double, late: Double).self) { group in
         var index = 0
         while index < total {
             try await clock.sleep(until: start + interval * index, tolerance: .microseconds(50))
@@ -57,20 +61,28 @@ public func pacedPost(_ url: String, body: String, headers: [String: String], ra
             while index < total, start + interval * index <= now {
                 let scheduled = start + interval * index
                 group.addTask {
+                    let sent = clock.now
                     let response = try await client.send(request)
                     guard response.status == 200 else { throw PacerFailure(description: "\(url) answered \(response.status)") }
-                    let elapsed = (clock.now - scheduled).components
-                    return Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+                    return (milliseconds(clock.now - scheduled), milliseconds(sent - scheduled))
                 }
                 index += 1
             }
         }
-        return try await group.reduce(into: [Double]()) { $0.append($1) }.sorted()
+        return try await group.reduce(into: [(latency: Double, late: Double)]()) { $0.append($1) }
     } }
+    let sorted = latencies.map(\.latency).sorted(), late = latencies.map(\.late).sorted()
     return PacedResult(
-        rate: Double(latencies.count) / Double(seconds),
-        p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100], p999: latencies[latencies.count * 999 / 1000]
+        rate: Double(sorted.count) / Double(seconds),
+        p50: sorted[sorted.count / 2], p99: sorted[sorted.count * 99 / 100], p999: sorted[sorted.count * 999 / 1000],
+        lateP99: late[late.count * 99 / 100]
     )
+}
+
+/// `duration` in milliseconds.
+private func milliseconds(_ duration: Duration) -> Double {
+    let (seconds, attoseconds) = duration.components
+    return Double(seconds) * 1000 + Double(attoseconds) / 1e15
 }
 
 /// A paced run that got an answer other than 200.

@@ -445,13 +445,13 @@ if options.only != "engine" {
     // 4. Realtime latency at half load: each realtime service paced (open loop) at half its
     // maximum rate from section 2, capped at what the pacer sends cleanly.
     say("\n4. Realtime at half load: paced open loop for \(options.wrkSeconds) s at half the -c\(options.connections) maximum (at most 4,000/s)")
-    say("\n| model | paced at | p50 (ms) | p99 (ms) | p99.9 (ms) | p99 / p50 |")
-    say("|---|---|---|---|---|---|")
+    say("\n| model | paced at | p50 (ms) | p99 (ms) | p99.9 (ms) | p99 / p50 | pacer late, p99 (ms) |")
+    say("|---|---|---|---|---|---|---|")
     for (model, result) in zip(models, results) {
         let columns = model.firstRow.enumerated().map { #""f\#($0.offset)": [\#($0.element)]"# }.joined(separator: ", ")
         let body = #"{"inputData": {\#(columns)}}"#
         let rate = min(4000, result.realtime.rate / 2)
         let paced = try await pacedPost(base + "/api/rt-\(model.name)/1", body: body, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], rate: rate, seconds: options.wrkSeconds)
-        say(String(format: "| %@ | %.0f/s | %.2f | %.2f | %.2f | %.1f× |", model.name, paced.rate, paced.p50, paced.p99, paced.p999, paced.p99 / paced.p50))
+        say(String(format: "| %@ | %.0f/s | %.2f | %.2f | %.2f | %.1f× | %.2f |", model.name, paced.rate, paced.p50, paced.p99, paced.p999, paced.p99 / paced.p50, paced.lateP99))
     }
 }
