@@ -182,7 +182,7 @@ class Captured:
 
     The file is opened once per path for the worker's life and emptied when a block starts (it is
     opened for appending, so writes land at its start again), and read back only when something was
-    written: a call that prints nothing costs five system calls here instead of thirteen. Service
+    written: a call that prints nothing costs six system calls here instead of fifteen. Service
     code that closes the descriptor (and perhaps gets its number back for a file of its own) makes
     the file be opened afresh: the descriptor is used only while it is still that file."""
 
