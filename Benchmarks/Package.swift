@@ -20,6 +20,7 @@ let package = Package(
         .target(
             name: "BenchmarkSupport",
             dependencies: [
+                "BenchmarkMeasure",
                 .product(name: "MLDeployServer", package: "MLDeploy"),
                 .product(name: "MLDeploy", package: "MLDeploy"),
                 .product(name: "MLDeployHTTP", package: "MLDeploy"),

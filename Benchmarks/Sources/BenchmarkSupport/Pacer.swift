@@ -1,3 +1,4 @@
+import BenchmarkMeasure
 import Foundation
 import MLDeployHTTP
 
@@ -81,8 +82,7 @@ public func pacedPost(_ url: String, body: String, headers: [String: String], ra
 
 /// `duration` in milliseconds.
 private func milliseconds(_ duration: Duration) -> Double {
-    let (seconds, attoseconds) = duration.components
-    return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    1000 * BenchmarkMeasure.seconds(duration)
 }
 
 /// A paced run that got an answer other than 200.

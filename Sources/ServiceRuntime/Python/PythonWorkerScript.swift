@@ -190,14 +190,18 @@ class Captured:
 
     def __init__(self, path):
         self.path = path
-        self.fd, self.identity = Captured._files.get(path) or self._open()
+        if path in Captured._files:
+            self.fd, self.identity = Captured._files[path]
+        else:
+            self._open()
 
     def _open(self):
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        info = os.fstat(fd)
-        Captured._files[self.path] = (fd, (info.st_dev, info.st_ino))
-        self.fd, self.identity = Captured._files[self.path]
-        return self.fd, self.identity
+        """Opens the file (for this and later blocks); returns its status."""
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        info = os.fstat(self.fd)
+        self.identity = (info.st_dev, info.st_ino)
+        Captured._files[self.path] = (self.fd, self.identity)
+        return info
 
     def _size(self):
         """The file's size, reopening it first when the descriptor is no longer the file's."""
@@ -207,8 +211,7 @@ class Captured:
                 return info.st_size
         except OSError:
             pass
-        self._open()
-        return os.fstat(self.fd).st_size
+        return self._open().st_size
 
     def __enter__(self):
         sys.stdout.flush()
