@@ -71,7 +71,7 @@ struct OIPTritonTests {
             return (child, port, ["--target", "oip+http://127.0.0.1:\(port)?python_path=\(packages.path)"])
         }
         child.stop()
-        throw TestFailure("Triton did not become ready on port \(port) within 150 s: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        throw TestFailure("Triton did not become ready on port \(port) within 150 s; the end of its log:\n\(logTail(log))")
     }
 
     /// A plain OIP inference request to Triton itself.
@@ -161,6 +161,9 @@ struct OIPTritonTests {
         // Bad input: an unknown option names the known ones.
         let unknown = try await cli.run(["--target", "oip+http://127.0.0.1:\(port)?pythonpath=/x", "list"])
         #expect(unknown.status != 0 && unknown.error.contains("'pythonpath'") && unknown.error.contains("python_path"), "\(unknown.error)")
+        if let report = try await stoppedServerReport(URL(string: "http://127.0.0.1:\(port)/v2/health/live")!, name: "tritonserver", log: cli.directory.appendingPathComponent("triton.log").path) {
+            Issue.record(Comment(rawValue: report))
+        }
     }
 
     /// Off in the default run (`MLDEPLOY_TRITON_CONFORMANCE=1` turns it on): its 20 concurrent

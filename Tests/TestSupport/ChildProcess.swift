@@ -210,6 +210,22 @@ public func waitUntilReady(_ url: URL, timeout: Duration = .seconds(60)) async t
     return false
 }
 
+/// The last `limit` characters of a helper server's log file, for a failure message: enough to
+/// show why a third-party server stopped or never became ready, without pages of request lines.
+public func logTail(_ path: String, limit: Int = 6_000) -> String {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no log at \(path))" }
+    return text.count > limit ? "…" + text.suffix(limit) : text
+}
+
+/// Nil while the server at `ready` still answers; otherwise a message with the end of its log.
+/// A test against a third-party server checks it at its end, before its directory (and the log)
+/// is removed, so a server that stopped mid-test under load says why instead of leaving only
+/// failed steps behind.
+public func stoppedServerReport(_ ready: URL, name: String, log: String) async throws -> String? {
+    if try await waitUntilReady(ready, timeout: .seconds(5)) { return nil }
+    return "\(name) stopped answering during the test; the end of its log:\n\(logTail(log))"
+}
+
 /// Runs the tests `filter` selects in a child process of this test binary, alone, with
 /// `environmentKey` set so they know they are the child (`.enabled(if:)` on it): for checks that
 /// read process-wide measures (peak memory, the cooperative pool's threads) other suites running
