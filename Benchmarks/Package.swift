@@ -21,6 +21,7 @@ let package = Package(
             name: "BenchmarkSupport",
             dependencies: [
                 "BenchmarkMeasure",
+                "RawCurl",
                 .product(name: "MLDeployServer", package: "MLDeploy"),
                 .product(name: "MLDeploy", package: "MLDeploy"),
                 .product(name: "MLDeployHTTP", package: "MLDeploy"),

@@ -104,9 +104,10 @@ func saturate(_ target: Target) throws -> Measurement {
 }
 
 /// An open-loop load at `rate` per second for `seconds`: each request is sent at its scheduled time
-/// (on its own task) and its latency counted from then, so a stall counts against the server. The
-/// sender is MLDeployHTTP's client (libcurl, one loop thread): URLSession on Linux cannot send a few
-/// thousand requests a second, and its own queueing would be measured instead of the server.
+/// and its latency counted from then, so a stall counts against the server. The sender is the
+/// pacer `MLDEPLOY_PACER` names (`pacedPost`; by default libcurl in C on a timer-woken thread of its
+/// own): URLSession on Linux cannot send a few thousand requests a second, and its own queueing
+/// would be measured instead of the server.
 func pace(_ target: Target, rate: Double, warmUp: Bool = true) async throws -> Measurement {
     let result = try await pacedPost(target.url, body: target.body, headers: target.headers, rate: rate, seconds: seconds, warmUp: warmUp)
     return Measurement(rate: result.rate, p50: result.p50, p99: result.p99, p999: result.p999, lateP99: result.lateP99)
@@ -181,12 +182,12 @@ let ourTargets = [
     Target(label: "ours: Swift handler", url: base + "/api/swift/1", body: #"{"x": 21.0}"#, headers: bearer),
 ]
 
+// The pacer (on the same two vCPUs as the servers) sends up to its clean rate; beyond that it
+// measures itself. A target whose half-maximum is higher is paced at the cap, and the table says so.
+let pacerCap = Pacer.configured.cleanRate
 print("Server benchmark: wrk -t2 -c\(connections) for \(seconds) s per target, then each paced at half its maximum")
 print("Both servers without an access log or a metrics endpoint; one server measured at a time.")
-// The pacer (our own client, on the same two vCPUs as the servers) sends up to ~5,000 requests a
-// second cleanly; beyond that it measures itself. A target whose half-maximum is higher is paced at
-// the cap, and the table says so.
-let pacerCap = 4000.0
+print("Pacer: \(Pacer.configured.label), at most \(Int(pacerCap))/s")
 var saturated: [String: Measurement] = [:]
 var paced: [String: Measurement] = [:]
 @MainActor func measure(_ target: Target) async throws {
