@@ -82,6 +82,7 @@ public struct ConfigurationKey: Sendable, Hashable {
         ConfigurationKey("server.max_calls_per_user", form: "a whole number of at least 1: calls one user may have in flight"),
         ConfigurationKey("server.metrics", form: "public (the default: GET /metrics without a token), token (signed-in users) or off"),
         ConfigurationKey("server.metrics_port", env: "MLDEPLOY_METRICS_PORT", form: "a port number from 0 to 65535 to serve GET /metrics on apart from the API (unset: the API's port)"),
+        ConfigurationKey("server.executor", form: "pool (the default: Swift's global pool runs request handlers) or event_loops (every task on the server's event loop threads: more requests a second, longer tails under mixed load)"),
         ConfigurationKey("server.log_format", form: "text (the default) or json (one JSON object per line, with trace_id and span_id inside traced requests)"),
         ConfigurationKey("server.oidc.issuer", form: "an OpenID Connect provider's issuer URL, exactly as its tokens' iss spells it, to accept its bearer tokens"),
         ConfigurationKey("server.oidc.audience", form: "the audience (aud) the provider's tokens must name: the server's application id or URI"),

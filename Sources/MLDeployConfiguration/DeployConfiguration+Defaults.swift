@@ -57,6 +57,7 @@ extension DeployConfiguration {
         case "server.max_calls_per_user": return String(defaults.server.maximumCallsPerUser)
         case "server.metrics": return defaults.server.metrics
         case "server.metrics_port": return defaults.server.metricsPort.map(String.init) ?? "the API's port"
+        case "server.executor": return defaults.server.executor
         case "server.log_format": return defaults.server.logFormat
         case "server.oidc.role_claim": return "roles"
         case "server.oidc.user_claim": return "preferred_username"

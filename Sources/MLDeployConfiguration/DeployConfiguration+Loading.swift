@@ -181,6 +181,7 @@ extension DeployConfiguration {
         if let value = try count("server.max_calls_per_user") { self.server.maximumCallsPerUser = value }
         if let value = try sources.parsed("server.metrics", { ["public", "token", "off"].contains($0.lowercased()) ? $0.lowercased() : nil }) { self.server.metrics = value }
         if let port = try sources.parsed("server.metrics_port", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } }) { self.server.metricsPort = port }
+        if let value = try sources.parsed("server.executor", { ["pool", "event_loops"].contains($0.lowercased()) ? $0.lowercased() : nil }) { self.server.executor = value }
         if let value = try sources.parsed("server.log_format", { ["text", "json"].contains($0.lowercased()) ? $0.lowercased() : nil }) { self.server.logFormat = value }
         self.server.oidc = try Self.oidc(sources, text: text)
         self.server.ldap = try Self.ldap(sources, text: text)

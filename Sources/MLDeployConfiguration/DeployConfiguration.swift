@@ -103,6 +103,10 @@ public struct DeployConfiguration: Sendable {
         /// A port of its own for `GET /metrics` (then the API's port does not serve it), or `nil`;
         /// `server.metrics_port`.
         public var metricsPort: Int?
+        /// Which threads run the server's Swift tasks: `pool` (the default, Swift's global pool) or
+        /// `event_loops` (NIO's event loop threads, which also read and write the connections:
+        /// one thread per request instead of two hops between them); `server.executor`.
+        public var executor = "pool"
         /// How `mldeploy serve` writes its log: `text` (the default) or `json` (one object per
         /// line); `server.log_format`.
         public var logFormat = "text"

@@ -76,6 +76,10 @@ struct ServeCommand: AsyncParsableCommand {
             _ = try target.registration()
             let state = try Self.stateStore(database: loaded.server.database, served: loaded.server.backend, options: loaded.pythonOptions)
             try configuration.checkAddressIsFree()
+            // Before any task of the server exists: NIO's hook takes the tasks enqueued after it.
+            if loaded.server.executor == "event_loops", !MLDeployServer.runTasksOnEventLoops() {
+                throw MLDeployError(code: .invalidConfiguration, message: "server.executor = event_loops: NIO could not make its event loops this process's task executor on this platform (or another component replaced the executor first). Use server.executor = pool.")
+            }
             let settings = configuration
             // The framework's own metrics (operations, the Python pool) land in the server's
             // registry, beside its request counts: GET /metrics shows them all.
@@ -103,11 +107,13 @@ struct ServeCommand: AsyncParsableCommand {
                     let metricsPort = server.metricsPort
                     if format == .json {
                         var event: JSONObject = ["event": "listening", "url": .string(url), "port": .integer(port), "backend": .string("\(client.configuration)"), "dataDirectory": .string(settings.dataDirectory)]
+                        event["executor"] = .string(MLDeployServer.tasksRunOnEventLoops ? "event_loops" : "pool")
                         if let metricsPort { event["metricsPort"] = .integer(metricsPort) }
                         try? Output.json(.object(event))
                     } else {
                         let metrics = metricsPort.map { "; metrics on http://\(settings.host):\($0)/metrics" } ?? ""
-                        print("mldeploy serve: listening on \(url) (backend \(client.configuration), data \(settings.dataDirectory))\(metrics)")
+                        let executor = MLDeployServer.tasksRunOnEventLoops ? "; tasks on the event loops" : ""
+                        print("mldeploy serve: listening on \(url) (backend \(client.configuration), data \(settings.dataDirectory))\(metrics)\(executor)")
                     }
                     fflush(nil)  // tools and tests wait for this line on a pipe
                 }

@@ -1,5 +1,6 @@
 import Foundation
 import MLDeploy
+import MLDeployONNX
 import MLDeployTestSupport
 import Testing
 
@@ -63,6 +64,7 @@ struct ServeCommandTests {
         (["--config", "missing.yaml"], [String: String](), "missing.yaml"),
         ([], ["MLDEPLOY_PORT": "http"], "server.port"),
         (["--profile", "nope"], [:], "nope"),
+        ([], ["MLDEPLOY_SERVER_EXECUTOR": "loops"], "server.executor"),
     ])
     func invalid(_ arguments: [String], _ environment: [String: String], _ named: String) async throws {
         let directory = try self.scratch()
@@ -84,6 +86,43 @@ struct ServeCommandTests {
             ["--port", "0", "--data-dir", "data"], environment: ["MLDEPLOY_RUNTIME_USER": "no-such-mldeploy-user", "MLDEPLOY_RUNTIME_ISOLATION": "none"], directory: directory
         )
         #expect(unconfined.status == nil && unconfined.output.contains("listening on"), "\(unconfined.output)")
+    }
+
+    @Test("server.executor: event_loops (MLDEPLOY_SERVER_EXECUTOR) runs the server's tasks on its event loops, says so when listening, and serves a Python and a realtime service; the default says pool", .timeLimit(.minutes(3)))
+    func executor() async throws {
+        var cli = try CLI()
+        defer { cli.remove() }
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MLDEPLOY_") }
+        environment["MLDEPLOY_ADMIN_PASSWORD"] = "Pass123!"
+        environment["MLDEPLOY_RUNTIME_ISOLATION"] = "none"
+        let pooled = try ChildProcess(PythonSDKInteropTests.executable, ["--format", "json", "serve", "--port", "0", "--data-dir", cli.directory.appendingPathComponent("pooled").path], name: "mldeploy serve", environment: environment)
+        let pooledLine = try await pooled.waitForLine { $0.contains(#""event":"listening""#) }
+        pooled.stop()
+        #expect(pooledLine.contains(#""executor":"pool""#), "\(pooledLine)")
+
+        environment["MLDEPLOY_SERVER_EXECUTOR"] = "event_loops"
+        let server = try ChildProcess(PythonSDKInteropTests.executable, ["serve", "--port", "0", "--data-dir", cli.directory.appendingPathComponent("data").path], name: "mldeploy serve", environment: environment)
+        defer { server.stop() }
+        let ready = try await server.waitForLine { $0.contains("mldeploy serve: listening on") }
+        #expect(ready.contains("tasks on the event loops"), "\(ready)")
+        let port = try #require(ready.firstMatch(of: /127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) }, "no port in \(ready)")
+        cli.environment["MLDEPLOY_USERNAME"] = "admin"
+        cli.environment["MLDEPLOY_PASSWORD"] = "Pass123!"
+        let target = ["--target", "mlserver+http://127.0.0.1:\(port)"]
+        try cli.write("lin.onnx", bytes: Array(ONNXModel.linearRegressor(coefficients: [1, 2, 3, 4], intercept: 0.5)))
+        try cli.write("double.py", "y = x * 2\n")
+        #expect(try await cli.run(target + ["deploy-realtime", "lin", "--version", "1", "--model", "lin.onnx"]).status == 0)
+        #expect(try await cli.run(target + ["deploy", "double", "--version", "1", "--code", "double.py", "--input", "x=numeric", "--output", "y=numeric"]).status == 0)
+        let scored = try await cli.run(target + ["--format", "json", "consume", "lin", "--version", "1", #"inputData={"a": [1, 1], "b": [0, 1], "c": [0, 1], "d": [0, 1]}"#])
+        #expect(scored.status == 0 && scored.output.contains("1.5") && scored.output.contains("10.5"), "\(scored.output)\(scored.error)")
+        // Several calls at once: each answered, none held behind another on a loop.
+        let runner = cli
+        try await withThrowingTaskGroup(of: (Int, CLI.Result).self) { group in
+            for x in 1...6 { group.addTask { (x, try await runner.run(target + ["consume", "double", "x=\(x)"])) } }
+            for try await (x, called) in group {
+                #expect(called.status == 0 && called.output.contains("\(x * 2)"), "\(called.output)\(called.error)")
+            }
+        }
     }
 
     @Test("the server's limits and quotas come from server.* settings: MLDEPLOY_SERVER_MAX_SESSIONS=1 allows one session per user")

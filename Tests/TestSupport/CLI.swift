@@ -1,7 +1,7 @@
 import Foundation
 
 /// Runs the built `mldeploy` executable (beside the test binary) in a directory of its own.
-public struct CLI {
+public struct CLI: Sendable {
     /// The `mldeploy` executable beside the test binary.
     public static var executable: String {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -14,6 +14,10 @@ import MLDeployServer
 /// stage histogram while a paced run finds a tail; off by default, as recording costs a little.
 public func serveForBenchmark(_ client: DeployClient, dataDirectory: String, portFile: String, state: (any ServerStateStore)? = nil) async throws {
     var configuration = ServerConfiguration()
+    // MLDEPLOY_BENCH_EVENT_LOOPS=1: every task on the server's event loops (an A/B of that setting).
+    if ProcessInfo.processInfo.environment["MLDEPLOY_BENCH_EVENT_LOOPS"] == "1", !MLDeployServer.runTasksOnEventLoops() {
+        fatalError("NIO could not install its event loops as the global executor")
+    }
     if ProcessInfo.processInfo.environment["MLDEPLOY_BENCH_METRICS"] == "1" {
         MetricsSystem.bootstrap(configuration.metrics.metricsFactory)
     }

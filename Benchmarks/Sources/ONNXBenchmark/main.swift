@@ -13,15 +13,18 @@
 //      columns — loaded by `wrk -t2 -cC` with the same one-row body for S seconds after a warm-up:
 //      requests/s, p50, p99, and the ratio realtime / Python service.
 //   3. Adaptive batching: the same realtime service with batching off and on (`rtb-<model>`,
-//      batches of up to 32 rows, 1 ms wait), each loaded by `wrk -t2 -c64` with one-row bodies.
+//      batches of up to 32 rows, 1 ms wait), each loaded by `wrk -t2 -c64` with one-row bodies;
+//      with `--baseline`, also the realtime service of an earlier build's server (the same `serve`
+//      subcommand of that build's ONNXBenchmark) under the same load, in the same run.
 //   4. Realtime latency at half load: each realtime service paced open loop at half its section-2
-//      maximum (at most 4,000/s): p50, p99, p99.9 and p99 / p50.
+//      maximum (at most the pacer's clean rate), and at 4,000/s by both pacers: p50, p99, p99.9 and
+//      p99 / p50.
 //
 // Our engine splits frames of 512 rows or more across every core (models that score rows
 // independently, which these are); onnxruntime's default session uses every core too.
 //
 // Usage: ONNXBenchmark [--python PATH] [--script PATH] [--rounds R] [--seconds S] [--wrk-seconds S]
-//            [--warmup-seconds S] [--connections C] [--only engine|consume]
+//            [--warmup-seconds S] [--connections C] [--only engine|consume] [--baseline PATH [--baseline-label L]]
 //        ONNXBenchmark --profile MODEL ROWS SECONDS   (our engine alone, for `perf record`)
 //        ONNXBenchmark serve PORT-FILE MODELS-DIR      (internal: the server process the driver starts)
 
@@ -103,6 +106,10 @@ struct Options {
     var connections = 16
     var only: String?
     var profile: (model: String, rows: Int, seconds: Double)?
+    /// An ONNXBenchmark binary of an earlier build: section 3 loads its server's realtime services too.
+    var baseline: String?
+    /// What section 3 calls the earlier build (its commit, say).
+    var baselineLabel = "baseline"
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -116,6 +123,8 @@ struct Options {
             case "--warmup-seconds": self.warmupSeconds = Int(iterator.next()!)!
             case "--connections": self.connections = Int(iterator.next()!)!
             case "--only": self.only = iterator.next()!
+            case "--baseline": self.baseline = iterator.next()!
+            case "--baseline-label": self.baselineLabel = iterator.next()!
             case "--profile": self.profile = (iterator.next()!, Int(iterator.next()!)!, Double(iterator.next()!)!)
             default: fatalError("unknown argument \(argument); see the usage at the top of main.swift")
             }
@@ -373,22 +382,37 @@ func consume(_ url: String, body: String, token: String) async throws -> JSONVal
     return outputs
 }
 
-if options.only != "engine" {
-    let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-bench-port-\(getpid())").path
-    let server = try GuardedProcess(CommandLine.arguments[0], ["serve", portFile, directory])
-    defer { server.stop(); try? FileManager.default.removeItem(atPath: portFile) }
+/// Starts `binary serve PORT-FILE MODELS-DIR` (this binary's, or an earlier build's with the same
+/// subcommand) and signs in: the server, its base URL and a bearer token.
+func startServer(_ binary: String, models directory: String) async throws -> (GuardedProcess, String, String) {
+    let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("onnx-bench-port-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    defer { try? FileManager.default.removeItem(atPath: portFile) }
+    let server = try GuardedProcess(binary, ["serve", portFile, directory])
     var port = ""
     for _ in 0..<600 where port.isEmpty {
         port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
         if port.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
     }
-    guard !port.isEmpty else { fatalError("the server never wrote its port") }
+    guard !port.isEmpty else {
+        server.stop()
+        throw Failure(description: "\(binary) serve never wrote its port")
+    }
     let base = "http://127.0.0.1:\(port)"
     var login = URLRequest(url: URL(string: base + "/login")!)
     login.httpMethod = "POST"
     login.httpBody = Data(#"{"username": "bench", "password": "bench"}"#.utf8)
     login.setValue("application/json", forHTTPHeaderField: "Content-Type")
     let token = try JSONValue(parsing: try await URLSession.shared.data(for: login).0)["access_token"]!.stringValue!
+    return (server, base, token)
+}
+
+if options.only != "engine" {
+    let (server, base, token) = try await startServer(CommandLine.arguments[0], models: directory)
+    defer { server.stop() }
+    // The earlier build's server, idle until section 3 loads it.
+    var baseline: (GuardedProcess, String, String)?
+    if let binary = options.baseline { baseline = try await startServer(binary, models: directory) }
+    defer { baseline?.0.stop() }
 
     say("\n2. Consume through mldeploy serve: wrk -t2 -c\(options.connections), \(options.warmupSeconds) s warm-up then \(options.wrkSeconds) s, one-row body, per service")
     var results: [(model: String, realtime: Measurement, python: Measurement)] = []
@@ -424,22 +448,31 @@ if options.only != "engine" {
     say("\nRealtime consume / Python-service consume: \(ratio(worst)) (lowest over the models; target ≥ 2×: \(worst >= 2 ? "met" : "NOT met"))")
 
     // 3. Adaptive batching: 64 concurrent single-row clients on the same model, batching off
-    // (`rt-`) and on (`rtb-`), one after the other.
+    // (`rt-`) and on (`rtb-`), one after the other; first, with `--baseline`, the earlier build's
+    // `rt-` under the same load.
     say("\n3. Adaptive batching: wrk -t2 -c64, \(options.warmupSeconds) s warm-up then \(options.wrkSeconds) s, one-row body; batches of up to \(batchSize) rows, \(batchWait) wait")
-    say("\n| model | off: req/s | p50 / p99 (ms) | on: req/s | p50 / p99 (ms) | on / off |")
-    say("|---|---|---|---|---|---|")
+    if let baseline {
+        say("\n| model | \(options.baselineLabel): req/s | p50 / p99 (ms) | off: req/s | p50 / p99 (ms) | on: req/s | p50 / p99 (ms) | on / off | on / \(options.baselineLabel) |")
+        say("|---|---|---|---|---|---|---|---|---|")
+    } else {
+        say("\n| model | off: req/s | p50 / p99 (ms) | on: req/s | p50 / p99 (ms) | on / off |")
+        say("|---|---|---|---|---|---|")
+    }
     for model in models {
         let columns = model.firstRow.enumerated().map { #""f\#($0.offset)": [\#($0.element)]"# }.joined(separator: ", ")
         let body = #"{"inputData": {\#(columns)}}"#
+        var targets = [(base + "/api/rt-\(model.name)/1", token), (base + "/api/rtb-\(model.name)/1", token)]
+        if let (_, earlierBase, earlierToken) = baseline { targets.insert((earlierBase + "/api/rt-\(model.name)/1", earlierToken), at: 0) }
         var measured: [Measurement] = []
-        for prefix in ["rt", "rtb"] {
-            let url = base + "/api/\(prefix)-\(model.name)/1"
-            _ = try await consume(url, body: body, token: token)
-            _ = try saturate(url, body: body, token: token, seconds: options.warmupSeconds, connections: 64)
-            measured.append(try saturate(url, body: body, token: token, seconds: options.wrkSeconds, connections: 64))
+        for (url, bearer) in targets {
+            _ = try await consume(url, body: body, token: bearer)
+            _ = try saturate(url, body: body, token: bearer, seconds: options.warmupSeconds, connections: 64)
+            measured.append(try saturate(url, body: body, token: bearer, seconds: options.wrkSeconds, connections: 64))
         }
-        say(String(format: "| %@ | %@ | %.2f / %.2f | %@ | %.2f / %.2f | %@ |", model.name, grouped(measured[0].rate), measured[0].p50, measured[0].p99,
-                   grouped(measured[1].rate), measured[1].p50, measured[1].p99, ratio(measured[1].rate / measured[0].rate)))
+        let cells = measured.map { String(format: "%@ | %.2f / %.2f", grouped($0.rate), $0.p50, $0.p99) }.joined(separator: " | ")
+        let (off, on) = (measured[measured.count - 2], measured[measured.count - 1])
+        let ratios = ratio(on.rate / off.rate) + (baseline == nil ? "" : " | " + ratio(on.rate / measured[0].rate))
+        say("| \(model.name) | \(cells) | \(ratios) |")
     }
 
     // 4. Realtime latency at half load: each realtime service paced (open loop) at half its

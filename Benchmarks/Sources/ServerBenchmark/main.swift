@@ -52,11 +52,14 @@ var mlserverBinary: String?
 nonisolated(unsafe) var seconds = 10
 nonisolated(unsafe) var connections = 16
 // Debugging aid: `ServerBenchmark pace URL TOKEN RATE` paces one of our consume URLs alone
-// (MLDEPLOY_PACE_WARMUP=0: without the warm-up, so the server's metrics hold the paced calls alone).
+// (MLDEPLOY_PACE_WARMUP=0: without the warm-up, so the server's metrics hold the paced calls alone;
+// MLDEPLOY_PACE_BODY: a request body other than `{"x": 21.0}`, a realtime service's frame, say;
+// MLDEPLOY_PACER=client: the client pacer of earlier runs).
 if CommandLine.arguments.count == 5, CommandLine.arguments[1] == "pace" {
     let (url, token, rate) = (CommandLine.arguments[2], CommandLine.arguments[3], Double(CommandLine.arguments[4])!)
     let warmUp = ProcessInfo.processInfo.environment["MLDEPLOY_PACE_WARMUP"] != "0"
-    let result = try await pace(Target(label: url, url: url, body: #"{"x": 21.0}"#, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]), rate: rate, warmUp: warmUp)
+    let body = ProcessInfo.processInfo.environment["MLDEPLOY_PACE_BODY"] ?? #"{"x": 21.0}"#
+    let result = try await pace(Target(label: url, url: url, body: body, headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]), rate: rate, warmUp: warmUp)
     print(String(format: "%.0f/s p50 %.2f ms p99 %.2f ms p99.9 %.2f ms (the pacer's own lateness: p99 %.2f ms)", result.rate, result.p50, result.p99, result.p999, result.lateP99))
     exit(0)
 }
