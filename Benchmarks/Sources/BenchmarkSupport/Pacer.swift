@@ -27,7 +27,7 @@ public enum Pacer: String, Sendable, CaseIterable {
     /// another before it is sent, the way wrk2 paces (wrk2 is not packaged for this machine).
     /// Against nginx on this machine it is late by about 0.1 ms at p99 and sends 8,000/s cleanly.
     case timerThread = "c"
-    /// MLDeployHTTP's client on its loop thread, the pacer of the runs before 2026-12-01 (morning):
+    /// MLDeployHTTP's client on its loop thread, the pacer of the runs before the timer-thread one:
     /// a dispatch timer wakes a task that hands the request to the loop thread, two hops that made it
     /// late by 0.3–1.2 ms at p99 on its own. Kept to compare the two in one run.
     case client
