@@ -19,7 +19,7 @@ extension MLDeployServer {
     /// an event loop stays on that loop, so a request is read, handled and answered on one thread.
     ///
     /// What it costs: it is process-wide and cannot be undone, so an embedding host decides, not a
-    /// library (`mldeploy serve` turns it on with `server.event_loop_executor`). Code that blocks a
+    /// library (`mldeploy serve` turns it on with `server.executor: event_loops`). Code that blocks a
     /// task's thread — a synchronous wait, long CPU-bound work without a hop off the pool — now
     /// blocks a loop's other connections too. MLDeploy's own blocking work (Python workers' pipes,
     /// large realtime frames, libcurl) already runs on threads of its own.
